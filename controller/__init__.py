@@ -1,0 +1,1 @@
+"""zeroserve.controller package."""

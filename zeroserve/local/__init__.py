@@ -1,0 +1,1 @@
+"""The embedded platform: API server, serving engine, gateway, activator, autoscaler and broker."""
