@@ -28,5 +28,5 @@ def shared_specs() -> Path:
     """
     specs = SHARED / "specs"
     if not specs.is_dir():
-        pytest.skip(f"reference specs not found at {specs} (../shared is present only in CI and dev checkouts)")
+        pytest.skip(f"reference specs not found at {specs} (../shared exists only in CI and dev checkouts)")
     return specs

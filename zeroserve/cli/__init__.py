@@ -34,7 +34,7 @@ COMMANDS: dict[str, Command] = {
     "up": Command("zeroserve.local.cli:up", "start the embedded platform (API server, controller, engine)"),
     "down": Command("zeroserve.local.cli:down", "stop an embedded platform started with 'up --detach'"),
     "status": Command("zeroserve.local.cli:status", "show whether the embedded platform is running"),
-    "kubeconfig": Command("zeroserve.local.cli:kubeconfig", "print or write the embedded platform's kubeconfig"),
+    "kubeconfig": Command("zeroserve.local.cli:kubeconfig", "print or write the platform's kubeconfig"),
     "apply": Command("zeroserve.local.cli:apply", "create or update resources from YAML files (-f)"),
     "get": Command("zeroserve.local.cli:get", "list or show resources"),
     "delete": Command("zeroserve.local.cli:delete", "delete resources by file or name"),
@@ -44,7 +44,7 @@ COMMANDS: dict[str, Command] = {
     "storage-initializer": Command(
         "zeroserve.servers.storage.cli:main", "download a storageUri into a folder (init container)"
     ),
-    "controller": Command("zeroserve.controller.cli:main", "run the InferenceService / InferenceGraph operator"),
+    "controller": Command("zeroserve.controller.cli:main", "run the InferenceService/InferenceGraph operator"),
     "router": Command("zeroserve.router.cli:main", "run an InferenceGraph router"),
     "logger-agent": Command("zeroserve.logger.cli:agent", "run the payload-logging sidecar proxy"),
     "detector": Command("zeroserve.logger.cli:detector", "run a drift or outlier detector"),
