@@ -44,7 +44,7 @@ COMMANDS: dict[str, Command] = {
     "storage-initializer": Command(
         "zeroserve.servers.storage.cli:main", "download a storageUri into a folder (init container)"
     ),
-    "controller": Command("zeroserve.controller.cli:main", "run the InferenceService/InferenceGraph operator"),
+    "controller": Command("zeroserve.controller.cli:main", "run the InferenceService and graph operator"),
     "router": Command("zeroserve.router.cli:main", "run an InferenceGraph router"),
     "logger-agent": Command("zeroserve.logger.cli:agent", "run the payload-logging sidecar proxy"),
     "detector": Command("zeroserve.logger.cli:detector", "run a drift or outlier detector"),
