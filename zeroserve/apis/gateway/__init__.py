@@ -1,0 +1,1 @@
+"""Gateway API's group ``gateway.networking.k8s.io``."""

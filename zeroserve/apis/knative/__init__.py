@@ -1,0 +1,1 @@
+"""Knative's API groups: ``serving.knative.dev`` and ``eventing.knative.dev``."""

@@ -1,0 +1,1 @@
+"""Knative Eventing's API group ``eventing.knative.dev``."""

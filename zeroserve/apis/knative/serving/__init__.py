@@ -1,0 +1,1 @@
+"""Knative Serving's API group ``serving.knative.dev``."""

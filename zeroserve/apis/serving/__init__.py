@@ -1,0 +1,1 @@
+"""KServe's API group ``serving.kserve.io``."""
