@@ -1,0 +1,223 @@
+"""The payload logger's delivery engine: a bounded queue drained by a small pool of async senders.
+
+Policy (what KServe's logger lacks, kserve#6167 / #6193):
+
+- :meth:`PayloadLogger.submit` never blocks and never awaits: it puts the event on a queue bounded
+  both in events (``queue_size``) and in payload bytes (``queue_max_bytes``). When either bound
+  would be exceeded the *new* event is dropped and counted
+  (``zeroserve_logger_events_dropped{reason="queue_full"}``), so memory stays bounded and
+  predictions are never slowed by a slow or dead sink.
+- ``workers`` senders share one HTTP connection pool. A send is retried on network errors and on
+  the statuses Knative retries (5xx, 404, 408, 409, 429) with exponential backoff
+  (``backoff_initial`` doubling up to ``backoff_max``) for at most ``max_attempts`` tries; then
+  the event is dropped as ``retries_exhausted``. Other 4xx answers are final (``rejected``).
+- :meth:`PayloadLogger.stop` flushes: it waits up to ``shutdown_timeout`` for the queue to drain.
+
+Delivery is therefore best effort with bounded retries, at most once per successful send; for
+durable at-least-once delivery point the logger at a Broker, which stores before it acknowledges.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Callable
+
+import httpx
+from prometheus_client import CollectorRegistry
+
+from zeroserve.logger.cloudevent import CloudEvent, encode_binary
+from zeroserve.logger.config import LoggerConfig
+from zeroserve.logger.metrics import LoggerMetrics
+
+__all__ = ["RETRYABLE_STATUS", "PayloadLogger", "retry_delay"]
+
+log = logging.getLogger("zeroserve.logger")
+
+RETRYABLE_STATUS = frozenset({404, 408, 409, 429})
+"""Client-error statuses retried (as Knative's dispatcher does); every 5xx is retried too."""
+
+Sleep = Callable[[float], Awaitable[None]]
+
+
+def retry_delay(retry: int, initial: float, cap: float) -> float:
+    """Delay before retry number ``retry`` (1 for the first retry): exponential, capped.
+
+    Args:
+        retry: which retry is about to happen, starting at 1.
+        initial: the delay before the first retry, in seconds.
+        cap: the largest delay, in seconds.
+
+    Returns:
+        ``min(cap, initial * 2 ** (retry - 1))``.
+    """
+    return float(min(cap, initial * (2 ** max(0, retry - 1))))
+
+
+def is_retryable(status: int) -> bool:
+    """Whether a sink's HTTP status is worth another try."""
+    return status >= 500 or status in RETRYABLE_STATUS
+
+
+class PayloadLogger:
+    """Sends CloudEvents to one sink, off the request path.
+
+    Args:
+        config: sink URL, queue bounds, retry policy.
+        registry: Prometheus registry for the logger's metrics; a private one when omitted.
+        transport: HTTP transport for the sink (tests and the sidecar may inject one).
+        sleep: the clock's sleep, injected so retry tests need not wait.
+        monotonic: the clock used to time sends.
+    """
+
+    def __init__(
+        self,
+        config: LoggerConfig,
+        *,
+        registry: CollectorRegistry | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+        sleep: Sleep = asyncio.sleep,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.config = config
+        self.metrics = LoggerMetrics(registry if registry is not None else CollectorRegistry())
+        self._transport = transport
+        self._sleep = sleep
+        self._monotonic = monotonic
+        self._queue: asyncio.Queue[CloudEvent] | None = None
+        self._queued_bytes = 0
+        self._workers: list[asyncio.Task[None]] = []
+        self._client: httpx.AsyncClient | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stopping = False
+
+    @property
+    def started(self) -> bool:
+        return self._loop is not None
+
+    @property
+    def depth(self) -> int:
+        """Events waiting in the queue."""
+        return self._queue.qsize() if self._queue is not None else 0
+
+    async def start(self) -> None:
+        """Start the senders on the running event loop; a no-op when already started."""
+        if self._loop is not None:
+            return
+        self._loop = asyncio.get_running_loop()
+        self._stopping = False
+        self._queue = asyncio.Queue(maxsize=self.config.queue_size)
+        workers = self.config.workers
+        limits = httpx.Limits(max_connections=workers, max_keepalive_connections=workers)
+        self._client = httpx.AsyncClient(
+            transport=self._transport,
+            proxy=self.config.proxy,
+            timeout=self.config.send_timeout,
+            limits=limits,
+            trust_env=self._transport is None,
+        )
+        self._workers = [
+            asyncio.create_task(self._run_worker(), name=f"payload-logger-{i}")
+            for i in range(self.config.workers)
+        ]
+
+    def submit(self, event: CloudEvent) -> bool:
+        """Queue an event for sending; never blocks.
+
+        Args:
+            event: the CloudEvent; its ``type`` labels the metrics.
+
+        Returns:
+            Whether the event was queued (``False``: dropped and counted).
+        """
+        size = len(event.data)
+        if self._queue is None or self._stopping:
+            self.metrics.dropped.labels(reason="shutdown").inc()
+            return False
+        if size > self.config.max_payload_bytes:
+            self.metrics.dropped.labels(reason="too_large").inc()
+            return False
+        if self._queue.full() or self._queued_bytes + size > self.config.queue_max_bytes:
+            self.metrics.dropped.labels(reason="queue_full").inc()
+            return False
+        self._queue.put_nowait(event)
+        self._queued_bytes += size
+        self.metrics.queued.labels(type=event.type).inc()
+        self.metrics.queue_depth.set(self._queue.qsize())
+        self.metrics.queue_bytes.set(self._queued_bytes)
+        return True
+
+    async def stop(self) -> None:
+        """Flush what is queued (up to ``shutdown_timeout``), then stop the senders; safe to call twice."""
+        if self._loop is None or self._queue is None:
+            return
+        self._stopping = True
+        queue = self._queue
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(queue.join(), timeout=self.config.shutdown_timeout)
+        for task in self._workers:
+            task.cancel()
+        await asyncio.gather(*self._workers, return_exceptions=True)
+        left = queue.qsize()
+        if left:
+            self.metrics.dropped.labels(reason="shutdown").inc(left)
+            log.warning("payload logger stopped with %d unsent events", left)
+        if self._client is not None:
+            await self._client.aclose()
+        self._workers = []
+        self._client = None
+        self._queue = None
+        self._queued_bytes = 0
+        self._loop = None
+        self.metrics.queue_depth.set(0)
+        self.metrics.queue_bytes.set(0)
+
+    async def _run_worker(self) -> None:
+        assert self._queue is not None
+        queue = self._queue
+        while True:
+            event = await queue.get()
+            try:
+                await self._deliver(event)
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # a sender must survive any single event
+                log.exception("payload logger failed to deliver event %s", event.attributes.get("id"))
+                self.metrics.dropped.labels(reason="retries_exhausted").inc()
+            finally:
+                self._queued_bytes -= len(event.data)
+                queue.task_done()
+                self.metrics.queue_depth.set(queue.qsize())
+                self.metrics.queue_bytes.set(self._queued_bytes)
+
+    async def _deliver(self, event: CloudEvent) -> None:
+        assert self._client is not None
+        headers, body = encode_binary(event)
+        event_type = event.type
+        for attempt in range(1, self.config.max_attempts + 1):
+            started = self._monotonic()
+            reason: str
+            try:
+                response = await self._client.post(self.config.url, headers=headers, content=body)
+                status = response.status_code
+                reason = f"HTTP {status}"
+            except httpx.HTTPError as exc:
+                status = 0
+                reason = f"{type(exc).__name__}: {exc}"
+            finally:
+                self.metrics.send_latency.observe(max(0.0, self._monotonic() - started))
+            if 200 <= status < 300:
+                self.metrics.sent.labels(type=event_type).inc()
+                return
+            if status and not is_retryable(status):
+                self.metrics.dropped.labels(reason="rejected").inc()
+                log.warning("sink %s rejected event %s: %s", self.config.url, event.id, reason)
+                return
+            if attempt == self.config.max_attempts:
+                break
+            self.metrics.retried.labels(type=event_type).inc()
+            await self._sleep(retry_delay(attempt, self.config.backoff_initial, self.config.backoff_max))
+        self.metrics.dropped.labels(reason="retries_exhausted").inc()
+        log.warning("giving up on event %s after %d attempts: %s", event.id, self.config.max_attempts, reason)
