@@ -36,6 +36,8 @@ __all__ = [
     "OwnerReference",
     "Quantity",
     "Status",
+    "enum_field",
+    "int_field",
 ]
 
 Quantity = Annotated[
@@ -43,6 +45,32 @@ Quantity = Annotated[
     WithJsonSchema({"anyOf": [{"type": "integer"}, {"type": "string"}], "x-kubernetes-int-or-string": True}),
 ]
 """A Kubernetes resource quantity (``1``, ``"500m"``, ``"2Gi"``): an integer or a string."""
+
+
+def enum_field(*values: str) -> Any:
+    """An optional ``str`` field whose JSON schema, and so its CRD schema, lists the allowed values.
+
+    The types accept any string; the ``validation`` modules report a bad value with its path.
+
+    Args:
+        *values: The allowed values.
+
+    Returns:
+        A pydantic ``Field`` defaulting to ``None``.
+    """
+    return Field(default=None, json_schema_extra={"enum": list(values)})
+
+
+def int_field(fmt: str) -> Any:
+    """An optional ``int`` field carrying the OpenAPI ``format`` (``int32``/``int64``) of the CRDs.
+
+    Args:
+        fmt: ``"int32"`` or ``"int64"``.
+
+    Returns:
+        A pydantic ``Field`` defaulting to ``None``.
+    """
+    return Field(default=None, json_schema_extra={"format": fmt})
 
 
 class KubeModel(BaseModel):

@@ -31,7 +31,7 @@ from typing import Any, ClassVar
 from pydantic import Field
 
 from zeroserve.apis.core import ResourceRequirements
-from zeroserve.apis.meta import KubeModel, KubeObject, Status
+from zeroserve.apis.meta import KubeModel, KubeObject, Status, enum_field, int_field
 
 __all__ = [
     "API_VERSION",
@@ -63,11 +63,11 @@ class InferenceStep(KubeModel):
     data: str | None = None
     """``$request`` (default) or ``$response`` (Sequence: the previous step's response)."""
     map_predictions_to_instances: bool | None = None
-    weight: int | None = Field(default=None, json_schema_extra={"format": "int64"})
+    weight: int | None = int_field("int64")
     """Splitter only: percent of traffic; the weights of a node sum to 100."""
     condition: str | None = None
     """A GJSON expression (Switch: against the input; Sequence: against the previous response)."""
-    dependency: str | None = Field(default=None, json_schema_extra={"enum": ["Soft", "Hard"]})
+    dependency: str | None = enum_field("Soft", "Hard")
 
     def targets(self) -> dict[str, str]:
         """The targets that are set, by wire field name (exactly one in a valid step)."""
@@ -89,10 +89,10 @@ class InferenceRouter(KubeModel):
 class RouterTimeouts(KubeModel):
     """``routerTimeouts``: the router's server and client timeouts, in seconds."""
 
-    server_read: int | None = Field(default=None, json_schema_extra={"format": "int64"})
-    server_write: int | None = Field(default=None, json_schema_extra={"format": "int64"})
-    server_idle: int | None = Field(default=None, json_schema_extra={"format": "int64"})
-    service_client: int | None = Field(default=None, json_schema_extra={"format": "int64"})
+    server_read: int | None = int_field("int64")
+    server_write: int | None = int_field("int64")
+    server_idle: int | None = int_field("int64")
+    service_client: int | None = int_field("int64")
 
 
 class InferenceGraphSpec(KubeModel):
@@ -105,14 +105,12 @@ class InferenceGraphSpec(KubeModel):
     node_selector: dict[str, str] | None = None
     node_name: str | None = None
     service_account_name: str | None = None
-    timeout: int | None = Field(default=None, json_schema_extra={"format": "int64"})
+    timeout: int | None = int_field("int64")
     router_timeouts: RouterTimeouts | None = None
-    min_replicas: int | None = Field(default=None, json_schema_extra={"format": "int32"})
-    max_replicas: int | None = Field(default=None, json_schema_extra={"format": "int32"})
-    scale_target: int | None = Field(default=None, json_schema_extra={"format": "int32"})
-    scale_metric: str | None = Field(
-        default=None, json_schema_extra={"enum": ["cpu", "memory", "concurrency", "rps"]}
-    )
+    min_replicas: int | None = int_field("int32")
+    max_replicas: int | None = int_field("int32")
+    scale_target: int | None = int_field("int32")
+    scale_metric: str | None = enum_field("cpu", "memory", "concurrency", "rps")
 
 
 class InferenceGraphStatus(Status):

@@ -15,7 +15,7 @@ from typing import Any, ClassVar
 from pydantic import Field
 
 from zeroserve.apis.core import Container, PodSpec
-from zeroserve.apis.meta import Addressable, KubeModel, KubeObject, LooseModel, Status
+from zeroserve.apis.meta import Addressable, KubeModel, KubeObject, LooseModel, Status, enum_field, int_field
 
 __all__ = [
     "API_VERSION",
@@ -59,16 +59,6 @@ LEGACY_FRAMEWORKS: tuple[str, ...] = (
 """The predictor's framework keys, in KServe's order; the defaults rewrite each to ``model``."""
 
 
-def _enum(*values: str) -> Any:
-    """A ``str`` field whose JSON schema (and so its CRD) lists the allowed values."""
-    return Field(default=None, json_schema_extra={"enum": list(values)})
-
-
-def _int(fmt: str) -> Any:
-    """An ``int`` field with the OpenAPI ``format`` KServe's CRD gives it."""
-    return Field(default=None, json_schema_extra={"format": fmt})
-
-
 class StorageSpec(KubeModel):
     """``storage``: a model location through a storage secret key (KServe's ``StorageSpec``)."""
 
@@ -90,7 +80,7 @@ class PredictorExtensionSpec(Container):
 
     storage_uri: str | None = None
     runtime_version: str | None = None
-    protocol_version: str | None = _enum("v1", "v2", "grpc-v1", "grpc-v2")
+    protocol_version: str | None = enum_field("v1", "v2", "grpc-v1", "grpc-v2")
     storage: StorageSpec | None = None
 
 
@@ -121,7 +111,7 @@ class LoggerSpec(KubeModel):
     """``logger``: where and what to log (KServe's ``LoggerSpec``)."""
 
     url: str | None = None
-    mode: str | None = _enum("all", "request", "response")
+    mode: str | None = enum_field("all", "request", "response")
     metadata_headers: list[str] | None = None
     metadata_annotations: list[str] | None = None
     storage: LoggerStorageSpec | None = None
@@ -142,18 +132,18 @@ class Batcher(KubeModel):
 class ComponentExtensionSpec(KubeModel):
     """Fields shared by predictor, transformer and explainer (KServe's ``ComponentExtensionSpec``)."""
 
-    min_replicas: int | None = _int("int32")
+    min_replicas: int | None = int_field("int32")
     """Default 1; 0 lets the component scale to zero."""
-    max_replicas: int | None = _int("int32")
+    max_replicas: int | None = int_field("int32")
     """0 (or unset) means no upper bound."""
-    scale_target: int | None = _int("int32")
-    scale_metric: str | None = _enum("cpu", "memory", "concurrency", "rps")
-    scale_metric_type: str | None = _enum("Utilization", "Value", "AverageValue")
+    scale_target: int | None = int_field("int32")
+    scale_metric: str | None = enum_field("cpu", "memory", "concurrency", "rps")
+    scale_metric_type: str | None = enum_field("Utilization", "Value", "AverageValue")
     auto_scaling: dict[str, Any] | None = None
-    container_concurrency: int | None = _int("int64")
-    timeout: int | None = _int("int64")
+    container_concurrency: int | None = int_field("int64")
+    timeout: int | None = int_field("int64")
     """Seconds; the Knative revision's ``timeoutSeconds``."""
-    canary_traffic_percent: int | None = _int("int64")
+    canary_traffic_percent: int | None = int_field("int64")
     logger: LoggerSpec | None = None
     batcher: Batcher | None = None
     labels: dict[str, str] | None = None
@@ -227,7 +217,7 @@ class TrafficTarget(KubeModel):
     revision_name: str | None = None
     configuration_name: str | None = None
     latest_revision: bool | None = None
-    percent: int | None = _int("int64")
+    percent: int | None = int_field("int64")
     url: str | None = None
 
 
