@@ -1,0 +1,107 @@
+"""``zeroserve storage-initializer <srcURI> <destPath>``: KServe's storage-initializer init container.
+
+Downloads (or copies) the model at a ``storageUri`` into a folder, logging progress as JSON lines on
+stderr. Several ``<srcURI> <destPath>`` pairs may follow each other, as KServe allows. The exit code
+is 0 on success, 1 when a download fails, 2 on bad arguments.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import time
+from pathlib import Path
+
+__all__ = ["main"]
+
+
+class _JSONLines(logging.Formatter):
+    """One JSON object per record with ``ts``, ``level``, ``logger``, ``msg`` and the record's extras."""
+
+    _STANDARD = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
+
+    def format(self, record: logging.LogRecord) -> str:
+        line: dict[str, object] = {
+            "ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
+            + f".{int(record.msecs):03d}Z",
+            "level": record.levelname,
+            "logger": record.name,
+            "msg": record.getMessage(),
+        }
+        line.update({k: v for k, v in vars(record).items() if k not in self._STANDARD})
+        if record.exc_info:
+            line["exc"] = self.formatException(record.exc_info)
+        return json.dumps(line, default=str)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="zeroserve storage-initializer",
+        description="Download a model storageUri into a folder (KServe's storage-initializer).",
+    )
+    parser.add_argument(
+        "pairs", nargs="+", metavar="srcURI destPath", help="source URI and destination folder"
+    )
+    parser.add_argument(
+        "--cache-dir",
+        type=Path,
+        default=None,
+        help="model cache folder (default: ZEROSERVE_STORAGE_CACHE_DIR or ~/.cache/zeroserve/models)",
+    )
+    parser.add_argument(
+        "--use-cache",
+        action="store_true",
+        help="resolve through the model cache and copy from there (default: download straight into destPath)",
+    )
+    parser.add_argument("--log-level", default="INFO", help="log level (default INFO)")
+    return parser
+
+
+def main(argv: list[str]) -> int:
+    """Run the storage-initializer.
+
+    Args:
+        argv: ``<srcURI> <destPath> [<srcURI> <destPath> ...]`` and options.
+
+    Returns:
+        0 on success, 1 when a download fails, 2 on bad arguments.
+    """
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if len(args.pairs) % 2:
+        parser.print_usage(sys.stderr)
+        print("zeroserve storage-initializer: expected pairs of <srcURI> <destPath>", file=sys.stderr)
+        return 2
+
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(_JSONLines())
+    log = logging.getLogger("zeroserve")
+    log.addHandler(handler)
+    log.setLevel(args.log_level.upper())
+    try:
+        return _run(args)
+    finally:
+        log.removeHandler(handler)
+
+
+def _run(args: argparse.Namespace) -> int:
+    from zeroserve.servers.storage import ModelStorage, StorageError, StorageSettings
+
+    log = logging.getLogger("zeroserve.servers.storage")
+    settings = StorageSettings() if args.cache_dir is None else StorageSettings(cache_dir=args.cache_dir)
+    storage = ModelStorage(settings)
+    pairs = list(zip(args.pairs[::2], args.pairs[1::2], strict=True))
+    for uri, dest in pairs:
+        log.info("initializing model from %s into %s", uri, dest, extra={"uri": uri, "dest": dest})
+        try:
+            if args.use_cache:
+                storage.download(str(storage.resolve(uri)), Path(dest))
+            else:
+                storage.download(uri, Path(dest))
+        except StorageError as exc:
+            log.error("storage-initializer failed for %s: %s", uri, exc, extra={"uri": uri})
+            return 1
+        log.info("model from %s is in %s", uri, dest, extra={"uri": uri, "dest": dest})
+    return 0
