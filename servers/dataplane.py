@@ -1,0 +1,249 @@
+"""The transport-independent data plane: health, metadata, inference and the model repository.
+
+REST and gRPC adapters decode a request into a payload (a dict for V1, an
+:class:`~zeroserve.servers.types.InferRequest` for V2), call :class:`DataPlane`, and encode what it
+returns. This module never imports a web framework or grpc; errors are raised as
+:mod:`zeroserve.servers.errors` exceptions and each transport maps them to its status codes.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from zeroserve import __version__
+from zeroserve.servers.errors import InvalidInput, ModelNotFound, ModelNotReady
+from zeroserve.servers.model import Model, maybe_await
+from zeroserve.servers.repository import ModelRepository
+from zeroserve.servers.types import InferRequest
+
+__all__ = ["DataPlane", "InputSpec"]
+
+Headers = Mapping[str, str]
+
+
+class InputSpec:
+    """One declared model input (from ``Model.get_input_types()``), checked against requests."""
+
+    __slots__ = ("datatype", "name", "shape")
+
+    def __init__(self, name: str, datatype: str | None, shape: list[int] | None) -> None:
+        self.name = name
+        self.datatype = datatype
+        self.shape = shape
+
+    def check(self, model_name: str, tensor: Any) -> None:
+        """Raise :class:`InvalidInput` when ``tensor`` does not match this spec."""
+        where = f"model {model_name} input '{tensor.name}'"
+        if self.datatype and tensor.datatype != self.datatype:
+            raise InvalidInput(f"{where}: expected datatype {self.datatype}, got {tensor.datatype}")
+        shape = self.shape
+        if shape is not None and (
+            len(shape) != len(tensor.shape)
+            or any(want not in (-1, got) for want, got in zip(shape, tensor.shape, strict=True))
+        ):
+            raise InvalidInput(f"{where}: expected shape {shape}, got {tensor.shape}")
+
+
+class _Hooks:
+    """A model's hooks, resolved once: whether each takes ``response_headers``."""
+
+    __slots__ = ("inputs", "post_rh", "predict_rh")
+
+    def __init__(self, model: Model) -> None:
+        self.predict_rh = _takes(model.predict, "response_headers")
+        self.post_rh = _takes(model.postprocess, "response_headers")
+        specs = []
+        for item in model.get_input_types() or []:
+            shape = item.get("shape")
+            specs.append(InputSpec(item["name"], item.get("datatype"), list(shape) if shape else None))
+        self.inputs = specs
+
+
+def _takes(fn: Callable[..., Any], param: str) -> bool:
+    try:
+        return param in inspect.signature(fn).parameters
+    except (TypeError, ValueError):
+        return False
+
+
+class DataPlane:
+    """Answers the protocol operations over a :class:`ModelRepository`.
+
+    Args:
+        repository: the models served.
+        server_name: ``name`` in the V2 server metadata.
+        server_version: ``version`` in the V2 server metadata.
+    """
+
+    def __init__(
+        self, repository: ModelRepository, server_name: str = "zeroserve", server_version: str = __version__
+    ) -> None:
+        self.repository = repository
+        self._metadata = {
+            "name": server_name,
+            "version": server_version,
+            "extensions": ["model_repository_extension", "binary_tensor_data"],
+        }
+        self._hooks: dict[str, _Hooks] = {}
+        self.live = True
+        """Set to ``False`` while shutting down (``/v2/health/live`` then answers 503)."""
+        repository.add_listener(self._forget)
+
+    def _forget(self, model_name: str) -> None:
+        self._hooks.pop(model_name, None)
+
+    # -- health and metadata ---------------------------------------------------------------------
+
+    async def ready(self) -> bool:
+        """Whether the server is live and every served model is healthy."""
+        if not self.live:
+            return False
+        for model in self.repository.get_models():
+            if not await maybe_await(model.healthy()):
+                return False
+        return True
+
+    def server_metadata(self) -> dict[str, Any]:
+        """The V2 server metadata (``GET /v2``)."""
+        return self._metadata
+
+    def model_names(self) -> list[str]:
+        """Names of the served models (``GET /v1/models``)."""
+        return [m.name for m in self.repository.get_models()]
+
+    def get_model(self, name: str, version: str | None = None) -> Model:
+        """The served model ``name`` (and ``version``, when the model has one).
+
+        Raises:
+            ModelNotFound: no such model or version.
+        """
+        model = self.repository.get_model(name)
+        if model is None:
+            raise ModelNotFound(name)
+        if version:
+            own = getattr(model, "version", None)
+            if own is not None and str(own) != version:
+                raise ModelNotFound(f"{name} (version {version})")
+        return model
+
+    async def model_ready(self, name: str, version: str | None = None) -> bool:
+        """Whether model ``name`` is ready (404 if unknown)."""
+        model = self.get_model(name, version)
+        return bool(model.ready) and bool(await maybe_await(model.healthy()))
+
+    async def model_metadata(self, name: str, version: str | None = None) -> dict[str, Any]:
+        """The V2 model metadata, with tensor metadata when the model declares it."""
+        model = self.get_model(name, version)
+        meta: dict[str, Any] = {
+            "name": model.name,
+            "versions": [],
+            "platform": getattr(model, "platform", ""),
+        }
+        own = getattr(model, "version", None)
+        if own is not None:
+            meta["versions"] = [str(own)]
+        meta["inputs"] = list(await maybe_await(model.get_input_types()) or [])
+        meta["outputs"] = list(await maybe_await(model.get_output_types()) or [])
+        return meta
+
+    # -- inference -------------------------------------------------------------------------------
+
+    def _ready_model(self, name: str, version: str | None) -> tuple[Model, _Hooks]:
+        model = self.repository.get_model(name)
+        if model is None or version:
+            model = self.get_model(name, version)
+        if not model.ready:
+            raise ModelNotReady(name)
+        hooks = self._hooks.get(name)
+        if hooks is None:
+            hooks = self._hooks[name] = _Hooks(model)
+        return model, hooks
+
+    async def infer(
+        self,
+        model_name: str,
+        payload: Any,
+        headers: Headers,
+        response_headers: dict[str, str] | None = None,
+        version: str | None = None,
+    ) -> Any:
+        """Run ``preprocess -> predict -> postprocess`` of the model on a decoded payload.
+
+        Args:
+            model_name: the model to run.
+            payload: a V1 dict or a V2 :class:`InferRequest`.
+            headers: the request headers (lower-case names).
+            response_headers: filled by models whose hooks take ``response_headers``.
+            version: the requested model version, if any.
+
+        Returns:
+            What ``postprocess`` returned; the transport encodes it.
+
+        Raises:
+            ModelNotFound: unknown model. ModelNotReady: model not ready. InvalidInput: the
+            payload does not fit the model's declared inputs. Anything the model raises.
+        """
+        model, hooks = self._ready_model(model_name, version)
+        if hooks.inputs and isinstance(payload, InferRequest):
+            self._check_inputs(model_name, hooks.inputs, payload)
+        value = model.preprocess(payload, headers)
+        if inspect.isawaitable(value):
+            value = await value
+        if hooks.predict_rh:
+            value = model.predict(value, headers, response_headers=response_headers)  # type: ignore[call-arg]
+        else:
+            value = model.predict(value, headers)
+        if inspect.isawaitable(value):
+            value = await value
+        if hooks.post_rh:
+            value = model.postprocess(value, headers, response_headers=response_headers)  # type: ignore[call-arg]
+        else:
+            value = model.postprocess(value, headers)
+        if inspect.isawaitable(value):
+            value = await value
+        return value
+
+    async def explain(self, model_name: str, payload: Any, headers: Headers) -> Any:
+        """Run ``preprocess -> explain -> postprocess`` of the model (V1 ``:explain``)."""
+        model, _ = self._ready_model(model_name, None)
+        value = await maybe_await(model.preprocess(payload, headers))
+        value = await maybe_await(model.explain(value, headers))
+        return await maybe_await(model.postprocess(value, headers))
+
+    @staticmethod
+    def _check_inputs(model_name: str, specs: list[InputSpec], request: InferRequest) -> None:
+        if len(specs) == 1 and len(request.inputs) == 1:
+            specs[0].check(model_name, request.inputs[0])
+            return
+        given = {t.name: t for t in request.inputs}
+        for spec in specs:
+            tensor = given.get(spec.name)
+            if tensor is None:
+                expected = [s.name for s in specs]
+                raise InvalidInput(
+                    f"model {model_name}: missing input '{spec.name}' (expects {expected}, got {list(given)})"
+                )
+            spec.check(model_name, tensor)
+
+    # -- repository extension ----------------------------------------------------------------------
+
+    async def load(self, name: str) -> None:
+        """Load (or reload) model ``name`` (``POST /v2/repository/models/<m>/load``)."""
+        await self.repository.load(name)
+
+    async def unload(self, name: str) -> None:
+        """Unload model ``name`` (``POST /v2/repository/models/<m>/unload``); 404 if not served."""
+        await self.repository.unload(name)
+
+    def repository_index(self) -> list[dict[str, Any]]:
+        """Every known model with its state (``POST /v2/repository/index``)."""
+        index = []
+        for model, served in self.repository.known_models():
+            state = "READY" if served and model.ready else ("UNAVAILABLE" if not served else "LOADING")
+            entry: dict[str, Any] = {"name": model.name, "state": state}
+            if not served:
+                entry["reason"] = "unloaded"
+            index.append(entry)
+        return index

@@ -1,0 +1,1 @@
+"""Wire codecs: one module per protocol, each only translating bytes <-> internal types."""

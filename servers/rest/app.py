@@ -1,0 +1,333 @@
+"""The REST transport: a plain ASGI app over the data plane (V1, V2, binary extension, Seldon).
+
+No web framework sits on the hot path: the app reads the body (bounded by the request size
+limit), resolves the route with :func:`~zeroserve.servers.rest.routes.match`, calls the data plane
+and writes one response. Every request carries a request id (``x-request-id`` echoed or
+generated) and, for inference routes, is counted in the metrics per model / protocol / status.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import Awaitable, Callable, MutableMapping
+from contextvars import ContextVar
+from typing import Any
+
+import orjson
+
+from zeroserve.servers.dataplane import DataPlane
+from zeroserve.servers.errors import (
+    InvalidInput,
+    ModelNotReady,
+    RequestTooLarge,
+    ServerNotLive,
+    ServingError,
+    status_of,
+)
+from zeroserve.servers.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
+from zeroserve.servers.metrics import ServerMetrics
+from zeroserve.servers.predict_io import result_to_infer_response
+from zeroserve.servers.protocols import seldon, v1, v2_rest
+from zeroserve.servers.rest.routes import Route, match
+from zeroserve.servers.types import InferResponse
+
+__all__ = ["RestApp", "create_rest_app"]
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+
+_JSON = b"application/json"
+_BINARY = b"application/octet-stream"
+_INFERENCE_ACTIONS = frozenset({"predict_v1", "explain_v1", "infer_v2", "seldon_predict"})
+
+
+class _Disconnected(Exception):
+    pass
+
+
+class Reply:
+    """A response about to be written."""
+
+    __slots__ = ("body", "content_type", "extra", "status")
+
+    def __init__(
+        self,
+        status: int,
+        body: bytes,
+        content_type: bytes = _JSON,
+        extra: list[tuple[bytes, bytes]] | None = None,
+    ) -> None:
+        self.status = status
+        self.body = body
+        self.content_type = content_type
+        self.extra = extra
+
+
+def _json(status: int, doc: Any) -> Reply:
+    return Reply(status, orjson.dumps(doc, option=orjson.OPT_SERIALIZE_NUMPY))
+
+
+class RestApp:
+    """The ASGI application of a model server.
+
+    Args:
+        dataplane: the data plane answering every operation.
+        metrics: where inference requests are counted and timed.
+        request_id: the context variable holding the current request id (read by the JSON logs).
+        max_request_size: largest accepted body in bytes; larger answers 413.
+        access_log: log one line per request.
+        clock: monotonic seconds, for latencies.
+    """
+
+    def __init__(
+        self,
+        dataplane: DataPlane,
+        metrics: ServerMetrics,
+        request_id: ContextVar[str | None],
+        max_request_size: int = 64 * 1024 * 1024,
+        access_log: bool = False,
+        clock: Callable[[], float] = time.perf_counter,
+    ) -> None:
+        self.dataplane = dataplane
+        self.metrics = metrics
+        self._request_id = request_id
+        self.max_request_size = max_request_size
+        self.access_log = access_log
+        self._clock = clock
+        self._log = logging.getLogger("zeroserve.servers.rest")
+        self._handlers: dict[str, Callable[[Route, bytes, dict[str, str]], Awaitable[Reply]]] = {
+            "live_v1": self._live_v1,
+            "list_models_v1": self._list_models_v1,
+            "model_v1": self._model_v1,
+            "predict_v1": self._predict_v1,
+            "explain_v1": self._explain_v1,
+            "server_metadata": self._server_metadata,
+            "live_v2": self._live_v2,
+            "ready_v2": self._ready_v2,
+            "list_models_v2": self._list_models_v2,
+            "model_metadata": self._model_metadata,
+            "model_ready": self._model_ready,
+            "infer_v2": self._infer_v2,
+            "load": self._load,
+            "unload": self._unload,
+            "repository_index": self._repository_index,
+            "metrics": self._metrics,
+            "seldon_predict": self._seldon_predict,
+        }
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        kind = scope["type"]
+        if kind == "http":
+            await self._http(scope, receive, send)
+        elif kind == "lifespan":
+            while True:
+                message = await receive()
+                if message["type"] == "lifespan.startup":
+                    await send({"type": "lifespan.startup.complete"})
+                elif message["type"] == "lifespan.shutdown":
+                    await send({"type": "lifespan.shutdown.complete"})
+                    return
+
+    async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        started = self._clock()
+        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
+        rid = headers.get("x-request-id") or uuid.uuid4().hex
+        token = self._request_id.set(rid)
+        method = scope["method"]
+        route = match(method, scope["path"])
+        try:
+            try:
+                if route.action == "not_found":
+                    reply = _json(404, {"error": f"No route for {method} {scope['path']}"})
+                elif route.action == "method_not_allowed":
+                    reply = _json(405, {"error": f"Method {method} not allowed on {scope['path']}"})
+                else:
+                    body = await self._read_body(receive, headers) if method == "POST" else b""
+                    reply = await self._handlers[route.action](route, body, headers)
+            except _Disconnected:
+                return
+            except Exception as exc:
+                reply = self._error(exc, method, scope["path"])
+            await self._send(send, reply, rid, method == "HEAD")
+            if route.action in _INFERENCE_ACTIONS:
+                known = self.dataplane.repository.get_model(route.model) is not None or reply.status != 404
+                self.metrics.observe_request(
+                    route.model if known else "", route.protocol, str(reply.status), self._clock() - started
+                )
+            if self.access_log:
+                self._log.info(
+                    "%s %s %d",
+                    method,
+                    scope["path"],
+                    reply.status,
+                    extra={"status": reply.status, "duration_ms": round((self._clock() - started) * 1000, 3)},
+                )
+        finally:
+            self._request_id.reset(token)
+
+    def _error(self, exc: Exception, method: str, path: str) -> Reply:
+        status, _, message = status_of(exc)
+        if status >= 500 and not isinstance(exc, ServingError):
+            self._log.error("%s %s failed: %s", method, path, message, exc_info=exc)
+        elif status >= 500:
+            self._log.error("%s %s: %s", method, path, message)
+        else:
+            self._log.warning("%s %s: %d %s", method, path, status, message)
+        return _json(status, {"error": message})
+
+    async def _read_body(self, receive: Receive, headers: dict[str, str]) -> bytes:
+        limit = self.max_request_size
+        declared = headers.get("content-length")
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            raise RequestTooLarge(f"Request body of {declared} bytes exceeds the limit of {limit} bytes")
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                raise _Disconnected
+            chunk = message.get("body", b"")
+            if chunk:
+                size += len(chunk)
+                if size > limit:
+                    raise RequestTooLarge(f"Request body exceeds the limit of {limit} bytes")
+                chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        if len(chunks) == 1:
+            return chunks[0]
+        return b"".join(chunks)
+
+    @staticmethod
+    async def _send(send: Send, reply: Reply, rid: str, head_only: bool) -> None:
+        headers = [
+            (b"content-type", reply.content_type),
+            (b"content-length", str(len(reply.body)).encode()),
+            (b"x-request-id", rid.encode("latin-1")),
+        ]
+        if reply.extra:
+            headers.extend(reply.extra)
+        await send({"type": "http.response.start", "status": reply.status, "headers": headers})
+        await send({"type": "http.response.body", "body": b"" if head_only else reply.body})
+
+    # -- V1 ---------------------------------------------------------------------------------------
+
+    async def _live_v1(self, route: Route, body: bytes, headers: dict[str, str]) -> Reply:
+        return _json(200, {"status": "alive"})
+
+    async def _list_models_v1(self, route: Route, body: bytes, headers: dict[str, str]) -> Reply:
+        return _json(200, {"models": self.dataplane.model_names()})
+
+    async def _model_v1(self, route: Route, body: bytes, headers: dict[str, str]) -> Reply:
+        if not await self.dataplane.model_ready(route.model):
+            raise ModelNotReady(route.model)
+        return _json(200, {"name": route.model, "ready": True})
+
+    async def _predict_v1(self, route: Route, body: bytes, headers: dict[str, str]) -> Reply:
+        payload = v1.decode_request(body)
+        response_headers: dict[str, str] = {}
+        result = await self.dataplane.infer(route.model, payload, headers, response_headers)
+        return Reply(200, v1.encode_response(result), _JSON, _extra(response_headers))
+
+    async def _explain_v1(self, route: Route, body: bytes, headers: dict[str, str]) -> Reply:
+        payload = v1.decode_request(body)
+        result = await self.dataplane.explain(route.model, payload, headers)
+        return Reply(200, v1.encode_response(result))
+
+    # -- V2 ---------------------------------------------------------------------------------------
+
+    async def _server_metadata(self, route: Route, body: bytes, headers: dict[str, str]) -> Reply:
+        return _json(200, self.dataplane.server_metadata())
+
+    async def _live_v2(self, route: Route, body: bytes, headers: dict[str, str]) -> Reply:
+        if not self.dataplane.live:
+            raise ServerNotLive("Server is shutting down")
+        return _json(200, {"live": True})
+
+    async def _ready_v2(self, route: Route, body: bytes, headers: dict[str, str]) -> Reply:
+        ready = await self.dataplane.ready()
+        return _json(200 if ready else 503, {"ready": ready})
+
+    async def _list_models_v2(self, route: Route, body: bytes, headers: dict[str, str]) -> Reply:
+        return _json(200, {"models": self.dataplane.model_names()})
+
+    async def _model_metadata(self, route: Route, body: bytes, headers: dict[str, str]) -> Reply:
+        return _json(200, await self.dataplane.model_metadata(route.model, route.version))
+
+    async def _model_ready(self, route: Route, body: bytes, headers: dict[str, str]) -> Reply:
+        if not await self.dataplane.model_ready(route.model, route.version):
+            raise ModelNotReady(route.model)
+        return _json(200, {"name": route.model, "ready": True})
+
+    async def _infer_v2(self, route: Route, body: bytes, headers: dict[str, str]) -> Reply:
+        header_length = headers.get(v2_rest.HEADER_LENGTH)
+        length: int | None = None
+        if header_length is not None:
+            if not header_length.isdigit():
+                raise InvalidInput(
+                    f"Inference-Header-Content-Length must be an integer, got {header_length!r}"
+                )
+            length = int(header_length)
+        request = v2_rest.decode_infer_request(body, route.model, length, route.version)
+        if request.id is None:
+            request.id = self._request_id.get()
+        response_headers: dict[str, str] = {}
+        result = await self.dataplane.infer(route.model, request, headers, response_headers, route.version)
+        if isinstance(result, dict):
+            return Reply(
+                200, orjson.dumps(result, option=orjson.OPT_SERIALIZE_NUMPY), _JSON, _extra(response_headers)
+            )
+        if not isinstance(result, InferResponse):
+            result = result_to_infer_response(result, route.model, request)
+        if result.model_version is None and route.version:
+            result.model_version = route.version
+        data, json_length = v2_rest.encode_infer_response(result, request)
+        extra = _extra(response_headers)
+        if json_length is None:
+            return Reply(200, data, _JSON, extra)
+        extra = (extra or []) + [(b"inference-header-content-length", str(json_length).encode())]
+        return Reply(200, data, _BINARY, extra)
+
+    # -- repository, metrics, Seldon --------------------------------------------------------------
+
+    async def _load(self, route: Route, body: bytes, headers: dict[str, str]) -> Reply:
+        await self.dataplane.load(route.model)
+        return _json(200, {"name": route.model, "load": True})
+
+    async def _unload(self, route: Route, body: bytes, headers: dict[str, str]) -> Reply:
+        await self.dataplane.unload(route.model)
+        return _json(200, {"name": route.model, "unload": True})
+
+    async def _repository_index(self, route: Route, body: bytes, headers: dict[str, str]) -> Reply:
+        return _json(200, self.dataplane.repository_index())
+
+    async def _metrics(self, route: Route, body: bytes, headers: dict[str, str]) -> Reply:
+        return Reply(200, self.metrics.render(), METRICS_CONTENT_TYPE.encode())
+
+    async def _seldon_predict(self, route: Route, body: bytes, headers: dict[str, str]) -> Reply:
+        model_name = seldon.pick_model(self.dataplane.model_names(), headers)
+        route_model = Route(route.action, model_name, None, route.protocol)
+        payload, kind, names = seldon.decode_request(body)
+        result = await self.dataplane.infer(route_model.model, payload, headers)
+        return Reply(200, seldon.encode_response(result, kind, names))
+
+
+def _extra(response_headers: dict[str, str]) -> list[tuple[bytes, bytes]] | None:
+    if not response_headers:
+        return None
+    return [(k.lower().encode("latin-1"), str(v).encode("latin-1")) for k, v in response_headers.items()]
+
+
+def create_rest_app(
+    dataplane: DataPlane,
+    metrics: ServerMetrics,
+    request_id: ContextVar[str | None],
+    max_request_size: int = 64 * 1024 * 1024,
+    access_log: bool = False,
+) -> RestApp:
+    """Build the REST ASGI app (see :class:`RestApp` for the arguments)."""
+    return RestApp(dataplane, metrics, request_id, max_request_size, access_log)

@@ -1,0 +1,91 @@
+"""The model server's settings: one pydantic-settings class, environment prefix ``ZEROSERVE_``.
+
+The CLI (``zeroserve serve``) builds a :class:`ServerSettings` from its flags; tests build one
+directly. Nothing here reads the environment at import time.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["LogMode", "ServerSettings"]
+
+LogMode = Literal["all", "request", "response"]
+
+
+class ServerSettings(BaseSettings):
+    """Options of one model server process (see docs/contracts.md)."""
+
+    model_config = SettingsConfigDict(env_prefix="ZEROSERVE_", extra="forbid", populate_by_name=True)
+
+    host: str = "0.0.0.0"
+    """Address the HTTP and gRPC servers bind."""
+
+    http_port: int = Field(
+        default=8080, validation_alias=AliasChoices("http_port", "ZEROSERVE_HTTP_PORT", "PORT")
+    )
+    """HTTP port; ``ZEROSERVE_HTTP_PORT``, else ``PORT`` (Knative's contract), else 8080. 0 = free."""
+
+    grpc_port: int = 8081
+    """gRPC port (``ZEROSERVE_GRPC_PORT``); 0 picks a free port, -1 disables gRPC."""
+
+    workers: int = Field(default=1, ge=1)
+    """HTTP worker processes sharing one listening socket (gRPC runs in the main process)."""
+
+    ready_file: Path | None = None
+    """Once every model is loaded and every port bound, write ``{"pid", "http_port", "grpc_port"}`` here."""
+
+    max_request_size: int = Field(default=64 * 1024 * 1024, ge=1)
+    """Largest accepted request body in bytes; larger answers 413 (gRPC: max receive size)."""
+
+    grpc_max_message_length: int = Field(default=8 * 1024 * 1024, ge=1)
+    """Largest gRPC message sent or received (KServe's default: 8 MiB)."""
+
+    grpc_max_threads: int = Field(default=4, ge=1)
+    """Threads of the gRPC server's executor."""
+
+    timeout_keep_alive: int = 65
+    """Seconds an idle HTTP keep-alive connection stays open (KServe's default)."""
+
+    graceful_shutdown_seconds: float = 30.0
+    """On SIGTERM/SIGINT: how long in-flight requests may finish before the server exits."""
+
+    access_log: bool = False
+    """Log one structured line per request (costs throughput; errors are always logged)."""
+
+    log_level: str = "INFO"
+    """Level of the structured JSON logs on stderr."""
+
+    configure_logging: bool = True
+    """Install the JSON log handler on the root logger when the server starts."""
+
+    enable_docs_url: bool = False
+    """Accepted for KServe compatibility; this server has no OpenAPI UI."""
+
+    models_dir: Path | None = None
+    """Model repository root: ``POST /v2/repository/models/<m>/load`` builds ``<models_dir>/<m>``."""
+
+    log_url: str | None = None
+    """Payload logger sink (``--log-url``); when set the app is wrapped with the payload logger."""
+
+    log_mode: LogMode = "all"
+    """What the payload logger sends: ``all``, ``request`` or ``response``."""
+
+    log_metadata_headers: list[str] = Field(default_factory=list)
+    """Request headers copied into the payload logger's ``metadata`` attribute."""
+
+    inference_service: str = ""
+    """InferenceService name, for the payload logger's CloudEvent attributes."""
+
+    namespace: str = ""
+    """Namespace, for the payload logger's CloudEvent attributes."""
+
+    component: str = "predictor"
+    """``predictor``, ``transformer`` or ``explainer``, for the payload logger."""
+
+    endpoint: str = ""
+    """Endpoint label, for the payload logger."""
