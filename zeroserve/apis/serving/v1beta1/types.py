@@ -24,6 +24,7 @@ __all__ = [
     "Batcher",
     "CanarySpec",
     "ComponentExtensionSpec",
+    "ComponentSpec",
     "ComponentStatusSpec",
     "ExplainerSpec",
     "InferenceService",
@@ -185,6 +186,10 @@ class ExplainerSpec(PodSpec, ComponentExtensionSpec):
     art: dict[str, Any] | None = None
 
 
+ComponentSpec = PredictorSpec | TransformerSpec | ExplainerSpec
+"""Any of the three components (each a pod spec plus :class:`ComponentExtensionSpec`)."""
+
+
 class CanarySpec(LooseModel):
     """``spec.canary[]`` (KServe v0.20, Standard mode only): accepted and kept, not acted on."""
 
@@ -200,9 +205,9 @@ class InferenceServiceSpec(KubeModel):
     explainer: ExplainerSpec | None = None
     canary: list[CanarySpec] | None = None
 
-    def components(self) -> dict[str, PredictorSpec | TransformerSpec | ExplainerSpec]:
+    def components(self) -> dict[str, ComponentSpec]:
         """The components that are present, keyed ``predictor`` / ``transformer`` / ``explainer``."""
-        found: dict[str, PredictorSpec | TransformerSpec | ExplainerSpec] = {"predictor": self.predictor}
+        found: dict[str, ComponentSpec] = {"predictor": self.predictor}
         if self.transformer is not None:
             found["transformer"] = self.transformer
         if self.explainer is not None:
