@@ -80,6 +80,7 @@ class KubeModel(BaseModel):
         alias_generator=to_camel,
         populate_by_name=True,
         extra="allow",
+        use_attribute_docstrings=True,
     )
 
     def to_dict(self) -> dict[str, Any]:
