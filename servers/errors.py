@@ -18,6 +18,7 @@ Tree::
     +-- ServerNotReady        503  UNAVAILABLE
     +-- ServerNotLive         503  UNAVAILABLE
     +-- ModelLoadError        503  UNAVAILABLE
+    +-- PredictorError        the predictor's own status (transformer mode)
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ __all__ = [
     "ModelNotFound",
     "ModelNotReady",
     "NotImplementedYet",
+    "PredictorError",
     "RequestTooLarge",
     "ServerNotLive",
     "ServerNotReady",
@@ -135,6 +137,21 @@ class ModelLoadError(ServingError):
 
     status_code = 503
     grpc_code = "UNAVAILABLE"
+
+
+class PredictorError(ServingError):
+    """A transformer's predictor answered with an error; its status and message are passed on.
+
+    Args:
+        status_code: the predictor's HTTP status (or the HTTP equivalent of its gRPC code).
+        grpc_code: the gRPC status code name to answer with.
+        reason: the predictor's error message, prefixed with where it came from.
+    """
+
+    def __init__(self, status_code: int, grpc_code: str, reason: str) -> None:
+        super().__init__(reason)
+        self.status_code = status_code
+        self.grpc_code = grpc_code
 
 
 def status_of(exc: BaseException) -> tuple[int, str, str]:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Awaitable, Mapping
+from dataclasses import replace
 from typing import Any, Protocol
 
 from zeroserve.servers.transformer.config import PredictorConfig
@@ -67,10 +68,30 @@ class Model:
         """The predictor's ``host[:port]`` in transformer mode (KServe's attribute)."""
         return self.predictor_config.predictor_host if self.predictor_config else None
 
+    @predictor_host.setter
+    def predictor_host(self, value: str | None) -> None:
+        # KServe transformers written before PredictorConfig assign ``self.predictor_host`` directly.
+        if not value:
+            self.predictor_config = None
+        elif self.predictor_config is None:
+            protocol = getattr(self, "_pending_protocol", "v1")
+            self.predictor_config = PredictorConfig(value, protocol)
+        else:
+            self.predictor_config = replace(self.predictor_config, predictor_host=value)
+
     @property
     def protocol(self) -> str:
         """The predictor protocol in transformer mode, else ``v1`` (KServe's attribute)."""
         return self.predictor_config.predictor_protocol if self.predictor_config else "v1"
+
+    @protocol.setter
+    def protocol(self, value: str) -> None:
+        if value not in ("v1", "v2", "grpc-v2"):
+            raise ValueError(f"predictor protocol must be v1, v2 or grpc-v2, got {value!r}")
+        if self.predictor_config is not None:
+            self.predictor_config = replace(self.predictor_config, predictor_protocol=value)  # type: ignore[arg-type]
+        else:
+            self._pending_protocol = value
 
     def load(self) -> bool | Awaitable[bool]:
         """Load the model; the base marks it ready.

@@ -27,3 +27,5 @@ class PredictorConfig:
     """Timeout of one request to the predictor."""
     predictor_request_retries: int = 0
     """Retries of a request that failed to connect (not of answered requests)."""
+    predictor_health_check: bool = False
+    """Accepted for KServe compatibility (KServe's ``--enable_predictor_health_check``)."""

@@ -1,0 +1,168 @@
+"""The V2 gRPC transport: ``inference.GRPCInferenceService`` over the data plane (grpc.aio).
+
+Every RPC maps the data plane's exceptions to the status codes in
+:mod:`zeroserve.servers.errors`; ``ModelInfer`` is counted in the metrics with protocol
+``grpc-v2`` and the status code name, and carries a request id (``x-request-id`` metadata echoed
+in the trailing metadata, or generated).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from contextvars import ContextVar
+from typing import Any
+
+import grpc
+
+from zeroserve.servers.dataplane import DataPlane
+from zeroserve.servers.errors import ModelNotReady, status_of
+from zeroserve.servers.grpc import convert
+from zeroserve.servers.grpc.generated import grpc_predict_v2_pb2 as pb
+from zeroserve.servers.grpc.generated import grpc_predict_v2_pb2_grpc as pb_grpc
+from zeroserve.servers.metrics import ServerMetrics
+from zeroserve.servers.predict_io import result_to_infer_response
+from zeroserve.servers.types import InferResponse
+
+__all__ = ["InferenceServicer", "start_grpc_server"]
+
+_log = logging.getLogger("zeroserve.servers.grpc")
+
+
+class InferenceServicer(pb_grpc.GRPCInferenceServiceServicer):
+    """Answers the V2 gRPC RPCs from a :class:`DataPlane`.
+
+    Args:
+        dataplane: the data plane.
+        metrics: where ``ModelInfer`` calls are counted.
+        request_id: the server's request id context variable.
+    """
+
+    def __init__(
+        self, dataplane: DataPlane, metrics: ServerMetrics, request_id: ContextVar[str | None]
+    ) -> None:
+        self.dataplane = dataplane
+        self.metrics = metrics
+        self._request_id = request_id
+
+    async def _abort(self, context: Any, exc: Exception, rpc: str) -> None:
+        status, code, message = status_of(exc)
+        if status >= 500:
+            _log.error("%s failed: %s", rpc, message, exc_info=exc if status == 500 else None)
+        await context.abort(getattr(grpc.StatusCode, code), message)
+
+    async def ServerLive(self, request: Any, context: Any) -> Any:
+        return pb.ServerLiveResponse(live=self.dataplane.live)
+
+    async def ServerReady(self, request: Any, context: Any) -> Any:
+        return pb.ServerReadyResponse(ready=await self.dataplane.ready())
+
+    async def ModelReady(self, request: Any, context: Any) -> Any:
+        try:
+            ready = await self.dataplane.model_ready(request.name, request.version or None)
+        except Exception as exc:
+            await self._abort(context, exc, "ModelReady")
+            raise
+        return pb.ModelReadyResponse(ready=ready)
+
+    async def ServerMetadata(self, request: Any, context: Any) -> Any:
+        meta = self.dataplane.server_metadata()
+        return pb.ServerMetadataResponse(
+            name=meta["name"], version=meta["version"], extensions=meta["extensions"]
+        )
+
+    async def ModelMetadata(self, request: Any, context: Any) -> Any:
+        try:
+            meta = await self.dataplane.model_metadata(request.name, request.version or None)
+        except Exception as exc:
+            await self._abort(context, exc, "ModelMetadata")
+            raise
+        return convert.metadata_to_grpc(meta)
+
+    async def ModelInfer(self, request: Any, context: Any) -> Any:
+        started = time.perf_counter()
+        headers = {k: v for k, v in context.invocation_metadata() if isinstance(v, str)}
+        rid = headers.get("x-request-id") or uuid.uuid4().hex
+        token = self._request_id.set(rid)
+        code = "OK"
+        model = request.model_name
+        try:
+            context.set_trailing_metadata((("x-request-id", rid),))
+            internal = convert.infer_request_from_grpc(request)
+            if internal.id is None:
+                internal.id = rid
+            result = await self.dataplane.infer(model, internal, headers, None, internal.model_version)
+            if not isinstance(result, InferResponse):
+                if isinstance(result, dict):
+                    raise TypeError(
+                        "model returned a dict; a V2 gRPC answer needs an InferResponse or an array"
+                    )
+                result = result_to_infer_response(result, model, internal)
+            return convert.infer_response_to_grpc(result, internal)
+        except Exception as exc:
+            code = status_of(exc)[1]
+            if self.dataplane.repository.get_model(model) is None:
+                model = ""
+            await self._abort(context, exc, "ModelInfer")
+            raise
+        finally:
+            self.metrics.observe_request(model, "grpc-v2", code, time.perf_counter() - started)
+            self._request_id.reset(token)
+
+    async def RepositoryModelLoad(self, request: Any, context: Any) -> Any:
+        try:
+            await self.dataplane.load(request.model_name)
+        except Exception as exc:
+            if not isinstance(exc, ModelNotReady) and status_of(exc)[0] == 500:
+                exc = ModelNotReady(request.model_name, str(exc))
+            await self._abort(context, exc, "RepositoryModelLoad")
+            raise
+        return pb.RepositoryModelLoadResponse(model_name=request.model_name, isLoaded=True)
+
+    async def RepositoryModelUnload(self, request: Any, context: Any) -> Any:
+        try:
+            await self.dataplane.unload(request.model_name)
+        except Exception as exc:
+            await self._abort(context, exc, "RepositoryModelUnload")
+            raise
+        return pb.RepositoryModelUnloadResponse(model_name=request.model_name, isUnloaded=True)
+
+
+async def start_grpc_server(
+    dataplane: DataPlane,
+    metrics: ServerMetrics,
+    request_id: ContextVar[str | None],
+    host: str,
+    port: int,
+    max_message_length: int = 8 * 1024 * 1024,
+) -> tuple[Any, int]:
+    """Start a grpc.aio server for the data plane.
+
+    Args:
+        dataplane: the data plane.
+        metrics: the server's metrics.
+        request_id: the server's request id context variable.
+        host: address to bind.
+        port: port to bind; 0 picks a free one.
+        max_message_length: largest message sent or received.
+
+    Returns:
+        ``(server, bound_port)``; stop it with ``await server.stop(grace)``.
+    """
+    server = grpc.aio.server(
+        options=[
+            ("grpc.max_send_message_length", max_message_length),
+            ("grpc.max_receive_message_length", max_message_length),
+            ("grpc.so_reuseport", 0),
+        ]
+    )
+    pb_grpc.add_GRPCInferenceServiceServicer_to_server(
+        InferenceServicer(dataplane, metrics, request_id), server
+    )
+    address = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    bound = server.add_insecure_port(address)
+    if bound == 0:
+        raise OSError(f"could not bind gRPC to {address}")
+    await server.start()
+    return server, bound

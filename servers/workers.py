@@ -1,0 +1,123 @@
+"""``workers > 1``: forked HTTP worker processes sharing one listening socket.
+
+The main process loads the models (so workers share the loaded memory copy-on-write), binds the
+HTTP socket, forks the workers, then runs gRPC, writes the ready file and waits. SIGTERM / SIGINT
+(or any worker dying) stops everything: workers get SIGTERM and finish in-flight requests.
+Each worker keeps its own metrics registry; ``/metrics`` shows the worker that answered.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import socket
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from zeroserve.servers.logs import configure_logging
+from zeroserve.servers.model import Model
+
+if TYPE_CHECKING:
+    from zeroserve.servers.model_server import ModelServer
+
+__all__ = ["run_workers"]
+
+_log = logging.getLogger("zeroserve.servers.workers")
+
+
+def run_workers(server: ModelServer, models: Sequence[Model]) -> None:
+    """Serve ``models`` with ``server.settings.workers`` HTTP processes until SIGTERM / SIGINT.
+
+    Args:
+        server: the configured server (its settings, repository and metrics).
+        models: the models to load before forking.
+    """
+    from zeroserve.servers.model_server import _bind, _new_loop
+
+    s = server.settings
+    if s.configure_logging:
+        configure_logging(s.log_level, server.request_id)
+    with asyncio.Runner(loop_factory=_new_loop) as runner:
+        runner.run(server.load_models(models))
+    sock = _bind(s.host, s.http_port)
+    children: list[int] = []
+    for _ in range(s.workers):
+        pid = os.fork()
+        if pid == 0:  # pragma: no cover - runs in the child
+            code = 0
+            try:
+                with asyncio.Runner(loop_factory=_new_loop) as runner:
+                    runner.run(_worker(server, sock))
+            except BaseException:
+                _log.exception("worker %d failed", os.getpid())
+                code = 1
+            finally:
+                os._exit(code)
+        children.append(pid)
+    try:
+        with asyncio.Runner(loop_factory=_new_loop) as runner:
+            runner.run(_supervise(server, sock, children))
+    finally:
+        _stop_children(children)
+        sock.close()
+
+
+async def _worker(server: ModelServer, sock: socket.socket) -> None:
+    from zeroserve.servers.model_server import _uvicorn_server
+
+    app = server.create_application()
+    http = _uvicorn_server(app, server.settings)
+    loop = asyncio.get_running_loop()
+
+    def stop() -> None:
+        http.should_exit = True
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop)
+    await http.serve(sockets=[sock])
+
+
+async def _supervise(server: ModelServer, sock: socket.socket, children: list[int]) -> None:
+    from zeroserve.servers.model_server import _write_ready_file
+
+    s = server.settings
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGCHLD):
+        loop.add_signal_handler(sig, stop.set)
+    grpc_server = None
+    grpc_port: int | None = None
+    if s.grpc_port >= 0:
+        from zeroserve.servers.grpc.server import start_grpc_server
+
+        grpc_server, grpc_port = await start_grpc_server(
+            server.dataplane,
+            server.metrics,
+            server.request_id,
+            s.host,
+            s.grpc_port,
+            s.grpc_max_message_length,
+        )
+    http_port = sock.getsockname()[1]
+    if s.ready_file is not None:
+        _write_ready_file(s.ready_file, http_port, grpc_port)
+    _log.info(
+        "serving with %d workers", len(children), extra={"http_port": http_port, "grpc_port": grpc_port}
+    )
+    await stop.wait()
+    _log.info("shutting down")
+    server.dataplane.live = False
+    if grpc_server is not None:
+        await grpc_server.stop(s.graceful_shutdown_seconds)
+
+
+def _stop_children(children: list[int]) -> None:
+    for pid in children:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGTERM)
+    for pid in children:
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(pid, 0)
