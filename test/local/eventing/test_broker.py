@@ -1,0 +1,235 @@
+"""The broker (ingress + SQLite store + dispatcher) over real HTTP, with Triggers injected into its table.
+
+These tests run the real ``BrokerComponent`` with ``reconcile=False`` and fill its routing table
+directly; the reconciler against the API server is tested separately.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import orjson
+from cloudevents.core.base import BaseCloudEvent
+from cloudevents.core.bindings.http import to_binary_event, to_structured_event
+from cloudevents.core.v1.event import CloudEvent as LibEvent
+
+from zeroserve.local.component import PlatformContext
+from zeroserve.local.eventing.component import BrokerComponent
+from zeroserve.local.eventing.delivery import DeliveryPolicy
+from zeroserve.local.eventing.triggers import TriggerRule, TriggerTable
+
+from .conftest import EventSink, serve
+
+FAST = DeliveryPolicy(retry=3, backoff_policy="linear", backoff_delay=0.05, timeout=5)
+
+
+@contextlib.asynccontextmanager
+async def running_broker(state: Path, table: TriggerTable) -> AsyncIterator[BrokerComponent]:
+    component = BrokerComponent(table=table, reconcile=False, delivery_proxy=None)
+    ctx = PlatformContext(state_dir=state, kubeconfig=state / "kubeconfig")
+    await component.start(ctx)
+    assert ctx.extra["broker_url"] == component.url
+    try:
+        yield component
+    finally:
+        await component.stop()
+
+
+def table_with(*rules: TriggerRule, broker: tuple[str, str] = ("models", "default")) -> TriggerTable:
+    table = TriggerTable()
+    table.add_broker(*broker)
+    for rule in rules:
+        table.add_trigger(rule)
+    return table
+
+
+def rule(name: str, uri: str, filter: dict[str, str] | None = None, **delivery: object) -> TriggerRule:
+    policy = DeliveryPolicy(**{**FAST.__dict__, **delivery})  # type: ignore[arg-type]
+    return TriggerRule("models", name, "default", uri, filter or {}, policy)
+
+
+def event(event_type: str = "org.kubeflow.serving.inference.request", **extensions: str) -> LibEvent:
+    attrs = {"type": event_type, "source": "http://localhost:9081/", **extensions}
+    return LibEvent(attributes=attrs, data={"instances": [[1.0, 2.0]]})
+
+
+async def post_event(
+    client: httpx.AsyncClient, url: str, ev: LibEvent, structured: bool = False
+) -> httpx.Response:
+    message = to_structured_event(ev) if structured else to_binary_event(ev)
+    return await client.post(url, headers=message.headers, content=message.body)
+
+
+async def test_ingress_accepts_binary_and_structured_and_rejects_the_rest(tmp_path: Path) -> None:
+    sink = EventSink()
+    async with (
+        serve(sink) as sub,
+        running_broker(tmp_path, table_with(rule("all", sub.url))) as broker,
+        httpx.AsyncClient() as c,
+    ):
+        url = f"{broker.url}/models/default"
+        assert (await post_event(c, url, event())).status_code == 202
+        assert (await post_event(c, url, event(), structured=True)).status_code == 202
+        plain = await c.post(url, json={"instances": [[1]]})
+        assert plain.status_code == 400 and "not a CloudEvent" in plain.json()["error"]
+        missing = await c.post(url, headers={"ce-specversion": "1.0", "ce-type": "t"}, content=b"{}")
+        assert missing.status_code == 400 and "id" in missing.json()["error"]
+        unknown = await post_event(c, f"{broker.url}/models/nope", event())
+        assert unknown.status_code == 404
+        received = await sink.wait_for(2)
+    assert all(e.get_data() == {"instances": [[1.0, 2.0]]} for e in received)
+    assert all(e.get_extension("knativebrokerttl") is None for e in received)  # internal to the broker
+    assert all(e.get_extension("knativearrivaltime") for e in received)
+
+
+async def test_triggers_filter_by_exact_attribute_and_presence(tmp_path: Path) -> None:
+    requests, responses, tagged = EventSink(), EventSink(), EventSink()
+    async with serve(requests) as a, serve(responses) as b, serve(tagged) as t:
+        table = table_with(
+            rule("req", a.url, {"type": "org.kubeflow.serving.inference.request"}),
+            rule(
+                "resp", b.url, {"type": "org.kubeflow.serving.inference.response", "component": "predictor"}
+            ),
+            rule("tag", t.url, {"inferenceservicename": ""}),
+        )
+        async with running_broker(tmp_path, table) as broker, httpx.AsyncClient() as c:
+            url = f"{broker.url}/models/default"
+            await post_event(c, url, event())
+            await post_event(c, url, event("org.kubeflow.serving.inference.response", component="predictor"))
+            await post_event(c, url, event("org.kubeflow.serving.inference.response", component="other"))
+            await post_event(c, url, event(inferenceservicename="iris"))
+            await requests.wait_for(2)
+            await responses.wait_for(1)
+            await tagged.wait_for(1)
+            await _settle(broker)
+    assert len(requests.events) == 2 and len(responses.events) == 1 and len(tagged.events) == 1
+    assert tagged.events[0].get_extension("inferenceservicename") == "iris"
+
+
+async def test_failed_deliveries_are_retried_with_backoff(tmp_path: Path) -> None:
+    sink = EventSink(fail_first=2, fail_status=503)
+    async with serve(sink) as sub:
+        table = table_with(rule("r", sub.url, backoff_delay=0.2, backoff_policy="exponential"))
+        async with running_broker(tmp_path, table) as broker, httpx.AsyncClient() as c:
+            loop = asyncio.get_running_loop()
+            started = loop.time()
+            await post_event(c, f"{broker.url}/models/default", event())
+            await sink.wait_for(1)
+            elapsed = loop.time() - started
+            await _settle(broker)
+            assert broker.store is not None
+            counts = await broker.store.counts()
+    assert sink.attempts == 3
+    assert elapsed >= 0.2 * 2 + 0.2 * 4  # exponential: delay * 2**n before retries 1 and 2
+    assert counts == {"subscriber:done": 1}
+
+
+async def test_exhausted_retries_and_final_errors_go_to_the_dead_letter_sink(tmp_path: Path) -> None:
+    failing, final, dls = (
+        EventSink(reject_all=True, fail_status=500),
+        EventSink(reject_all=True, fail_status=400),
+        EventSink(),
+    )
+    async with serve(failing) as f, serve(final) as g, serve(dls) as d:
+        table = table_with(
+            rule("flaky", f.url, {"source": "a"}, retry=2, dead_letter_uri=d.url),
+            rule("bad", g.url, {"source": "b"}, retry=5, dead_letter_uri=d.url),
+        )
+        async with running_broker(tmp_path, table) as broker, httpx.AsyncClient() as c:
+            url = f"{broker.url}/models/default"
+            await post_event(c, url, LibEvent(attributes={"type": "t", "source": "a"}, data={"x": 1}))
+            await post_event(c, url, LibEvent(attributes={"type": "t", "source": "b"}, data={"x": 2}))
+            letters = await dls.wait_for(2)
+    assert failing.attempts == 3  # retry=2: three attempts
+    assert final.attempts == 1  # 400 is final: no retries
+    by_source = {e.get_source(): e for e in letters}
+    assert by_source["a"].get_extension("knativeerrorcode") == "500"
+    assert by_source["a"].get_extension("knativeerrordest") == f.url
+    assert by_source["b"].get_extension("knativeerrorcode") == "400"
+
+
+def _reply_with(event_type: str) -> object:
+    def reply(received: BaseCloudEvent) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+        out = LibEvent(
+            attributes={"type": event_type, "source": "detector"}, data={"reply_to": received.get_id()}
+        )
+        message = to_binary_event(out)
+        headers = [(k.encode(), v.encode()) for k, v in message.headers.items()]
+        return 200, headers, message.body
+
+    return reply
+
+
+async def test_replies_are_reingested_into_the_originating_broker(tmp_path: Path) -> None:
+    detector = EventSink()
+    detector.reply = _reply_with("org.kubeflow.serving.inference.drift")  # type: ignore[assignment]
+    display = EventSink()
+    async with serve(detector) as det, serve(display) as disp:
+        table = table_with(
+            rule("to-detector", det.url, {"type": "org.kubeflow.serving.inference.request"}),
+            rule("to-display", disp.url, {"type": "org.kubeflow.serving.inference.drift"}),
+        )
+        async with running_broker(tmp_path, table) as broker, httpx.AsyncClient() as c:
+            sent = event()
+            await post_event(c, f"{broker.url}/models/default", sent)
+            (reply,) = await display.wait_for(1)
+    assert reply.get_source() == "detector"
+    assert reply.get_data() == {"reply_to": sent.get_id()}
+
+
+async def test_ttl_guard_ends_reply_loops(tmp_path: Path) -> None:
+    echo = EventSink()
+    echo.reply = _reply_with("loop")  # type: ignore[assignment]
+    async with (
+        serve(echo) as sub,
+        running_broker(tmp_path, table_with(rule("loop", sub.url, {"type": "loop"}))) as broker,
+        httpx.AsyncClient() as c,
+    ):
+        url = f"{broker.url}/models/default"
+        spent = await post_event(c, url, event("loop", knativebrokerttl="0"))
+        assert spent.status_code == 400 and "loop guard" in spent.json()["error"]
+        assert (await post_event(c, url, event("loop", knativebrokerttl="3"))).status_code == 202
+        await echo.wait_for(3)
+        await _settle(broker)
+    assert len(echo.events) == 3  # ttl 3 -> 2 -> 1 -> reply with ttl 0 is dropped
+
+
+async def test_every_accepted_event_is_delivered_across_a_broker_restart(tmp_path: Path) -> None:
+    sink = EventSink(fail_first=30, fail_status=503)
+    total = 40
+    async with serve(sink) as sub:
+        table = table_with(rule("r", sub.url, retry=20, backoff_delay=0.05))
+        ids = []
+        async with running_broker(tmp_path, table) as broker, httpx.AsyncClient() as c:
+            for _ in range(total):
+                ev = event()
+                ids.append(ev.get_id())
+                assert (await post_event(c, f"{broker.url}/models/default", ev)).status_code == 202
+            assert len(sink.events) < total  # stopped with deliveries still pending
+        # a new broker process on the same state folder resumes the stored deliveries
+        async with running_broker(tmp_path, table):
+            await sink.wait_for(total, deadline_s=20)
+    assert {e.get_id() for e in sink.events} == set(ids)
+
+
+async def _settle(broker: BrokerComponent, deadline_s: float = 10.0) -> None:
+    """Wait until no delivery is pending (poll with a deadline)."""
+    assert broker.store is not None
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + deadline_s
+    while True:
+        counts = await broker.store.counts()
+        if not any(key.endswith(":pending") for key in counts):
+            return
+        assert loop.time() < deadline, f"deliveries still pending: {counts}"
+        await asyncio.sleep(0.05)
+
+
+def test_structured_reply_helper_is_json() -> None:
+    # guards the test helper itself: replies are real CloudEvents the library can read back
+    reply = _reply_with("x")(event())  # type: ignore[operator]
+    assert reply[0] == 200 and orjson.loads(reply[2])["reply_to"]

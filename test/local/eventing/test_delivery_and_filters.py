@@ -1,0 +1,83 @@
+"""Pure, table-driven tests of Knative's delivery policy and attribute filters."""
+
+from __future__ import annotations
+
+import pytest
+
+from zeroserve.local.eventing.delivery import DEFAULT_DELIVERY, DeliveryPolicy, is_retryable, parse_duration
+from zeroserve.local.eventing.triggers import matches
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [
+        ("PT0.2S", 0.2),
+        ("PT1S", 1.0),
+        ("PT1M30S", 90.0),
+        ("PT2H", 7200.0),
+        ("P1D", 86400.0),
+        ("P1DT1S", 86401.0),
+    ],
+)
+def test_iso8601_durations(text: str, seconds: float) -> None:
+    assert parse_duration(text) == pytest.approx(seconds)
+
+
+@pytest.mark.parametrize("text", ["", "P", "PT", "1S", "PT-1S", "P1W", "soon"])
+def test_bad_durations_are_refused(text: str) -> None:
+    with pytest.raises(ValueError, match="ISO-8601"):
+        parse_duration(text)
+
+
+def test_linear_and_exponential_backoff_follow_knative() -> None:
+    linear = DeliveryPolicy.from_spec({"retry": 3, "backoffPolicy": "linear", "backoffDelay": "PT0.5S"})
+    exponential = DeliveryPolicy.from_spec({"backoffPolicy": "exponential", "backoffDelay": "PT0.5S"})
+    assert [linear.delay(n) for n in (1, 2, 3)] == [0.5, 1.0, 1.5]
+    assert [exponential.delay(n) for n in (1, 2, 3)] == [1.0, 2.0, 4.0]
+    assert linear.attempts == 4 and exponential.retry == DEFAULT_DELIVERY.retry == 10
+
+
+def test_trigger_delivery_falls_back_to_the_broker_policy() -> None:
+    broker = DeliveryPolicy.from_spec({"retry": 2, "backoffDelay": "PT3S"}, dead_letter_uri="http://dls")
+    trigger = DeliveryPolicy.from_spec({"retry": 7}, fallback=broker)
+    assert (trigger.retry, trigger.backoff_delay, trigger.dead_letter_uri) == (7, 3.0, "http://dls")
+    with pytest.raises(ValueError, match="backoffPolicy"):
+        DeliveryPolicy.from_spec({"backoffPolicy": "random"})
+
+
+@pytest.mark.parametrize(
+    ("status", "retried"),
+    [
+        (0, True),
+        (500, True),
+        (503, True),
+        (404, True),
+        (408, True),
+        (409, True),
+        (429, True),
+        (400, False),
+        (401, False),
+        (413, False),
+    ],
+)
+def test_retryable_statuses(status: int, retried: bool) -> None:
+    assert is_retryable(status) is retried
+
+
+EVENT = {"type": "org.kubeflow.serving.inference.request", "source": "s", "component": "predictor"}
+
+
+@pytest.mark.parametrize(
+    ("filter_attributes", "passes"),
+    [
+        ({}, True),
+        ({"type": "org.kubeflow.serving.inference.request"}, True),
+        ({"type": "org.kubeflow.serving.inference.Request"}, False),  # case-sensitive
+        ({"type": "org.kubeflow.serving.inference"}, False),  # exact, not prefix
+        ({"component": ""}, True),  # "" = present
+        ({"namespace": ""}, False),
+        ({"type": "org.kubeflow.serving.inference.request", "component": "transformer"}, False),  # ANDed
+    ],
+)
+def test_exact_match_filters(filter_attributes: dict[str, str], passes: bool) -> None:
+    assert matches(filter_attributes, EVENT) is passes

@@ -1,0 +1,194 @@
+"""``BrokerComponent``: the embedded platform's Knative Eventing broker (ingress + store + dispatcher).
+
+``zeroserve up`` starts it after the API server (and, ideally, after the gateway so cluster
+addresses resolve): ``await BrokerComponent().start(ctx)``. It opens ``<state_dir>/eventing/broker.db``,
+binds its ingress on ``127.0.0.1`` (a free port unless ``port`` is given), publishes the ingress
+URL as ``ctx.extra["broker_url"]`` — the gateway routes host
+``broker-ingress.knative-eventing.svc.cluster.local`` there — starts reconciling Brokers and
+Triggers from ``ctx.kubeconfig`` and resumes every pending delivery left by a previous run.
+Subscribers are reached through the gateway's HTTP proxy (``ctx.gateway_url``) except for
+``127.0.0.1`` / ``localhost`` addresses, which are called directly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import socket
+import time
+from collections.abc import Callable
+
+import httpx
+import uvicorn
+from prometheus_client import CollectorRegistry
+
+from zeroserve.local.component import PlatformContext
+from zeroserve.local.eventing.dispatcher import Dispatcher
+from zeroserve.local.eventing.ingress import BrokerIngress
+from zeroserve.local.eventing.reconciler import EventingReconciler
+from zeroserve.local.eventing.store import EventStore
+from zeroserve.local.eventing.triggers import TriggerTable
+
+__all__ = ["GATEWAY_PROXY", "BrokerComponent"]
+
+log = logging.getLogger("zeroserve.eventing")
+
+GATEWAY_PROXY = "gateway"
+"""``delivery_proxy`` value meaning: use the platform gateway (``ctx.gateway_url``) as HTTP proxy."""
+
+
+def delivery_client(proxy: str | None) -> httpx.AsyncClient:
+    """An HTTP client for subscribers: via ``proxy`` for cluster hosts, direct for loopback.
+
+    Args:
+        proxy: proxy URL, or ``None`` for direct connections everywhere.
+
+    Returns:
+        The client.
+    """
+    limits = httpx.Limits(max_connections=64, max_keepalive_connections=32)
+    if proxy is None:
+        return httpx.AsyncClient(limits=limits, trust_env=False)
+    mounts: dict[str, httpx.AsyncBaseTransport | None] = {
+        "all://": httpx.AsyncHTTPTransport(proxy=proxy),
+        "all://127.0.0.1": httpx.AsyncHTTPTransport(),
+        "all://localhost": httpx.AsyncHTTPTransport(),
+    }
+    return httpx.AsyncClient(limits=limits, mounts=mounts, trust_env=False)
+
+
+class BrokerComponent:
+    """The local eventing broker as a platform :class:`~zeroserve.local.component.Component`.
+
+    Args:
+        host: interface of the ingress.
+        port: ingress port; 0 picks a free one.
+        table: routing table; when given with ``reconcile=False`` the caller fills it (tests).
+        reconcile: watch Brokers and Triggers in the API server (``ctx.kubeconfig``).
+        delivery_proxy: :data:`GATEWAY_PROXY`, a proxy URL, or ``None`` for direct delivery.
+        registry: Prometheus registry for the broker's metrics.
+        now: wall clock in seconds (persisted schedules use it, so it must survive restarts).
+        resync_interval: seconds between reconcile passes.
+    """
+
+    name = "eventing"
+
+    def __init__(
+        self,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        table: TriggerTable | None = None,
+        reconcile: bool = True,
+        delivery_proxy: str | None = GATEWAY_PROXY,
+        registry: CollectorRegistry | None = None,
+        now: Callable[[], float] = time.time,
+        resync_interval: float = 1.0,
+    ) -> None:
+        self.host = host
+        self.port = port
+        self.table = table if table is not None else TriggerTable()
+        self.reconcile = reconcile
+        self.delivery_proxy = delivery_proxy
+        self.registry = registry if registry is not None else CollectorRegistry()
+        self.now = now
+        self.resync_interval = resync_interval
+        self.url = ""
+        self.store: EventStore | None = None
+        self.ingress: BrokerIngress | None = None
+        self.dispatcher: Dispatcher | None = None
+        self._client: httpx.AsyncClient | None = None
+        self._server: uvicorn.Server | None = None
+        self._sock: socket.socket | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+
+    async def start(self, ctx: PlatformContext) -> None:
+        """Open the store, bind the ingress, start reconciling and dispatching.
+
+        Args:
+            ctx: the platform; ``state_dir``, ``kubeconfig`` and ``gateway_url`` are used and
+                ``extra["broker_url"]`` is set.
+        """
+        self.store = EventStore(ctx.state_dir / "eventing" / "broker.db")
+        await self.store.open()
+        proxy = ctx.gateway_url if self.delivery_proxy == GATEWAY_PROXY else self.delivery_proxy
+        self._client = delivery_client(proxy)
+        dispatcher_ref: list[Dispatcher] = []
+        self.ingress = BrokerIngress(
+            self.table,
+            self.store,
+            wake=lambda: dispatcher_ref[0].wake() if dispatcher_ref else None,
+            registry=self.registry,
+            now=self.now,
+        )
+        self.dispatcher = Dispatcher(
+            self.store, self.table, self.ingress, client=self._client, now=self.now, registry=self.registry
+        )
+        dispatcher_ref.append(self.dispatcher)
+        if self.reconcile:
+            reconciler = EventingReconciler(
+                _custom_objects_api(str(ctx.kubeconfig)),
+                self.table,
+                on_change=self.dispatcher.wake,
+                interval=self.resync_interval,
+            )
+            await asyncio.to_thread(_first_sync, reconciler)
+            self._tasks.append(asyncio.create_task(reconciler.run(), name="eventing-reconciler"))
+        await self._serve()
+        self.dispatcher.start()
+        ctx.extra["broker_url"] = self.url
+
+    async def _serve(self) -> None:
+        assert self.ingress is not None
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((self.host, self.port))
+        self._sock = sock
+        port = sock.getsockname()[1]
+        config = uvicorn.Config(self.ingress, lifespan="off", log_level="warning", access_log=False)
+        self._server = uvicorn.Server(config)
+        task = asyncio.create_task(self._server.serve(sockets=[sock]), name="broker-ingress")
+        self._tasks.append(task)
+        while not self._server.started:
+            if task.done():
+                task.result()
+            await asyncio.sleep(0.01)
+        self.url = f"http://{self.host}:{port}"
+
+    async def stop(self) -> None:
+        """Stop accepting, stop dispatching (pending deliveries stay stored), close the store."""
+        if self._server is not None:
+            self._server.should_exit = True
+        if self.dispatcher is not None:
+            await self.dispatcher.stop()
+        for task in self._tasks:
+            if task.get_name() != "broker-ingress":
+                task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks = []
+        self._server = None
+        if self._sock is not None:
+            with contextlib.suppress(OSError):
+                self._sock.close()
+            self._sock = None
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None
+        if self.store is not None:
+            await self.store.close()
+            self.store = None
+
+
+def _custom_objects_api(kubeconfig: str) -> object:
+    from kubernetes import client, config
+
+    api_client = config.new_client_from_config(config_file=kubeconfig)
+    return client.CustomObjectsApi(api_client)
+
+
+def _first_sync(reconciler: EventingReconciler) -> None:
+    try:
+        reconciler.sync_once()
+    except Exception as exc:  # the API may still be warming up; the loop retries
+        log.warning("first eventing sync failed: %s", exc)

@@ -1,0 +1,248 @@
+"""The broker's durable log: accepted events and their pending deliveries, in SQLite.
+
+An event and one delivery row per matching Trigger are written in one transaction, committed with
+``synchronous=FULL`` before the ingress answers 202. A delivery row stays ``pending`` until its
+subscriber (or dead-letter sink) accepted it, so a broker that stops at any point resumes every
+unfinished delivery on restart. All calls run on one private thread, so SQLite never blocks the
+event loop and the connection is never shared between threads.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from zeroserve.logger.cloudevent import CloudEvent
+
+__all__ = ["Delivery", "EventStore"]
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS events (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    namespace TEXT NOT NULL,
+    broker TEXT NOT NULL,
+    attributes TEXT NOT NULL,
+    datacontenttype TEXT,
+    data BLOB NOT NULL,
+    accepted_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS deliveries (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    event_seq INTEGER NOT NULL REFERENCES events(seq),
+    trigger TEXT NOT NULL,
+    target TEXT NOT NULL DEFAULT 'subscriber',
+    attempt INTEGER NOT NULL DEFAULT 0,
+    next_at REAL NOT NULL,
+    state TEXT NOT NULL DEFAULT 'pending',
+    last_status INTEGER,
+    last_error TEXT
+);
+CREATE INDEX IF NOT EXISTS deliveries_due ON deliveries(state, next_at);
+"""
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One event on its way to one Trigger's subscriber (``target="subscriber"``) or dead-letter sink."""
+
+    id: int
+    event_seq: int
+    trigger: str
+    target: str
+    attempt: int
+    namespace: str
+    broker: str
+    event: CloudEvent
+    last_status: int | None
+    last_error: str | None
+
+
+class EventStore:
+    """SQLite-backed event log with async methods.
+
+    Args:
+        path: the database file (created when missing).
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="broker-store")
+        self._db: sqlite3.Connection | None = None
+
+    async def _run(self, fn: Any, *args: Any) -> Any:
+        return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
+
+    async def open(self) -> None:
+        """Open (and create) the database."""
+        await self._run(self._open)
+
+    def _open(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        db = sqlite3.connect(self.path, isolation_level=None)
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=FULL")
+        db.executescript(_SCHEMA)
+        self._db = db
+
+    async def close(self) -> None:
+        """Close the database; safe to call twice."""
+        if self._db is not None:
+            await self._run(self._close)
+        self._executor.shutdown(wait=True)
+
+    def _close(self) -> None:
+        if self._db is not None:
+            self._db.close()
+            self._db = None
+
+    @property
+    def db(self) -> sqlite3.Connection:
+        if self._db is None:
+            raise RuntimeError("event store is not open")
+        return self._db
+
+    async def accept(
+        self, namespace: str, broker: str, event: CloudEvent, triggers: list[str], now: float
+    ) -> int:
+        """Durably store an event with one pending delivery per matching Trigger.
+
+        Args:
+            namespace: the Broker's namespace.
+            broker: the Broker's name.
+            event: the event as it will be delivered.
+            triggers: keys (``<ns>/<name>``) of the Triggers whose filter passed.
+            now: the clock's time; deliveries are due at once.
+
+        Returns:
+            The event's sequence number.
+        """
+        result: int = await self._run(self._accept, namespace, broker, event, triggers, now)
+        return result
+
+    def _accept(self, namespace: str, broker: str, event: CloudEvent, triggers: list[str], now: float) -> int:
+        db = self.db
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            cursor = db.execute(
+                "INSERT INTO events (namespace, broker, attributes, datacontenttype, data, accepted_at)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (namespace, broker, orjson.dumps(event.attributes), event.datacontenttype, event.data, now),
+            )
+            seq = int(cursor.lastrowid or 0)
+            db.executemany(
+                "INSERT INTO deliveries (event_seq, trigger, next_at) VALUES (?, ?, ?)",
+                [(seq, trigger, now) for trigger in triggers],
+            )
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        return seq
+
+    async def due(self, now: float, limit: int, exclude: set[int]) -> list[Delivery]:
+        """Pending deliveries whose time has come, oldest first.
+
+        Args:
+            now: the clock's time.
+            limit: most rows returned.
+            exclude: delivery ids already in flight.
+
+        Returns:
+            The deliveries.
+        """
+        result: list[Delivery] = await self._run(self._due, now, limit, frozenset(exclude))
+        return result
+
+    def _due(self, now: float, limit: int, exclude: frozenset[int]) -> list[Delivery]:
+        rows = self.db.execute(
+            "SELECT d.id, d.event_seq, d.trigger, d.target, d.attempt, e.namespace, e.broker,"
+            " e.attributes, e.datacontenttype, e.data, d.last_status, d.last_error"
+            " FROM deliveries d JOIN events e ON e.seq = d.event_seq"
+            " WHERE d.state = 'pending' AND d.next_at <= ? ORDER BY d.next_at, d.id LIMIT ?",
+            (now, limit + len(exclude)),
+        ).fetchall()
+        out = []
+        for row in rows:
+            if row[0] in exclude:
+                continue
+            event = CloudEvent(attributes=orjson.loads(row[7]), data=bytes(row[9]), datacontenttype=row[8])
+            out.append(
+                Delivery(row[0], row[1], row[2], row[3], row[4], row[5], row[6], event, row[10], row[11])
+            )
+        return out[:limit]
+
+    async def next_due(self, exclude: set[int]) -> float | None:
+        """When the earliest pending delivery not in ``exclude`` is due; ``None`` when there is none."""
+        result: float | None = await self._run(self._next_due, frozenset(exclude))
+        return result
+
+    def _next_due(self, exclude: frozenset[int]) -> float | None:
+        marks = ",".join("?" * len(exclude))
+        where = f" AND id NOT IN ({marks})" if exclude else ""
+        row = self.db.execute(
+            f"SELECT MIN(next_at) FROM deliveries WHERE state = 'pending'{where}", tuple(exclude)
+        ).fetchone()
+        return None if row is None or row[0] is None else float(row[0])
+
+    async def finish(
+        self, delivery_id: int, state: str, status: int | None, error: str | None = None
+    ) -> None:
+        """Close a delivery: ``done`` (accepted), ``dead`` (given up) or ``dropped`` (Trigger gone)."""
+        await self._run(self._finish, delivery_id, state, status, error)
+
+    def _finish(self, delivery_id: int, state: str, status: int | None, error: str | None) -> None:
+        self.db.execute(
+            "UPDATE deliveries SET state = ?, last_status = ?, last_error = ? WHERE id = ?",
+            (state, status, error, delivery_id),
+        )
+
+    async def retry_later(
+        self, delivery_id: int, attempt: int, next_at: float, status: int | None, error: str
+    ) -> None:
+        """Record a failed attempt and when to try again."""
+        await self._run(self._retry_later, delivery_id, attempt, next_at, status, error)
+
+    def _retry_later(
+        self, delivery_id: int, attempt: int, next_at: float, status: int | None, error: str
+    ) -> None:
+        self.db.execute(
+            "UPDATE deliveries SET attempt = ?, next_at = ?, last_status = ?, last_error = ? WHERE id = ?",
+            (attempt, next_at, status, error, delivery_id),
+        )
+
+    async def dead_letter(self, delivery_id: int, status: int | None, error: str, now: float) -> None:
+        """Close a failed subscriber delivery and open one to the Trigger's dead-letter sink, atomically."""
+        await self._run(self._dead_letter, delivery_id, status, error, now)
+
+    def _dead_letter(self, delivery_id: int, status: int | None, error: str, now: float) -> None:
+        db = self.db
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            db.execute(
+                "UPDATE deliveries SET state = 'dead', last_status = ?, last_error = ? WHERE id = ?",
+                (status, error, delivery_id),
+            )
+            db.execute(
+                "INSERT INTO deliveries (event_seq, trigger, target, next_at, last_status, last_error)"
+                " SELECT event_seq, trigger, 'deadletter', ?, ?, ? FROM deliveries WHERE id = ?",
+                (now, status, error, delivery_id),
+            )
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+
+    async def counts(self) -> dict[str, int]:
+        """Deliveries by ``<target>:<state>``, for metrics and tests."""
+        result: dict[str, int] = await self._run(self._counts)
+        return result
+
+    def _counts(self) -> dict[str, int]:
+        rows = self.db.execute("SELECT target, state, COUNT(*) FROM deliveries GROUP BY target, state")
+        return {f"{target}:{state}": int(n) for target, state, n in rows}
