@@ -1,0 +1,64 @@
+"""A tiny HTTP server standing in for a container image in engine tests.
+
+Listens on ``--http_port`` (else ``$PORT``); every request answers JSON describing the process
+(pid, path, Host, a few environment variables). ``?sleep=S`` delays the answer; ``--exit-code N``
+makes it fail at start, like a server whose model is missing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+from typing import Any
+
+
+async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    if scope["type"] != "http":
+        return
+    more = True
+    body = b""
+    while more:
+        msg = await receive()
+        body += msg.get("body", b"")
+        more = msg.get("more_body", False)
+    query = dict(p.split("=", 1) for p in scope["query_string"].decode().split("&") if "=" in p)
+    if "sleep" in query:
+        await asyncio.sleep(float(query["sleep"]))
+    headers = {k.decode(): v.decode() for k, v in scope["headers"]}
+    payload = {
+        "pid": os.getpid(),
+        "path": scope["path"],
+        "host": headers.get("host"),
+        "body": body.decode(errors="replace"),
+        "env": {k: os.environ.get(k) for k in ("K_REVISION", "HTTP_PROXY", "CUDA_VISIBLE_DEVICES", "PORT")},
+    }
+    data = json.dumps(payload).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 200,
+            "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(data)).encode())],
+        }
+    )
+    await send({"type": "http.response.body", "body": data})
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--http_port", type=int, default=int(os.environ.get("PORT", "8080")))
+    parser.add_argument("--exit-code", type=int, default=0)
+    args = parser.parse_args(argv)
+    if args.exit_code:
+        print("standin: model not found at /nonexistent", file=sys.stderr)
+        return args.exit_code
+    import uvicorn
+
+    uvicorn.run(app, host="127.0.0.1", port=args.http_port, log_level="warning", lifespan="off")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))

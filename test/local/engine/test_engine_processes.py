@@ -1,0 +1,158 @@
+"""The engine without an API server: revisions of a stand-in image as real processes behind the gateway."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+import pytest
+
+from zeroserve.local.engine.engine import Engine
+from zeroserve.local.engine.gateway import REVISION_HEADER
+from zeroserve.local.engine.revision import RevisionRuntime, RevisionSpec
+from zeroserve.local.engine.routing import RouteEntry
+
+from .conftest import STANDIN_IMAGE
+
+pytestmark = pytest.mark.e2e
+
+
+def _spec(
+    name: str, *, image: str = STANDIN_IMAGE, args: list[str] | None = None, **ann: str
+) -> RevisionSpec:
+    annotations = {f"autoscaling.knative.dev/{k.replace('_', '-')}": v for k, v in ann.items()}
+    return RevisionSpec(
+        namespace="default",
+        name=name,
+        service=name.rsplit("-", 1)[0],
+        container={"image": image, "args": args or []},
+        annotations=annotations,
+    )
+
+
+async def _until(predicate: Callable[[], bool], timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not reached in time")
+        await asyncio.sleep(0.02)
+
+
+def _cond(rev: RevisionRuntime, kind: str) -> Any:
+    return next(c for c in rev.conditions() if c.type == kind)
+
+
+async def test_routes_by_host_and_path_prefix(engine: Engine) -> None:
+    rev = engine.ensure_revision(_spec("hello-00001", min_scale="1"))
+    engine.set_routes([RouteEntry("default", "hello", (("hello-00001", 100),))])
+    await _until(lambda: rev.ready_count == 1)
+    assert _cond(rev, "Ready").status == "True"
+    base = f"http://127.0.0.1:{engine.gateway_port}"
+    async with httpx.AsyncClient(base_url=base) as client:
+        for host in ("hello.default.example.com", "hello.default.svc.cluster.local", "hello.default"):
+            resp = await client.post("/v1/models/m:predict", headers={"Host": host}, content=b"{}")
+            assert resp.status_code == 200
+            assert resp.headers[REVISION_HEADER] == "hello-00001"
+            assert resp.json()["path"] == "/v1/models/m:predict"
+        resp = await client.get("/serving/default/hello/v2/health/ready?x=1")
+        assert resp.status_code == 200
+        assert resp.json()["path"] == "/v2/health/ready"
+        env = resp.json()["env"]
+        assert env["K_REVISION"] == "hello-00001"
+        assert env["HTTP_PROXY"] == base
+        missing = await client.get("/", headers={"Host": "nope.default.example.com"})
+        assert missing.status_code == 404
+
+
+async def test_scale_to_zero_and_activator_holds_the_next_request(engine: Engine) -> None:
+    rev = engine.ensure_revision(_spec("idle-00001"))
+    engine.set_routes([RouteEntry("default", "idle", (("idle-00001", 100),))])
+    await _until(lambda: rev.ready_count == 1)
+    # stable window 1 s + grace 0.5 s, no traffic: scale to zero
+    await _until(lambda: rev.ready_count == 0 and not rev.instances, timeout=10)
+    assert _cond(rev, "Active").reason == "NoTraffic"
+    assert _cond(rev, "Ready").status == "True"
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{engine.gateway_port}", timeout=30) as client:
+        started = time.monotonic()
+        resp = await client.get("/", headers={"Host": "idle.default.example.com"})
+        took = time.monotonic() - started
+    assert resp.status_code == 200
+    assert took < 10
+    assert rev.ready_count == 1
+
+
+async def test_traffic_split_and_tags(engine: Engine) -> None:
+    a = engine.ensure_revision(_spec("split-00001", min_scale="1"))
+    b = engine.ensure_revision(_spec("split-00002", min_scale="1"))
+    engine.set_routes(
+        [
+            RouteEntry(
+                "default", "split", (("split-00001", 80), ("split-00002", 20)), {"canary": "split-00002"}
+            )
+        ]
+    )
+    await _until(lambda: a.ready_count == 1 and b.ready_count == 1)
+    counts = {"split-00001": 0, "split-00002": 0}
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{engine.gateway_port}") as client:
+        for _ in range(500):
+            resp = await client.get("/", headers={"Host": "split.default.example.com"})
+            counts[resp.headers[REVISION_HEADER]] += 1
+        tagged = await client.get("/", headers={"Host": "canary-split.default.example.com"})
+    # binomial(500, 0.2): sd ~ 8.9; 4 sd tolerance
+    assert abs(counts["split-00002"] - 100) < 36, counts
+    assert tagged.headers[REVISION_HEADER] == "split-00002"
+
+
+async def test_crash_restarts_with_backoff_visible(engine: Engine) -> None:
+    rev = engine.ensure_revision(_spec("crash-00001", min_scale="1"))
+    await _until(lambda: rev.ready_count == 1)
+    first = rev.activator.ready[0]
+    first.kill()
+    await _until(lambda: _cond(rev, "ContainerHealthy").status == "False")
+    cond = _cond(rev, "ContainerHealthy")
+    assert "killed by signal 9" in cond.message
+    assert "restart 1" in cond.message
+    await _until(lambda: rev.ready_count == 1 and rev.activator.ready[0] is not first)
+
+
+async def test_image_that_cannot_run_fails_the_revision(engine: Engine) -> None:
+    rev = engine.ensure_revision(_spec("bad-00001", image="quay.io/someone/custom:1"))
+    ready = _cond(rev, "Ready")
+    assert ready.status == "False"
+    assert ready.reason == "ImageNotRunnableLocally"
+    assert "cannot run locally" in ready.message
+
+
+async def test_failing_server_reports_exit_code_and_log(engine: Engine) -> None:
+    rev = engine.ensure_revision(_spec("broken-00001", args=["--exit-code", "3"]))
+    await _until(lambda: _cond(rev, "Ready").status == "False")
+    ready = _cond(rev, "Ready")
+    assert ready.reason in ("ExitCode3", "CrashLoopBackOff", "ContainerRestarted")
+    assert "model not found" in ready.message or "code 3" in ready.message
+
+
+async def test_concurrency_scales_out_and_back(engine: Engine) -> None:
+    rev = engine.ensure_revision(_spec("busy-00001", target="2", target_utilization_percentage="100"))
+    engine.set_routes([RouteEntry("default", "busy", (("busy-00001", 100),))])
+    await _until(lambda: rev.ready_count == 1)
+    async with httpx.AsyncClient(
+        base_url=f"http://127.0.0.1:{engine.gateway_port}",
+        timeout=30,
+        limits=httpx.Limits(max_connections=50),
+    ) as client:
+
+        async def one() -> int:
+            resp = await client.get("/?sleep=0.3", headers={"Host": "busy.default.example.com"})
+            return resp.status_code
+
+        deadline = time.monotonic() + 15
+        peak = 0
+        while time.monotonic() < deadline and peak < 2:
+            codes = await asyncio.gather(*(one() for _ in range(12)))
+            assert set(codes) == {200}
+            peak = max(peak, rev.ready_count)
+    assert peak >= 2
+    await _until(lambda: rev.ready_count <= 1, timeout=15)

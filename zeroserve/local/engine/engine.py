@@ -1,0 +1,251 @@
+"""The engine's core, independent of the API server: running revisions, the gateway and its routes.
+
+:class:`Engine` owns the zygote, the GPU pool, one
+:class:`~zeroserve.local.engine.revision.RevisionRuntime` per revision that should run, and the
+gateway's HTTP server. The reconciler tells it which revisions exist (:meth:`Engine.ensure_revision`,
+:meth:`Engine.remove_revision`) and how traffic is split (:meth:`Engine.set_routes`); tests and
+benchmarks drive it the same way without an API server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+import time
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import uvicorn
+
+from zeroserve.local.engine.gateway import Gateway
+from zeroserve.local.engine.gpus import GpuAllocator, discover_gpus
+from zeroserve.local.engine.images import ImageTable
+from zeroserve.local.engine.revision import RevisionRuntime, RevisionSpec, RuntimeContext
+from zeroserve.local.engine.routing import HTTPRouteRule, RouteEntry, RoutingTable
+from zeroserve.local.engine.settings import EngineSettings
+from zeroserve.local.engine.zygote import Zygote
+
+__all__ = ["BROKER_HOST", "Engine"]
+
+_LOG = logging.getLogger("zeroserve.engine")
+
+BROKER_HOST = "broker-ingress.knative-eventing.svc.cluster.local"
+"""Knative's multi-tenant broker ingress host, routed to the local broker when one is published."""
+
+
+def _default_resolver() -> Callable[[str], Path]:
+    from zeroserve.servers.storage import ModelStorage
+
+    storage = ModelStorage()
+    return storage.resolve
+
+
+class Engine:
+    """Revisions as local processes behind one gateway."""
+
+    def __init__(
+        self,
+        settings: EngineSettings,
+        state_dir: Path,
+        *,
+        domain: str = "example.com",
+        images: ImageTable | None = None,
+        resolve_model: Callable[[str], Path] | None = None,
+        on_revision_status: Callable[[RevisionRuntime], None] | None = None,
+    ) -> None:
+        """Create an engine; :meth:`start` starts the gateway and the zygote.
+
+        Args:
+            settings: engine settings.
+            state_dir: the platform's state folder (logs and model folders go under ``engine/``).
+            domain: the external domain of route hosts.
+            images: the image table (default: the packaged one plus ``settings.images_file``).
+            resolve_model: storage URI -> local path (default: the storage layer's ``ModelStorage``).
+            on_revision_status: called when a revision's status may have changed.
+        """
+        self.settings = settings
+        self.state_dir = Path(state_dir)
+        self.domain = domain
+        gpus = settings.gpus if settings.gpus is not None else discover_gpus()
+        self.ctx = RuntimeContext(
+            settings=settings,
+            images=images or ImageTable.load(settings.images_file),
+            state_dir=self.state_dir,
+            gpus=GpuAllocator(gpus),
+            resolve_model=resolve_model or _default_resolver(),
+            clock=time.monotonic,
+        )
+        self.revisions: dict[tuple[str, str], RevisionRuntime] = {}
+        self.gateway = Gateway(self._lookup, activator_deadline=settings.activator_deadline)
+        self.on_revision_status = on_revision_status
+        self.gateway_port = 0
+        self._routes: list[RouteEntry] = []
+        self._http_routes: dict[str, list[HTTPRouteRule]] = {}
+        self._upstreams: dict[str, tuple[str, int]] = {}
+        self._server: uvicorn.Server | None = None
+        self._server_task: asyncio.Task[None] | None = None
+        self._zygote_task: asyncio.Task[None] | None = None
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def start(self, host: str = "127.0.0.1", port: int = 0) -> int:
+        """Start the gateway (and warm the zygote in the background).
+
+        Args:
+            host: the gateway's address.
+            port: its port (0: a free one).
+
+        Returns:
+            The gateway's port.
+        """
+        (self.state_dir / "engine").mkdir(parents=True, exist_ok=True)
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        sock.listen(2048)
+        sock.setblocking(False)
+        self.gateway_port = int(sock.getsockname()[1])
+        proxy = f"http://{host}:{self.gateway_port}"
+        env = dict(os.environ)
+        env.update(
+            {
+                "HTTP_PROXY": proxy,
+                "http_proxy": proxy,
+                "NO_PROXY": "127.0.0.1,localhost",
+                "no_proxy": "127.0.0.1,localhost",
+            }
+        )
+        env.pop("HTTPS_PROXY", None)
+        env.pop("https_proxy", None)
+        self.ctx.base_env = env
+        config = uvicorn.Config(
+            self.gateway,
+            http="httptools",
+            loop="none",
+            lifespan="off",
+            access_log=False,
+            log_level="warning",
+            timeout_keep_alive=75,
+            backlog=2048,
+        )
+        server = uvicorn.Server(config)
+        self._server = server
+        # _serve, not serve: the platform owns the process's signal handlers
+        self._server_task = asyncio.create_task(server._serve(sockets=[sock]))
+        while not server.started:
+            if self._server_task.done():
+                await self._server_task
+                raise RuntimeError("the gateway failed to start")
+            await asyncio.sleep(0.005)
+        if self.settings.use_zygote:
+            zygote = Zygote(
+                self.settings.zygote_preload, self.state_dir / "engine" / "zygote.log", self.settings.python
+            )
+            self._zygote_task = asyncio.create_task(self._start_zygote(zygote))
+        return self.gateway_port
+
+    async def _start_zygote(self, zygote: Zygote) -> None:
+        try:
+            await zygote.start()
+        except Exception as err:  # instances then start as fresh processes
+            _LOG.warning("zygote failed to start (%s); instances start without it", err)
+            return
+        self.ctx.zygote = zygote
+
+    async def wait_warm(self) -> None:
+        """Wait until the zygote has imported its modules (benchmarks and tests of cold starts)."""
+        if self._zygote_task is not None:
+            await asyncio.shield(self._zygote_task)
+
+    async def stop(self) -> None:
+        """Stop every revision, the zygote and the gateway; safe to call twice."""
+        await asyncio.gather(*(rev.stop() for rev in self.revisions.values()), return_exceptions=True)
+        self.revisions.clear()
+        if self._zygote_task is not None:
+            self._zygote_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._zygote_task
+            self._zygote_task = None
+        if self.ctx.zygote is not None:
+            await self.ctx.zygote.stop()
+            self.ctx.zygote = None
+        if self._server is not None and self._server_task is not None:
+            self._server.should_exit = True
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._server_task
+            self._server = None
+            self._server_task = None
+        self.gateway.pool.close()
+
+    # ------------------------------------------------------------------ revisions
+
+    def _lookup(self, namespace: str, name: str) -> RevisionRuntime | None:
+        return self.revisions.get((namespace, name))
+
+    def _status_changed(self, rev: RevisionRuntime) -> None:
+        if self.on_revision_status is not None:
+            self.on_revision_status(rev)
+
+    def ensure_revision(self, spec: RevisionSpec) -> RevisionRuntime:
+        """Run a revision (a no-op when it already runs; revisions are immutable).
+
+        Args:
+            spec: the revision.
+
+        Returns:
+            Its runtime.
+        """
+        key = (spec.namespace, spec.name)
+        rev = self.revisions.get(key)
+        if rev is None:
+            rev = RevisionRuntime(spec, self.ctx, self._status_changed)
+            self.revisions[key] = rev
+            rev.start()
+        return rev
+
+    async def remove_revision(self, namespace: str, name: str) -> None:
+        """Stop a revision and forget it.
+
+        Args:
+            namespace: its namespace.
+            name: its name.
+        """
+        rev = self.revisions.pop((namespace, name), None)
+        if rev is not None:
+            await rev.stop()
+
+    # ------------------------------------------------------------------ routing
+
+    def set_routes(
+        self, routes: Sequence[RouteEntry], http_routes: Mapping[str, Sequence[HTTPRouteRule]] | None = None
+    ) -> None:
+        """Replace the gateway's routes.
+
+        Args:
+            routes: every Knative Route's resolved traffic.
+            http_routes: hostname -> HTTPRoute rules.
+        """
+        self._routes = list(routes)
+        self._http_routes = {h: list(r) for h, r in (http_routes or {}).items()}
+        self._rebuild()
+
+    def set_upstream(self, host: str, url: str | None) -> None:
+        """Route a host to a plain upstream, e.g. the broker ingress (``None`` removes it).
+
+        Args:
+            host: the Host to match.
+            url: ``http://host:port`` of the upstream.
+        """
+        if url is None:
+            self._upstreams.pop(host.lower(), None)
+        else:
+            parts = urlsplit(url)
+            self._upstreams[host.lower()] = (parts.hostname or "127.0.0.1", parts.port or 80)
+        self._rebuild()
+
+    def _rebuild(self) -> None:
+        self.gateway.table = RoutingTable(self._routes, self._http_routes, self._upstreams, self.domain)

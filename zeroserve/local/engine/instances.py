@@ -1,0 +1,285 @@
+"""One instance of a revision: a local process, started, probed until ready, and stopped.
+
+An instance is started from a :class:`~zeroserve.local.engine.images.LaunchPlan`, forked from the
+zygote when the plan is a ``zeroserve`` command (milliseconds) or started as a fresh process
+otherwise. Readiness is the ready file our servers write (which also names the port they bound),
+else an HTTP or TCP probe of the port. Output goes to a per-instance log file in the state folder.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import enum
+import itertools
+import json
+import os
+import signal
+import socket
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Protocol
+
+from zeroserve.local.engine.images import LaunchPlan
+from zeroserve.local.engine.zygote import Zygote, ZygoteError
+
+__all__ = ["Instance", "InstanceFailed", "InstanceState", "free_port", "log_tail"]
+
+_IDS = itertools.count(1)
+
+
+class InstanceFailed(Exception):
+    """An instance exited or timed out before becoming ready; the message says how."""
+
+
+class InstanceState(enum.Enum):
+    STARTING = "starting"
+    READY = "ready"
+    STOPPING = "stopping"
+    EXITED = "exited"
+
+
+class _Process(Protocol):
+    pid: int
+
+    async def wait(self) -> int: ...
+
+
+class _ForkedProcess:
+    def __init__(self, zygote: Zygote, pid: int) -> None:
+        self.pid = pid
+        self._zygote = zygote
+
+    async def wait(self) -> int:
+        return await self._zygote.wait(self.pid)
+
+
+class _FreshProcess:
+    def __init__(self, proc: asyncio.subprocess.Process) -> None:
+        self.pid = proc.pid
+        self._proc = proc
+
+    async def wait(self) -> int:
+        return await self._proc.wait()
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that was free a moment ago."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def log_tail(path: Path, lines: int = 15) -> str:
+    """The last lines of a log file, for failure messages.
+
+    Args:
+        path: the file.
+        lines: how many lines.
+
+    Returns:
+        The lines joined, or an empty string.
+    """
+    try:
+        with path.open("rb") as fh:
+            fh.seek(0, os.SEEK_END)
+            size = fh.tell()
+            fh.seek(max(0, size - 8192))
+            data = fh.read().decode(errors="replace")
+    except OSError:
+        return ""
+    return "\n".join(data.splitlines()[-lines:])
+
+
+class Instance:
+    """A running (or starting) process serving one revision."""
+
+    def __init__(self, plan: LaunchPlan, log_path: Path, *, zygote: Zygote | None = None) -> None:
+        """Describe an instance; :meth:`start` runs it.
+
+        Args:
+            plan: how to run it.
+            log_path: its log file.
+            zygote: fork from this zygote when the plan allows it.
+        """
+        self.id = next(_IDS)
+        self.plan = plan
+        self.log_path = log_path
+        self.state = InstanceState.STARTING
+        self.port = plan.port
+        self.in_flight = 0
+        self.started_at = 0.0
+        self.ready_at = 0.0
+        self.exit_code: int | None = None
+        self._zygote = zygote
+        self._proc: _Process | None = None
+        self._exited: asyncio.Task[int] | None = None
+        self.on_exit: Callable[[Instance], None] | None = None
+        self.drained: asyncio.Event | None = None
+        """Set by the activator when the last request finishes on an instance being drained."""
+        self.gpu_owner: object | None = None
+        """Who holds this instance's GPUs (released when it stops)."""
+
+    @property
+    def pid(self) -> int | None:
+        """The process id once started."""
+        return self._proc.pid if self._proc is not None else None
+
+    @property
+    def address(self) -> tuple[str, int]:
+        """Host and port to send requests to."""
+        return ("127.0.0.1", self.port)
+
+    async def start(self, *, ready_timeout: float, probe_interval: float) -> None:
+        """Start the process and wait until it is ready.
+
+        Args:
+            ready_timeout: seconds it may take.
+            probe_interval: seconds between readiness checks.
+
+        Raises:
+            InstanceFailed: it exited or did not become ready in time (the message has its log's tail).
+        """
+        await self.launch()
+        assert self._exited is not None
+        deadline = self.started_at + ready_timeout
+        while True:
+            if self._exited.done():
+                raise InstanceFailed(self._exit_message())
+            if await self._probe():
+                break
+            if time.monotonic() > deadline:
+                await self.stop(grace=1.0)
+                raise InstanceFailed(f"not ready after {ready_timeout:g}s\n{log_tail(self.log_path)}")
+            await asyncio.wait([self._exited], timeout=probe_interval)
+        self.ready_at = time.monotonic()
+        if self.state is InstanceState.STARTING:
+            self.state = InstanceState.READY
+
+    async def launch(self) -> None:
+        """Start the process without waiting for readiness (init containers use this directly).
+
+        Raises:
+            InstanceFailed: the program could not be started.
+        """
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        if self.plan.ready_file is not None:
+            with contextlib.suppress(FileNotFoundError):
+                self.plan.ready_file.unlink()
+        self.started_at = time.monotonic()
+        self._proc = await self._launch()
+        self._exited = asyncio.create_task(self._watch(self._proc))
+
+    async def _launch(self) -> _Process:
+        plan = self.plan
+        with self.log_path.open("ab") as log:
+            log.write(f"--- instance {self.id} starting: {' '.join(plan.argv)}\n".encode())
+        if plan.cli_args is not None and self._zygote is not None and self._zygote.alive:
+            try:
+                pid = await self._zygote.spawn(plan.cli_args, plan.env, self.log_path, plan.cwd)
+                return _ForkedProcess(self._zygote, pid)
+            except ZygoteError:
+                pass
+        fd = os.open(self.log_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            proc = await asyncio.create_subprocess_exec(
+                *plan.argv,
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=fd,
+                stderr=fd,
+                env=plan.env,
+                cwd=plan.cwd,
+                start_new_session=True,
+            )
+        except OSError as err:
+            raise InstanceFailed(f"cannot start {plan.argv[0]!r}: {err}") from err
+        finally:
+            os.close(fd)
+        return _FreshProcess(proc)
+
+    async def _watch(self, proc: _Process) -> int:
+        code = await proc.wait()
+        self.exit_code = code
+        previous = self.state
+        self.state = InstanceState.EXITED
+        if previous is not InstanceState.STOPPING and self.on_exit is not None:
+            self.on_exit(self)
+        return code
+
+    def _exit_message(self) -> str:
+        code = self.exit_code
+        how = f"killed by signal {-code}" if code is not None and code < 0 else f"exited with code {code}"
+        return f"instance {how} before becoming ready\n{log_tail(self.log_path)}"
+
+    async def _probe(self) -> bool:
+        plan = self.plan
+        if plan.ready_file is not None:
+            try:
+                info = json.loads(plan.ready_file.read_bytes())
+            except (OSError, ValueError):
+                return False
+            self.port = int(info["http_port"])
+            return True
+        try:
+            reader, writer = await asyncio.wait_for(asyncio.open_connection("127.0.0.1", self.port), 0.3)
+        except (OSError, TimeoutError):
+            return False
+        try:
+            if plan.probe_path is None:
+                return True
+            writer.write(
+                f"GET {plan.probe_path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n".encode()
+            )
+            status = await asyncio.wait_for(reader.readline(), 0.3)
+            parts = status.split()
+            return len(parts) >= 2 and parts[1].startswith(b"2")
+        except (OSError, TimeoutError):
+            return False
+        finally:
+            writer.close()
+            with contextlib.suppress(OSError):
+                await writer.wait_closed()
+
+    def kill(self, sig: int = signal.SIGKILL) -> None:
+        """Send a signal to the instance's process group (tests use it to simulate a crash).
+
+        Args:
+            sig: the signal.
+        """
+        pid = self.pid
+        if pid is None or self.exit_code is not None:
+            return
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(pid, sig)
+
+    async def stop(self, grace: float = 5.0) -> None:
+        """Stop the instance: SIGTERM, then SIGKILL after ``grace`` seconds. Safe to call twice.
+
+        Args:
+            grace: seconds to wait for a clean exit.
+        """
+        if self._exited is None:
+            self.state = InstanceState.EXITED
+            return
+        if self.state is not InstanceState.EXITED:
+            self.state = InstanceState.STOPPING
+        if not self._exited.done():
+            self.kill(signal.SIGTERM)
+            done, _ = await asyncio.wait([self._exited], timeout=grace)
+            if not done:
+                self.kill(signal.SIGKILL)
+                await asyncio.wait([self._exited], timeout=5.0)
+        if self.plan.ready_file is not None:
+            with contextlib.suppress(OSError):
+                self.plan.ready_file.unlink()
+
+    async def wait_exit(self) -> int | None:
+        """Wait until the process has exited.
+
+        Returns:
+            Its exit code.
+        """
+        if self._exited is not None:
+            await asyncio.wait([self._exited])
+        return self.exit_code

@@ -1,0 +1,504 @@
+"""A revision running on this machine: its instances, its activator, its autoscaler loop, its status.
+
+:class:`RevisionRuntime` turns a Knative Revision into processes. It prepares the model folder
+(the storage-initializer step), starts ``max(initial-scale, min-scale)`` instances, then every
+autoscaler tick asks :class:`~zeroserve.local.engine.autoscaler.ScaleDecider` for a count and
+converges on it; a request waiting at the activator wakes it at once (scale from zero). Crashed
+instances restart with exponential backoff. :meth:`RevisionRuntime.status` is what the reconciler
+writes into the Revision's status.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import os
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from zeroserve.local.engine.activator import Activator
+from zeroserve.local.engine.autoscaler import AutoscalingSpec, ScaleDecider, ScalerState
+from zeroserve.local.engine.gpus import GpuAllocator, InsufficientGPUs, gpus_requested
+from zeroserve.local.engine.images import ImageNotRunnable, ImageTable, LaunchPlan, plan_launch
+from zeroserve.local.engine.instances import Instance, InstanceFailed, InstanceState, free_port, log_tail
+from zeroserve.local.engine.settings import EngineSettings
+from zeroserve.local.engine.zygote import Zygote
+
+__all__ = ["STORAGE_URI_ANNOTATION", "Condition", "RevisionRuntime", "RevisionSpec", "RuntimeContext"]
+
+STORAGE_URI_ANNOTATION = "internal.serving.kserve.io/storage-initializer-sourceuri"
+"""KServe's annotation naming the model to download into ``/mnt/models`` before the container starts."""
+
+
+@dataclass(frozen=True)
+class RevisionSpec:
+    """What the engine needs from a Revision object."""
+
+    namespace: str
+    name: str
+    service: str
+    """The Configuration (and Service) the revision belongs to."""
+    container: dict[str, Any]
+    """The serving container."""
+    init_containers: list[dict[str, Any]] = field(default_factory=list)
+    annotations: dict[str, str] = field(default_factory=dict)
+    container_concurrency: int = 0
+    timeout_seconds: float = 300.0
+    storage_uri: str | None = None
+
+    @property
+    def key(self) -> str:
+        """``<namespace>/<name>``."""
+        return f"{self.namespace}/{self.name}"
+
+    @classmethod
+    def from_object(cls, obj: Mapping[str, Any], settings: EngineSettings) -> RevisionSpec:
+        """Read a Revision (``serving.knative.dev/v1``) as a dict.
+
+        Args:
+            obj: the Revision.
+            settings: defaults for timeouts.
+
+        Returns:
+            The spec.
+        """
+        meta = obj.get("metadata") or {}
+        spec = obj.get("spec") or {}
+        containers = spec.get("containers") or [{}]
+        serving = next((c for c in containers if c.get("ports")), containers[0])
+        labels = meta.get("labels") or {}
+        annotations = {str(k): str(v) for k, v in (meta.get("annotations") or {}).items()}
+        storage_uri = annotations.get(STORAGE_URI_ANNOTATION)
+        if storage_uri is None:
+            for item in serving.get("env") or []:
+                if item.get("name") == "STORAGE_URI" and item.get("value") and "://" in str(item["value"]):
+                    storage_uri = str(item["value"])
+        timeout = float(spec.get("timeoutSeconds") or settings.revision_timeout_seconds)
+        return cls(
+            namespace=str(meta.get("namespace") or "default"),
+            name=str(meta.get("name")),
+            service=str(labels.get("serving.knative.dev/configuration") or meta.get("name")),
+            container=dict(serving),
+            init_containers=list(spec.get("initContainers") or []),
+            annotations=annotations,
+            container_concurrency=int(spec.get("containerConcurrency") or 0),
+            timeout_seconds=min(timeout, settings.max_revision_timeout_seconds),
+            storage_uri=storage_uri,
+        )
+
+
+@dataclass(frozen=True)
+class Condition:
+    """A Knative condition: ``status`` is ``"True"``, ``"False"`` or ``"Unknown"``."""
+
+    type: str
+    status: str
+    reason: str = ""
+    message: str = ""
+
+
+@dataclass
+class RuntimeContext:
+    """What every revision shares: settings, the image table, the zygote, GPUs and folders."""
+
+    settings: EngineSettings
+    images: ImageTable
+    state_dir: Path
+    gpus: GpuAllocator
+    zygote: Zygote | None = None
+    base_env: dict[str, str] = field(default_factory=dict)
+    resolve_model: Callable[[str], Path] | None = None
+    """Resolves a storage URI to a local file or folder (the storage layer); ``None`` disables it."""
+    clock: Callable[[], float] = time.monotonic
+
+    def log_dir(self, spec: RevisionSpec) -> Path:
+        """Where a revision's instance logs go."""
+        return self.state_dir / "engine" / "logs" / spec.namespace / spec.name
+
+    def model_dir(self, spec: RevisionSpec) -> Path:
+        """A revision's own model folder (``/mnt/models``)."""
+        return self.state_dir / "engine" / "models" / spec.namespace / spec.name
+
+    def run_dir(self) -> Path:
+        """Ready files and other runtime scratch."""
+        return self.state_dir / "engine" / "run"
+
+
+class RevisionRuntime:
+    """Runs one revision: instances, activator, scaling and status."""
+
+    def __init__(
+        self, spec: RevisionSpec, ctx: RuntimeContext, on_status: Callable[[RevisionRuntime], None]
+    ) -> None:
+        """Create the runtime; :meth:`start` begins serving.
+
+        Args:
+            spec: the revision.
+            ctx: shared engine context.
+            on_status: called whenever :meth:`status` may have changed.
+        """
+        self.spec = spec
+        self.ctx = ctx
+        self._on_status = on_status
+        self.activator = Activator(
+            spec.key,
+            container_concurrency=spec.container_concurrency,
+            queue_depth=ctx.settings.queue_depth,
+            clock=ctx.clock,
+            on_demand=self._wake,
+        )
+        self.instances: list[Instance] = []
+        self.desired = 0
+        self._decider = ScaleDecider()
+        self._scaler_state = ScalerState(last_active=ctx.clock())
+        self._autoscaling: AutoscalingSpec | None = None
+        self._model_dir: Path | None = None
+        self._prepare_lock = asyncio.Lock()
+        self._wakeup = asyncio.Event()
+        self._loop_task: asyncio.Task[None] | None = None
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._crashes = 0
+        self._next_start = 0.0
+        self._fatal: Condition | None = None
+        self._failure: Condition | None = None
+        self._crash_note: Condition | None = None
+        self._ever_ready = False
+        self._stopped = False
+        self.last_reason = ""
+        self._ids = itertools.count(1)
+        self._last_crash = 0.0
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def start(self) -> None:
+        """Validate the spec and start the scaling loop (instances start in the background)."""
+        try:
+            self._autoscaling = AutoscalingSpec.from_annotations(
+                self.spec.annotations, self.ctx.settings, self.spec.container_concurrency
+            )
+        except ValueError as err:
+            self._fatal = Condition("Ready", "False", "InvalidAutoscaling", str(err))
+        if self._fatal is None:
+            try:
+                self.ctx.images.command_for(str(self.spec.container.get("image") or ""))
+                for init in self.spec.init_containers:
+                    self.ctx.images.command_for(str(init.get("image") or ""))
+            except ImageNotRunnable as err:
+                self._fatal = Condition("Ready", "False", "ImageNotRunnableLocally", str(err))
+        if self._fatal is None and self._autoscaling is not None:
+            self.desired = max(self._autoscaling.initial_scale, self._autoscaling.min_scale)
+            self._loop_task = asyncio.create_task(self._loop())
+        self._notify()
+
+    async def stop(self) -> None:
+        """Stop every instance and the loop; safe to call twice."""
+        self._stopped = True
+        if self._loop_task is not None:
+            self._loop_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._loop_task
+        for task in list(self._tasks):
+            task.cancel()
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+        await asyncio.gather(*(self._stop_instance(i, drain=False) for i in list(self.instances)))
+        self.instances.clear()
+
+    # ------------------------------------------------------------------ status
+
+    @property
+    def timeout_seconds(self) -> float:
+        """The revision's ``timeoutSeconds``."""
+        return self.spec.timeout_seconds
+
+    @property
+    def ready_count(self) -> int:
+        """Instances serving now."""
+        return len(self.activator.ready)
+
+    @property
+    def autoscaling(self) -> AutoscalingSpec | None:
+        """The resolved autoscaling spec (``None`` when the annotations are invalid)."""
+        return self._autoscaling
+
+    def conditions(self) -> list[Condition]:
+        """The revision's conditions as Knative names them.
+
+        Returns:
+            ``Ready``, ``ResourcesAvailable``, ``ContainerHealthy`` and ``Active``.
+        """
+        fatal = self._fatal
+        if fatal is not None:
+            return [
+                fatal,
+                Condition("ResourcesAvailable", "False", fatal.reason, fatal.message),
+                Condition("ContainerHealthy", "Unknown", fatal.reason, fatal.message),
+                Condition("Active", "Unknown", fatal.reason, fatal.message),
+            ]
+        ready = self.ready_count
+        healthy = self._crash_note or Condition("ContainerHealthy", "True")
+        if ready:
+            active = Condition("Active", "True")
+        elif self.desired == 0 and self._ever_ready:
+            active = Condition("Active", "False", "NoTraffic", "The target is not receiving traffic.")
+        else:
+            active = Condition("Active", "Unknown", "Activating", "Instances are starting.")
+        if self._ever_ready and (ready or self._failure is None):
+            resources = Condition("ResourcesAvailable", "True")
+            top = Condition("Ready", "True")
+        elif self._failure is not None:
+            resources = Condition("ResourcesAvailable", "False", self._failure.reason, self._failure.message)
+            top = Condition("Ready", "False", self._failure.reason, self._failure.message)
+        else:
+            resources = Condition("ResourcesAvailable", "Unknown", "Deploying")
+            top = Condition("Ready", "Unknown", "Deploying", "Instances are starting.")
+        if healthy.status == "False" and not ready:
+            top = Condition("Ready", "False", healthy.reason, healthy.message)
+        return [top, resources, healthy, active]
+
+    def _notify(self) -> None:
+        self._on_status(self)
+
+    # ------------------------------------------------------------------ scaling
+
+    def _wake(self) -> None:
+        if self._autoscaling is not None and self.desired < self._autoscaling.activation_scale:
+            self.desired = max(self.desired, self._autoscaling.activation_scale)
+            self._scaler_state = ScalerState(
+                panic_since=self._scaler_state.panic_since,
+                max_panic_instances=self._scaler_state.max_panic_instances,
+                last_active=self.ctx.clock(),
+            )
+        self._wakeup.set()
+
+    def tick(self, now: float) -> None:
+        """Run one autoscaler decision (also called by the loop every tick interval).
+
+        Args:
+            now: the current time.
+        """
+        spec = self._autoscaling
+        if spec is None:
+            return
+        decision = self._decider.decide(
+            list(self.activator.traffic.samples),
+            spec,
+            self._scaler_state,
+            ready=self.ready_count,
+            current=self.desired,
+            pending=self.activator.pending,
+            now=now,
+        )
+        self._scaler_state = decision.state
+        if (
+            self._crashes
+            and self.ready_count
+            and now - self._last_crash >= self.ctx.settings.restart_backoff_reset
+        ):
+            self._crashes = 0
+            self._crash_note = None
+            self._notify()
+        if decision.desired != self.desired:
+            self.last_reason = decision.reason
+            self.desired = decision.desired
+            self._notify()
+        self._wakeup.set()
+
+    async def _loop(self) -> None:
+        settings = self.ctx.settings
+        clock = self.ctx.clock
+        next_sample = clock() + settings.metric_bucket
+        next_tick = clock() + settings.tick_interval
+        while not self._stopped:
+            self._converge()
+            now = clock()
+            wait_until = min(next_sample, next_tick)
+            if self._next_start > now:
+                wait_until = min(wait_until, self._next_start)
+            self._wakeup.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wakeup.wait(), max(0.0, wait_until - now))
+            now = clock()
+            if now >= next_sample:
+                self.activator.traffic.sample(now)
+                next_sample = now + settings.metric_bucket
+            if now >= next_tick:
+                self.tick(now)
+                next_tick = now + settings.tick_interval
+
+    def _converge(self) -> None:
+        live = [i for i in self.instances if i.state in (InstanceState.STARTING, InstanceState.READY)]
+        missing = self.desired - len(live)
+        if missing > 0 and self.ctx.clock() >= self._next_start:
+            for _ in range(missing):
+                self._spawn(self._start_instance())
+        elif missing < 0:
+            ready = sorted(
+                (i for i in live if i.state is InstanceState.READY), key=lambda i: (i.in_flight, -i.id)
+            )
+            for inst in ready[:-missing]:
+                self._spawn(self._stop_instance(inst, drain=True))
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    # ------------------------------------------------------------------ instances
+
+    async def _prepare(self) -> Path:
+        async with self._prepare_lock:
+            if self._model_dir is not None:
+                return self._model_dir
+            model_dir = self.ctx.model_dir(self.spec)
+            model_dir.mkdir(parents=True, exist_ok=True)
+            if self.spec.storage_uri and self.ctx.resolve_model is not None:
+                resolved = await asyncio.to_thread(self.ctx.resolve_model, self.spec.storage_uri)
+                if resolved.is_dir():
+                    model_dir = resolved
+                else:
+                    link = model_dir / resolved.name
+                    if not link.exists():
+                        link.symlink_to(resolved)
+            for init in self.spec.init_containers:
+                await self._run_init(init, model_dir)
+            self._model_dir = model_dir
+            return model_dir
+
+    async def _run_init(self, container: Mapping[str, Any], model_dir: Path) -> None:
+        name = str(container.get("name") or "init")
+        plan = plan_launch(
+            container,
+            self.ctx.images,
+            model_dir=model_dir,
+            ready_file=self.ctx.run_dir() / "unused",
+            port=0,
+            grpc_port=-1,
+            base_env=self.ctx.base_env,
+            python=self.ctx.settings.python,
+            serve=False,
+        )
+        log = self.ctx.log_dir(self.spec) / f"init-{name}.log"
+        inst = Instance(plan, log, zygote=self.ctx.zygote)
+        await inst.launch()
+        code = await inst.wait_exit()
+        if code != 0:
+            raise InstanceFailed(f"init container {name} exited with code {code}\n{log_tail(log)}")
+
+    def _plan(self, model_dir: Path, gpus: list[str] | None) -> LaunchPlan:
+        env = dict(self.ctx.base_env)
+        env.update(
+            {
+                "K_SERVICE": self.spec.service,
+                "K_CONFIGURATION": self.spec.service,
+                "K_REVISION": self.spec.name,
+            }
+        )
+        if gpus is not None:
+            env["CUDA_VISIBLE_DEVICES"] = ",".join(gpus)
+        elif self.ctx.gpus.devices:
+            env["CUDA_VISIBLE_DEVICES"] = ""
+        run_dir = self.ctx.run_dir()
+        run_dir.mkdir(parents=True, exist_ok=True)
+        return plan_launch(
+            self.spec.container,
+            self.ctx.images,
+            model_dir=model_dir,
+            ready_file=run_dir
+            / f"{self.spec.namespace}.{self.spec.name}.{os.getpid()}.{next(self._ids)}.ready",
+            port=free_port(),
+            grpc_port=self.ctx.settings.instance_grpc_port,
+            base_env=env,
+            python=self.ctx.settings.python,
+        )
+
+    async def _start_instance(self) -> None:
+        settings = self.ctx.settings
+        owner = object()
+        inst: Instance | None = None
+        try:
+            model_dir = await self._prepare()
+            count = gpus_requested(self.spec.container)
+            gpus = self.ctx.gpus.allocate(count, owner, f"revision {self.spec.key}") if count else None
+            plan = self._plan(model_dir, gpus)
+            log = self.ctx.log_dir(self.spec) / f"instance-{next(self._ids)}.log"
+            inst = Instance(plan, log, zygote=self.ctx.zygote)
+            inst.gpu_owner = owner
+            self.instances.append(inst)
+            inst.on_exit = self._on_exit
+            await inst.start(ready_timeout=settings.ready_timeout, probe_interval=settings.probe_interval)
+        except asyncio.CancelledError:
+            self.ctx.gpus.release(owner)
+            if inst is not None:
+                await inst.stop(grace=1.0)
+            raise
+        except Exception as err:
+            self.ctx.gpus.release(owner)
+            if inst is not None:
+                with contextlib.suppress(ValueError):
+                    self.instances.remove(inst)
+            reason = {
+                InsufficientGPUs: "InsufficientGPU",
+                ImageNotRunnable: "ImageNotRunnableLocally",
+            }.get(type(err), "ExitCode" if isinstance(err, InstanceFailed) else "StorageInitializerFailed")
+            if isinstance(err, InstanceFailed) and inst is not None and inst.exit_code is not None:
+                reason = f"ExitCode{inst.exit_code}"
+            if isinstance(err, ImageNotRunnable):
+                self._fatal = Condition("Ready", "False", reason, str(err))
+            else:
+                self._failure = Condition("Ready", "False", reason, str(err))
+                self._record_crash(f"instance failed to start: {err}")
+            self._notify()
+            self._wakeup.set()
+            return
+        if self._stopped or inst.state is not InstanceState.READY:
+            await inst.stop(grace=1.0)
+            return
+        self._failure = None
+        self._ever_ready = True
+        self.activator.add(inst)
+        self._notify()
+
+    def _record_crash(self, what: str) -> None:
+        settings = self.ctx.settings
+        self._crashes += 1
+        delay = 0.0 if self._crashes == 1 else settings.restart_backoff_initial * 2 ** (self._crashes - 2)
+        delay = min(delay, settings.restart_backoff_max)
+        self._last_crash = self.ctx.clock()
+        self._next_start = self._last_crash + delay
+        self._crash_note = Condition(
+            "ContainerHealthy",
+            "False",
+            "CrashLoopBackOff" if self._crashes > 1 else "ContainerRestarted",
+            f"{what.splitlines()[0]}; restart {self._crashes} in {delay:g}s",
+        )
+
+    def _on_exit(self, inst: Instance) -> None:
+        self.activator.remove(inst)
+        with contextlib.suppress(ValueError):
+            self.instances.remove(inst)
+        self.ctx.gpus.release(inst.gpu_owner)
+        if inst.ready_at:
+            code = inst.exit_code
+            how = f"killed by signal {-code}" if code is not None and code < 0 else f"exited with code {code}"
+            self._record_crash(f"instance {inst.id} {how}")
+            self._notify()
+            self._wakeup.set()
+
+    async def _stop_instance(self, inst: Instance, *, drain: bool) -> None:
+        self.activator.remove(inst)
+        if inst.state is not InstanceState.EXITED:
+            inst.state = InstanceState.STOPPING
+        if drain and inst.in_flight > 0:
+            inst.drained = asyncio.Event()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(inst.drained.wait(), self.spec.timeout_seconds)
+        await inst.stop(grace=self.ctx.settings.stop_grace_period)
+        with contextlib.suppress(ValueError):
+            self.instances.remove(inst)
+        self.ctx.gpus.release(inst.gpu_owner)
+        self._notify()

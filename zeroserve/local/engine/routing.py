@@ -1,0 +1,260 @@
+"""Where a request goes: Host and path -> a Route's revision, an HTTPRoute's backend, or an upstream.
+
+:class:`RoutingTable` is plain data, rebuilt by the reconciler whenever Routes or HTTPRoutes change
+and swapped in whole, so a lookup is a dict access and a weighted draw. Hosts a Route answers to
+(Knative's ``{{.Name}}.{{.Namespace}}.{{.Domain}}``, the cluster-local forms and tag hosts
+``<tag>-<name>...``) are expanded up front; ``/serving/<ns>/<name>/...`` is rewritten to the host
+``<name>.<ns>`` with the prefix removed.
+
+HTTPRoute rule precedence (Gateway API leaves regular expressions to the implementation): an
+``Exact`` path match first, then ``RegularExpression`` matches in order, then the longest
+``PathPrefix``.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = [
+    "PATH_PREFIX",
+    "HTTPRouteRule",
+    "Resolution",
+    "RouteEntry",
+    "RoutingTable",
+    "http_route_rules",
+    "route_hosts",
+]
+
+PATH_PREFIX = "/serving/"
+
+
+@dataclass(frozen=True)
+class RouteEntry:
+    """A Knative Route's resolved traffic: revision keys with percents, and tagged revisions."""
+
+    namespace: str
+    name: str
+    targets: tuple[tuple[str, int], ...] = ()
+    """``(revision name, percent)`` pairs with a positive percent."""
+    tags: Mapping[str, str] = field(default_factory=dict)
+    """tag -> revision name."""
+
+    def pick(self, rand: float) -> str | None:
+        """Draw a revision by the percents.
+
+        Args:
+            rand: a uniform number in [0, 1).
+
+        Returns:
+            The revision's name, or ``None`` when no traffic is assigned.
+        """
+        targets = self.targets
+        if not targets:
+            return None
+        if len(targets) == 1:
+            return targets[0][0]
+        total = sum(p for _, p in targets)
+        point = rand * total
+        acc = 0
+        for name, percent in targets:
+            acc += percent
+            if point < acc:
+                return name
+        return targets[-1][0]
+
+
+@dataclass(frozen=True)
+class HTTPRouteRule:
+    """One rule of a Gateway API HTTPRoute, reduced to what the gateway uses."""
+
+    match_type: str
+    """``PathPrefix``, ``Exact`` or ``RegularExpression``."""
+    value: str
+    backend_namespace: str
+    backend_name: str
+    """The Knative Service (Route) the rule sends to."""
+    rewrite_host: str | None = None
+
+    def matches(self, path: str) -> bool:
+        """Whether the rule matches a request path."""
+        if self.match_type == "Exact":
+            return path == self.value
+        if self.match_type == "RegularExpression":
+            return re.search(self.value, path) is not None
+        prefix = self.value.rstrip("/")
+        return path == prefix or path.startswith(prefix + "/") or not prefix
+
+
+@dataclass(frozen=True)
+class Resolution:
+    """The outcome of a lookup."""
+
+    namespace: str = ""
+    revision: str | None = None
+    """The revision to serve (a name in ``namespace``), for Route and HTTPRoute targets."""
+    upstream: tuple[str, int] | None = None
+    """``(host, port)`` of a plain upstream (e.g. the broker)."""
+    path: str = "/"
+    host: str = ""
+    """The Host header to forward."""
+    route: str = ""
+    """The Route that resolved it (``<ns>/<name>``), for messages."""
+
+
+def route_hosts(name: str, namespace: str, domain: str) -> list[str]:
+    """Every host a Route (or a tag's name ``<tag>-<route>``) answers to.
+
+    Args:
+        name: the route (or tagged) name.
+        namespace: its namespace.
+        domain: the external domain.
+
+    Returns:
+        The hosts, lower case.
+    """
+    base = f"{name}.{namespace}".lower()
+    return [base, f"{base}.svc", f"{base}.svc.cluster.local", f"{base}.{domain.lower()}"]
+
+
+def _sort_rules(rules: Sequence[HTTPRouteRule]) -> list[HTTPRouteRule]:
+    exact = [r for r in rules if r.match_type == "Exact"]
+    regex = [r for r in rules if r.match_type == "RegularExpression"]
+    prefix = sorted((r for r in rules if r.match_type == "PathPrefix"), key=lambda r: -len(r.value))
+    return exact + regex + prefix
+
+
+class RoutingTable:
+    """Immutable host -> target map (build a new one to change it)."""
+
+    def __init__(
+        self,
+        routes: Sequence[RouteEntry] = (),
+        http_routes: Mapping[str, Sequence[HTTPRouteRule]] | None = None,
+        upstreams: Mapping[str, tuple[str, int]] | None = None,
+        domain: str = "example.com",
+    ) -> None:
+        """Build the table.
+
+        Args:
+            routes: the Knative Routes.
+            http_routes: hostname -> rules, from HTTPRoutes.
+            upstreams: hostname -> ``(host, port)`` of plain upstreams.
+            domain: the external domain.
+        """
+        self.domain = domain
+        self.routes = {(r.namespace, r.name): r for r in routes}
+        self._hosts: dict[str, tuple[RouteEntry, str | None]] = {}
+        for entry in routes:
+            for host in route_hosts(entry.name, entry.namespace, domain):
+                self._hosts[host] = (entry, None)
+            for tag in entry.tags:
+                for host in route_hosts(f"{tag}-{entry.name}", entry.namespace, domain):
+                    self._hosts.setdefault(host, (entry, tag))
+        self._http_routes = {h.lower(): _sort_rules(rules) for h, rules in (http_routes or {}).items()}
+        self._upstreams = {h.lower(): v for h, v in (upstreams or {}).items()}
+
+    def resolve(self, host: str, path: str, rand: float | None = None) -> Resolution | None:
+        """Find where a request goes.
+
+        Args:
+            host: the Host header (a port is ignored).
+            path: the request path.
+            rand: a uniform draw for the traffic split (a fresh one when omitted).
+
+        Returns:
+            The resolution, or ``None`` when nothing answers to that host and path.
+        """
+        host = host.split(":", 1)[0].lower()
+        if path.startswith(PATH_PREFIX):
+            parts = path[len(PATH_PREFIX) :].split("/", 2)
+            if len(parts) >= 2 and parts[0] and parts[1]:
+                host = f"{parts[1]}.{parts[0]}".lower()
+                path = "/" + (parts[2] if len(parts) == 3 else "")
+        found = self._hosts.get(host)
+        if found is None:
+            rules = self._http_routes.get(host)
+            if rules is not None:
+                return self._resolve_http_route(rules, path, rand)
+            upstream = self._upstreams.get(host)
+            if upstream is not None:
+                return Resolution(upstream=upstream, path=path, host=host)
+            return None
+        entry, tag = found
+        return self._pick(entry, tag, path, host, rand)
+
+    def _pick(
+        self, entry: RouteEntry, tag: str | None, path: str, host: str, rand: float | None
+    ) -> Resolution:
+        if tag is not None:
+            revision: str | None = entry.tags.get(tag)
+        else:
+            revision = entry.pick(random.random() if rand is None else rand)
+        return Resolution(
+            namespace=entry.namespace,
+            revision=revision,
+            path=path,
+            host=host,
+            route=f"{entry.namespace}/{entry.name}",
+        )
+
+    def _resolve_http_route(
+        self, rules: Sequence[HTTPRouteRule], path: str, rand: float | None
+    ) -> Resolution | None:
+        bare = path.split("?", 1)[0]
+        for rule in rules:
+            if rule.matches(bare):
+                entry = self.routes.get((rule.backend_namespace, rule.backend_name))
+                host = rule.rewrite_host or f"{rule.backend_name}.{rule.backend_namespace}.svc.cluster.local"
+                if entry is None:
+                    return Resolution(
+                        namespace=rule.backend_namespace,
+                        path=path,
+                        host=host,
+                        route=f"{rule.backend_namespace}/{rule.backend_name}",
+                    )
+                return self._pick(entry, None, path, host, rand)
+        return None
+
+
+def http_route_rules(obj: Mapping[str, Any]) -> dict[str, list[HTTPRouteRule]]:
+    """Read a ``gateway.networking.k8s.io/v1`` HTTPRoute into hostname -> rules.
+
+    Only ``backendRefs`` of kind ``Service`` are understood (a Knative Service's Route of that name);
+    the first such backend of a rule is used.
+
+    Args:
+        obj: the HTTPRoute as a dict.
+
+    Returns:
+        hostname -> rules.
+    """
+    meta = obj.get("metadata") or {}
+    namespace = str(meta.get("namespace") or "default")
+    spec = obj.get("spec") or {}
+    rules: list[HTTPRouteRule] = []
+    for rule in spec.get("rules") or []:
+        backends = [b for b in rule.get("backendRefs") or [] if (b.get("kind") or "Service") == "Service"]
+        if not backends:
+            continue
+        backend = backends[0]
+        rewrite = None
+        for flt in rule.get("filters") or []:
+            if flt.get("type") == "URLRewrite":
+                rewrite = (flt.get("urlRewrite") or {}).get("hostname") or rewrite
+        matches = rule.get("matches") or [{"path": {"type": "PathPrefix", "value": "/"}}]
+        for match in matches:
+            path = match.get("path") or {"type": "PathPrefix", "value": "/"}
+            rules.append(
+                HTTPRouteRule(
+                    match_type=str(path.get("type") or "PathPrefix"),
+                    value=str(path.get("value") or "/"),
+                    backend_namespace=str(backend.get("namespace") or namespace),
+                    backend_name=str(backend["name"]),
+                    rewrite_host=str(rewrite) if rewrite else None,
+                )
+            )
+    return {str(h): rules for h in spec.get("hostnames") or []}

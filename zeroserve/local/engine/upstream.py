@@ -1,0 +1,207 @@
+"""A small, fast HTTP/1.1 client for the gateway's hop to instances and local upstreams.
+
+The gateway adds one hop to every request, so the hop is kept cheap: pooled keep-alive
+connections per ``(host, port)``, an :class:`asyncio.Protocol` with ``httptools``' C parser for the
+response, and no per-request objects beyond the response itself. Responses are read whole
+(inference payloads are small); chunked responses are de-chunked. A request that fails on a reused
+connection before any response byte arrives is retried once on a fresh one (the instance may have
+closed an idle connection).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+import httptools
+
+__all__ = ["UpstreamError", "UpstreamPool", "UpstreamResponse"]
+
+
+class UpstreamError(Exception):
+    """The upstream could not be reached or closed the connection before answering."""
+
+    def __init__(self, message: str, *, sent: bool) -> None:
+        super().__init__(message)
+        self.sent = sent
+        """Whether any of the request may have reached the upstream's application."""
+
+
+@dataclass
+class UpstreamResponse:
+    """A complete upstream response."""
+
+    status: int = 0
+    headers: list[tuple[bytes, bytes]] = field(default_factory=list)
+    body: bytes = b""
+
+
+class _Connection(asyncio.Protocol):
+    def __init__(self) -> None:
+        self.transport: asyncio.Transport | None = None
+        self.parser = httptools.HttpResponseParser(self)
+        self.response = UpstreamResponse()
+        self._body: list[bytes] = []
+        self._done: asyncio.Future[UpstreamResponse] | None = None
+        self._header_name = b""
+        self.closed = False
+        self.received = False
+        self.reused = False
+
+    # protocol callbacks
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed = True
+        done = self._done
+        if done is not None and not done.done():
+            done.set_exception(UpstreamError(f"upstream closed the connection: {exc or 'EOF'}", sent=True))
+
+    def data_received(self, data: bytes) -> None:
+        self.received = True
+        try:
+            self.parser.feed_data(data)
+        except httptools.HttpParserUpgrade:
+            pass
+        except httptools.HttpParserError as err:
+            done = self._done
+            if done is not None and not done.done():
+                done.set_exception(UpstreamError(f"bad response from upstream: {err}", sent=True))
+            if self.transport is not None:
+                self.transport.close()
+
+    # parser callbacks
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self.response.headers.append((name.lower(), value))
+
+    def on_body(self, body: bytes) -> None:
+        self._body.append(body)
+
+    def on_message_complete(self) -> None:
+        resp = self.response
+        resp.status = self.parser.get_status_code()
+        resp.body = b"".join(self._body)
+        done = self._done
+        if done is not None and not done.done():
+            done.set_result(resp)
+
+    async def exchange(self, data: bytes) -> UpstreamResponse:
+        self.response = UpstreamResponse()
+        self._body = []
+        self.received = False
+        self._done = asyncio.get_running_loop().create_future()
+        assert self.transport is not None
+        self.transport.write(data)
+        return await self._done
+
+
+_HOP_BY_HOP = frozenset(
+    {
+        b"connection",
+        b"keep-alive",
+        b"proxy-authenticate",
+        b"proxy-authorization",
+        b"proxy-connection",
+        b"te",
+        b"trailer",
+        b"transfer-encoding",
+        b"upgrade",
+        b"content-length",
+        b"host",
+    }
+)
+
+
+class UpstreamPool:
+    """Keep-alive connections to upstreams, reused across requests."""
+
+    def __init__(self, max_idle_per_host: int = 256) -> None:
+        """Create an empty pool.
+
+        Args:
+            max_idle_per_host: idle connections kept per upstream.
+        """
+        self._idle: dict[tuple[str, int], list[_Connection]] = {}
+        self._max_idle = max_idle_per_host
+
+    async def _connect(self, host: str, port: int) -> _Connection:
+        loop = asyncio.get_running_loop()
+        try:
+            _, conn = await loop.create_connection(_Connection, host, port)
+        except OSError as err:
+            raise UpstreamError(f"cannot connect to {host}:{port}: {err}", sent=False) from err
+        return conn
+
+    async def request(
+        self,
+        host: str,
+        port: int,
+        method: str,
+        target: bytes,
+        headers: Iterable[tuple[bytes, bytes]],
+        body: bytes,
+        host_header: bytes,
+    ) -> UpstreamResponse:
+        """Send one request and read the whole response.
+
+        Args:
+            host: the upstream's address.
+            port: its port.
+            method: the HTTP method.
+            target: the request target (path and query).
+            headers: request headers (hop-by-hop ones, ``host`` and ``content-length`` are dropped).
+            body: the request body.
+            host_header: the ``Host`` to send.
+
+        Returns:
+            The response.
+
+        Raises:
+            UpstreamError: when the upstream cannot be reached or drops the connection.
+        """
+        parts = [method.encode(), b" ", target, b" HTTP/1.1\r\nhost: ", host_header, b"\r\n"]
+        for name, value in headers:
+            if name.lower() not in _HOP_BY_HOP:
+                parts += [name, b": ", value, b"\r\n"]
+        parts += [b"content-length: ", str(len(body)).encode(), b"\r\n\r\n", body]
+        data = b"".join(parts)
+        key = (host, port)
+        idle = self._idle.get(key)
+        while idle:
+            conn = idle.pop()
+            if conn.closed:
+                continue
+            try:
+                resp = await conn.exchange(data)
+            except UpstreamError:
+                if conn.received:
+                    raise
+                continue  # a stale keep-alive connection: try another
+            self._release(key, conn)
+            return resp
+        conn = await self._connect(host, port)
+        resp = await conn.exchange(data)
+        self._release(key, conn)
+        return resp
+
+    def _release(self, key: tuple[str, int], conn: _Connection) -> None:
+        if conn.closed or not conn.parser.should_keep_alive():
+            if conn.transport is not None:
+                conn.transport.close()
+            return
+        idle = self._idle.setdefault(key, [])
+        if len(idle) < self._max_idle:
+            idle.append(conn)
+        elif conn.transport is not None:
+            conn.transport.close()
+
+    def close(self) -> None:
+        """Close every idle connection."""
+        for conns in self._idle.values():
+            for conn in conns:
+                if conn.transport is not None:
+                    conn.transport.close()
+        self._idle.clear()
