@@ -1,1 +1,11 @@
-"""zeroserve.router package."""
+"""The InferenceGraph router: runs one KServe ``InferenceGraph`` (plus zeroserve's bandit nodes).
+
+- :mod:`.planner`: graph JSON -> validated :class:`~.plan.ExecutableGraph` (pure; every error with
+  its field path); :mod:`.gjson`: the condition language.
+- :mod:`.executors`: one executor per node type (Sequence, Switch, Ensemble, Splitter, bandit).
+- :mod:`.client`: step calls on one pooled ``httpx.AsyncClient``; :mod:`.headers`: propagation.
+- :mod:`.bandit`: epsilon-greedy and Thompson-sampling routing, feedback and persisted state.
+- :mod:`.app`: the ASGI app (``create_app``); :mod:`.cli`: ``zeroserve router``.
+
+Nothing is imported here, so ``import zeroserve.router`` stays free of side effects and cheap.
+"""

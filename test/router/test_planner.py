@@ -1,0 +1,201 @@
+"""The planner: valid graphs become executable graphs; invalid ones report every issue with its path."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+import pytest
+
+from zeroserve.router.errors import GraphPlanError
+from zeroserve.router.plan import BanditStrategy, Dependency, RouterType, StepInput
+from zeroserve.router.planner import BANDITS_ANNOTATION, load_graph_json, plan_graph
+
+URL = "http://model.default.svc.cluster.local/v1/models/model:predict"
+
+
+def spec(*steps: dict[str, Any], router_type: str = "Sequence", **nodes: Any) -> dict[str, Any]:
+    return {"nodes": {"root": {"routerType": router_type, "steps": list(steps)}, **nodes}}
+
+
+def issues(document: dict[str, Any]) -> dict[str, str]:
+    with pytest.raises(GraphPlanError) as info:
+        plan_graph(document)
+    return {i.path: i.message for i in info.value.issues}
+
+
+def test_a_sequence_is_planned_with_kserve_defaults() -> None:
+    graph = plan_graph(spec({"name": "a", "serviceUrl": URL}, {"serviceUrl": URL, "data": "$response"}))
+    first, second = graph.root.steps
+    assert graph.root.router_type is RouterType.SEQUENCE
+    assert (first.key, first.url, first.data, first.dependency) == (
+        "a",
+        URL,
+        StepInput.REQUEST,
+        Dependency.SOFT,
+    )
+    assert (second.key, second.data) == ("1", StepInput.RESPONSE)
+    assert graph.timeout is None and graph.step_timeout is None
+
+
+def test_service_name_resolves_to_the_isvc_predict_url_in_the_graph_namespace() -> None:
+    document = {
+        "metadata": {"name": "g", "namespace": "team"},
+        "spec": spec({"serviceName": "iris"}),
+    }
+    graph = plan_graph(document, namespace="ignored")
+    assert graph.root.steps[0].url == "http://iris.team.svc.cluster.local/v1/models/iris:predict"
+    assert (graph.name, graph.namespace) == ("g", "team")
+    bare = plan_graph(spec({"serviceName": "iris"}), namespace="ns1")
+    assert bare.root.steps[0].url == "http://iris.ns1.svc.cluster.local/v1/models/iris:predict"
+
+
+def test_a_service_url_resolved_by_the_controller_wins_over_service_name() -> None:
+    graph = plan_graph(spec({"serviceName": "iris", "serviceUrl": URL}))
+    assert graph.root.steps[0].url == URL
+
+
+def test_timeouts_are_read_from_the_spec() -> None:
+    document = spec({"serviceUrl": URL})
+    document["timeout"] = 30
+    document["routerTimeouts"] = {"serviceClient": 5, "serverIdle": 60}
+    graph = plan_graph(document)
+    assert (graph.timeout, graph.step_timeout, graph.idle_timeout) == (30.0, 5.0, 60.0)
+
+
+def test_every_issue_is_reported_with_its_path() -> None:
+    document = {
+        "nodes": {
+            "root": {
+                "routerType": "Sequence",
+                "steps": [
+                    {"name": "a", "serviceUrl": URL},
+                    {"name": "a", "serviceUrl": URL},
+                    {"name": "b"},
+                    {"name": "c", "nodeName": "split", "serviceUrl": URL},
+                    {"name": "d", "nodeName": "missing"},
+                    {"name": "e", "serviceUrl": "not a url"},
+                    {"name": "f", "serviceUrl": URL, "condition": "predictions.#(x>"},
+                    {"name": "g", "serviceUrl": URL, "dependency": "Maybe"},
+                ],
+            },
+            "split": {
+                "routerType": "Splitter",
+                "steps": [{"serviceUrl": URL, "weight": 60}, {"serviceUrl": URL}],
+            },
+            "split2": {
+                "routerType": "Splitter",
+                "steps": [{"serviceUrl": URL, "weight": 60}, {"serviceUrl": URL, "weight": 30}],
+            },
+            "weird": {"routerType": "Pipeline", "steps": [{"serviceUrl": URL}]},
+            "empty": {"routerType": "Ensemble", "steps": []},
+        },
+        "timeout": -1,
+    }
+    found = issues(document)
+    assert found == {
+        "spec.nodes[root].steps[1].name": "duplicate step name 'a' (also steps[0])",
+        "spec.nodes[root].steps[2]": "exactly one of nodeName, serviceName or serviceUrl is required",
+        "spec.nodes[root].steps[3]": (
+            "exactly one of nodeName, serviceName or serviceUrl is allowed, got ['nodeName', 'serviceUrl']"
+        ),
+        "spec.nodes[root].steps[4].nodeName": "refers to a missing node 'missing'",
+        "spec.nodes[root].steps[5].serviceUrl": "must be an absolute http(s) URL, got 'not a url'",
+        "spec.nodes[root].steps[6].condition": found["spec.nodes[root].steps[6].condition"],
+        "spec.nodes[root].steps[7].dependency": "must be Soft or Hard, got 'Maybe'",
+        "spec.nodes[split].steps[1].weight": "required on every step of a Splitter",
+        "spec.nodes[split2].steps": "Splitter weights must sum to 100, got 90",
+        "spec.nodes[weird].routerType": "must be one of Sequence, Switch, Ensemble, Splitter, got 'Pipeline'",
+        "spec.nodes[empty].steps": "a node needs at least one step",
+        "spec.timeout": "must be a positive number of seconds",
+    }
+    assert found["spec.nodes[root].steps[6].condition"].startswith("invalid GJSON path 'predictions.#(x>'")
+
+
+def test_a_graph_without_root_or_nodes_is_rejected() -> None:
+    assert issues({"nodes": {"other": {"routerType": "Sequence", "steps": [{"serviceUrl": URL}]}}}) == {
+        "spec.nodes": "a node named 'root' is required"
+    }
+    assert issues({}) == {"spec.nodes": "required: a map of node name to node"}
+
+
+def test_cycles_through_node_names_are_rejected() -> None:
+    document = spec(
+        {"nodeName": "a"},
+        a={"routerType": "Sequence", "steps": [{"nodeName": "b"}]},
+        b={"routerType": "Ensemble", "steps": [{"nodeName": "a"}]},
+    )
+    assert issues(document) == {"spec.nodes[a]": "nodeName references form a cycle: a -> b -> a"}
+
+
+def test_suspicious_but_kserve_valid_fields_are_warnings() -> None:
+    graph = plan_graph(
+        {
+            "nodes": {
+                "root": {
+                    "routerType": "Sequence",
+                    "steps": [
+                        {"serviceUrl": URL, "data": "$response", "weight": 5},
+                        {"serviceUrl": URL, "data": "$response.predictions"},
+                    ],
+                },
+                "sw": {"routerType": "Switch", "steps": [{"serviceUrl": URL}]},
+            }
+        }
+    )
+    assert {w.path for w in graph.warnings} == {
+        "spec.nodes[root].steps[0].data",
+        "spec.nodes[root].steps[0].weight",
+        "spec.nodes[root].steps[1].data",
+        "spec.nodes[sw].steps[0].condition",
+    }
+    assert graph.root.steps[1].data is StepInput.REQUEST
+
+
+def bandit_graph(annotation: Any, router_type: str = "Splitter") -> dict[str, Any]:
+    steps = [{"name": "a", "serviceUrl": URL, "weight": 30}, {"name": "b", "serviceUrl": URL, "weight": 70}]
+    return {
+        "apiVersion": "serving.kserve.io/v1alpha1",
+        "kind": "InferenceGraph",
+        "metadata": {"name": "g", "annotations": {BANDITS_ANNOTATION: orjson.dumps(annotation).decode()}},
+        "spec": {"nodes": {"root": {"routerType": router_type, "steps": steps}}},
+    }
+
+
+def test_the_bandit_annotation_turns_a_splitter_into_a_bandit() -> None:
+    graph = plan_graph(bandit_graph({"root": {"strategy": "EpsilonGreedy", "epsilon": 0.2, "seed": 3}}))
+    bandit = graph.root.bandit
+    assert bandit is not None
+    assert (bandit.strategy, bandit.epsilon, bandit.seed) == (BanditStrategy.EPSILON_GREEDY, 0.2, 3)
+
+
+@pytest.mark.parametrize(
+    ("annotation", "router_type", "path", "message"),
+    [
+        ({"root": {"strategy": "UCB"}}, "Splitter", "[root].strategy", "must be one of"),
+        (
+            {"root": {"strategy": "EpsilonGreedy", "epsilon": 2}},
+            "Splitter",
+            "[root].epsilon",
+            "between 0 and 1",
+        ),
+        ({"root": {"strategy": "ThompsonSampling", "seed": "x"}}, "Splitter", "[root].seed", "integer"),
+        ({"nope": {"strategy": "ThompsonSampling"}}, "Splitter", "[nope]", "no valid node"),
+        ({"root": {"strategy": "ThompsonSampling"}}, "Ensemble", "[root]", "replaces a Splitter"),
+        (["root"], "Splitter", "", "must be a JSON object"),
+    ],
+)
+def test_bad_bandit_annotations_are_rejected(
+    annotation: Any, router_type: str, path: str, message: str
+) -> None:
+    found = issues(bandit_graph(annotation, router_type))
+    key = f"metadata.annotations[{BANDITS_ANNOTATION}]{path}"
+    assert message in found[key]
+
+
+def test_graph_json_errors_are_plan_errors() -> None:
+    with pytest.raises(GraphPlanError, match="graph-json: not valid JSON"):
+        load_graph_json("{nope")
+    with pytest.raises(GraphPlanError, match="must be a JSON object"):
+        load_graph_json("[]")
+    assert load_graph_json(orjson.dumps(spec({"serviceUrl": URL}))).root.steps[0].url == URL
