@@ -1,0 +1,278 @@
+"""The router's HTTP surface, a plain ASGI app.
+
+- ``GET /readyz`` (KServe's readiness path; 503 once shutting down), ``GET /healthz``;
+- ``GET /metrics``: Prometheus text from the injected registry;
+- ``POST /feedback`` (and Seldon's ``/api/v1.0/feedback``): bandit rewards, see
+  :mod:`zeroserve.router.bandit.state`; ``GET /bandits`` shows what the bandits learned;
+- every other path and method: the body goes to the ``root`` node (KServe's router ignores the path).
+
+Every step call carries the propagated headers, ``Content-Type`` (``application/json`` unless
+propagated), ``x-request-id`` (incoming or generated, echoed on the response) and W3C trace context
+(``traceparent``, incoming or generated, and ``tracestate``). A routing failure answers KServe's
+``{"error": "Failed to process request", "cause": ...}`` with its status code; a node's answer is
+returned with ``Content-Type: application/json`` only when its body is valid JSON, as KServe does.
+
+When a bandit routed the request, the response says so: a header ``x-zeroserve-routing:
+<node>=<step>[, ...]`` and, for a JSON object body, ``"meta": {"routing": {"<node>": <step index>}}``
+(Seldon's format), merged into an existing ``meta`` object.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+import orjson
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from zeroserve.router.bandit import Bandits, Feedback
+from zeroserve.router.context import RequestContext, StepResponse
+from zeroserve.router.errors import ERROR_MESSAGE, FeedbackError, RoutingFailure
+from zeroserve.router.executors import GraphRunner
+from zeroserve.router.headers import HeaderPropagator
+from zeroserve.router.metrics import RouterMetrics
+from zeroserve.router.plan import ExecutableGraph
+
+__all__ = ["ROUTING_HEADER", "RouterApp"]
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+
+ROUTING_HEADER = "x-zeroserve-routing"
+"""Response header naming the steps bandits chose: ``<node>=<step>``, comma-separated."""
+
+_JSON = (b"content-type", b"application/json")
+_FEEDBACK_PATHS = frozenset({"/feedback", "/api/v1.0/feedback"})
+
+
+def _new_traceparent() -> str:
+    return f"00-{secrets.token_hex(16)}-{secrets.token_hex(8)}-01"
+
+
+def _error_body(cause: str) -> bytes:
+    return orjson.dumps({"error": ERROR_MESSAGE, "cause": cause})
+
+
+class RouterApp:
+    """The ASGI app of one graph.
+
+    Args:
+        graph: the executable graph.
+        runner: executes the graph's nodes.
+        metrics: the router's metrics (its registry is served on ``/metrics``).
+        propagator: selects the incoming headers forwarded to steps.
+        bandits: the bandit nodes' state; ``None`` or empty when the graph has none.
+        logger: where request failures are logged (JSON lines when the CLI configures logging).
+    """
+
+    def __init__(
+        self,
+        graph: ExecutableGraph,
+        runner: GraphRunner,
+        metrics: RouterMetrics,
+        *,
+        propagator: HeaderPropagator,
+        bandits: Bandits | None = None,
+        logger: logging.Logger | None = None,
+    ) -> None:
+        self.graph = graph
+        self.runner = runner
+        self.metrics = metrics
+        self.propagator = propagator
+        self.bandits = bandits
+        self.log = logger or logging.getLogger("zeroserve.router")
+        self.shutting_down = False
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Serve one ASGI connection scope."""
+        if scope["type"] == "lifespan":
+            await self._lifespan(receive, send)
+            return
+        if scope["type"] != "http":
+            return
+        path: str = scope["path"]
+        method: str = scope["method"]
+        if method == "GET" and path in ("/readyz", "/healthz"):
+            if path == "/readyz" and self.shutting_down:
+                await _respond(send, 503, b"shutting down", [(b"content-type", b"text/plain")])
+            else:
+                await _respond(send, 200, b"OK", [(b"content-type", b"text/plain")])
+            return
+        if method == "GET" and path == "/metrics":
+            body = generate_latest(self.metrics.registry)
+            await _respond(send, 200, body, [(b"content-type", CONTENT_TYPE_LATEST.encode())])
+            return
+        if method == "GET" and path == "/bandits":
+            stats = self.bandits.stats() if self.bandits else {}
+            await _respond(send, 200, orjson.dumps(stats), [_JSON])
+            return
+        body = await _read_body(receive)
+        if method == "POST" and path in _FEEDBACK_PATHS:
+            await self._feedback(body, send)
+            return
+        await self._route(scope, body, send)
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                self.shutting_down = True
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    def _context(self, scope: Scope) -> RequestContext:
+        raw_headers: list[tuple[bytes, bytes]] = scope["headers"]
+        request_id = traceparent = tracestate = None
+        for name, value in raw_headers:
+            if name == b"x-request-id":
+                request_id = value.decode("latin-1")
+            elif name == b"traceparent":
+                traceparent = value.decode("latin-1")
+            elif name == b"tracestate":
+                tracestate = value.decode("latin-1")
+        headers = self.propagator.select(raw_headers)
+        if not any(name == "Content-Type" for name, _ in headers):
+            headers.append(("Content-Type", "application/json"))
+        request_id = request_id or secrets.token_hex(16)
+        headers.append(("X-Request-Id", request_id))
+        headers.append(("Traceparent", traceparent or _new_traceparent()))
+        if tracestate:
+            headers.append(("Tracestate", tracestate))
+        deadline = None
+        if self.graph.timeout is not None:
+            deadline = asyncio.get_running_loop().time() + self.graph.timeout
+        return RequestContext(request_id=request_id, headers=headers, deadline=deadline)
+
+    async def _route(self, scope: Scope, body: bytes, send: Send) -> None:
+        ctx = self._context(scope)
+        extra: list[tuple[bytes, bytes]] = [(b"x-request-id", ctx.request_id.encode("latin-1"))]
+        try:
+            if self.graph.timeout is not None:
+                async with asyncio.timeout(self.graph.timeout):
+                    response = await self.runner.run_node("root", body, ctx)
+            else:
+                response = await self.runner.run_node("root", body, ctx)
+        except RoutingFailure as failure:
+            response = self._failure(failure.status, failure.cause, ctx)
+            await _respond(send, response.status, response.body, [_JSON, *extra])
+            self.metrics.requests.labels(str(response.status)).inc()
+            return
+        except TimeoutError:
+            response = self._failure(504, "the graph's timeout was exceeded", ctx)
+            await _respond(send, 504, response.body, [_JSON, *extra])
+            self.metrics.requests.labels("504").inc()
+            return
+        headers = extra
+        payload = response.body
+        document: Any = None
+        is_json = True
+        try:
+            document = orjson.loads(payload)
+        except orjson.JSONDecodeError:
+            is_json = False
+        if ctx.routing and self.bandits:
+            self.bandits.remember(ctx.request_id, ctx.routing)
+            routed = ", ".join(f"{node}={step.key}" for node, step in ctx.routing.items())
+            headers.append((ROUTING_HEADER.encode(), routed.encode("latin-1")))
+            if isinstance(document, dict):
+                meta = document.get("meta")
+                meta = dict(meta) if isinstance(meta, dict) else {}
+                meta["routing"] = {**meta.get("routing", {}), **{n: s.index for n, s in ctx.routing.items()}}
+                document["meta"] = meta
+                payload = orjson.dumps(document)
+        if is_json:
+            headers.append(_JSON)
+        await _respond(send, response.status, payload, headers)
+        self.metrics.requests.labels(str(response.status)).inc()
+
+    def _failure(self, status: int, cause: str, ctx: RequestContext) -> StepResponse:
+        self.log.warning(
+            "graph request failed", extra={"request_id": ctx.request_id, "status": status, "cause": cause}
+        )
+        return StepResponse(status, _error_body(cause))
+
+    async def _feedback(self, body: bytes, send: Send) -> None:
+        try:
+            if not self.bandits:
+                raise FeedbackError(404, "this graph has no bandit node")
+            applied = await self.bandits.apply(Feedback.parse(body))
+        except FeedbackError as exc:
+            error = orjson.dumps({"error": "Failed to process feedback", "cause": exc.cause})
+            await _respond(send, exc.status, error, [_JSON])
+            return
+        await _respond(send, 200, orjson.dumps({"applied": applied}), [_JSON])
+
+
+async def _read_body(receive: Receive) -> bytes:
+    message = await receive()
+    body: bytes = message.get("body", b"")
+    if not message.get("more_body", False):
+        return body
+    chunks = [body]
+    while message.get("more_body", False):
+        message = await receive()
+        chunks.append(message.get("body", b""))
+    return b"".join(chunks)
+
+
+async def _respond(send: Send, status: int, body: bytes, headers: list[tuple[bytes, bytes]]) -> None:
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [*headers, (b"content-length", str(len(body)).encode())],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+def create_app(
+    graph: ExecutableGraph,
+    *,
+    http: Any,
+    registry: Any,
+    propagate_headers: list[str] | tuple[str, ...] = (),
+    state_dir: Any = None,
+    seed: int | None = None,
+    logger: logging.Logger | None = None,
+) -> RouterApp:
+    """Assemble the router for one graph from its injected parts.
+
+    Args:
+        graph: the executable graph.
+        http: the pooled ``httpx.AsyncClient`` for step calls (owned and closed by the caller).
+        registry: the ``prometheus_client.CollectorRegistry`` for the router's metrics.
+        propagate_headers: KServe's header patterns (``PROPAGATE_HEADERS``).
+        state_dir: where bandit state is persisted (a ``Path``); ``None`` keeps it in memory.
+        seed: seeds the Splitter's random source (``None``: from the OS).
+        logger: the router's logger.
+
+    Returns:
+        The ASGI app.
+    """
+    import random
+    from pathlib import Path
+
+    from zeroserve.router.bandit import BanditStore
+    from zeroserve.router.client import StepClient
+
+    metrics = RouterMetrics(registry)
+    store = BanditStore(Path(state_dir)) if state_dir is not None else None
+    bandits = Bandits(graph, metrics, store=store)
+    runner = GraphRunner(
+        graph,
+        StepClient(http, timeout=graph.step_timeout),
+        metrics,
+        rng=random.Random(seed),
+        bandits=bandits,
+    )
+    return RouterApp(
+        graph, runner, metrics, propagator=HeaderPropagator(propagate_headers), bandits=bandits, logger=logger
+    )

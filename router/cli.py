@@ -1,0 +1,174 @@
+"""``zeroserve router``: run one InferenceGraph router.
+
+Usage::
+
+    zeroserve router --graph-json '<InferenceGraph spec or object JSON>' [--graph-file PATH]
+                     [--http-port N] [--host ADDR] [--namespace NS] [--state-dir DIR]
+                     [--propagate-headers 'Authorization,Test-Header-*'] [--seed N]
+                     [--ready-file PATH] [--log-level info]
+
+KServe's router flags ``--inferencegraph-name`` (recorded as the graph's name) and ``--enable-tls`` /
+``--enable-auth`` (refused: not supported) are recognised. The graph is planned before the port is
+bound, so an invalid graph exits with status 2 and every problem on stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import httpx
+import orjson
+import uvicorn
+from prometheus_client import CollectorRegistry
+
+from zeroserve.router.app import create_app
+from zeroserve.router.errors import GraphPlanError
+from zeroserve.router.plan import ExecutableGraph
+from zeroserve.router.planner import load_graph_json
+from zeroserve.router.settings import RouterSettings
+from zeroserve.servers.logs import configure_logging
+
+__all__ = ["main"]
+
+_log = logging.getLogger("zeroserve.router")
+
+
+class _Server(uvicorn.Server):
+    """uvicorn's server with an event set once its sockets listen."""
+
+    def __init__(self, config: uvicorn.Config) -> None:
+        super().__init__(config)
+        self.listening = asyncio.Event()
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets)
+        if self.started:
+            self.listening.set()
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="zeroserve router", description="Run an InferenceGraph router.")
+    parser.add_argument(
+        "--graph-json", "--graph_json", dest="graph_json", help="the graph spec or object, as JSON"
+    )
+    parser.add_argument("--graph-file", dest="graph_file", type=Path, help="read the graph JSON from a file")
+    parser.add_argument(
+        "--http-port", "--http_port", dest="http_port", type=int, help="HTTP port (default $PORT or 8080)"
+    )
+    parser.add_argument(
+        "--grpc-port", "--grpc_port", dest="grpc_port", type=int, help="accepted and ignored (HTTP only)"
+    )
+    parser.add_argument("--host", dest="host")
+    parser.add_argument("--namespace", dest="namespace", help="namespace for serviceName steps")
+    parser.add_argument("--state-dir", dest="state_dir", type=Path, help="folder for bandit state")
+    parser.add_argument(
+        "--propagate-headers", dest="propagate_headers", help="comma-separated header regexes"
+    )
+    parser.add_argument("--seed", dest="seed", type=int, help="seed of the Splitter's random source")
+    parser.add_argument("--ready-file", dest="ready_file", type=Path)
+    parser.add_argument("--log-level", dest="log_level")
+    parser.add_argument("--inferencegraph-name", dest="graph_name", help="KServe's flag: the graph's name")
+    parser.add_argument("--enable-tls", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--enable-auth", action="store_true", help=argparse.SUPPRESS)
+    return parser
+
+
+def main(argv: list[str]) -> int:
+    """Run the router until SIGTERM / SIGINT.
+
+    Args:
+        argv: the arguments after ``router``.
+
+    Returns:
+        0 after a clean shutdown, 2 for bad arguments or an invalid graph.
+    """
+    args = _parser().parse_args(argv)
+    overrides = {
+        k: v
+        for k, v in vars(args).items()
+        if v is not None and k not in ("graph_file", "grpc_port", "graph_name")
+    }
+    overrides.pop("enable_tls")
+    overrides.pop("enable_auth")
+    settings = RouterSettings(**overrides)
+    configure_logging(settings.log_level)
+    if args.enable_tls or args.enable_auth:
+        print("zeroserve router: --enable-tls and --enable-auth are not supported", file=sys.stderr)
+        return 2
+    text = args.graph_file.read_text() if args.graph_file else settings.graph_json
+    if not text:
+        print("zeroserve router: --graph-json or --graph-file is required", file=sys.stderr)
+        return 2
+    try:
+        graph = load_graph_json(text, namespace=settings.namespace)
+    except GraphPlanError as exc:
+        for issue in exc.issues:
+            print(f"invalid graph: {issue}", file=sys.stderr)
+        return 2
+    if args.graph_name and not graph.name:
+        graph = replace(graph, name=args.graph_name)
+    for warning in graph.warnings:
+        _log.warning(
+            "graph accepted with a warning", extra={"path": warning.path, "warning": warning.message}
+        )
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(_serve(settings, graph))
+    return 0
+
+
+async def _serve(settings: RouterSettings, graph: ExecutableGraph) -> None:
+    sock = socket.socket(socket.AF_INET6 if ":" in settings.host else socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((settings.host, settings.http_port))
+    port = sock.getsockname()[1]
+    limits = httpx.Limits(
+        max_connections=settings.max_connections, max_keepalive_connections=settings.max_connections
+    )
+    async with httpx.AsyncClient(limits=limits, timeout=None, trust_env=True) as http:
+        app = create_app(
+            graph,
+            http=http,
+            registry=CollectorRegistry(),
+            propagate_headers=settings.header_patterns(),
+            state_dir=settings.state_dir,
+            seed=settings.seed,
+            logger=_log,
+        )
+        for pattern in app.propagator.invalid:
+            _log.warning("ignoring an invalid header pattern", extra={"pattern": pattern})
+        config = uvicorn.Config(
+            app,
+            http="httptools",
+            lifespan="on",
+            access_log=False,
+            log_config=None,
+            timeout_keep_alive=int(graph.idle_timeout or 180),
+            ws="none",
+        )
+        server = _Server(config)
+        serving = asyncio.create_task(server.serve(sockets=[sock]))
+        listening = asyncio.create_task(server.listening.wait())
+        await asyncio.wait([serving, listening], return_when=asyncio.FIRST_COMPLETED)
+        listening.cancel()
+        if server.started:
+            _log.info(
+                "router listening", extra={"port": port, "graph": graph.name, "nodes": len(graph.nodes)}
+            )
+            if settings.ready_file is not None:
+                _write_ready_file(settings.ready_file, port)
+        await serving
+
+
+def _write_ready_file(path: Path, port: int) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_bytes(orjson.dumps({"pid": os.getpid(), "http_port": port, "grpc_port": -1}))
+    os.replace(tmp, path)
