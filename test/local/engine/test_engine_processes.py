@@ -33,8 +33,8 @@ def _spec(
     )
 
 
-async def _until(predicate: Callable[[], bool], timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
+async def _until(predicate: Callable[[], bool], within: float = 20.0) -> None:
+    deadline = time.monotonic() + within
     while not predicate():
         if time.monotonic() > deadline:
             raise AssertionError("condition not reached in time")
@@ -72,7 +72,7 @@ async def test_scale_to_zero_and_activator_holds_the_next_request(engine: Engine
     engine.set_routes([RouteEntry("default", "idle", (("idle-00001", 100),))])
     await _until(lambda: rev.ready_count == 1)
     # stable window 1 s + grace 0.5 s, no traffic: scale to zero
-    await _until(lambda: rev.ready_count == 0 and not rev.instances, timeout=10)
+    await _until(lambda: rev.ready_count == 0 and not rev.instances, within=10)
     assert _cond(rev, "Active").reason == "NoTraffic"
     assert _cond(rev, "Ready").status == "True"
     async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{engine.gateway_port}", timeout=30) as client:
@@ -155,4 +155,4 @@ async def test_concurrency_scales_out_and_back(engine: Engine) -> None:
             assert set(codes) == {200}
             peak = max(peak, rev.ready_count)
     assert peak >= 2
-    await _until(lambda: rev.ready_count <= 1, timeout=15)
+    await _until(lambda: rev.ready_count <= 1, within=15)
