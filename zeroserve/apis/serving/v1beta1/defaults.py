@@ -7,8 +7,10 @@
 - ``model.protocolVersion`` defaults to ``v1``, or ``v2`` for the formats whose servers speak only
   the Open Inference Protocol (``triton``, ``vllm``, and the legacy ``onnx`` / ``huggingface`` keys);
 - every component's ``minReplicas`` defaults to 1 (0 is kept: it means scale to zero);
-- a ``logger`` without a ``mode`` logs ``all``;
-- a component's single unnamed custom container is named ``kserve-container``.
+- a ``logger`` without a ``mode`` logs ``all``.
+
+Custom containers are not named here: KServe's CRD already requires a ``name`` on each; the model
+server's container built from ``model`` is named :data:`DEFAULT_CONTAINER_NAME` by the controller.
 
 Batcher and logger settings left unset are not written into the spec; the controller reads their
 defaults from :data:`DEFAULT_MAX_BATCH_SIZE` and :data:`DEFAULT_MAX_LATENCY_MS` (KServe's
@@ -17,10 +19,8 @@ defaults from :data:`DEFAULT_MAX_BATCH_SIZE` and :data:`DEFAULT_MAX_LATENCY_MS` 
 
 from __future__ import annotations
 
-from zeroserve.apis.core import Container
 from zeroserve.apis.serving.v1beta1.types import (
     ComponentExtensionSpec,
-    ComponentSpec,
     InferenceService,
     ModelFormat,
     ModelSpec,
@@ -80,7 +80,6 @@ def default_inference_service(isvc: InferenceService) -> InferenceService:
     _default_predictor(result.spec.predictor)
     for component in result.spec.components().values():
         _default_extension(component)
-        _default_container_names(component)
     return result
 
 
@@ -104,11 +103,5 @@ def _default_predictor(predictor: PredictorSpec) -> None:
 def _default_extension(component: ComponentExtensionSpec) -> None:
     if component.min_replicas is None:
         component.min_replicas = DEFAULT_MIN_REPLICAS
-    if component.logger is not None and not component.logger.mode:
+    if component.logger is not None and component.logger.mode is None:
         component.logger.mode = DEFAULT_LOGGER_MODE
-
-
-def _default_container_names(component: ComponentSpec) -> None:
-    containers: list[Container] = component.containers or []
-    if len(containers) == 1 and not containers[0].name:
-        containers[0].name = DEFAULT_CONTAINER_NAME
