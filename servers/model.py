@@ -17,7 +17,7 @@ from collections.abc import Awaitable, Mapping
 from dataclasses import replace
 from typing import Any, Protocol
 
-from zeroserve.servers.transformer.config import PredictorConfig
+from zeroserve.servers.transformer.config import PredictorConfig, PredictorProtocol
 
 __all__ = ["Model", "PredictorClient"]
 
@@ -74,7 +74,7 @@ class Model:
         if not value:
             self.predictor_config = None
         elif self.predictor_config is None:
-            protocol = getattr(self, "_pending_protocol", "v1")
+            protocol: PredictorProtocol = getattr(self, "_pending_protocol", "v1")
             self.predictor_config = PredictorConfig(value, protocol)
         else:
             self.predictor_config = replace(self.predictor_config, predictor_host=value)
