@@ -6,7 +6,7 @@ logic never sees a transport library's exceptions.
 
 from __future__ import annotations
 
-__all__ = ["AlreadyExists", "Conflict", "ControllerError", "Gone", "NotFound", "StoreError"]
+__all__ = ["AlreadyExists", "BuildError", "Conflict", "ControllerError", "Gone", "NotFound", "StoreError"]
 
 
 class ControllerError(Exception):
@@ -40,3 +40,17 @@ class Conflict(StoreError):
 
 class Gone(StoreError):
     """410: a watch's ``resourceVersion`` is too old; list again."""
+
+
+class BuildError(ControllerError):
+    """An object cannot be built from a spec that passed validation (e.g. no runtime fits).
+
+    Args:
+        reason: a CamelCase condition reason, e.g. ``"NoSupportingRuntime"``.
+        message: what the user should change.
+    """
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.message = message

@@ -1,0 +1,256 @@
+"""The containers of each component: the runtime's model server, custom containers, and the args the
+controller adds (transformer/explainer wiring, payload-logger flags, batcher settings).
+
+Pure functions from the (defaulted) InferenceService and the configuration to container dicts.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from zeroserve.apis.serving.v1beta1 import (
+    Batcher,
+    ComponentExtensionSpec,
+    ExplainerSpec,
+    InferenceService,
+    LoggerSpec,
+    ModelSpec,
+    PredictorSpec,
+    TransformerSpec,
+)
+from zeroserve.controller.config import ControllerConfig, render_template
+from zeroserve.controller.errors import BuildError
+from zeroserve.controller.names import component_service_name
+from zeroserve.controller.resources.constants import MODEL_CONTAINER
+
+__all__ = [
+    "LOGGER_AGENT_CONTAINER",
+    "LOGGER_AGENT_PORT",
+    "apply_logger",
+    "batcher_env",
+    "component_containers",
+    "logger_flags",
+    "main_container_index",
+    "predictor_protocol",
+]
+
+LOGGER_AGENT_CONTAINER = "logger-agent"
+LOGGER_AGENT_PORT = 9081
+
+# ModelSpec fields that describe the model, not the container.
+_MODEL_ONLY = ("modelFormat", "runtime", "storageUri", "protocolVersion", "runtimeVersion", "storage")
+
+
+def predictor_protocol(isvc: InferenceService) -> str:
+    """The predictor's protocol version (``v1`` unless the model says otherwise)."""
+    model = isvc.spec.predictor.model
+    return (model.protocol_version if model is not None else None) or "v1"
+
+
+def main_container_index(containers: list[dict[str, Any]]) -> int:
+    """KServe's rule: the container named ``kserve-container``, else the first one."""
+    for i, container in enumerate(containers):
+        if container.get("name") == MODEL_CONTAINER:
+            return i
+    return 0
+
+
+def _merge_env(base: list[dict[str, Any]], override: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    merged = {e["name"]: dict(e) for e in base}
+    for env in override:
+        merged[env["name"]] = dict(env)
+    return list(merged.values())
+
+
+def _has_arg(args: list[str], flag: str) -> bool:
+    return any(a == flag or a.startswith(flag + "=") for a in args)
+
+
+def _model_container(isvc: InferenceService, model: ModelSpec, config: ControllerConfig) -> dict[str, Any]:
+    protocol = model.protocol_version or "v1"
+    format_name = model.model_format.name if model.model_format else ""
+    runtime = config.runtimes.select(format_name, protocol, model.runtime)
+    if runtime is None:
+        wanted = f"runtime {model.runtime!r}" if model.runtime else "a runtime"
+        raise BuildError(
+            "NoSupportingRuntime",
+            f"spec.predictor.model: {wanted} for model format {format_name!r} and protocol "
+            f"{protocol!r} is not configured; known runtimes: "
+            + ", ".join(
+                f"{r.name} ({'/'.join(r.model_formats)}: {'/'.join(r.protocols)})"
+                for r in config.runtimes.runtimes
+            ),
+        )
+    values = config.image_values(isvc.name, isvc.namespace)
+    user = {k: v for k, v in model.to_dict().items() if k not in _MODEL_ONLY}
+    container: dict[str, Any] = {
+        "name": MODEL_CONTAINER,
+        "image": user.pop("image", None) or render_template(runtime.image, values),
+        "args": [render_template(a, values) for a in runtime.args] + list(user.pop("args", [])),
+    }
+    env = _merge_env([dict(e) for e in runtime.env], user.pop("env", []))
+    if env:
+        container["env"] = env
+    container["ports"] = user.pop("ports", None) or config.runtimes.ports_for(protocol)
+    resources = user.pop("resources", None) or runtime.resources
+    if resources:
+        container["resources"] = resources
+    user.pop("name", None)
+    container.update(user)
+    return container
+
+
+def _predictor_containers(isvc: InferenceService, config: ControllerConfig) -> list[dict[str, Any]]:
+    predictor: PredictorSpec = isvc.spec.predictor
+    if predictor.model is not None:
+        return [_model_container(isvc, predictor.model, config)]
+    containers = [c.to_dict() for c in predictor.containers or []]
+    if not containers:
+        raise BuildError(
+            "InvalidPredictorSpec",
+            "spec.predictor: no model and no containers (legacy framework keys must be defaulted to model)",
+        )
+    return containers
+
+
+def _wired_containers(
+    isvc: InferenceService, spec: TransformerSpec | ExplainerSpec, component: str, predictor_host: str
+) -> list[dict[str, Any]]:
+    containers = [c.to_dict() for c in spec.containers or []]
+    if not containers:
+        raise BuildError("InvalidSpec", f"spec.{component}: containers must be given")
+    main = containers[main_container_index(containers)]
+    args: list[str] = list(main.get("args") or [])
+    extra: list[str] = []
+    if not _has_arg(args, "--model_name"):
+        extra += ["--model_name", isvc.name]
+    if not _has_arg(args, "--predictor_host"):
+        extra += ["--predictor_host", predictor_host]
+    if not _has_arg(args, "--http_port"):
+        ports = main.get("ports") or [{"containerPort": 8080}]
+        extra += ["--http_port", str(ports[0].get("containerPort", 8080))]
+    protocol = predictor_protocol(isvc)
+    if protocol != "v1" and not _has_arg(args, "--predictor_protocol"):
+        extra += ["--predictor_protocol", protocol]
+    if component == "transformer" and spec.container_concurrency and not _has_arg(args, "--workers"):
+        extra += ["--workers", str(spec.container_concurrency)]
+    main["args"] = args + extra
+    main["env"] = _merge_env(main.get("env") or [], [{"name": "PROTOCOL", "value": protocol}])
+    return containers
+
+
+def component_containers(
+    isvc: InferenceService, component: str, config: ControllerConfig
+) -> list[dict[str, Any]]:
+    """The containers of a component, before storage, logger and batcher wiring.
+
+    Args:
+        isvc: the defaulted InferenceService.
+        component: ``predictor``, ``transformer`` or ``explainer``.
+        config: the controller configuration (runtime table, images).
+
+    Returns:
+        Container dicts; the main one is :func:`main_container_index`'s.
+
+    Raises:
+        BuildError: no runtime serves the model, or a component has no container.
+    """
+    ns = isvc.namespace or "default"
+    if component == "predictor":
+        return _predictor_containers(isvc, config)
+    if component == "transformer":
+        assert isvc.spec.transformer is not None
+        host = f"{component_service_name(isvc.name, 'predictor')}.{ns}"
+        return _wired_containers(isvc, isvc.spec.transformer, component, host)
+    if component == "explainer":
+        assert isvc.spec.explainer is not None
+        target = "transformer" if isvc.spec.transformer is not None else "predictor"
+        host = f"{component_service_name(isvc.name, target)}.{ns}"
+        return _wired_containers(isvc, isvc.spec.explainer, component, host)
+    raise ValueError(f"unknown component {component!r}")
+
+
+def logger_flags(
+    logger: LoggerSpec, isvc: InferenceService, component: str, config: ControllerConfig
+) -> list[str]:
+    """The payload-logger flags of docs/contracts.md for a component's ``logger``.
+
+    Args:
+        logger: ``spec.<component>.logger``.
+        isvc: the InferenceService (its name and namespace go into the CloudEvents).
+        component: the component the events come from.
+        config: for the default sink URL.
+
+    Returns:
+        ``--log-url ... --log-mode ... [--log-metadata-headers a,b] --inference-service ... ...``.
+    """
+    flags = ["--log-url", logger.url or config.logger_default_url, "--log-mode", logger.mode or "all"]
+    if logger.metadata_headers:
+        flags += ["--log-metadata-headers", ",".join(logger.metadata_headers)]
+    flags += [
+        "--inference-service",
+        isvc.name,
+        "--namespace",
+        isvc.namespace or "default",
+        "--component",
+        component,
+    ]
+    return flags
+
+
+def batcher_env(batcher: Batcher, config: ControllerConfig) -> list[dict[str, Any]]:
+    """The batcher's settings as the model server's environment (``ZEROSERVE_BATCHER_*``)."""
+    size = batcher.max_batch_size or config.batcher_max_batch_size
+    latency = batcher.max_latency or config.batcher_max_latency_ms
+    return [
+        {"name": "ZEROSERVE_BATCHER_ENABLED", "value": "true"},
+        {"name": "ZEROSERVE_BATCHER_MAX_BATCH_SIZE", "value": str(size)},
+        {"name": "ZEROSERVE_BATCHER_MAX_LATENCY_MS", "value": str(latency)},
+    ]
+
+
+def apply_logger(
+    containers: list[dict[str, Any]],
+    ext: ComponentExtensionSpec,
+    isvc: InferenceService,
+    component: str,
+    config: ControllerConfig,
+) -> list[dict[str, Any]]:
+    """Carry ``ext.logger`` to the data plane: as flags on a server that takes them, else a sidecar.
+
+    Args:
+        containers: the component's containers (not changed; a new list is returned).
+        ext: the component's extension spec.
+        isvc: the InferenceService.
+        component: the component's name.
+        config: the controller configuration.
+
+    Returns:
+        The containers with the logger wired in (unchanged when there is no logger).
+    """
+    if ext.logger is None:
+        return containers
+    containers = [dict(c) for c in containers]
+    index = main_container_index(containers)
+    main = containers[index]
+    flags = logger_flags(ext.logger, isvc, component, config)
+    if config.takes_logger_flags(str(main.get("image", ""))):
+        main["args"] = list(main.get("args") or []) + flags
+        return containers
+    ports = main.pop("ports", None) or [{"containerPort": 8080}]
+    upstream_port = int(ports[0].get("containerPort", 8080))
+    sidecar = {
+        "name": LOGGER_AGENT_CONTAINER,
+        "image": f"{config.flag_aware_images[0]}:{config.version}",
+        "args": [
+            "logger-agent",
+            "--upstream",
+            f"http://127.0.0.1:{upstream_port}",
+            "--port",
+            str(LOGGER_AGENT_PORT),
+            *flags,
+        ],
+        "ports": [{"name": "http1", "containerPort": LOGGER_AGENT_PORT, "protocol": "TCP"}],
+    }
+    containers.append(sidecar)
+    return containers

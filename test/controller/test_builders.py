@@ -1,0 +1,239 @@
+"""Pure builders on KServe-shaped YAML: golden files, Knative's schema, KServe's schema for inputs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from zeroserve.apis.serving.v1alpha1 import InferenceGraph
+from zeroserve.apis.serving.v1beta1 import InferenceService
+from zeroserve.apis.serving.v1beta1.defaults import default_inference_service
+from zeroserve.controller.config import ControllerConfig
+from zeroserve.controller.errors import BuildError
+from zeroserve.controller.resources.http_route import build_http_route
+from zeroserve.controller.resources.inference_graph import (
+    build_graph_service,
+    referenced_services,
+    service_step_url,
+)
+from zeroserve.controller.resources.knative_service import build_component_service
+from zeroserve.controller.resources.traffic import component_traffic
+
+from .golden import assert_golden
+from .schemas import crd_validator, schema_errors
+
+DATA = Path(__file__).parent / "testdata"
+ISVC_CASES = sorted(p.stem for p in (DATA / "isvc").glob("*.yaml"))
+IG_CASES = sorted(p.stem for p in (DATA / "ig").glob("*.yaml"))
+
+
+def golden_config() -> ControllerConfig:
+    """The configuration golden files are built with: a fixed image tag, KServe's defaults otherwise."""
+    image = "ghcr.io/zeroserve/zeroserve:golden"
+    return ControllerConfig(version="golden", storage_initializer_image=image, router_image=image)
+
+
+def load(kind: str, case: str) -> dict[str, Any]:
+    data: dict[str, Any] = yaml.safe_load((DATA / kind / f"{case}.yaml").read_text())
+    return data
+
+
+def isvc_from(data: dict[str, Any]) -> InferenceService:
+    isvc = default_inference_service(InferenceService.from_dict(data))
+    isvc.metadata.uid = f"uid-{isvc.name}"
+    return isvc
+
+
+@pytest.fixture(scope="module")
+def knative_service_schema(shared_specs: Path) -> Any:
+    return crd_validator(shared_specs / "knative-serving" / "service.yaml", "v1")
+
+
+@pytest.mark.parametrize("case", ISVC_CASES)
+def test_inference_service_inputs_are_valid_kserve(case: str, shared_specs: Path) -> None:
+    validator = crd_validator(shared_specs / "kserve" / "inferenceservices.crd.yaml", "v1beta1")
+    assert schema_errors(validator, load("isvc", case)) == []
+
+
+@pytest.mark.parametrize("case", IG_CASES)
+def test_inference_graph_inputs_are_valid_kserve(case: str, shared_specs: Path) -> None:
+    validator = crd_validator(shared_specs / "kserve" / "inferencegraphs.crd.yaml", "v1alpha1")
+    assert schema_errors(validator, load("ig", case)) == []
+
+
+@pytest.mark.parametrize("case", ISVC_CASES)
+def test_inference_service_builds_match_golden(case: str, knative_service_schema: Any) -> None:
+    isvc = isvc_from(load("isvc", case))
+    config = golden_config()
+    services = [build_component_service(isvc, c, config) for c in isvc.spec.components()]
+    for service in services:
+        assert schema_errors(knative_service_schema, service) == [], service["metadata"]["name"]
+    assert_golden(f"isvc-{case}", [*services, build_http_route(isvc, config)])
+
+
+def _step_urls(graph: InferenceGraph, config: ControllerConfig) -> dict[str, str]:
+    by_name = {d["metadata"]["name"]: d for d in (load("isvc", case) for case in ISVC_CASES)}
+    urls = {}
+    for name in referenced_services(graph):
+        data = by_name.get(name) or {"metadata": {"name": name}, "spec": {"predictor": {"sklearn": {}}}}
+        data["metadata"]["namespace"] = graph.namespace
+        urls[name] = service_step_url(isvc_from(data), config)
+    return urls
+
+
+@pytest.mark.parametrize("case", IG_CASES)
+def test_inference_graph_builds_match_golden(case: str, knative_service_schema: Any) -> None:
+    graph = InferenceGraph.from_dict(load("ig", case))
+    graph.metadata.uid = f"uid-{graph.name}"
+    config = golden_config()
+    service = build_graph_service(graph, _step_urls(graph, config), config)
+    assert schema_errors(knative_service_schema, service) == []
+    assert_golden(f"ig-{case}", [service])
+
+
+# -- focused, table-driven checks of the rules the golden files encode ----------------------------
+
+
+@pytest.mark.parametrize(
+    ("case", "component", "annotations"),
+    [
+        ("sklearn-v1", "predictor", {"autoscaling.knative.dev/min-scale": "1"}),
+        (
+            "gpu-autoscaling",
+            "predictor",
+            {
+                "autoscaling.knative.dev/min-scale": "0",
+                "autoscaling.knative.dev/max-scale": "3",
+                "autoscaling.knative.dev/target": "5",
+                "autoscaling.knative.dev/metric": "concurrency",
+                "autoscaling.knative.dev/window": "30s",
+            },
+        ),
+        (
+            "batcher",
+            "predictor",
+            {
+                "internal.serving.kserve.io/batcher": "true",
+                "internal.serving.kserve.io/batcher-max-batchsize": "32",
+                "internal.serving.kserve.io/batcher-max-latency": "500",
+            },
+        ),
+        ("logger", "predictor", {"internal.serving.kserve.io/logger-mode": "all"}),
+    ],
+)
+def test_template_annotations(case: str, component: str, annotations: dict[str, str]) -> None:
+    service = build_component_service(isvc_from(load("isvc", case)), component, golden_config())
+    got = service["spec"]["template"]["metadata"]["annotations"]
+    assert got["autoscaling.knative.dev/class"] == "kpa.autoscaling.knative.dev"
+    for key, value in annotations.items():
+        assert got[key] == value, key
+
+
+def test_model_name_on_the_wire_is_the_isvc_name_and_models_come_from_storage() -> None:
+    isvc = isvc_from(load("isvc", "sklearn-v1"))
+    pod = build_component_service(isvc, "predictor", golden_config())["spec"]["template"]["spec"]
+    assert pod["containers"][0]["args"][:3] == ["serve", "sklearn", "--model_name=sklearn-iris"]
+    assert pod["initContainers"][0]["args"] == [
+        "storage-initializer",
+        "gs://kfserving-examples/models/sklearn/1.0/model",
+        "/mnt/models",
+    ]
+    assert {"name": "kserve-provision-location", "emptyDir": {}} in pod["volumes"]
+
+
+def test_transformer_is_wired_to_the_predictor_with_its_protocol() -> None:
+    isvc = isvc_from(load("isvc", "transformer"))
+    pod = build_component_service(isvc, "transformer", golden_config())["spec"]["template"]["spec"]
+    main = pod["containers"][0]
+    args = main["args"]
+    assert args[args.index("--predictor_host") + 1] == "torch-transformer-predictor.default"
+    assert args[args.index("--predictor_protocol") + 1] == "v2"
+    assert args[args.index("--model_name") + 1] == "torch-transformer"
+    assert {"name": "PROTOCOL", "value": "v2"} in main["env"]
+
+
+def test_gpu_limits_are_passed_through() -> None:
+    isvc = isvc_from(load("isvc", "gpu-autoscaling"))
+    pod = build_component_service(isvc, "predictor", golden_config())["spec"]["template"]["spec"]
+    assert pod["containers"][0]["resources"]["limits"]["nvidia.com/gpu"] == "1"
+    assert pod["containerConcurrency"] == 10
+    assert pod["timeoutSeconds"] == 120
+
+
+def test_logger_flags_on_our_server_and_a_sidecar_for_a_foreign_image() -> None:
+    isvc = isvc_from(load("isvc", "logger"))
+    predictor = build_component_service(isvc, "predictor", golden_config())["spec"]["template"]["spec"]
+    args = predictor["containers"][0]["args"]
+    assert args[args.index("--log-url") + 1].startswith("http://broker-ingress")
+    assert args[args.index("--log-metadata-headers") + 1] == "x-request-id,x-user"
+    assert args[args.index("--component") + 1] == "predictor"
+    transformer = build_component_service(isvc, "transformer", golden_config())["spec"]["template"]["spec"]
+    user, agent = transformer["containers"]
+    assert "ports" not in user, "only the sidecar may expose the serving port"
+    assert agent["args"][:5] == ["logger-agent", "--upstream", "http://127.0.0.1:5000", "--port", "9081"]
+    assert agent["args"][agent["args"].index("--log-url") + 1] == "http://default-broker"
+
+
+def test_http_route_sends_explain_to_the_explainer_and_the_rest_to_the_transformer_or_predictor() -> None:
+    route = build_http_route(isvc_from(load("isvc", "explainer")), golden_config())
+    assert route["spec"]["hostnames"] == ["income.default.example.com", "income.default.svc.cluster.local"]
+    rules = route["spec"]["rules"]
+    assert [r["backendRefs"][0]["name"] for r in rules] == ["income-explainer", "income-predictor"]
+    assert rules[0]["matches"][0]["path"]["type"] == "RegularExpression"
+    transformer = build_http_route(isvc_from(load("isvc", "transformer")), golden_config())
+    backends = [r["backendRefs"][0]["name"] for r in transformer["spec"]["rules"]]
+    assert backends == ["torch-transformer-transformer"]
+
+
+def test_no_runtime_for_a_format_is_a_build_error_naming_the_runtimes() -> None:
+    data = load("isvc", "sklearn-v2")
+    data["spec"]["predictor"]["model"]["modelFormat"]["name"] = "tensorflow"
+    with pytest.raises(BuildError) as info:
+        build_component_service(isvc_from(data), "predictor", golden_config())
+    assert info.value.reason == "NoSupportingRuntime"
+    assert "zeroserve-sklearn" in info.value.message
+
+
+@pytest.mark.parametrize(
+    ("percent", "rolled_out", "tags", "expected"),
+    [
+        (None, None, False, [{"latestRevision": True, "percent": 100}]),
+        (10, None, False, [{"latestRevision": True, "percent": 100}]),  # first rollout: nothing to split with
+        (
+            10,
+            "s-00001",
+            False,
+            [
+                {"latestRevision": True, "percent": 10},
+                {"tag": "prev", "revisionName": "s-00001", "latestRevision": False, "percent": 90},
+            ],
+        ),
+        (
+            0,
+            "s-00001",
+            False,
+            [
+                {"latestRevision": True, "percent": 0},
+                {"tag": "prev", "revisionName": "s-00001", "latestRevision": False, "percent": 100},
+            ],
+        ),
+        (100, "s-00001", True, [{"tag": "latest", "latestRevision": True, "percent": 100}]),
+        (None, "s-00001", True, [{"tag": "latest", "latestRevision": True, "percent": 100}]),
+    ],
+)
+def test_canary_traffic(
+    percent: int | None, rolled_out: str | None, tags: bool, expected: list[dict[str, Any]]
+) -> None:
+    assert component_traffic(percent, rolled_out, tags) == expected
+
+
+def test_graph_steps_resolve_to_the_service_address_and_protocol_path() -> None:
+    graph = InferenceGraph.from_dict(load("ig", "splitter"))
+    urls = _step_urls(graph, golden_config())
+    assert urls == {
+        "sklearn-iris": "http://sklearn-iris.default.svc.cluster.local/v1/models/sklearn-iris:predict",
+        "sklearn-v2-iris": "http://sklearn-v2-iris.default.svc.cluster.local/v2/models/sklearn-v2-iris/infer",
+    }
