@@ -1,0 +1,296 @@
+"""``zeroserve serve <runtime> ...``: run a model server with one of the runtimes.
+
+Accepts our flag spellings (``--model-name``) and KServe's (``--model_name``), so a KServe
+``ServingRuntime``'s args work unchanged; KServe flags we do not use are tolerated with a warning.
+Ports follow docs/contracts.md: ``--http-port`` else ``PORT`` else 8080, ``--grpc-port`` else
+``ZEROSERVE_GRPC_PORT`` else 8081, ``0`` binds a free port, ``--ready-file`` reports the bound ports.
+
+Nothing is parsed at import; :func:`main` is callable in-process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+__all__ = ["build_parser", "main"]
+
+_log = logging.getLogger("zeroserve.servers.cli")
+
+# KServe ModelServer flags with no effect here: accepted and ignored (with a note in the log).
+_IGNORED_KSERVE_FLAGS = (
+    "--enable_latency_logging",
+    "--enable-latency-logging",
+    "--log_config_file",
+    "--access_log_format",
+    "--event-loop",
+    "--event_loop",
+    "--max_asyncio_workers",
+    "--enable_predictor_health_check",
+)
+
+
+def _bool(text: str) -> bool:
+    value = text.strip().lower()
+    if value in ("1", "true", "yes", "on", "t", "y"):
+        return True
+    if value in ("0", "false", "no", "off", "f", "n"):
+        return False
+    raise argparse.ArgumentTypeError(f"expected true or false, got {text!r}")
+
+
+def _flag(parser: argparse._ActionsContainer, name: str, *extra: str, **kwargs: Any) -> None:
+    """Add ``--name`` with its KServe spelling ``--na_me`` (and any extra spellings)."""
+    spellings = [f"--{name}"]
+    underscored = f"--{name.replace('-', '_')}"
+    if underscored not in spellings:
+        spellings.append(underscored)
+    parser.add_argument(*spellings, *extra, dest=name.replace("-", "_"), **kwargs)
+
+
+def build_parser(runtime_names: list[str] | None = None) -> argparse.ArgumentParser:
+    """The argument parser of ``zeroserve serve``.
+
+    Args:
+        runtime_names: shown in the help text.
+
+    Returns:
+        A parser; use ``parse_known_args`` to tolerate unknown KServe flags.
+    """
+    names = ", ".join(runtime_names or [])
+    parser = argparse.ArgumentParser(
+        prog="zeroserve serve",
+        description="Serve a model over KServe V1, Open Inference V2 REST and V2 gRPC.",
+        allow_abbrev=False,
+    )
+    parser.add_argument("runtime", help=f"the runtime: {names}" if names else "the runtime")
+
+    model = parser.add_argument_group("model")
+    _flag(model, "model-name", default="model", help="the model's name on the wire (default: model)")
+    _flag(model, "model-dir", help="local model folder (or a storage URI, as KServe's --model_dir allows)")
+    _flag(
+        model, "storage-uri", help="storageUri to download the model from (path, file, pvc, http(s), s3, gs)"
+    )
+    _flag(model, "models-dir", help="model repository root for V2 repository load (<models-dir>/<name>)")
+
+    rt = parser.add_argument_group("runtime options")
+    _flag(rt, "predict-proba", nargs="?", const="true", help="sklearn: answer with predict_proba")
+    _flag(rt, "nthread", help="xgboost: threads per prediction")
+    _flag(rt, "device", help="pytorch: cpu, cuda or cuda:N")
+    _flag(rt, "input-dtype", help="pytorch: dtype of V1 instances (default float32)")
+    _flag(rt, "num-threads", help="pytorch: intra-op CPU threads")
+    _flag(rt, "model-class", help="custom: path/to/file.py:Class or package.module:Class")
+    _flag(rt, "model-params", help="custom: JSON object of keyword arguments for the class")
+    _flag(
+        rt,
+        "runtime-option",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="any runtime option (repeatable)",
+    )
+
+    server = parser.add_argument_group("server")
+    _flag(server, "http-port", type=int, help="HTTP port (default: PORT env, else 8080; 0 = free port)")
+    _flag(server, "grpc-port", type=int, help="gRPC port (default: ZEROSERVE_GRPC_PORT, else 8081; -1 = off)")
+    _flag(server, "enable-grpc", type=_bool, help="KServe's switch; false disables gRPC")
+    _flag(server, "host", help="address to bind (default 0.0.0.0)")
+    _flag(server, "workers", type=int, help="HTTP worker processes")
+    _flag(server, "ready-file", type=Path, help="write {pid, http_port, grpc_port} here once serving")
+    _flag(server, "max-request-size", type=int, help="largest request body in bytes (413 beyond)")
+    _flag(server, "max-threads", type=int, help="gRPC executor threads")
+    _flag(server, "grpc-max-send-message-length", type=int, help="largest gRPC message")
+    _flag(server, "grpc-max-receive-message-length", type=int, help="largest gRPC message")
+    _flag(server, "timeout-keep-alive", type=int, help="idle keep-alive seconds")
+    _flag(server, "enable-docs-url", type=_bool, help="accepted for KServe compatibility")
+    _flag(server, "configure-logging", type=_bool, help="install the JSON log handler (default true)")
+    _flag(server, "log-level", help="log level (default INFO)")
+    _flag(server, "access-log", type=_bool, nargs="?", const=True, help="log every request")
+
+    tr = parser.add_argument_group("transformer")
+    _flag(tr, "predictor-host", help="host[:port] of the predictor this transformer forwards to")
+    _flag(tr, "predictor-protocol", "--protocol", choices=["v1", "v2", "grpc-v2"], help="predictor protocol")
+    _flag(tr, "predictor-use-ssl", type=_bool, nargs="?", const=True, help="reach the predictor over TLS")
+    _flag(tr, "predictor-request-timeout-seconds", type=float, help="timeout of one predictor request")
+    _flag(tr, "predictor-request-retries", type=int, help="retries of failed predictor connections")
+
+    logger = parser.add_argument_group("payload logging")
+    _flag(logger, "log-url", help="CloudEvents sink of request/response payloads")
+    _flag(logger, "log-mode", choices=["all", "request", "response"], help="what to log")
+    _flag(logger, "log-metadata-headers", help="comma-separated request headers to attach")
+    _flag(logger, "inference-service", help="InferenceService name (CloudEvent attribute)")
+    _flag(logger, "namespace", help="namespace (CloudEvent attribute)")
+    _flag(logger, "component", help="predictor, transformer or explainer")
+    _flag(logger, "endpoint", help="endpoint label")
+    return parser
+
+
+def _server_fields(args: argparse.Namespace) -> dict[str, Any]:
+    fields: dict[str, Any] = {}
+    direct = (
+        "http_port",
+        "grpc_port",
+        "host",
+        "workers",
+        "ready_file",
+        "max_request_size",
+        "timeout_keep_alive",
+        "enable_docs_url",
+        "configure_logging",
+        "log_level",
+        "access_log",
+        "log_url",
+        "log_mode",
+        "inference_service",
+        "namespace",
+        "component",
+        "endpoint",
+    )
+    for name in direct:
+        value = getattr(args, name)
+        if value is not None:
+            fields[name] = value
+    if args.enable_grpc is False:
+        fields["grpc_port"] = -1
+    if args.max_threads is not None:
+        fields["grpc_max_threads"] = args.max_threads
+    lengths = [v for v in (args.grpc_max_send_message_length, args.grpc_max_receive_message_length) if v]
+    if lengths:
+        fields["grpc_max_message_length"] = max(lengths)
+    if args.log_metadata_headers is not None:
+        fields["log_metadata_headers"] = [
+            h.strip() for h in args.log_metadata_headers.split(",") if h.strip()
+        ]
+    if args.models_dir is not None:
+        fields["models_dir"] = Path(args.models_dir)
+    return fields
+
+
+def _runtime_options(args: argparse.Namespace) -> dict[str, Any]:
+    options: dict[str, Any] = {}
+    for name in (
+        "predict_proba",
+        "nthread",
+        "device",
+        "input_dtype",
+        "num_threads",
+        "model_class",
+        "model_params",
+    ):
+        value = getattr(args, name)
+        if value is not None:
+            options[name] = value
+    for item in args.runtime_option:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise ValueError(f"--runtime-option {item!r} is not KEY=VALUE")
+        options[key.strip().replace("-", "_")] = value
+    return options
+
+
+def _predictor_config(args: argparse.Namespace) -> Any:
+    if not args.predictor_host:
+        return None
+    from zeroserve.servers.transformer.config import PredictorConfig
+
+    fields: dict[str, Any] = {"predictor_host": args.predictor_host}
+    for name in (
+        "predictor_protocol",
+        "predictor_use_ssl",
+        "predictor_request_timeout_seconds",
+        "predictor_request_retries",
+    ):
+        value = getattr(args, name)
+        if value is not None:
+            fields[name] = value
+    return PredictorConfig(**fields)
+
+
+def _split_unknown(unknown: list[str]) -> tuple[list[str], list[str]]:
+    """Separate KServe flags we knowingly ignore from flags nobody knows."""
+    ignored: list[str] = []
+    strange: list[str] = []
+    for item in unknown:
+        if not item.startswith("-"):
+            continue  # the value of an unknown flag
+        (ignored if item.split("=", 1)[0] in _IGNORED_KSERVE_FLAGS else strange).append(item.split("=", 1)[0])
+    return ignored, strange
+
+
+def main(argv: list[str]) -> int:
+    """Run ``zeroserve serve``.
+
+    Args:
+        argv: the arguments after ``serve``, e.g.
+            ``["sklearn", "--model_name=iris", "--model_dir=/mnt/models"]``.
+
+    Returns:
+        0 after a clean shutdown, 1 when the model or the server fails to start, 2 on bad arguments.
+    """
+    from zeroserve.servers.runtimes import RuntimeRegistry, UnknownRuntimeError
+
+    registry = RuntimeRegistry.builtin()
+    parser = build_parser(registry.names())
+    args, unknown = parser.parse_known_args(argv)
+    try:
+        entry = registry.get(args.runtime)
+    except UnknownRuntimeError as exc:
+        parser.print_usage(sys.stderr)
+        print(f"zeroserve serve: {exc}", file=sys.stderr)
+        return 2
+    if args.model_dir and args.storage_uri and args.model_dir != args.storage_uri:
+        print("zeroserve serve: give either --model-dir or --storage-uri, not both", file=sys.stderr)
+        return 2
+    try:
+        options = _runtime_options(args)
+    except ValueError as exc:
+        print(f"zeroserve serve: {exc}", file=sys.stderr)
+        return 2
+    return _serve(args, unknown, entry.name, options)
+
+
+def _serve(args: argparse.Namespace, unknown: list[str], runtime: str, options: dict[str, Any]) -> int:
+    from pydantic import ValidationError
+
+    from zeroserve.servers.errors import ServingError
+    from zeroserve.servers.logs import configure_logging
+    from zeroserve.servers.model_server import ModelServer
+    from zeroserve.servers.runtimes import RuntimeRegistry
+    from zeroserve.servers.settings import ServerSettings
+    from zeroserve.servers.storage import ModelStorage, StorageError
+
+    try:
+        settings = ServerSettings(**_server_fields(args))
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        print(f"zeroserve serve: bad server option: {problems}", file=sys.stderr)
+        return 2
+    registry = RuntimeRegistry.builtin()
+    storage = ModelStorage()
+    model_dir = args.storage_uri or args.model_dir
+
+    def factory(name: str, folder: Path) -> Any:
+        return registry.create(runtime, name, folder, options, storage)
+
+    server = ModelServer(settings, model_factory=factory if settings.models_dir else None)
+    if settings.configure_logging:
+        configure_logging(settings.log_level, server.request_id)
+    ignored, strange = _split_unknown(unknown)
+    if ignored:
+        _log.info("ignoring KServe flags that have no effect here: %s", ", ".join(ignored))
+    if strange:
+        _log.warning("ignoring unknown flags: %s", ", ".join(strange), extra={"flags": strange})
+    try:
+        model = registry.create(runtime, args.model_name, model_dir, options, storage)
+        config = _predictor_config(args)
+        if config is not None and model.predictor_config is None:
+            model.predictor_config = config
+        _log.info("starting %s model %s from %s", runtime, args.model_name, model_dir)
+        server.start([model])
+    except (ServingError, StorageError) as exc:
+        _log.error("model server failed to start: %s", exc)
+        return 1
+    return 0

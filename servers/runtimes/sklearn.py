@@ -1,0 +1,146 @@
+"""The scikit-learn runtime: one ``*.joblib`` / ``*.pkl`` / ``*.pickle`` estimator per model folder.
+
+As KServe's sklearnserver: ``predict`` by default, ``predict_proba`` when the ``predict_proba``
+option (or the ``PREDICT_PROBA`` environment variable) is true. scikit-learn and joblib are imported
+only when a model loads.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Self
+
+import numpy as np
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from zeroserve.servers.errors import InvalidInput
+from zeroserve.servers.predict_io import get_predict_response
+from zeroserve.servers.runtimes.base import FileModel, parse_options
+from zeroserve.servers.runtimes.errors import ModelFormatError
+from zeroserve.servers.runtimes.features import feature_matrix
+from zeroserve.servers.storage import ModelStorage
+from zeroserve.servers.tensors import datatype_of
+
+__all__ = ["SKLearnModel", "SKLearnOptions"]
+
+
+class SKLearnOptions(BaseSettings):
+    """Options of the sklearn runtime (env prefix ``ZEROSERVE_SKLEARN_``)."""
+
+    model_config = SettingsConfigDict(env_prefix="ZEROSERVE_SKLEARN_", populate_by_name=True, extra="forbid")
+
+    predict_proba: bool = Field(
+        default=False,
+        validation_alias=AliasChoices("predict_proba", "ZEROSERVE_SKLEARN_PREDICT_PROBA", "PREDICT_PROBA"),
+    )
+    """Answer with ``predict_proba`` (class probabilities) instead of ``predict``.
+
+    Also read from KServe's ``PREDICT_PROBA`` environment variable."""
+
+
+class SKLearnModel(FileModel):
+    """Serves a pickled scikit-learn estimator (or pipeline).
+
+    Args:
+        name: the model's name.
+        model_dir: folder (or file, or storage URI) holding exactly one joblib/pickle file.
+        options: runtime options; defaults (and the environment) when omitted.
+        storage: resolves ``model_dir`` when it is a URI.
+    """
+
+    runtime = "sklearn"
+    patterns = ("*.joblib", "*.pkl", "*.pickle")
+
+    def __init__(
+        self,
+        name: str,
+        model_dir: Path | str,
+        options: SKLearnOptions | None = None,
+        *,
+        storage: ModelStorage | None = None,
+    ) -> None:
+        super().__init__(name, model_dir, storage=storage)
+        self.options = options if options is not None else SKLearnOptions()
+        self._model: Any = None
+
+    @classmethod
+    def from_options(
+        cls,
+        name: str,
+        model_dir: Path | str | None,
+        options: Mapping[str, Any],
+        storage: ModelStorage | None = None,
+    ) -> Self:
+        if model_dir is None:
+            raise ModelFormatError("sklearn: a model folder (--model-dir or --storage-uri) is required")
+        return cls(name, model_dir, parse_options(SKLearnOptions, cls.runtime, options), storage=storage)
+
+    def load_file(self, path: Path) -> None:
+        import joblib
+
+        try:
+            model = joblib.load(path)
+        except Exception as exc:
+            raise ModelFormatError(
+                f"sklearn: {path} is not a joblib/pickle file of a model: {type(exc).__name__}: {exc}"
+            ) from exc
+        method = "predict_proba" if self.options.predict_proba else "predict"
+        if not callable(getattr(model, method, None)):
+            raise ModelFormatError(
+                f"sklearn: the object in {path} is a {type(model).__name__}, which has no {method}()"
+            )
+        self._model = model
+
+    @property
+    def n_features(self) -> int | None:
+        """How many features the estimator was fitted on, when it says (``n_features_in_``)."""
+        n = getattr(self._model, "n_features_in_", None)
+        return int(n) if n is not None else None
+
+    @property
+    def feature_names(self) -> list[str] | None:
+        """The estimator's feature names when it was fitted on named columns (``feature_names_in_``)."""
+        names = getattr(self._model, "feature_names_in_", None)
+        return [str(n) for n in names] if names is not None else None
+
+    def get_input_types(self) -> list[dict[str, Any]]:
+        n = self.n_features
+        if n is None:
+            return []
+        return [{"name": "input-0", "datatype": "FP32", "shape": [-1, n]}]
+
+    def get_output_types(self) -> list[dict[str, Any]]:
+        if self._model is None:
+            return []
+        classes = getattr(self._model, "classes_", None)
+        if self.options.predict_proba:
+            width = len(classes) if classes is not None else -1
+            return [{"name": "output-0", "datatype": "FP64", "shape": [-1, width]}]
+        datatype = datatype_of(np.asarray(classes)) if classes is not None else "FP64"
+        return [{"name": "output-0", "datatype": datatype, "shape": [-1]}]
+
+    def predict(self, payload: Any, headers: Mapping[str, str] | None = None) -> Any:
+        """Predict with the estimator.
+
+        Args:
+            payload: a V1 dict or a V2 ``InferRequest``.
+            headers: the request headers (unused).
+
+        Returns:
+            ``{"predictions": [...]}`` for V1, an ``InferResponse`` with ``output-0`` for V2.
+        """
+        if self._model is None:
+            raise RuntimeError(f"model {self.name} is not loaded")
+        matrix = feature_matrix(
+            self.name, payload, n_features=self.n_features, feature_names=self.feature_names
+        )
+        try:
+            if self.options.predict_proba:
+                result = self._model.predict_proba(matrix)
+            else:
+                result = self._model.predict(matrix)
+        except ValueError as exc:
+            raise InvalidInput(f"model {self.name}: {exc}") from exc
+        return get_predict_response(payload, result, self.name)
