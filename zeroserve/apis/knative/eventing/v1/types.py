@@ -66,6 +66,9 @@ class BrokerStatus(Status):
     address: Addressable | None = None
     addresses: list[Addressable] | None = None
     dead_letter_sink_uri: str | None = None
+    dead_letter_sink_ca_certs: str | None = Field(default=None, alias="deadLetterSinkCACerts")
+    dead_letter_sink_audience: str | None = None
+    policies: list[dict[str, Any]] | None = None
 
 
 class TriggerFilter(KubeModel):
@@ -90,7 +93,12 @@ class TriggerStatus(Status):
     """A Trigger's status: the resolved subscriber URI."""
 
     subscriber_uri: str | None = None
+    subscriber_ca_certs: str | None = Field(default=None, alias="subscriberCACerts")
+    subscriber_audience: str | None = None
     dead_letter_sink_uri: str | None = None
+    dead_letter_sink_ca_certs: str | None = Field(default=None, alias="deadLetterSinkCACerts")
+    dead_letter_sink_audience: str | None = None
+    auth: dict[str, Any] | None = None
 
 
 class Broker(KubeObject):
