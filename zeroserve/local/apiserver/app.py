@@ -1,0 +1,409 @@
+"""The HTTP layer: Kubernetes REST paths and verbs mapped onto the registry, as an ASGI app.
+
+Handles discovery, OpenAPI, get / list / watch / create / update / patch / delete / deletecollection
+and the ``status`` subresource, content negotiation for ``Table`` and aggregated discovery, bearer-token
+authentication, and the rendering of every error as ``metav1.Status``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import json
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+import yaml
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response, StreamingResponse
+from starlette.routing import Route
+
+from zeroserve.local.apiserver import discovery, errors
+from zeroserve.local.apiserver.openapi import OpenApiDocuments
+from zeroserve.local.apiserver.registry import Registry
+from zeroserve.local.apiserver.resources import ResourceType
+from zeroserve.local.apiserver.selectors import Selector, parse_field_selector, parse_label_selector
+from zeroserve.local.apiserver.tables import table_for, wants_table
+from zeroserve.local.apiserver.watch import WatchEvent
+
+__all__ = ["create_app"]
+
+_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
+_HEALTH = ("/healthz", "/livez", "/readyz")
+_DEFAULT_WATCH_SECONDS = 1800
+
+
+@dataclass(frozen=True)
+class _Target:
+    """A parsed resource path."""
+
+    group: str
+    version: str
+    plural: str
+    namespace: str | None
+    name: str
+    subresource: str
+    watch: bool
+
+
+def _json(body: Any, code: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(orjson.dumps(body), status_code=code, media_type="application/json", headers=headers)
+
+
+def _parse_target(parts: list[str]) -> _Target | None:
+    if parts[:1] == ["api"] and len(parts) >= 3:
+        group, version, rest = "", parts[1], parts[2:]
+    elif parts[:1] == ["apis"] and len(parts) >= 4:
+        group, version, rest = parts[1], parts[2], parts[3:]
+    else:
+        return None
+    watch = rest[0] == "watch"
+    if watch:
+        rest = rest[1:]
+    namespace = None
+    if len(rest) >= 3 and rest[0] == "namespaces" and rest[2] not in ("status", "finalize"):
+        namespace, rest = rest[1], rest[2:]
+    if not rest or len(rest) > 3:
+        return None
+    padded = [*rest, "", ""]
+    return _Target(group, version, padded[0], namespace, padded[1], padded[2], watch)
+
+
+def _decode_body(raw: bytes, content_type: str) -> Any:
+    media = content_type.split(";")[0].strip()
+    if "protobuf" in media:
+        raise errors.unsupported_media_type(content_type)
+    try:
+        if "yaml" in media:
+            return yaml.safe_load(raw)
+        return json.loads(raw or b"{}")
+    except (ValueError, yaml.YAMLError) as exc:
+        raise errors.bad_request(f"the request body could not be decoded: {exc}") from exc
+
+
+class _Handlers:
+    def __init__(self, registry: Registry, token: str | None, server_address: str) -> None:
+        self.registry = registry
+        self.token = token
+        self.server_address = server_address
+        self.openapi = OpenApiDocuments()
+
+    async def handle(self, request: Request) -> Response:
+        try:
+            return await self._dispatch(request)
+        except errors.ApiError as exc:
+            return _json(exc.to_status(), exc.code)
+
+    def _authenticate(self, request: Request) -> None:
+        if self.token is None:
+            return
+        header = request.headers.get("authorization", "")
+        scheme, _, credential = header.partition(" ")
+        if scheme.lower() != "bearer" or not hmac.compare_digest(
+            credential.strip().encode(), self.token.encode()
+        ):
+            raise errors.unauthorized()
+
+    async def _dispatch(self, request: Request) -> Response:
+        path = request.url.path.rstrip("/") or "/"
+        if path in _HEALTH:
+            return PlainTextResponse("ok")
+        self._authenticate(request)
+        parts = [p for p in path.split("/") if p]
+        if request.method == "GET":
+            found = self._discovery(request, path, parts)
+            if found is not None:
+                return found
+        target = _parse_target(parts)
+        if target is None:
+            raise errors.ApiError(404, "NotFound", "the server could not find the requested resource")
+        rt = self.registry.resolve(target.group, target.version, target.plural)
+        if target.namespace is not None and not rt.namespaced:
+            raise errors.ApiError(404, "NotFound", "the server could not find the requested resource")
+        if rt.namespaced and target.name and target.namespace is None:
+            raise errors.ApiError(404, "NotFound", "the server could not find the requested resource")
+        if target.subresource and target.subresource != "status":
+            raise errors.ApiError(404, "NotFound", "the server could not find the requested resource")
+        return await self._resource(request, rt, target)
+
+    def _discovery(self, request: Request, path: str, parts: list[str]) -> Response | None:
+        types = self.registry.types()
+        accept = request.headers.get("accept", "")
+        if path == "/version":
+            return _json(discovery.server_version())
+        if path in ("/api", "/apis"):
+            if discovery.wants_aggregated(accept):
+                body = discovery.aggregated_discovery(types, core=path == "/api")
+                return Response(orjson.dumps(body), media_type=discovery.AGGREGATED_MEDIA)
+            if path == "/api":
+                return _json(discovery.api_versions(self.server_address))
+            return _json(discovery.api_group_list(types))
+        if path == "/openapi/v3":
+            return _json(self.openapi.index(types))
+        if path.startswith("/openapi/v3/"):
+            document = self.openapi.document(types, path.removeprefix("/openapi/v3/"))
+            if document is None:
+                raise errors.ApiError(404, "NotFound", "the server could not find the requested resource")
+            return Response(document, media_type="application/json")
+        if path == "/openapi/v2":
+            raise errors.ApiError(404, "NotFound", "the server could not find the requested resource")
+        if parts[:1] == ["apis"] and len(parts) == 2:
+            versions = discovery.group_versions(types).get(parts[1])
+            if not versions or not parts[1]:
+                raise errors.ApiError(404, "NotFound", "the server could not find the requested resource")
+            return _json(discovery.api_group(parts[1], versions))
+        if (parts[:1] == ["api"] and len(parts) == 2) or (parts[:1] == ["apis"] and len(parts) == 3):
+            group, version = ("", parts[1]) if parts[0] == "api" else (parts[1], parts[2])
+            listed = discovery.api_resource_list(types, group, version)
+            if listed is None:
+                raise errors.ApiError(404, "NotFound", "the server could not find the requested resource")
+            return _json(listed)
+        return None
+
+    async def _resource(self, request: Request, rt: ResourceType, target: _Target) -> Response:
+        query = request.query_params
+        method = request.method
+        namespace = target.namespace
+        registry = self.registry
+        version = target.version
+        dry_run = bool(query.get("dryRun"))
+        field_validation = query.get("fieldValidation") or "Warn"
+        if field_validation not in ("Strict", "Warn", "Ignore"):
+            raise errors.bad_request(
+                f"fieldValidation must be Strict, Warn or Ignore, not {field_validation!r}"
+            )
+        if method == "GET":
+            if target.watch or query.get("watch") in ("true", "1"):
+                return self._watch(request, rt, target)
+            if target.name:
+                obj = registry.get(rt, namespace or "", target.name)
+                if target.subresource == "status" or not wants_table(request.headers.get("accept", "")):
+                    return _json(registry.output(rt, version, obj))
+                return self._table(
+                    request, rt, version, [obj], {"resourceVersion": obj["metadata"]["resourceVersion"]}
+                )
+            return self._list(request, rt, target)
+        if target.watch:
+            raise errors.method_not_allowed(method, rt.group_resource)
+        if method == "POST" and not target.name:
+            body = _decode_body(await request.body(), request.headers.get("content-type", ""))
+            created, warnings = registry.create(
+                rt, version, namespace, body, dry_run=dry_run, field_validation=field_validation
+            )
+            return self._written(rt, version, created, warnings, 201)
+        if method == "PUT" and target.name:
+            body = _decode_body(await request.body(), request.headers.get("content-type", ""))
+            updated, warnings = registry.update(
+                rt,
+                version,
+                namespace or "",
+                target.name,
+                body,
+                subresource=target.subresource,
+                dry_run=dry_run,
+                field_validation=field_validation,
+            )
+            return self._written(rt, version, updated, warnings, 200)
+        if method == "PATCH" and target.name:
+            raw = await request.body()
+            patched, warnings = registry.patch(
+                rt,
+                version,
+                namespace or "",
+                target.name,
+                request.headers.get("content-type", ""),
+                raw,
+                subresource=target.subresource,
+                dry_run=dry_run,
+                field_validation=field_validation,
+            )
+            return self._written(rt, version, patched, warnings, 200)
+        if method == "DELETE" and not target.subresource:
+            raw = await request.body()
+            options = _decode_body(raw, request.headers.get("content-type", "")) if raw.strip() else {}
+            if not isinstance(options, dict):
+                raise errors.bad_request("DeleteOptions must be an object")
+            policy = query.get("propagationPolicy") or options.get("propagationPolicy")
+            if not policy:
+                policy = "Orphan" if options.get("orphanDependents") else "Background"
+            if policy not in ("Background", "Foreground", "Orphan"):
+                raise errors.bad_request(
+                    f"propagationPolicy {policy!r} is not one of Background, Foreground, Orphan"
+                )
+            dry_run = dry_run or bool(options.get("dryRun"))
+            if target.name:
+                return self._delete_one(rt, version, namespace or "", target.name, options, policy, dry_run)
+            selectors = self._selectors(request)
+            deleted = [
+                registry.output(rt, version, registry.delete_object(rt, obj, policy, dry_run=dry_run))
+                for obj in registry.list_objects(rt, namespace, selectors)
+            ]
+            return _json(
+                self._list_body(rt, version, deleted, {"resourceVersion": str(registry.resource_version)})
+            )
+        raise errors.method_not_allowed(method, rt.group_resource)
+
+    def _delete_one(
+        self,
+        rt: ResourceType,
+        version: str,
+        namespace: str,
+        name: str,
+        options: dict[str, Any],
+        policy: str,
+        dry_run: bool,
+    ) -> Response:
+        current = self.registry.get(rt, namespace, name)
+        preconditions = options.get("preconditions") or {}
+        meta = current["metadata"]
+        if preconditions.get("uid") and preconditions["uid"] != meta.get("uid"):
+            given = preconditions["uid"]
+            why = f"Precondition failed: UID in precondition: {given}, UID in object meta: {meta['uid']}"
+            raise errors.conflict(rt.plural, rt.group, name, why)
+        wanted = preconditions.get("resourceVersion")
+        if wanted and wanted != meta["resourceVersion"]:
+            actual = meta["resourceVersion"]
+            why = f"Precondition failed: ResourceVersion in precondition: {wanted}, in object meta: {actual}"
+            raise errors.conflict(rt.plural, rt.group, name, why)
+        result = self.registry.delete_object(rt, current, policy, dry_run=dry_run)
+        code = 202 if "deletionTimestamp" in result["metadata"] and not dry_run else 200
+        return _json(self.registry.output(rt, version, result), code)
+
+    def _written(
+        self, rt: ResourceType, version: str, obj: dict[str, Any], warnings: list[str], code: int
+    ) -> Response:
+        response = _json(self.registry.output(rt, version, obj), code)
+        for warning in warnings:
+            response.headers.append("Warning", f'299 - "{warning.replace(chr(34), chr(92) + chr(34))}"')
+        return response
+
+    @staticmethod
+    def _selectors(request: Request) -> tuple[Selector, ...]:
+        selectors: list[Selector] = []
+        if request.query_params.get("labelSelector"):
+            selectors.append(parse_label_selector(request.query_params["labelSelector"]))
+        if request.query_params.get("fieldSelector"):
+            selectors.append(parse_field_selector(request.query_params["fieldSelector"]))
+        return tuple(selectors)
+
+    def _list_body(
+        self, rt: ResourceType, version: str, items: list[dict[str, Any]], meta: dict[str, Any]
+    ) -> dict[str, Any]:
+        return {"kind": rt.list_kind, "apiVersion": rt.api_version(version), "metadata": meta, "items": items}
+
+    def _list(self, request: Request, rt: ResourceType, target: _Target) -> Response:
+        registry = self.registry
+        items = registry.list_objects(rt, target.namespace, self._selectors(request))
+        meta: dict[str, Any] = {"resourceVersion": str(registry.resource_version)}
+        start = request.query_params.get("continue")
+        if start:
+            try:
+                after = tuple(orjson.loads(bytes.fromhex(start)))
+            except ValueError:
+                raise errors.bad_request("invalid continue token") from None
+            items = [o for o in items if (o["metadata"].get("namespace", ""), o["metadata"]["name"]) > after]
+        limit = int(request.query_params.get("limit") or 0)
+        if 0 < limit < len(items):
+            items = items[:limit]
+            last = items[-1]["metadata"]
+            meta["continue"] = orjson.dumps([last.get("namespace", ""), last["name"]]).hex()
+        if wants_table(request.headers.get("accept", "")):
+            return self._table(request, rt, target.version, items, meta)
+        out = [registry.output(rt, target.version, o) for o in items]
+        return _json(self._list_body(rt, target.version, out, meta))
+
+    def _table(
+        self,
+        request: Request,
+        rt: ResourceType,
+        version: str,
+        items: list[dict[str, Any]],
+        meta: dict[str, Any],
+    ) -> Response:
+        version_def = rt.version(version) or rt.storage_version
+        objects = [self.registry.output(rt, version, o) for o in items]
+        include = request.query_params.get("includeObject") or "Metadata"
+        return _json(table_for(version_def, objects, include_object=include, list_meta=meta))
+
+    def _watch(self, request: Request, rt: ResourceType, target: _Target) -> Response:
+        query = request.query_params
+        selectors = list(self._selectors(request))
+        if target.name:
+            selectors.append(parse_field_selector(f"metadata.name={target.name}"))
+        initial_events = query.get("sendInitialEvents") == "true"
+        timeout = float(query.get("timeoutSeconds") or _DEFAULT_WATCH_SECONDS)
+        try:
+            watcher, backlog = self.registry.watch(
+                rt, target.namespace, tuple(selectors), query.get("resourceVersion"), initial=initial_events
+            )
+        except errors.ApiError as exc:
+            if exc.code != 410:
+                raise
+            expired = orjson.dumps({"type": "ERROR", "object": exc.to_status()}) + b"\n"
+            return Response(expired, media_type="application/json")
+        table = wants_table(request.headers.get("accept", ""))
+        include = query.get("includeObject") or "Metadata"
+        version_def = rt.version(target.version) or rt.storage_version
+        registry = self.registry
+        state = {"headers": True}
+
+        def encode(event: WatchEvent) -> bytes:
+            obj = (
+                registry.output(rt, target.version, event.object)
+                if event.type != "BOOKMARK"
+                else event.object
+            )
+            if table and event.type != "BOOKMARK":
+                obj = table_for(version_def, [obj], include_object=include, headers=state["headers"])
+                state["headers"] = False
+            return orjson.dumps({"type": event.type, "object": obj}) + b"\n"
+
+        async def stream() -> AsyncIterator[bytes]:
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + timeout
+            try:
+                for event in backlog:
+                    yield encode(event)
+                if initial_events:
+                    bookmark = {
+                        "kind": rt.kind,
+                        "apiVersion": rt.api_version(target.version),
+                        "metadata": {
+                            "resourceVersion": str(registry.resource_version),
+                            "annotations": {"k8s.io/initial-events-end": "true"},
+                        },
+                    }
+                    yield orjson.dumps({"type": "BOOKMARK", "object": bookmark}) + b"\n"
+                while True:
+                    remaining = deadline - loop.time()
+                    if remaining <= 0:
+                        return
+                    try:
+                        live = await asyncio.wait_for(watcher.queue.get(), remaining)
+                    except TimeoutError:
+                        return
+                    if live is None:
+                        return
+                    yield encode(live)
+            finally:
+                registry.unwatch(watcher)
+
+        return StreamingResponse(stream(), media_type="application/json")
+
+
+def create_app(registry: Registry, *, token: str | None, server_address: str = "127.0.0.1") -> Starlette:
+    """Build the API server's ASGI application.
+
+    Args:
+        registry: the objects it serves.
+        token: the bearer token every request except health checks must present; ``None`` disables auth.
+        server_address: ``host:port`` advertised in ``/api``.
+
+    Returns:
+        The Starlette application.
+    """
+    handlers = _Handlers(registry, token, server_address)
+    return Starlette(routes=[Route("/{path:path}", handlers.handle, methods=_METHODS)])
