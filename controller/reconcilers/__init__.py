@@ -1,0 +1,7 @@
+"""Reconcilers: the reconcile logic of each kind, over the store interface."""
+
+from zeroserve.controller.reconcilers.inference_graph import InferenceGraphReconciler
+from zeroserve.controller.reconcilers.inference_service import InferenceServiceReconciler
+from zeroserve.controller.reconcilers.result import Result
+
+__all__ = ["InferenceGraphReconciler", "InferenceServiceReconciler", "Result"]
