@@ -168,7 +168,17 @@ async def maybe_await(value: Any) -> Any:
     return value
 
 
-_HOP_HEADERS = frozenset({"host", "content-length", "content-type", "connection", "transfer-encoding"})
+_HOP_HEADERS = frozenset(
+    {
+        "host",
+        "content-length",
+        "content-type",
+        "connection",
+        "transfer-encoding",
+        "inference-header-content-length",
+        "accept-encoding",
+    }
+)
 
 
 def _forwarded(headers: Headers | None) -> dict[str, str] | None:

@@ -55,6 +55,8 @@ class ServerHandle:
     """The bound gRPC port, ``None`` when gRPC is disabled."""
     dataplane: DataPlane
     metrics: ServerMetrics
+    request_id: ContextVar[str | None]
+    """The server's request id variable (log formatters read it)."""
     host: str = "127.0.0.1"
     stop_event: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -264,7 +266,7 @@ class ModelServer:
                     s.grpc_max_message_length,
                 )
             handle = ServerHandle(
-                http_port, grpc_port, self.dataplane, self.metrics, host=_client_host(s.host)
+                http_port, grpc_port, self.dataplane, self.metrics, self.request_id, host=_client_host(s.host)
             )
             if s.ready_file is not None:
                 _write_ready_file(s.ready_file, http_port, grpc_port)

@@ -82,7 +82,7 @@ class RestPredictorClient:
         Returns:
             V1: the JSON answer as a dict. V2: an :class:`InferResponse`.
         """
-        out_headers = dict(headers or {})
+        out_headers = {k: v for k, v in (headers or {}).items() if k.lower() != v2_rest.HEADER_LENGTH}
         if self.config.predictor_protocol == "v1":
             if isinstance(payload, InferRequest):
                 raise InvalidInput("transformer produced a V2 InferRequest but predictor_protocol is v1")

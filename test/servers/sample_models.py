@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import Any
 
 import numpy as np
@@ -92,3 +93,11 @@ class SlowModel(Model):
     async def predict(self, payload: Any, headers: Any = None) -> Any:
         await asyncio.sleep(self.delay)
         return {"predictions": ["done"]}
+
+
+class LoggingModel(Model):
+    """Logs one line from inside ``predict`` (the request id must reach it)."""
+
+    def predict(self, payload: Any, headers: Any = None) -> Any:
+        logging.getLogger("test.sample_models.logging").info("predicting inside the model")
+        return {"predictions": [0]}
