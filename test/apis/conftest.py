@@ -55,7 +55,10 @@ def strict_validator(schema: dict[str, Any]) -> Validate:
                 walk(value)
 
     walk(strict)
-    strict.setdefault("properties", {})["metadata"] = {"type": "object"}
+    properties = strict.setdefault("properties", {})
+    properties["metadata"] = {"type": "object"}
+    properties.setdefault("apiVersion", {"type": "string"})
+    properties.setdefault("kind", {"type": "string"})
     validator = jsonschema.Draft7Validator(strict)
 
     def validate(obj: dict[str, Any]) -> list[str]:

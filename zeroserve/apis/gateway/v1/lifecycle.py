@@ -50,6 +50,7 @@ def set_parent_conditions(
         (e for e in entries if e.parent_ref == parent and e.controller_name == controller_name), None
     )
     previous = {c.get("type"): c for c in (existing.conditions or [])} if existing is not None else {}
+    moment = rfc3339(clock())
     conditions = []
     for kind, ok, good, bad in (
         ("Accepted", accepted, "Accepted", "NotAllowedByListeners"),
@@ -65,7 +66,7 @@ def set_parent_conditions(
                 "reason": good if ok else bad,
                 "message": "" if ok else message,
                 "observedGeneration": generation or 0,
-                "lastTransitionTime": rfc3339(clock()) if changed else old.get("lastTransitionTime"),
+                "lastTransitionTime": moment if changed else old.get("lastTransitionTime"),
             }
         )
     entry = HTTPRouteParentStatus(parent_ref=parent, controller_name=controller_name, conditions=conditions)
