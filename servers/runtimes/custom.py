@@ -76,7 +76,11 @@ def load_model_class(target: str) -> type[Model]:
             ) from exc
     cls = getattr(module, class_name, None)
     if cls is None:
-        available = sorted(n for n, v in vars(module).items() if inspect.isclass(v) and issubclass(v, Model))
+        available = sorted(
+            n
+            for n, v in vars(module).items()
+            if inspect.isclass(v) and issubclass(v, Model) and v.__module__ == module.__name__
+        )
         raise CustomModelError(
             f"custom: {location} has no class {class_name!r} (Model subclasses there: {available or 'none'})"
         )
