@@ -23,6 +23,7 @@ from typing import Any
 
 import orjson
 import uvicorn
+import uvloop
 
 __all__ = ["ServiceThread", "StepServices"]
 
@@ -111,7 +112,9 @@ class ServiceThread:
         return f"http://127.0.0.1:{self.port}"
 
     def _run(self) -> None:
-        asyncio.run(self.server.serve(sockets=[self.sock]))
+        # uvloop: asyncio's own loop answers ~40 ms late on sockets handed to uvicorn (delayed ACKs)
+        with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+            runner.run(self.server.serve(sockets=[self.sock]))
 
     def start(self, timeout: float = 10.0) -> ServiceThread:
         """Start serving and wait until the socket listens."""
