@@ -16,7 +16,11 @@ import orjson
 
 __all__ = ["JsonFormatter", "configure_logging", "new_request_id_var"]
 
-_RESERVED = frozenset(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"message", "asctime"}
+_RESERVED = frozenset(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {
+    "message",
+    "asctime",
+    "color_message",  # uvicorn's coloured copy of msg
+}
 
 
 def new_request_id_var() -> ContextVar[str | None]:

@@ -86,8 +86,10 @@ async def _supervise(server: ModelServer, sock: socket.socket, children: list[in
     s = server.settings
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGCHLD):
+    for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    # A worker dying stops the server (the event loop owns SIGCHLD handling, so use signal.signal).
+    signal.signal(signal.SIGCHLD, lambda *_: loop.call_soon_threadsafe(stop.set))
     grpc_server = None
     grpc_port: int | None = None
     if s.grpc_port >= 0:
@@ -107,7 +109,10 @@ async def _supervise(server: ModelServer, sock: socket.socket, children: list[in
     _log.info(
         "serving with %d workers", len(children), extra={"http_port": http_port, "grpc_port": grpc_port}
     )
-    await stop.wait()
+    try:
+        await stop.wait()
+    finally:
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
     _log.info("shutting down")
     server.dataplane.live = False
     if grpc_server is not None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from typing import Any
 
 import numpy as np
@@ -84,13 +85,17 @@ class HeaderModel(Model):
 
 
 class SlowModel(Model):
-    """Takes ``delay`` seconds per request (for graceful shutdown)."""
+    """Takes ``delay`` seconds per request; touches ``marker`` when a request starts (shutdown tests)."""
 
-    def __init__(self, name: str, delay: float = 0.5) -> None:
+    def __init__(self, name: str, delay: float = 0.5, marker: str | None = None) -> None:
         super().__init__(name)
         self.delay = delay
+        self.marker = marker
 
     async def predict(self, payload: Any, headers: Any = None) -> Any:
+        if self.marker:
+            with open(self.marker, "w") as f:
+                f.write("started")
         await asyncio.sleep(self.delay)
         return {"predictions": ["done"]}
 
@@ -101,3 +106,10 @@ class LoggingModel(Model):
     def predict(self, payload: Any, headers: Any = None) -> Any:
         logging.getLogger("test.sample_models.logging").info("predicting inside the model")
         return {"predictions": [0]}
+
+
+class PidModel(Model):
+    """Answers with the id of the process that served the request (worker tests)."""
+
+    def predict(self, payload: Any, headers: Any = None) -> Any:
+        return {"predictions": [os.getpid()]}
