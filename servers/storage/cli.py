@@ -8,32 +8,11 @@ is 0 on success, 1 when a download fails, 2 on bad arguments.
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import sys
-import time
 from pathlib import Path
 
 __all__ = ["main"]
-
-
-class _JSONLines(logging.Formatter):
-    """One JSON object per record with ``ts``, ``level``, ``logger``, ``msg`` and the record's extras."""
-
-    _STANDARD = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
-
-    def format(self, record: logging.LogRecord) -> str:
-        line: dict[str, object] = {
-            "ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
-            + f".{int(record.msecs):03d}Z",
-            "level": record.levelname,
-            "logger": record.name,
-            "msg": record.getMessage(),
-        }
-        line.update({k: v for k, v in vars(record).items() if k not in self._STANDARD})
-        if record.exc_info:
-            line["exc"] = self.formatException(record.exc_info)
-        return json.dumps(line, default=str)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -75,8 +54,10 @@ def main(argv: list[str]) -> int:
         print("zeroserve storage-initializer: expected pairs of <srcURI> <destPath>", file=sys.stderr)
         return 2
 
+    from zeroserve.servers.logs import JsonFormatter
+
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(_JSONLines())
+    handler.setFormatter(JsonFormatter())
     log = logging.getLogger("zeroserve")
     log.addHandler(handler)
     log.setLevel(args.log_level.upper())
