@@ -94,8 +94,7 @@ class SlowModel(Model):
 
     async def predict(self, payload: Any, headers: Any = None) -> Any:
         if self.marker:
-            with open(self.marker, "w") as f:
-                f.write("started")
+            _touch(self.marker)
         await asyncio.sleep(self.delay)
         return {"predictions": ["done"]}
 
@@ -113,3 +112,8 @@ class PidModel(Model):
 
     def predict(self, payload: Any, headers: Any = None) -> Any:
         return {"predictions": [os.getpid()]}
+
+
+def _touch(path: str) -> None:
+    with open(path, "w") as f:
+        f.write("started")
