@@ -1,0 +1,108 @@
+"""``zeroserve controller``: run the operator against a Kubernetes API (a cluster or the embedded one).
+
+Exit codes: 0 after SIGTERM/SIGINT, 1 when leadership was lost (the pod restarts and campaigns again,
+as client-go controllers do), 2 for bad arguments or an unreachable kubeconfig.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import signal
+import sys
+import threading
+from datetime import UTC, datetime
+from types import FrameType
+
+__all__ = ["build_parser", "main"]
+
+
+class _JsonFormatter(logging.Formatter):
+    """One JSON object per line: ``ts``, ``level``, ``logger``, ``msg`` (docs/contracts.md)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {
+            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "msg": record.getMessage(),
+        }
+        if record.exc_info:
+            entry["exc"] = self.formatException(record.exc_info)
+        return json.dumps(entry)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command's arguments."""
+    parser = argparse.ArgumentParser(prog="zeroserve controller", description=__doc__)
+    parser.add_argument(
+        "--kubeconfig", help="kubeconfig file (default: $KUBECONFIG, ~/.kube/config, or in-cluster)"
+    )
+    parser.add_argument("--context", help="kubeconfig context (default: its current one)")
+    parser.add_argument("--namespace", help="watch only this namespace (default: all)")
+    parser.add_argument("--workers", type=int, default=2, help="concurrent reconciles (default: 2)")
+    parser.add_argument("--leader-elect", action="store_true", help="hold a Lease before reconciling")
+    parser.add_argument("--lease-namespace", default="zeroserve-system", help="namespace of the Lease")
+    parser.add_argument("--lease-name", default="zeroserve-controller-leader", help="name of the Lease")
+    parser.add_argument("--identity", help="Lease holder identity (default: $POD_NAME or host_random)")
+    parser.add_argument(
+        "--config-namespace",
+        help="namespace of the inferenceservice-config ConfigMap (default: none, built-in configuration)",
+    )
+    parser.add_argument("--domain", help="domain of external URLs (default: example.com)")
+    parser.add_argument("--resync-seconds", type=float, default=600.0, help="relist period (default: 600)")
+    parser.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING ... (default: INFO)")
+    return parser
+
+
+def main(argv: list[str]) -> int:
+    """Run the controller until SIGTERM/SIGINT.
+
+    Args:
+        argv: the arguments after ``zeroserve controller``.
+
+    Returns:
+        The exit code.
+    """
+    args = build_parser().parse_args(argv)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(_JsonFormatter())
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(args.log_level.upper())
+
+    from zeroserve.controller.config import ControllerConfig
+    from zeroserve.controller.controller import Controller, ControllerOptions, default_identity
+    from zeroserve.controller.kube import KubeStore
+    from zeroserve.controller.leader import LeaseConfig
+
+    try:
+        store = KubeStore.from_kubeconfig(args.kubeconfig, args.context)
+    except Exception as exc:  # the client library raises several kinds for a bad kubeconfig
+        logging.getLogger("zeroserve.controller").error("cannot load the Kubernetes configuration: %s", exc)
+        return 2
+    config = ControllerConfig(domain=args.domain) if args.domain else ControllerConfig()
+    options = ControllerOptions(
+        namespace=args.namespace,
+        workers=args.workers,
+        leader_elect=args.leader_elect,
+        identity=args.identity or default_identity(),
+        lease=LeaseConfig(namespace=args.lease_namespace, name=args.lease_name),
+        config_namespace=args.config_namespace,
+        resync_seconds=args.resync_seconds,
+    )
+    controller = Controller(store, config, options)
+    stop = threading.Event()
+
+    def on_signal(_signum: int, _frame: FrameType | None) -> None:
+        stop.set()
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, on_signal)
+        signal.signal(signal.SIGINT, on_signal)
+    try:
+        controller.run(stop)
+    finally:
+        store.close()
+    return 1 if controller.leadership_lost else 0

@@ -1,0 +1,55 @@
+"""The controller as a part of the embedded platform (``zeroserve up``).
+
+It talks to the platform's API server through the kubernetes client with the platform's kubeconfig,
+like any other client, and runs the same loop as on a cluster in a background thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+
+from zeroserve.controller.config import ControllerConfig
+from zeroserve.controller.controller import Controller, ControllerOptions
+from zeroserve.local.component import PlatformContext
+
+__all__ = ["ControllerComponent"]
+
+
+class ControllerComponent:
+    """:class:`zeroserve.local.component.Component` running :class:`Controller` in a thread.
+
+    Args:
+        options: how to run the loop (all namespaces, no leader election by default).
+        started_timeout: seconds ``start`` waits for the first list of every watched kind.
+    """
+
+    name = "controller"
+
+    def __init__(self, options: ControllerOptions | None = None, started_timeout: float = 30.0) -> None:
+        self._options = options or ControllerOptions()
+        self._timeout = started_timeout
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.controller: Controller | None = None
+
+    async def start(self, ctx: PlatformContext) -> None:
+        """Connect with ``ctx.kubeconfig`` and start reconciling; returns once the watches listed."""
+        from zeroserve.controller.kube import KubeStore
+
+        store = await asyncio.to_thread(KubeStore.from_kubeconfig, ctx.kubeconfig)
+        self.controller = Controller(store, ControllerConfig(domain=ctx.domain), self._options)
+        self._stop.clear()
+        self._thread = threading.Thread(
+            target=self.controller.run, args=(self._stop,), name="controller", daemon=True
+        )
+        self._thread.start()
+        if not await asyncio.to_thread(self.controller.started.wait, self._timeout):
+            raise RuntimeError(f"controller did not start within {self._timeout}s")
+
+    async def stop(self) -> None:
+        """Stop the loop and wait for it; safe to call twice."""
+        self._stop.set()
+        thread, self._thread = self._thread, None
+        if thread is not None:
+            await asyncio.to_thread(thread.join, 30)

@@ -1,0 +1,168 @@
+"""The operator loop end to end over the store interface: watches, queue, workers, leader election.
+
+Runs real threads against the API-like in-memory store (the embedded API server replaces it in the
+end-to-end tier); waits are polls with a deadline, never fixed sleeps.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from zeroserve.controller.controller import Controller, ControllerOptions
+from zeroserve.controller.kinds import CONFIG_MAP, INFERENCE_GRAPH, INFERENCE_SERVICE, KNATIVE_SERVICE, LEASE
+from zeroserve.controller.leader import LeaseConfig
+from zeroserve.controller.queue import ExponentialBackoff
+
+from .knative_sim import KnativeSim
+from .memstore import MemStore
+
+NS = "default"
+
+
+def eventually(check: Callable[[], Any], timeout: float = 10.0, sync: Callable[[], Any] | None = None) -> Any:
+    """Poll ``check`` until it returns something truthy (running ``sync`` between polls) or fail."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if sync is not None:
+            sync()
+        try:
+            value = check()
+        except Exception:  # not there yet
+            value = None
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout}s")
+        time.sleep(0.01)
+
+
+def options(**overrides: Any) -> ControllerOptions:
+    base: dict[str, Any] = {
+        "workers": 2,
+        "watch_timeout_seconds": 1,
+        "backoff": ExponentialBackoff(base=0.01, cap=0.2),
+    }
+    base.update(overrides)
+    return ControllerOptions(**base)
+
+
+@contextmanager
+def running(controller: Controller) -> Iterator[threading.Thread]:
+    stop = threading.Event()
+    thread = threading.Thread(target=controller.run, args=(stop,), daemon=True)
+    thread.start()
+    try:
+        yield thread
+    finally:
+        stop.set()
+        thread.join(10)
+        assert not thread.is_alive(), "the controller must stop when asked"
+
+
+def iris(name: str = "iris") -> dict[str, Any]:
+    return {
+        "metadata": {"name": name, "namespace": NS},
+        "spec": {"predictor": {"sklearn": {"storageUri": "gs://models/iris"}}},
+    }
+
+
+def ready(store: MemStore, kind: Any, name: str) -> bool:
+    conditions = store.get(kind, NS, name).get("status", {}).get("conditions", [])
+    return any(c["type"] == "Ready" and c["status"] == "True" for c in conditions)
+
+
+def test_loop_reconciles_created_objects_to_ready(store: MemStore) -> None:
+    controller = Controller(store, options=options())
+    sim = KnativeSim(store)
+    with running(controller):
+        assert controller.started.wait(10)
+        store.create(INFERENCE_SERVICE, iris())
+        eventually(lambda: ready(store, INFERENCE_SERVICE, "iris"), sync=sim.sync)
+        store.create(
+            INFERENCE_GRAPH,
+            {
+                "metadata": {"name": "g", "namespace": NS},
+                "spec": {"nodes": {"root": {"routerType": "Sequence", "steps": [{"serviceName": "iris"}]}}},
+            },
+        )
+        eventually(lambda: ready(store, INFERENCE_GRAPH, "g"), sync=sim.sync)
+
+
+def test_loop_picks_up_objects_that_existed_before_it_started(store: MemStore) -> None:
+    store.create(INFERENCE_SERVICE, iris("early"))
+    with running(Controller(store, options=options())):
+        eventually(lambda: store.get(KNATIVE_SERVICE, NS, "early-predictor"))
+
+
+def test_a_graph_waiting_on_a_service_is_woken_by_that_service(store: MemStore) -> None:
+    # the requeue delay is long: only the service's own events can wake the graph in time
+    sim = KnativeSim(store)
+    store.create(
+        INFERENCE_GRAPH,
+        {
+            "metadata": {"name": "g", "namespace": NS},
+            "spec": {"nodes": {"root": {"routerType": "Sequence", "steps": [{"serviceName": "late"}]}}},
+        },
+    )
+    controller = Controller(store, options=options())
+    with running(controller):
+        assert controller.started.wait(10)
+        eventually(lambda: store.get(INFERENCE_GRAPH, NS, "g")["status"]["conditions"])
+        store.create(INFERENCE_SERVICE, iris("late"))
+        eventually(lambda: store.get(KNATIVE_SERVICE, NS, "g"), timeout=5, sync=sim.sync)
+
+
+def test_a_changed_child_is_put_back(store: MemStore) -> None:
+    with running(Controller(store, options=options())):
+        store.create(INFERENCE_SERVICE, iris())
+        ksvc = eventually(lambda: store.get(KNATIVE_SERVICE, NS, "iris-predictor"))
+        ksvc["spec"]["template"]["metadata"]["annotations"]["autoscaling.knative.dev/min-scale"] = "7"
+        store.update(KNATIVE_SERVICE, ksvc)
+        eventually(
+            lambda: (
+                store.get(KNATIVE_SERVICE, NS, "iris-predictor")["spec"]["template"]["metadata"][
+                    "annotations"
+                ]["autoscaling.knative.dev/min-scale"]
+                == "1"
+            )
+        )
+
+
+def test_the_configmap_overrides_the_domain(store: MemStore) -> None:
+    store.create(
+        CONFIG_MAP,
+        {
+            "metadata": {"name": "inferenceservice-config", "namespace": "zs"},
+            "data": {"ingress": '{"ingressDomain": "models.internal"}'},
+        },
+    )
+    sim = KnativeSim(store)
+    with running(Controller(store, options=options(config_namespace="zs"))):
+        store.create(INFERENCE_SERVICE, iris())
+        eventually(lambda: store.get(INFERENCE_SERVICE, NS, "iris")["status"].get("url"), sync=sim.sync)
+    assert store.get(INFERENCE_SERVICE, NS, "iris")["status"]["url"] == "http://iris.default.models.internal"
+
+
+def test_two_replicas_only_one_reconciles_and_the_other_takes_over(store: MemStore) -> None:
+    lease = LeaseConfig(namespace="zs", name="leader", lease_duration=2, renew_deadline=1, retry_period=0.05)
+    a = Controller(store, options=options(leader_elect=True, identity="a", lease=lease))
+    b = Controller(store, options=options(leader_elect=True, identity="b", lease=lease))
+    stop_a = threading.Event()
+    thread_a = threading.Thread(target=a.run, args=(stop_a,), daemon=True)
+    thread_a.start()
+    assert a.started.wait(10)
+    with running(b):
+        store.create(INFERENCE_SERVICE, iris())
+        eventually(lambda: store.get(KNATIVE_SERVICE, NS, "iris-predictor"))
+        assert not b.started.is_set(), "the second replica must wait for the lease"
+        assert store.get(LEASE, "zs", "leader")["spec"]["holderIdentity"] == "a"
+        stop_a.set()
+        thread_a.join(10)
+        assert b.started.wait(10), "the second replica takes over once the first releases the lease"
+        assert store.get(LEASE, "zs", "leader")["spec"]["holderIdentity"] == "b"
+        store.create(INFERENCE_SERVICE, iris("after"))
+        eventually(lambda: store.get(KNATIVE_SERVICE, NS, "after-predictor"))
