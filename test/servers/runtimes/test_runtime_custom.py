@@ -9,7 +9,7 @@ import httpx
 import numpy as np
 import pytest
 import tritonclient.grpc as grpcclient
-from conftest import CUSTOM
+from runtime_support import CUSTOM
 
 from zeroserve.servers.runtimes import CustomModelError, RuntimeRegistry
 from zeroserve.servers.testing import ThreadedServer

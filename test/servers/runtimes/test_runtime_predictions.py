@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import tritonclient.grpc as grpcclient
 import tritonclient.http as httpclient
-from conftest import SKLEARN, SKLEARN_PROBA, TORCH, XGBOOST
+from runtime_support import SKLEARN, SKLEARN_PROBA, TORCH, XGBOOST
 
 from zeroserve.servers.testing import ThreadedServer
 
