@@ -102,7 +102,9 @@ class ServiceThread:
         self.sock = socket.socket()
         self.sock.bind(("127.0.0.1", 0))
         self.port: int = self.sock.getsockname()[1]
-        config = uvicorn.Config(app, lifespan="off", log_level="warning", ws="none", http="httptools")
+        config = uvicorn.Config(
+            app, lifespan="off", log_level="warning", ws="none", http="httptools", timeout_graceful_shutdown=1
+        )
         self.server = _Server(config)
         self.thread = threading.Thread(target=self._run, daemon=True)
 
