@@ -12,7 +12,8 @@
   ``scaleMetricType``, ``containerConcurrency`` >= 0, ``timeout`` >= 0, ``canaryTrafficPercent``
   0..100, logger ``mode`` and ``url``, batcher fields > 0;
 - ``spec.canary[]`` (Standard mode): names and percentages summing to <= 100;
-- the ``serving.kserve.io/deploymentMode`` annotation's value.
+- the ``serving.kserve.io/deploymentMode`` annotation's value;
+- zeroserve's A/B/N annotation (:mod:`~zeroserve.apis.serving.v1beta1.traffic_split`).
 
 :func:`ignored_fields` lists the fields that are valid and kept but that zeroserve does not act on,
 so the controller can report them in a condition instead of silently dropping them.
@@ -25,6 +26,7 @@ from urllib.parse import urlparse
 from zeroserve.apis.field_errors import FieldError, join_path
 from zeroserve.apis.names import DNS1035_LABEL_MAX, dns1035_label_errors
 from zeroserve.apis.serving.autoscaling import autoscaler_class, validate_scaling
+from zeroserve.apis.serving.v1beta1.traffic_split import traffic_split_errors
 from zeroserve.apis.serving.v1beta1.types import (
     LEGACY_FRAMEWORKS,
     ComponentSpec,
@@ -125,6 +127,7 @@ def validate_inference_service(isvc: InferenceService) -> list[FieldError]:
     for component_name, component in isvc.spec.components().items():
         errors += _validate_extension(f"spec.{component_name}", component, annotations)
     errors += _validate_canary(isvc)
+    errors += traffic_split_errors(isvc)
     return errors
 
 
