@@ -1,0 +1,156 @@
+"""BrokerComponent against the embedded API server: Brokers and Triggers applied with real kubectl."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import kubernetes
+import pytest
+from cloudevents.core.bindings.http import to_binary_event
+from cloudevents.core.v1.event import CloudEvent as LibEvent
+
+from zeroserve.apis.crds import all_crds
+from zeroserve.local.apiserver import ApiServerSettings, run_in_thread
+from zeroserve.local.component import PlatformContext
+from zeroserve.local.eventing.component import BrokerComponent
+from zeroserve.local.kubeconfig import write_kubeconfig
+from zeroserve.local.testing import Kubectl
+
+from .conftest import EventSink, serve
+
+NS = "monitoring"
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, Kubectl]]:
+    state = tmp_path_factory.mktemp("apiserver")
+    with run_in_thread(ApiServerSettings(port=0, state_dir=state), crds=all_crds()) as server:
+        kubeconfig = write_kubeconfig(state / "kubeconfig", server.url, server.token, ca_cert=server.ca_cert)
+        kubectl = Kubectl(kubeconfig, tmp_path_factory.mktemp("kubectl-cache"))
+        kubectl("apply", "-f", "-", input=f"apiVersion: v1\nkind: Namespace\nmetadata: {{name: {NS}}}\n")
+        yield kubeconfig, kubectl
+
+
+MANIFESTS = """
+apiVersion: eventing.knative.dev/v1
+kind: Broker
+metadata: {name: default, namespace: monitoring}
+---
+apiVersion: serving.knative.dev/v1
+kind: Service
+metadata: {name: display, namespace: monitoring}
+spec:
+  template:
+    spec:
+      containers: [{image: gcr.io/knative-releases/knative.dev/eventing/cmd/event_display}]
+---
+apiVersion: eventing.knative.dev/v1
+kind: Trigger
+metadata: {name: requests, namespace: monitoring}
+spec:
+  broker: default
+  filter: {attributes: {type: org.kubeflow.serving.inference.request}}
+  subscriber: {ref: {apiVersion: serving.knative.dev/v1, kind: Service, name: display}}
+---
+apiVersion: eventing.knative.dev/v1
+kind: Trigger
+metadata: {name: flaky, namespace: monitoring}
+spec:
+  broker: default
+  filter: {attributes: {type: org.kubeflow.serving.inference.response}}
+  subscriber: {uri: "FLAKY_URL"}
+  delivery: {retry: 2, backoffPolicy: linear, backoffDelay: PT0.05S, deadLetterSink: {uri: "DLS_URL"}}
+---
+apiVersion: eventing.knative.dev/v1
+kind: Trigger
+metadata: {name: dangling, namespace: monitoring}
+spec:
+  broker: default
+  subscriber: {ref: {apiVersion: serving.knative.dev/v1, kind: Service, name: nowhere}}
+"""
+
+
+async def wait_until(check: Any, deadline_s: float = 20.0) -> Any:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + deadline_s
+    while True:
+        value = await asyncio.to_thread(check)
+        if value:
+            return value
+        assert loop.time() < deadline, "condition not reached in time"
+        await asyncio.sleep(0.1)
+
+
+def ready(obj: dict[str, Any]) -> str | None:
+    for cond in (obj.get("status") or {}).get("conditions") or []:
+        if cond["type"] == "Ready":
+            return str(cond["status"])
+    return None
+
+
+async def test_brokers_and_triggers_applied_with_kubectl_become_real(
+    cluster: tuple[Path, Kubectl], tmp_path: Path
+) -> None:
+    kubeconfig, kubectl = cluster
+    display, flaky, dls = EventSink(), EventSink(reject_all=True, fail_status=503), EventSink()
+    async with serve(display) as d, serve(flaky) as f, serve(dls) as dl:
+        manifests = MANIFESTS.replace("FLAKY_URL", f.url).replace("DLS_URL", dl.url)
+        await asyncio.to_thread(kubectl, "apply", "-f", "-", input=manifests)
+        # the Knative Service stands in for a ready one: its address is the local display server
+        api = kubernetes.client.CustomObjectsApi(kubernetes.config.new_client_from_config(str(kubeconfig)))
+        await asyncio.to_thread(
+            api.patch_namespaced_custom_object_status,
+            "serving.knative.dev",
+            "v1",
+            NS,
+            "services",
+            "display",
+            {"status": {"address": {"url": d.url}, "url": d.url}},
+        )
+        component = BrokerComponent(delivery_proxy=None, resync_interval=0.2)
+        ctx = PlatformContext(state_dir=tmp_path, kubeconfig=kubeconfig)
+        await component.start(ctx)
+        try:
+
+            def ready_broker() -> dict[str, Any] | None:
+                broker: dict[str, Any] = kubectl.json("get", "broker", "default", "-n", NS)
+                return broker if ready(broker) == "True" else None
+
+            def resolved_triggers() -> list[dict[str, Any]] | None:
+                items: list[dict[str, Any]] = kubectl.json("get", "triggers", "-n", NS)["items"]
+                return items if len(items) == 3 and all(ready(t) for t in items) else None
+
+            broker = await wait_until(ready_broker)
+            assert broker["status"]["address"]["url"] == (
+                "http://broker-ingress.knative-eventing.svc.cluster.local/monitoring/default"
+            )
+            triggers = await wait_until(resolved_triggers)
+            by_name = {t["metadata"]["name"]: t for t in triggers}
+            assert by_name["requests"]["status"]["subscriberUri"] == d.url
+            assert ready(by_name["requests"]) == ready(by_name["flaky"]) == "True"
+            assert ready(by_name["dangling"]) == "False"
+            assert "not found" in by_name["dangling"]["status"]["conditions"][-1]["message"]
+
+            async with httpx.AsyncClient() as client:
+                for kind in ("request", "response"):
+                    event = LibEvent(
+                        attributes={"type": f"org.kubeflow.serving.inference.{kind}", "source": "t"},
+                        data={"instances": [[1]]},
+                    )
+                    message = to_binary_event(event)
+                    answer = await client.post(
+                        f"{ctx.extra['broker_url']}/{NS}/default",
+                        headers=message.headers,
+                        content=message.body,
+                    )
+                    assert answer.status_code == 202
+            (received,) = await display.wait_for(1)
+            (letter,) = await dls.wait_for(1)
+        finally:
+            await component.stop()
+    assert received.get_type() == "org.kubeflow.serving.inference.request"
+    assert letter.get_extension("knativeerrorcode") == "503" and flaky.attempts == 3
