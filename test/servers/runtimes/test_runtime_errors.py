@@ -169,3 +169,11 @@ def test_cuda_device_is_used_when_present(
         too_far.load()
     answer = model.predict({"instances": iris[0][:3].tolist()})  # type: ignore[attr-defined]
     assert np.asarray(answer["predictions"]).shape == (3, 3)
+
+
+def test_in_process_server_start_failure_names_the_cause(registry: RuntimeRegistry, tmp_path: Path) -> None:
+    from zeroserve.servers.testing import ServerStartError, serve_in_thread
+
+    broken = registry.create("sklearn", "broken", tmp_path)
+    with pytest.raises(ServerStartError, match="no model file"), serve_in_thread([broken]):
+        pass
