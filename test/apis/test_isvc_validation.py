@@ -349,6 +349,21 @@ CASES: list[tuple[str, Mutation, list[str], bool]] = [
         True,
     ),
     (
+        "kserve-autoscaler-class-unknown",
+        _set("metadata.annotations", {"serving.kserve.io/autoscalerClass": "kpa"}),
+        [
+            "metadata.annotations[serving.kserve.io/autoscalerClass]: [kpa] is not a supported autoscaler "
+            "class type: must be one of hpa, external, keda, none"
+        ],
+        True,
+    ),
+    (
+        "kserve-autoscaler-class-keda",
+        _set("metadata.annotations", {"serving.kserve.io/autoscalerClass": "keda"}),
+        [],
+        True,
+    ),
+    (
         "canary-list-over-100",
         _set(
             "spec.canary",
@@ -474,6 +489,11 @@ IGNORED: list[tuple[str, Mutation, list[str]]] = [
             _set("spec.canary", [{"trafficPercent": 10, "predictor": {"name": "b"}}]),
         ),
         ["metadata.annotations[serving.kserve.io/deploymentMode]", "spec.canary"],
+    ),
+    (
+        "standard-mode-autoscaler-class",
+        _set("metadata.annotations", {"serving.kserve.io/autoscalerClass": "hpa"}),
+        ["metadata.annotations[serving.kserve.io/autoscalerClass]"],
     ),
     ("explainer-art", _set("spec.explainer", {"art": {"type": "SquareAttack"}}), ["spec.explainer.art"]),
 ]

@@ -41,10 +41,14 @@ __all__ = [
 ]
 
 Quantity = Annotated[
-    int | str,
+    int | float | str,
     WithJsonSchema({"anyOf": [{"type": "integer"}, {"type": "string"}], "x-kubernetes-int-or-string": True}),
 ]
-"""A Kubernetes resource quantity (``1``, ``"500m"``, ``"2Gi"``): an integer or a string."""
+"""A Kubernetes resource quantity (``1``, ``"500m"``, ``"2Gi"``): an integer or a string in the CRDs.
+
+A float such as ``0.5`` is accepted and kept by the types (core Kubernetes types accept it), though a
+CRD's int-or-string schema rejects it; write ``"500m"``.
+"""
 
 
 def enum_field(*values: str) -> Any:

@@ -12,7 +12,7 @@
   ``scaleMetricType``, ``containerConcurrency`` >= 0, ``timeout`` >= 0, ``canaryTrafficPercent``
   0..100, logger ``mode`` and ``url``, batcher fields > 0;
 - ``spec.canary[]`` (Standard mode): names and percentages summing to <= 100;
-- the ``serving.kserve.io/deploymentMode`` annotation's value;
+- the ``serving.kserve.io/deploymentMode`` and ``serving.kserve.io/autoscalerClass`` annotations' values;
 - zeroserve's A/B/N annotation (:mod:`~zeroserve.apis.serving.v1beta1.traffic_split`).
 
 :func:`ignored_fields` lists the fields that are valid and kept but that zeroserve does not act on,
@@ -40,6 +40,8 @@ __all__ = [
     "DEPLOYMENT_MODES",
     "DEPLOYMENT_MODE_ANNOTATION",
     "KNATIVE_POD_FIELDS",
+    "KSERVE_AUTOSCALER_CLASSES",
+    "KSERVE_AUTOSCALER_CLASS_ANNOTATION",
     "LOGGER_MODES",
     "PROTOCOL_VERSIONS",
     "STORAGE_URI_PREFIXES",
@@ -52,6 +54,9 @@ LOGGER_MODES: tuple[str, ...] = ("all", "request", "response")
 SCALE_METRIC_TYPES: tuple[str, ...] = ("Utilization", "Value", "AverageValue")
 DEPLOYMENT_MODE_ANNOTATION = "serving.kserve.io/deploymentMode"
 DEPLOYMENT_MODES: tuple[str, ...] = ("Serverless", "Knative", "RawDeployment", "Standard", "ModelMesh")
+KSERVE_AUTOSCALER_CLASS_ANNOTATION = "serving.kserve.io/autoscalerClass"
+KSERVE_AUTOSCALER_CLASSES: tuple[str, ...] = ("hpa", "external", "keda", "none")
+"""KServe's Standard-mode autoscaler classes (the annotation is kept but not acted on in Knative mode)."""
 KNATIVE_MODES: frozenset[str] = frozenset({"Serverless", "Knative"})
 STORAGE_URI_PREFIXES: tuple[str, ...] = (
     "gs://",
@@ -117,6 +122,15 @@ def validate_inference_service(isvc: InferenceService) -> list[FieldError]:
             FieldError(
                 f"metadata.annotations[{DEPLOYMENT_MODE_ANNOTATION}]",
                 f"must be one of {', '.join(DEPLOYMENT_MODES)}",
+            )
+        )
+    raw_class = annotations.get(KSERVE_AUTOSCALER_CLASS_ANNOTATION)
+    if raw_class is not None and raw_class not in KSERVE_AUTOSCALER_CLASSES:
+        errors.append(
+            FieldError(
+                f"metadata.annotations[{KSERVE_AUTOSCALER_CLASS_ANNOTATION}]",
+                f"[{raw_class}] is not a supported autoscaler class type: must be one of "
+                f"{', '.join(KSERVE_AUTOSCALER_CLASSES)}",
             )
         )
     errors += _validate_predictor(isvc.spec.predictor)
@@ -303,6 +317,8 @@ def ignored_fields(isvc: InferenceService) -> list[str]:
     mode = isvc.annotations.get(DEPLOYMENT_MODE_ANNOTATION)
     if mode is not None and mode not in KNATIVE_MODES:
         found.append(f"metadata.annotations[{DEPLOYMENT_MODE_ANNOTATION}]")
+    if KSERVE_AUTOSCALER_CLASS_ANNOTATION in isvc.annotations:
+        found.append(f"metadata.annotations[{KSERVE_AUTOSCALER_CLASS_ANNOTATION}]")
     if isvc.spec.canary:
         found.append("spec.canary")
     for component_name, component in isvc.spec.components().items():
