@@ -23,6 +23,8 @@ from __future__ import annotations
 
 from urllib.parse import urlparse
 
+from pydantic.alias_generators import to_camel
+
 from zeroserve.apis.field_errors import FieldError, join_path
 from zeroserve.apis.names import DNS1035_LABEL_MAX, dns1035_label_errors
 from zeroserve.apis.serving.autoscaling import autoscaler_class, validate_scaling
@@ -325,7 +327,7 @@ def ignored_fields(isvc: InferenceService) -> list[str]:
         path = f"spec.{component_name}"
         for field in ("scale_metric_type", "auto_scaling", "deployment_strategy"):
             if getattr(component, field) is not None:
-                found.append(join_path(path, _wire(field)))
+                found.append(join_path(path, to_camel(field)))
         if component.logger is not None:
             for field in (
                 "storage",
@@ -335,13 +337,13 @@ def ignored_fields(isvc: InferenceService) -> list[str]:
                 "metadata_annotations",
             ):
                 if getattr(component.logger, field) is not None:
-                    found.append(join_path(path, "logger", _wire(field)))
+                    found.append(join_path(path, "logger", to_camel(field)))
         if component.batcher is not None and component.batcher.timeout is not None:
             found.append(join_path(path, "batcher.timeout"))
         if isinstance(component, PredictorSpec):
             for field in ("worker_spec", "storage_uris", "storage_container_name", "name"):
                 if getattr(component, field) is not None:
-                    found.append(join_path(path, _wire(field)))
+                    found.append(join_path(path, to_camel(field)))
             if component.model is not None and component.model.storage is not None:
                 found.append(join_path(path, "model.storage"))
         if isinstance(component, ExplainerSpec) and component.art is not None:
@@ -350,8 +352,3 @@ def ignored_fields(isvc: InferenceService) -> list[str]:
             if extra not in KNATIVE_POD_FIELDS:
                 found.append(join_path(path, extra))
     return found
-
-
-def _wire(field: str) -> str:
-    head, *rest = field.split("_")
-    return head + "".join(part.capitalize() for part in rest)
