@@ -13,10 +13,17 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-__all__ = ["build_parser", "main"]
+if TYPE_CHECKING:
+    from zeroserve.servers.model import Model
+    from zeroserve.servers.runtimes import RuntimeRegistry
+    from zeroserve.servers.settings import ServerSettings
+    from zeroserve.servers.transformer.config import PredictorConfig
+
+__all__ = ["ServeCommand", "UsageError", "build_parser", "main", "parse_serve_args", "run_serve"]
 
 _log = logging.getLogger("zeroserve.servers.cli")
 
@@ -186,7 +193,7 @@ def _runtime_options(args: argparse.Namespace) -> dict[str, Any]:
     for item in args.runtime_option:
         key, sep, value = item.partition("=")
         if not sep or not key:
-            raise ValueError(f"--runtime-option {item!r} is not KEY=VALUE")
+            raise UsageError(f"--runtime-option {item!r} is not KEY=VALUE")
         options[key.strip().replace("-", "_")] = value
     return options
 
@@ -220,6 +227,79 @@ def _split_unknown(unknown: list[str]) -> tuple[list[str], list[str]]:
     return ignored, strange
 
 
+class UsageError(ValueError):
+    """The command line is wrong; the message says how (exit code 2)."""
+
+
+@dataclass
+class ServeCommand:
+    """A parsed ``zeroserve serve`` command line: what to serve and how."""
+
+    runtime: str
+    """The runtime's registry name (aliases resolved)."""
+    model_name: str
+    """The model's name on the wire."""
+    model_dir: str | None
+    """Local folder or storage URI of the model (``--storage-uri`` or ``--model-dir``)."""
+    options: dict[str, Any]
+    """Runtime options given on the command line (the rest come from the environment)."""
+    settings: ServerSettings
+    """The server's settings: flags over ``ZEROSERVE_*`` / ``PORT`` environment over defaults."""
+    predictor: PredictorConfig | None
+    """Where a transformer forwards to, when ``--predictor-host`` is given."""
+    ignored_flags: list[str] = field(default_factory=list)
+    """KServe flags accepted without effect."""
+    unknown_flags: list[str] = field(default_factory=list)
+    """Flags nobody knows; tolerated with a warning."""
+
+
+def parse_serve_args(argv: list[str], registry: RuntimeRegistry | None = None) -> ServeCommand:
+    """Parse the arguments of ``zeroserve serve``.
+
+    Args:
+        argv: the arguments after ``serve``.
+        registry: the runtimes; the built-in ones when omitted.
+
+    Returns:
+        The parsed command.
+
+    Raises:
+        UsageError: unknown runtime, both ``--model-dir`` and ``--storage-uri``, a malformed
+            ``--runtime-option`` or a bad server option value.
+        SystemExit: from argparse, for ``--help`` or a malformed known flag.
+    """
+    from pydantic import ValidationError
+
+    from zeroserve.servers.runtimes import RuntimeRegistry, UnknownRuntimeError
+    from zeroserve.servers.settings import ServerSettings
+
+    registry = registry if registry is not None else RuntimeRegistry.builtin()
+    args, unknown = build_parser(registry.names()).parse_known_args(argv)
+    try:
+        runtime = registry.get(args.runtime).name
+    except UnknownRuntimeError as exc:
+        raise UsageError(str(exc)) from None
+    if args.model_dir and args.storage_uri and args.model_dir != args.storage_uri:
+        raise UsageError("give either --model-dir or --storage-uri, not both")
+    options = _runtime_options(args)
+    try:
+        settings = ServerSettings(**_server_fields(args))
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        raise UsageError(f"bad server option: {problems}") from None
+    ignored, strange = _split_unknown(unknown)
+    return ServeCommand(
+        runtime=runtime,
+        model_name=args.model_name,
+        model_dir=args.storage_uri or args.model_dir,
+        options=options,
+        settings=settings,
+        predictor=_predictor_config(args),
+        ignored_flags=ignored,
+        unknown_flags=strange,
+    )
+
+
 def main(argv: list[str]) -> int:
     """Run ``zeroserve serve``.
 
@@ -230,65 +310,55 @@ def main(argv: list[str]) -> int:
     Returns:
         0 after a clean shutdown, 1 when the model or the server fails to start, 2 on bad arguments.
     """
-    from zeroserve.servers.runtimes import RuntimeRegistry, UnknownRuntimeError
-
-    registry = RuntimeRegistry.builtin()
-    parser = build_parser(registry.names())
-    args, unknown = parser.parse_known_args(argv)
     try:
-        entry = registry.get(args.runtime)
-    except UnknownRuntimeError as exc:
-        parser.print_usage(sys.stderr)
+        command = parse_serve_args(argv)
+    except UsageError as exc:
         print(f"zeroserve serve: {exc}", file=sys.stderr)
         return 2
-    if args.model_dir and args.storage_uri and args.model_dir != args.storage_uri:
-        print("zeroserve serve: give either --model-dir or --storage-uri, not both", file=sys.stderr)
-        return 2
-    try:
-        options = _runtime_options(args)
-    except ValueError as exc:
-        print(f"zeroserve serve: {exc}", file=sys.stderr)
-        return 2
-    return _serve(args, unknown, entry.name, options)
+    return run_serve(command)
 
 
-def _serve(args: argparse.Namespace, unknown: list[str], runtime: str, options: dict[str, Any]) -> int:
-    from pydantic import ValidationError
+def run_serve(command: ServeCommand, registry: RuntimeRegistry | None = None) -> int:
+    """Build the model and serve it until SIGTERM / SIGINT.
 
+    Args:
+        command: the parsed command line.
+        registry: the runtimes; the built-in ones when omitted.
+
+    Returns:
+        0 after a clean shutdown, 1 when the model or the server fails to start.
+    """
     from zeroserve.servers.errors import ServingError
     from zeroserve.servers.logs import configure_logging
     from zeroserve.servers.model_server import ModelServer
     from zeroserve.servers.runtimes import RuntimeRegistry
-    from zeroserve.servers.settings import ServerSettings
     from zeroserve.servers.storage import ModelStorage, StorageError
 
-    try:
-        settings = ServerSettings(**_server_fields(args))
-    except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
-        print(f"zeroserve serve: bad server option: {problems}", file=sys.stderr)
-        return 2
-    registry = RuntimeRegistry.builtin()
+    registry = registry if registry is not None else RuntimeRegistry.builtin()
     storage = ModelStorage()
-    model_dir = args.storage_uri or args.model_dir
+    settings = command.settings
 
-    def factory(name: str, folder: Path) -> Any:
-        return registry.create(runtime, name, folder, options, storage)
+    def factory(name: str, folder: Path) -> Model:
+        return registry.create(command.runtime, name, folder, command.options, storage)
 
     server = ModelServer(settings, model_factory=factory if settings.models_dir else None)
     if settings.configure_logging:
         configure_logging(settings.log_level, server.request_id)
-    ignored, strange = _split_unknown(unknown)
-    if ignored:
-        _log.info("ignoring KServe flags that have no effect here: %s", ", ".join(ignored))
-    if strange:
-        _log.warning("ignoring unknown flags: %s", ", ".join(strange), extra={"flags": strange})
+    if command.ignored_flags:
+        _log.info("ignoring KServe flags that have no effect here: %s", ", ".join(command.ignored_flags))
+    if command.unknown_flags:
+        _log.warning(
+            "ignoring unknown flags: %s",
+            ", ".join(command.unknown_flags),
+            extra={"flags": command.unknown_flags},
+        )
     try:
-        model = registry.create(runtime, args.model_name, model_dir, options, storage)
-        config = _predictor_config(args)
-        if config is not None and model.predictor_config is None:
-            model.predictor_config = config
-        _log.info("starting %s model %s from %s", runtime, args.model_name, model_dir)
+        model = registry.create(
+            command.runtime, command.model_name, command.model_dir, command.options, storage
+        )
+        if command.predictor is not None and model.predictor_config is None:
+            model.predictor_config = command.predictor
+        _log.info("starting %s model %s from %s", command.runtime, command.model_name, command.model_dir)
         server.start([model])
     except (ServingError, StorageError) as exc:
         _log.error("model server failed to start: %s", exc)

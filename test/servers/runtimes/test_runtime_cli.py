@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 import tritonclient.grpc as grpcclient
 
-from zeroserve.servers.cli import build_parser
+from zeroserve.servers.cli import parse_serve_args
 from zeroserve.servers.testing import ServedProcess, ServerStartError, serve_in_subprocess
 
 
@@ -157,14 +157,68 @@ def test_missing_model_file_fails_start_with_the_reason(tmp_path: Path) -> None:
     assert f"sklearn: no model file (*.joblib, *.pkl, *.pickle) found in {tmp_path}" in text
 
 
-def test_parser_accepts_both_spellings() -> None:
-    parser = build_parser(["sklearn"])
-    ours = parser.parse_args(
-        ["sklearn", "--model-name", "a", "--http-port", "1", "--predictor-protocol", "v2"]
+def test_both_spellings_parse_alike(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("PORT", raising=False)
+    ours = parse_serve_args(
+        ["sklearn", "--model-name", "a", "--model-dir", "/m", "--http-port", "1", "--workers", "2"]
     )
-    theirs = parser.parse_args(["sklearn", "--model_name=a", "--http_port=1", "--protocol=v2"])
-    for args in (ours, theirs):
-        assert (args.model_name, args.http_port, args.predictor_protocol) == ("a", 1, "v2")
+    theirs = parse_serve_args(
+        ["sklearnserver", "--model_name=a", "--model_dir=/m", "--http_port=1", "--workers=2"]
+    )
+    for cmd in (ours, theirs):
+        assert (cmd.runtime, cmd.model_name, cmd.model_dir) == ("sklearn", "a", "/m")
+        assert (cmd.settings.http_port, cmd.settings.workers) == (1, 2)
+
+
+def test_ports_default_to_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PORT", "9123")
+    monkeypatch.setenv("ZEROSERVE_GRPC_PORT", "9124")
+    cmd = parse_serve_args(["xgboost", "--model_dir=/m"])
+    assert (cmd.settings.http_port, cmd.settings.grpc_port) == (9123, 9124)
+    assert parse_serve_args(["xgboost", "--http-port", "0"]).settings.http_port == 0
+    assert parse_serve_args(["xgboost", "--enable_grpc=false"]).settings.grpc_port == -1
+
+
+def test_logger_transformer_and_runtime_flags(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("PORT", raising=False)
+    cmd = parse_serve_args(
+        [
+            "custom",
+            "--model-class=m.py:T",
+            '--model_params={"k": 1}',
+            "--runtime-option",
+            "extra-thing=5",
+            "--log-url=http://broker.example/ns/default",
+            "--log-mode=request",
+            "--log-metadata-headers=x-a, x-b",
+            "--inference-service=iris",
+            "--namespace=ns",
+            "--component=transformer",
+            "--predictor_host=iris-predictor.ns",
+            "--protocol=grpc-v2",
+            "--predictor_request_timeout_seconds=5",
+            "--max_threads=8",
+            "--grpc_max_receive_message_length=1048576",
+            "--event-loop=uvloop",
+            "--brand-new-flag",
+        ]
+    )
+    assert cmd.options == {"model_class": "m.py:T", "model_params": '{"k": 1}', "extra_thing": "5"}
+    s = cmd.settings
+    assert (s.log_url, s.log_mode, s.log_metadata_headers) == (
+        "http://broker.example/ns/default",
+        "request",
+        ["x-a", "x-b"],
+    )
+    assert (s.inference_service, s.namespace, s.component) == ("iris", "ns", "transformer")
+    assert (s.grpc_max_threads, s.grpc_max_message_length) == (8, 1048576)
+    assert cmd.predictor is not None
+    assert (cmd.predictor.predictor_host, cmd.predictor.predictor_protocol) == (
+        "iris-predictor.ns",
+        "grpc-v2",
+    )
+    assert cmd.predictor.predictor_request_timeout_seconds == 5.0
+    assert (cmd.ignored_flags, cmd.unknown_flags) == (["--event-loop"], ["--brand-new-flag"])
 
 
 def test_bad_arguments_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
@@ -176,3 +230,5 @@ def test_bad_arguments_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
     assert "either --model-dir or --storage-uri" in capsys.readouterr().err
     assert main(["sklearn", "--runtime-option", "novalue"]) == 2
     assert "is not KEY=VALUE" in capsys.readouterr().err
+    assert main(["sklearn", "--workers", "0"]) == 2
+    assert "bad server option: workers: Input should be greater than or equal to 1" in capsys.readouterr().err
