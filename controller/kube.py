@@ -34,11 +34,13 @@ _JSON = {"Accept": "application/json", "Content-Type": "application/json"}
 _AUTH = ["BearerToken"]
 
 
-def _error(exc: ApiException, creating: bool = False) -> StoreError:
-    message = exc.reason or ""
-    with contextlib.suppress(ValueError, AttributeError):
-        message = json.loads(exc.body or "{}").get("message") or message
-    status = exc.status
+def _error(
+    status: int | None, body: bytes | str | None, reason: str | None, creating: bool = False
+) -> StoreError:
+    """Map an API answer to the store's errors, with the server's ``Status.message`` when it sent one."""
+    message = reason or ""
+    with contextlib.suppress(ValueError, AttributeError, TypeError):
+        message = json.loads(body or "{}").get("message") or message
     if status == 404:
         return NotFound(message, status)
     if status == 409:
@@ -46,6 +48,10 @@ def _error(exc: ApiException, creating: bool = False) -> StoreError:
     if status == 410:
         return Gone(message, status)
     return StoreError(f"{status}: {message}", status)
+
+
+def _from_exception(exc: ApiException, creating: bool = False) -> StoreError:
+    return _error(exc.status, exc.body, exc.reason, creating)
 
 
 class _KubeWatch:
@@ -175,10 +181,9 @@ class KubeStore:
                 method, url, headers, body, _request_timeout=(self._timeout, timeout_seconds + 10)
             )
         except ApiException as exc:
-            raise _error(exc) from exc
+            raise _from_exception(exc) from exc
         if not 200 <= response.status <= 299:
-            response.read()
-            raise _error(ApiException.from_response(http_resp=response, body=None, data=None))
+            raise _error(response.status, response.read(), response.reason)
         return _KubeWatch(response.response)
 
     # -- internals ---------------------------------------------------------------------------------
@@ -202,11 +207,11 @@ class KubeStore:
             response = self._api.call_api(method, url, headers, payload, _request_timeout=self._timeout)
             data = response.read()
         except ApiException as exc:
-            raise _error(exc, creating) from exc
+            raise _from_exception(exc, creating) from exc
         except Exception as exc:  # urllib3 transport errors: the caller retries with backoff
             raise StoreError(f"{method} {path}: {exc}") from exc
         if not 200 <= response.status <= 299:
-            raise _error(ApiException.from_response(http_resp=response, body=None, data=None), creating)
+            raise _error(response.status, data, response.reason, creating)
         if not data:
             return {}
         result: Obj = json.loads(data)

@@ -12,15 +12,15 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from zeroserve.controller.errors import Conflict, NotFound
 from zeroserve.controller.kinds import KNATIVE_SERVICE
-
-from .memstore import MemStore
+from zeroserve.controller.store import Store
 
 
 class KnativeSim:
-    """Knative Serving's view of every Knative Service in a :class:`MemStore`."""
+    """Knative Serving's view of every Knative Service in a store (in-memory or a real API server)."""
 
-    def __init__(self, store: MemStore, domain: str = "example.com") -> None:
+    def __init__(self, store: Store, domain: str = "example.com") -> None:
         self._store = store
         self._domain = domain
         self._templates: dict[tuple[str, str], list[str]] = {}
@@ -36,8 +36,11 @@ class KnativeSim:
         for ksvc in self._store.list(KNATIVE_SERVICE).items:
             status = self._status(ksvc)
             if ksvc.get("status") != status:
-                meta = ksvc["metadata"]
-                self._store.force_status(KNATIVE_SERVICE, meta["namespace"], meta["name"], status)
+                ksvc["status"] = status
+                try:
+                    self._store.update_status(KNATIVE_SERVICE, ksvc)
+                except (Conflict, NotFound):
+                    continue  # changed or deleted meanwhile: the next sync sees the new version
                 changed += 1
         return changed
 

@@ -1,0 +1,178 @@
+"""The operator loop against the embedded API server, through the kubernetes client (KubeStore).
+
+Real HTTP, real watches, the server's own 409s, schema validation and garbage collection. Knative
+Serving's status writes are played by :class:`KnativeSim` (the serving engine is tested on its own).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from zeroserve.apis.crds import all_crds
+from zeroserve.controller.controller import Controller, ControllerOptions
+from zeroserve.controller.errors import AlreadyExists, Conflict, NotFound
+from zeroserve.controller.kinds import (
+    EVENT,
+    HTTP_ROUTE,
+    INFERENCE_GRAPH,
+    INFERENCE_SERVICE,
+    KNATIVE_SERVICE,
+    LEASE,
+)
+from zeroserve.controller.kube import KubeStore
+from zeroserve.controller.leader import LeaseConfig
+from zeroserve.controller.queue import ExponentialBackoff
+from zeroserve.local.apiserver import ApiServerSettings, run_in_thread
+from zeroserve.local.kubeconfig import write_kubeconfig
+
+from .knative_sim import KnativeSim
+from .test_controller_loop import eventually
+
+pytestmark = pytest.mark.slow
+
+NS = "default"
+
+
+@pytest.fixture(scope="module")
+def kubeconfig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    state = tmp_path_factory.mktemp("apiserver")
+    with run_in_thread(ApiServerSettings(port=0, state_dir=state, in_memory=True), crds=all_crds()) as server:
+        yield write_kubeconfig(state / "kubeconfig", server.url, server.token, ca_cert=server.ca_cert)
+
+
+@pytest.fixture
+def store(kubeconfig: Path) -> Iterator[KubeStore]:
+    kube = KubeStore.from_kubeconfig(kubeconfig)
+    try:
+        yield kube
+    finally:
+        kube.close()
+
+
+def isvc(name: str, **predictor: Any) -> dict[str, Any]:
+    return {
+        "apiVersion": "serving.kserve.io/v1beta1",
+        "kind": "InferenceService",
+        "metadata": {"name": name, "namespace": NS},
+        "spec": {"predictor": {"sklearn": {"storageUri": "gs://models/iris"}, **predictor}},
+    }
+
+
+def condition(obj: dict[str, Any], type_: str) -> str | None:
+    for c in (obj.get("status") or {}).get("conditions") or []:
+        if c["type"] == type_:
+            return str(c["status"])
+    return None
+
+
+def test_store_speaks_the_api_servers_errors(store: KubeStore) -> None:
+    created = store.create(INFERENCE_SERVICE, isvc("errors"))
+    assert created["metadata"]["uid"]
+    with pytest.raises(AlreadyExists):
+        store.create(INFERENCE_SERVICE, isvc("errors"))
+    with pytest.raises(NotFound):
+        store.get(INFERENCE_SERVICE, NS, "missing")
+    stale = store.get(INFERENCE_SERVICE, NS, "errors")
+    fresh = store.get(INFERENCE_SERVICE, NS, "errors")
+    fresh["metadata"]["labels"] = {"a": "b"}
+    store.update(INFERENCE_SERVICE, fresh)
+    stale["metadata"]["labels"] = {"a": "c"}
+    with pytest.raises(Conflict):
+        store.update(INFERENCE_SERVICE, stale)
+    listed = store.list(INFERENCE_SERVICE, NS)
+    assert "errors" in [i["metadata"]["name"] for i in listed.items] and listed.resource_version
+    store.delete(INFERENCE_SERVICE, NS, "errors")
+
+
+def test_watch_streams_changes_and_closes(store: KubeStore) -> None:
+    start = store.list(INFERENCE_SERVICE, NS).resource_version
+    watch = store.watch(INFERENCE_SERVICE, NS, start, timeout_seconds=5)
+    store.create(INFERENCE_SERVICE, isvc("watched"))
+    seen = []
+    for event in watch:
+        seen.append((event.type, event.object["metadata"]["name"]))
+        if ("ADDED", "watched") in seen:
+            break
+    watch.close()
+    assert ("ADDED", "watched") in seen
+    store.delete(INFERENCE_SERVICE, NS, "watched")
+
+
+def test_operator_loop_end_to_end(store: KubeStore, kubeconfig: Path) -> None:
+    options = ControllerOptions(
+        workers=2,
+        leader_elect=True,
+        identity="e2e",
+        lease=LeaseConfig(namespace="default", name="zeroserve-e2e", retry_period=0.2),
+        watch_timeout_seconds=5,
+        backoff=ExponentialBackoff(base=0.05, cap=1),
+    )
+    controller = Controller(KubeStore.from_kubeconfig(kubeconfig), options=options)
+    knative = KnativeSim(store)
+    stop = threading.Event()
+    thread = threading.Thread(target=controller.run, args=(stop,), daemon=True)
+    thread.start()
+    try:
+        assert controller.started.wait(30)
+        assert store.get(LEASE, "default", "zeroserve-e2e")["spec"]["holderIdentity"] == "e2e"
+
+        store.create(INFERENCE_SERVICE, isvc("iris"))
+        eventually(
+            lambda: condition(store.get(INFERENCE_SERVICE, NS, "iris"), "Ready") == "True", 30, knative.sync
+        )
+        status = store.get(INFERENCE_SERVICE, NS, "iris")["status"]
+        assert status["url"] == "http://iris.default.example.com"
+        assert status["components"]["predictor"]["latestRolledoutRevision"] == "iris-predictor-00001"
+        route = store.get(HTTP_ROUTE, NS, "iris")
+        assert route["spec"]["hostnames"][0] == "iris.default.example.com"
+        reasons = {e["reason"] for e in store.list(EVENT, NS).items if e["involvedObject"]["name"] == "iris"}
+        assert {"Created", "InferenceServiceReady"} <= reasons
+
+        # a canary through the real server
+        obj = store.get(INFERENCE_SERVICE, NS, "iris")
+        obj["spec"]["predictor"] = {
+            "canaryTrafficPercent": 10,
+            "sklearn": {"storageUri": "gs://models/iris-2"},
+        }
+        store.update(INFERENCE_SERVICE, obj)
+
+        def split() -> bool:
+            traffic = store.get(INFERENCE_SERVICE, NS, "iris")["status"]["components"]["predictor"].get(
+                "traffic"
+            )
+            return sorted(t["percent"] for t in traffic or []) == [10, 90]
+
+        eventually(split, 30, knative.sync)
+
+        # an InferenceGraph over it
+        store.create(
+            INFERENCE_GRAPH,
+            {
+                "apiVersion": "serving.kserve.io/v1alpha1",
+                "kind": "InferenceGraph",
+                "metadata": {"name": "pipeline", "namespace": NS},
+                "spec": {"nodes": {"root": {"routerType": "Sequence", "steps": [{"serviceName": "iris"}]}}},
+            },
+        )
+        eventually(
+            lambda: condition(store.get(INFERENCE_GRAPH, NS, "pipeline"), "Ready") == "True", 30, knative.sync
+        )
+
+        # deleting the InferenceService garbage-collects its children
+        store.delete(INFERENCE_SERVICE, NS, "iris")
+
+        def collected() -> bool:
+            names = [k["metadata"]["name"] for k in store.list(KNATIVE_SERVICE, NS).items]
+            return "iris-predictor" not in names
+
+        eventually(collected, 30)
+    finally:
+        stop.set()
+        thread.join(30)
+    assert not thread.is_alive()
+    assert store.get(LEASE, "default", "zeroserve-e2e")["spec"]["holderIdentity"] == "", "released on stop"
