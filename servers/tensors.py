@@ -49,10 +49,10 @@ DATATYPES: dict[str, np.dtype[Any]] = {
 # Which numpy kinds (as inferred from JSON data) each datatype accepts.
 ACCEPTED_KINDS: dict[str, str] = {
     "BOOL": "b",
-    "UINT8": "ub",
-    "UINT16": "ub",
-    "UINT32": "ub",
-    "UINT64": "ub",
+    "UINT8": "iub",
+    "UINT16": "iub",
+    "UINT32": "iub",
+    "UINT64": "iub",
     "INT8": "iub",
     "INT16": "iub",
     "INT32": "iub",

@@ -129,10 +129,18 @@ class _Tensor:
         except ValueError as exc:  # ragged nesting
             raise InvalidInput(f"{self.where}: data is not a regular (rectangular) array: {exc}") from None
         kind = inferred.dtype.kind
+        if self.datatype == "UINT64" and kind in "fO":  # values past 2**63 make numpy guess float/object
+            try:
+                inferred = np.asarray(data, dtype=np.uint64)
+                kind = "u"
+            except (TypeError, ValueError, OverflowError):
+                pass
         if kind not in tensors.ACCEPTED_KINDS[self.datatype] and inferred.size:
             raise InvalidInput(
                 f"{self.where}: datatype is {self.datatype} but data holds {tensors.kind_name(kind)} values"
             )
+        if kind == "i" and self.datatype.startswith("UINT") and inferred.size and inferred.min() < 0:
+            raise InvalidInput(f"{self.where}: datatype is {self.datatype} but data holds negative values")
         expected = tensors.element_count(self.shape)
         if inferred.size != expected:
             raise InvalidInput(

@@ -110,3 +110,14 @@ def test_oversized_chunked_body_is_413(http: httpx.Client) -> None:
     assert r.status_code == 413
     assert "exceeds the limit" in r.json()["error"]
     _good_predict(http)
+
+
+def test_seldon_predictions_route(http: httpx.Client) -> None:
+    body = {"data": {"names": ["a", "b"], "ndarray": [[1, 2], [3, 4]]}}
+    r = http.post("/api/v1.0/predictions", json=body, headers={"seldon-model": "sum"})
+    assert r.status_code == 200, r.text
+    assert r.json() == {"data": {"names": [], "ndarray": [3.0, 7.0]}, "meta": {}}
+    r = http.post("/api/v1.0/predictions", json=body)
+    assert r.status_code == 400
+    assert "need a 'seldon-model' header when serving" in r.json()["error"]
+    _good_predict(http)
