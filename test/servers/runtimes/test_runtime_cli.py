@@ -18,9 +18,10 @@ import joblib
 import numpy as np
 import pytest
 import tritonclient.grpc as grpcclient
+from runtime_support import SKLEARN
 
 from zeroserve.servers.cli import parse_serve_args
-from zeroserve.servers.testing import ServedProcess, ServerStartError, serve_in_subprocess
+from zeroserve.servers.testing import ServedProcess, ServerStartError, ThreadedServer, serve_in_subprocess
 
 
 @pytest.fixture(scope="module")
@@ -232,3 +233,41 @@ def test_bad_arguments_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
     assert "is not KEY=VALUE" in capsys.readouterr().err
     assert main(["sklearn", "--workers", "0"]) == 2
     assert "bad server option: workers: Input should be greater than or equal to 1" in capsys.readouterr().err
+
+
+TRANSFORMER_SOURCE = """
+from zeroserve.servers.model import Model
+
+
+class Centimetres(Model):
+    '''A KServe-style transformer: converts millimetres to centimetres, then the predictor answers.'''
+
+    def preprocess(self, payload, headers=None):
+        return {"instances": [[v / 10 for v in row] for row in payload["instances"]]}
+
+    def postprocess(self, result, headers=None):
+        return {"predictions": result["predictions"], "via": "transformer"}
+"""
+
+
+def test_transformer_forwards_to_its_predictor(
+    server: ThreadedServer, sklearn_dir: Path, iris: tuple[np.ndarray, np.ndarray], tmp_path: Path
+) -> None:
+    source = tmp_path / "transformer.py"
+    source.write_text(TRANSFORMER_SOURCE)
+    estimator = joblib.load(sklearn_dir / "model.joblib")
+    rows = iris[0][::25]
+    args = [
+        "custom",
+        f"--model_class={source}:Centimetres",
+        f"--model_name={SKLEARN}",
+        f"--predictor_host={server.http_url.removeprefix('http://')}",
+        "--predictor_protocol=v1",
+        "--grpc_port=-1",
+    ]
+    with serve_in_subprocess(args, env={"NO_PROXY": "127.0.0.1,localhost"}) as transformer:
+        resp = httpx.post(
+            f"{transformer.http_url}/v1/models/{SKLEARN}:predict", json={"instances": (rows * 10).tolist()}
+        )
+    assert resp.status_code == 200, resp.text
+    assert resp.json() == {"predictions": estimator.predict(rows).tolist(), "via": "transformer"}
