@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import threading
 from typing import Any
 
 import numpy as np
@@ -117,3 +118,26 @@ class PidModel(Model):
 def _touch(path: str) -> None:
     with open(path, "w") as f:
         f.write("started")
+
+
+class SinkModel(Model):
+    """Records what reaches it with its ``ce-*`` headers (a CloudEvents sink for the payload logger)."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(name)
+        self.events: list[tuple[dict[str, str], Any]] = []
+        self.received = threading.Condition()
+
+    def predict(self, payload: Any, headers: Any = None) -> Any:
+        ce = {k: v for k, v in (headers or {}).items() if k.startswith("ce-")}
+        with self.received:
+            self.events.append((ce, payload))
+            self.received.notify_all()
+        return {"predictions": []}
+
+    def wait_for(self, count: int, timeout: float = 20) -> list[tuple[dict[str, str], Any]]:
+        """The first ``count`` events, waiting up to ``timeout`` seconds for them."""
+        with self.received:
+            if not self.received.wait_for(lambda: len(self.events) >= count, timeout):
+                raise TimeoutError(f"only {len(self.events)} of {count} events arrived")
+            return list(self.events)
