@@ -19,9 +19,11 @@ import asyncio
 import contextlib
 import logging
 import os
+import signal
 import socket
 import sys
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -53,6 +55,19 @@ class _Server(uvicorn.Server):
         await super().startup(sockets)
         if self.started:
             self.listening.set()
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        """Shut down gracefully on SIGTERM / SIGINT and return, instead of re-raising the signal."""
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        previous = {sig: signal.signal(sig, self.handle_exit) for sig in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            yield
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -100,7 +115,6 @@ def main(argv: list[str]) -> int:
     overrides.pop("enable_tls")
     overrides.pop("enable_auth")
     settings = RouterSettings(**overrides)
-    configure_logging(settings.log_level)
     if args.enable_tls or args.enable_auth:
         print("zeroserve router: --enable-tls and --enable-auth are not supported", file=sys.stderr)
         return 2
@@ -114,6 +128,7 @@ def main(argv: list[str]) -> int:
         for issue in exc.issues:
             print(f"invalid graph: {issue}", file=sys.stderr)
         return 2
+    configure_logging(settings.log_level)
     if args.graph_name and not graph.name:
         graph = replace(graph, name=args.graph_name)
     for warning in graph.warnings:

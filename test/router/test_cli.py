@@ -1,0 +1,133 @@
+"""``zeroserve router`` as a real process: ready file, routing, SIGTERM, restart with bandit state."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import orjson
+import pytest
+
+from zeroserve.router.cli import main
+from zeroserve.router.planner import BANDITS_ANNOTATION
+
+
+def graph(svc: str) -> dict[str, Any]:
+    bandit = {"root": {"strategy": "EpsilonGreedy", "epsilon": 0.0, "seed": 1}}
+    return {
+        "metadata": {"name": "cli-graph", "annotations": {BANDITS_ANNOTATION: orjson.dumps(bandit).decode()}},
+        "spec": {
+            "nodes": {
+                "root": {
+                    "routerType": "Splitter",
+                    "steps": [
+                        {"name": "a", "nodeName": "chain", "weight": 60},
+                        {"name": "b", "serviceUrl": f"{svc}/predict/b", "weight": 40},
+                    ],
+                },
+                "chain": {
+                    "routerType": "Sequence",
+                    "steps": [
+                        {"serviceUrl": f"{svc}/predict/a"},
+                        {"serviceUrl": f"{svc}/echo/end", "data": "$response"},
+                    ],
+                },
+            }
+        },
+    }
+
+
+class RouterProcess:
+    """``python -m zeroserve router`` on port 0, its port read from the ready file."""
+
+    def __init__(self, args: list[str], workdir: Path) -> None:
+        self.ready_file = workdir / f"ready-{time.monotonic_ns()}.json"
+        env = {**os.environ, "NO_PROXY": "127.0.0.1,localhost", "PORT": "0"}
+        env.pop("HTTP_PROXY", None)
+        env.pop("http_proxy", None)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "zeroserve", "router", *args, "--ready-file", str(self.ready_file)],
+            env=env,
+            stderr=subprocess.PIPE,
+        )
+        deadline = time.monotonic() + 30
+        while not self.ready_file.exists():
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                self.proc.kill()
+                raise RuntimeError(f"router did not start: {self.proc.stderr.read().decode()}")  # type: ignore[union-attr]
+            time.sleep(0.05)
+        ready = orjson.loads(self.ready_file.read_bytes())
+        assert ready["pid"] == self.proc.pid
+        self.url = f"http://127.0.0.1:{ready['http_port']}"
+
+    def stop(self) -> tuple[int, str]:
+        self.proc.send_signal(signal.SIGTERM)
+        _, stderr = self.proc.communicate(timeout=30)
+        return self.proc.returncode, stderr.decode()
+
+
+@pytest.fixture
+def state_dir(tmp_path: Path) -> Iterator[Path]:
+    yield tmp_path / "state"
+
+
+def test_the_router_process_routes_learns_and_keeps_state_across_a_restart(
+    svc: str, tmp_path: Path, state_dir: Path
+) -> None:
+    args = [
+        "--graph-json",
+        orjson.dumps(graph(svc)).decode(),
+        "--state-dir",
+        str(state_dir),
+        "--http-port",
+        "0",
+    ]
+    first = RouterProcess(args, tmp_path)
+    try:
+        with httpx.Client(base_url=first.url, trust_env=False) as client:
+            assert client.get("/readyz").status_code == 200
+            response = client.post(
+                "/v1/models/g:predict", json={"instances": [1]}, headers={"x-request-id": "r1"}
+            )
+            assert response.status_code == 200
+            assert response.headers["x-zeroserve-routing"] == "root=a"
+            assert response.json()["request"]["predictions"] == ["a"]  # the nested Sequence ran
+            feedback = client.post("/feedback", json={"requestId": "r1", "reward": 0})
+            assert feedback.json() == {"applied": {"root": "a"}}
+            client.post("/feedback", json={"routing": {"root": "b"}, "reward": 1})
+            learned = client.get("/bandits").json()
+            assert "zeroserve_router_bandit_feedback_total" in client.get("/metrics").text
+    finally:
+        code, stderr = first.stop()
+    assert code == 0
+    assert all(line.startswith("{") for line in stderr.splitlines() if line.strip()), stderr
+    second = RouterProcess(args, tmp_path)
+    try:
+        with httpx.Client(base_url=second.url, trust_env=False) as client:
+            assert client.get("/bandits").json() == learned
+            assert client.post("/", json={}).headers["x-zeroserve-routing"] == "root=b"
+    finally:
+        second.stop()
+
+
+def test_an_invalid_graph_exits_2_listing_every_issue(capsys: pytest.CaptureFixture[str]) -> None:
+    bad = {
+        "nodes": {"root": {"routerType": "Splitter", "steps": [{"serviceUrl": "http://x/", "weight": 10}]}}
+    }
+    assert main(["--graph-json", orjson.dumps(bad).decode()]) == 2
+    assert (
+        "invalid graph: spec.nodes[root].steps: Splitter weights must sum to 100, got 10"
+        in capsys.readouterr().err
+    )
+
+
+def test_a_graph_is_required(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main([]) == 2
+    assert "--graph-json or --graph-file is required" in capsys.readouterr().err
