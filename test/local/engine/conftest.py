@@ -2,15 +2,28 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import json
 import sys
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from zeroserve.apis.crds import all_crds
+from zeroserve.local.apiserver.server import run_in_thread
+from zeroserve.local.apiserver.settings import ApiServerSettings
+from zeroserve.local.component import PlatformContext
+from zeroserve.local.engine.component import EngineComponent
 from zeroserve.local.engine.engine import Engine
 from zeroserve.local.engine.images import ImageTable
 from zeroserve.local.engine.settings import EngineSettings
+from zeroserve.local.kubeconfig import write_kubeconfig
+from zeroserve.local.testing import Kubectl
 
 STANDIN = Path(__file__).with_name("standin_server.py")
 STANDIN_IMAGE = "test.local/standin:latest"
@@ -53,3 +66,66 @@ async def engine(tmp_path: Path) -> AsyncIterator[Engine]:
 
 def python() -> str:
     return sys.executable
+
+
+@dataclass
+class ServingPlatform:
+    """An API server (own thread), the engine component and kubectl against them."""
+
+    ctx: PlatformContext
+    component: EngineComponent
+    kubectl: Kubectl
+
+    @property
+    def gateway(self) -> str:
+        return self.ctx.gateway_url
+
+    async def kubectl_async(self, *args: str, input: str | None = None) -> str:
+        result = await asyncio.to_thread(self.kubectl, *args, input=input)
+        return result.stdout
+
+    async def get(self, kind: str, name: str, namespace: str = "default") -> dict[str, Any]:
+        out = await self.kubectl_async("get", kind, name, "-n", namespace, "-o", "json")
+        return dict(json.loads(out))
+
+
+@contextlib.asynccontextmanager
+async def serving_platform(
+    tmp_path: Path, settings: EngineSettings, images: ImageTable, resolve_model: Any = None
+) -> AsyncIterator[ServingPlatform]:
+    """Start an API server with every CRD, then the engine component on a free gateway port."""
+    api_settings = ApiServerSettings(port=0, in_memory=True, state_dir=tmp_path / "api")
+    with run_in_thread(api_settings, crds=all_crds()) as server:
+        kubeconfig = write_kubeconfig(
+            tmp_path / "kubeconfig", server.url, server.token, ca_cert=server.ca_cert
+        )
+        ctx = PlatformContext(
+            state_dir=tmp_path / "state", kubeconfig=kubeconfig, api_url=server.url, gateway_port=0
+        )
+        component = EngineComponent(
+            settings, images=images, resolve_model=resolve_model or (lambda uri: Path(uri))
+        )
+        await component.start(ctx)
+        try:
+            yield ServingPlatform(ctx, component, Kubectl(kubeconfig))
+        finally:
+            await component.stop()
+
+
+def condition_of(obj: dict[str, Any], kind: str = "Ready") -> dict[str, Any]:
+    """A condition of an object's status (empty when absent)."""
+    for cond in (obj.get("status") or {}).get("conditions") or []:
+        if cond.get("type") == kind:
+            return dict(cond)
+    return {}
+
+
+async def eventually(check: Callable[[], Awaitable[bool]], within: float = 30.0, every: float = 0.1) -> None:
+    """Poll an async check until it holds, failing after ``within`` seconds."""
+    deadline = time.monotonic() + within
+    while True:
+        if await check():
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not reached within {within:g}s")
+        await asyncio.sleep(every)

@@ -89,6 +89,7 @@ class Engine:
         self._server: uvicorn.Server | None = None
         self._server_task: asyncio.Task[None] | None = None
         self._zygote_task: asyncio.Task[None] | None = None
+        self._socket: socket.socket | None = None
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -109,6 +110,7 @@ class Engine:
         sock.listen(2048)
         sock.setblocking(False)
         self.gateway_port = int(sock.getsockname()[1])
+        self._socket = sock
         proxy = f"http://{host}:{self.gateway_port}"
         env = dict(os.environ)
         env.update(
@@ -179,6 +181,9 @@ class Engine:
                 await self._server_task
             self._server = None
             self._server_task = None
+        if self._socket is not None:
+            self._socket.close()
+            self._socket = None
         self.gateway.pool.close()
 
     # ------------------------------------------------------------------ revisions

@@ -154,7 +154,17 @@ class RoutingTable:
             for tag in entry.tags:
                 for host in route_hosts(f"{tag}-{entry.name}", entry.namespace, domain):
                     self._hosts.setdefault(host, (entry, tag))
-        self._http_routes = {h.lower(): _sort_rules(rules) for h, rules in (http_routes or {}).items()}
+        self._http_routes: dict[str, list[HTTPRouteRule]] = {}
+        for hostname, rules in (http_routes or {}).items():
+            host = hostname.lower()
+            ordered = _sort_rules(rules)
+            self._http_routes[host] = ordered
+            for suffix in (".svc.cluster.local", f".{domain.lower()}"):
+                if host.endswith(suffix):
+                    short = host[: -len(suffix)]
+                    if short.count(".") == 1:  # <name>.<namespace>: path-prefix and short cluster hosts
+                        self._http_routes.setdefault(short, ordered)
+                        self._http_routes.setdefault(f"{short}.svc", ordered)
         self._upstreams = {h.lower(): v for h, v in (upstreams or {}).items()}
 
     def resolve(self, host: str, path: str, rand: float | None = None) -> Resolution | None:
