@@ -9,7 +9,8 @@
   KServe's ``internal.serving.kserve.io/*`` markers; the containers (:mod:`.containers`) with the
   storage-initializer (:mod:`.storage`), logger and batcher wired in; ``containerConcurrency``,
   ``timeoutSeconds``/``responseStartTimeoutSeconds``; other pod fields passed through;
-- ``traffic``: the canary split (:mod:`.traffic`) from the status' rolled-out revision.
+- ``traffic``: the canary split (:mod:`.traffic`) from the status' rolled-out revision, or, for a
+  component listed in the ``serving.zeroserve.io/traffic`` annotation, the A/B/N targets it pins.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from zeroserve.apis.serving.v1beta1 import (
     PredictorSpec,
     TransformerSpec,
 )
+from zeroserve.apis.serving.v1beta1.traffic_split import TRAFFIC_ANNOTATION, traffic_splits
 from zeroserve.controller.config import ControllerConfig
 from zeroserve.controller.names import component_service_name
 from zeroserve.controller.resources import constants as c
@@ -48,10 +50,12 @@ DISALLOWED_ANNOTATIONS: frozenset[str] = frozenset(
         c.MAX_SCALE,
         c.STORAGE_URI_ANNOTATION,
         c.ROLLOUT_DURATION,
+        TRAFFIC_ANNOTATION,
         "kubectl.kubernetes.io/last-applied-configuration",
     }
 )
-"""InferenceService annotations not copied to revision templates (KServe's disallowed list)."""
+"""InferenceService annotations not copied to revision templates: KServe's disallowed list, plus the
+A/B/N traffic annotation (a traffic change must not stamp a new revision)."""
 
 _EXTENSION_FIELDS = frozenset(f.alias or to_camel(n) for n, f in ComponentExtensionSpec.model_fields.items())
 _PREDICTOR_ONLY = frozenset(
@@ -159,12 +163,16 @@ def build_component_service(
     if isvc.annotations.get(c.ROLLOUT_DURATION):
         metadata["annotations"] = {c.ROLLOUT_DURATION: isvc.annotations[c.ROLLOUT_DURATION]}
 
-    status = (isvc.status.components or {}).get(component) if isvc.status else None
-    traffic = component_traffic(
-        spec.canary_traffic_percent,
-        status.latest_rolledout_revision if status else None,
-        isvc.annotations.get(c.ENABLE_TAG_ROUTING, "").lower() == "true",
-    )
+    pinned = traffic_splits(isvc).get(component)
+    if pinned is not None:  # A/B/N: the serving.zeroserve.io/traffic annotation, validated beforehand
+        traffic = [{k: v for k, v in t.to_dict().items() if k != "url"} for t in pinned]
+    else:
+        status = (isvc.status.components or {}).get(component) if isvc.status else None
+        traffic = component_traffic(
+            spec.canary_traffic_percent,
+            status.latest_rolledout_revision if status else None,
+            isvc.annotations.get(c.ENABLE_TAG_ROUTING, "").lower() == "true",
+        )
     return {
         "apiVersion": "serving.knative.dev/v1",
         "kind": "Service",

@@ -7,6 +7,7 @@ deploy v1 -> change the model with canaryTrafficPercent 10 -> traffic 90/10 and 
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from zeroserve.controller.config import ControllerConfig
@@ -183,3 +184,31 @@ def test_rollouts_are_reported_as_events(store: MemStore, clock: FakeClock) -> N
     world.settle()
     reasons = [e["reason"] for e in store.list(EVENT, NS).items]
     assert "Created" in reasons and "RolledOut" in reasons and "InferenceServiceReady" in reasons
+
+
+def test_abn_split_pins_three_revisions_without_a_new_one(store: MemStore, clock: FakeClock) -> None:
+    world = World(store, clock)
+    world.apply(isvc("gs://models/sklearn/1"))
+    world.settle()
+    world.apply(isvc("gs://models/sklearn/2"))
+    world.settle()
+    world.apply(isvc("gs://models/sklearn/3"))
+    world.settle()
+    rev3 = f"{KSVC}-00003"
+    obj = store.get(INFERENCE_SERVICE, NS, NAME)
+    obj["metadata"]["annotations"] = {
+        "serving.zeroserve.io/traffic": json.dumps(
+            {
+                "predictor": [
+                    {"revisionName": REV1, "percent": 20, "tag": "a"},
+                    {"revisionName": REV2, "percent": 30, "tag": "b"},
+                    {"latestRevision": True, "percent": 50, "tag": "c"},
+                ]
+            }
+        )
+    }
+    store.update(INFERENCE_SERVICE, obj)
+    world.settle()
+    assert world.knative.revisions(NS, KSVC) == [REV1, REV2, rev3], "a traffic change stamps no revision"
+    shares = {t["revisionName"]: t["percent"] for t in world.predictor()["traffic"]}
+    assert shares == {REV1: 20, REV2: 30, rev3: 50}
