@@ -89,3 +89,103 @@ def test_every_served_kind_has_admission() -> None:
         for c in all_crds()
     }
     assert set(admission_table()) == served
+
+
+def _isvc(mode: str | None, uri: str = "gs://a/model") -> dict[str, Any]:
+    metadata: dict[str, Any] = {"name": "iris"}
+    if mode is not None:
+        metadata["annotations"] = {"serving.kserve.io/deploymentMode": mode}
+    return {
+        "apiVersion": "serving.kserve.io/v1beta1",
+        "kind": "InferenceService",
+        "metadata": metadata,
+        "spec": {"predictor": {"sklearn": {"storageUri": uri}}},
+    }
+
+
+def _revision(image: str) -> dict[str, Any]:
+    return {
+        "apiVersion": "serving.knative.dev/v1",
+        "kind": "Revision",
+        "metadata": {"name": "hello-00001"},
+        "spec": {"containers": [{"image": image}]},
+    }
+
+
+def _ksvc(revision_name: str, image: str) -> dict[str, Any]:
+    return {
+        "apiVersion": "serving.knative.dev/v1",
+        "kind": "Service",
+        "metadata": {"name": "hello"},
+        "spec": {
+            "template": {"metadata": {"name": revision_name}, "spec": {"containers": [{"image": image}]}}
+        },
+    }
+
+
+def _trigger(broker: str) -> dict[str, Any]:
+    return {
+        "apiVersion": "eventing.knative.dev/v1",
+        "kind": "Trigger",
+        "metadata": {"name": "t"},
+        "spec": {"broker": broker, "subscriber": {"uri": "http://x.default.svc.cluster.local"}},
+    }
+
+
+def _broker(broker_class: str) -> dict[str, Any]:
+    return {
+        "apiVersion": "eventing.knative.dev/v1",
+        "kind": "Broker",
+        "metadata": {"name": "default", "annotations": {"eventing.knative.dev/broker.class": broker_class}},
+    }
+
+
+# (id, stored object, updated object, expected errors)
+UPDATES: list[tuple[str, dict[str, Any], dict[str, Any], list[str]]] = [
+    ("isvc-model-change", _isvc("Serverless"), _isvc("Serverless", "gs://b/model"), []),
+    (
+        "isvc-deployment-mode",
+        _isvc("Serverless"),
+        _isvc("RawDeployment"),
+        [
+            "metadata.annotations[serving.kserve.io/deploymentMode]: update of the deployment mode is not "
+            "allowed (was Serverless)"
+        ],
+    ),
+    ("isvc-mode-added", _isvc(None), _isvc("Serverless"), []),
+    ("revision-unchanged", _revision("a"), _revision("a"), []),
+    (
+        "revision-spec",
+        _revision("a"),
+        _revision("b"),
+        ["spec: is immutable: a Revision cannot change once created"],
+    ),
+    ("ksvc-new-revision-name", _ksvc("hello-v1", "a"), _ksvc("hello-v2", "b"), []),
+    (
+        "ksvc-same-revision-name",
+        _ksvc("hello-v1", "a"),
+        _ksvc("hello-v1", "b"),
+        [
+            "spec.template.metadata.name: must change when the template changes "
+            "(revision hello-v1 already exists)"
+        ],
+    ),
+    ("trigger-broker", _trigger("default"), _trigger("other"), ["spec.broker: is immutable (was default)"]),
+    (
+        "broker-class",
+        _broker("MTChannelBasedBroker"),
+        _broker("Kafka"),
+        ["metadata.annotations[eventing.knative.dev/broker.class]: is immutable (was MTChannelBasedBroker)"],
+    ),
+]
+
+
+@pytest.mark.parametrize(("old", "new", "expected"), [u[1:] for u in UPDATES], ids=[u[0] for u in UPDATES])
+def test_updates(old: dict[str, Any], new: dict[str, Any], expected: list[str]) -> None:
+    stored = admit(old)
+    if expected:
+        with pytest.raises(InvalidObjectError) as caught:
+            admit(new, old=stored)
+        assert [str(e) for e in caught.value.errors] == expected
+    else:
+        admit(new, old=stored)

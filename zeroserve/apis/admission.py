@@ -6,6 +6,8 @@ error. :func:`admit` does both for any kind in :mod:`zeroserve.apis`, so an API 
 one, or a test double) behaves like a cluster with those webhooks installed. It is meant for create
 and update of the main resource, after the server has assigned ``metadata.name`` (from
 ``generateName``); status updates are not admitted, as webhooks do not see the status subresource.
+On update, pass the stored object as ``old`` to check immutable fields (an InferenceService's
+deployment mode, a Revision's spec, a Trigger's broker, a Broker's class, a named revision template).
 """
 
 from __future__ import annotations
@@ -22,7 +24,12 @@ from zeroserve.apis.gateway.v1.types import HTTPRoute
 from zeroserve.apis.gateway.v1.validation import validate_http_route
 from zeroserve.apis.knative.eventing.v1.defaults import default_broker, default_trigger
 from zeroserve.apis.knative.eventing.v1.types import Broker, Trigger
-from zeroserve.apis.knative.eventing.v1.validation import validate_broker, validate_trigger
+from zeroserve.apis.knative.eventing.v1.validation import (
+    validate_broker,
+    validate_broker_update,
+    validate_trigger,
+    validate_trigger_update,
+)
 from zeroserve.apis.knative.serving.v1.defaults import (
     default_configuration,
     default_revision,
@@ -32,9 +39,12 @@ from zeroserve.apis.knative.serving.v1.defaults import (
 from zeroserve.apis.knative.serving.v1.types import Configuration, Revision, Route, Service
 from zeroserve.apis.knative.serving.v1.validation import (
     validate_configuration,
+    validate_configuration_update,
     validate_revision,
+    validate_revision_update,
     validate_route,
     validate_service,
+    validate_service_update,
 )
 from zeroserve.apis.meta import KubeObject
 from zeroserve.apis.serving.v1alpha1.defaults import default_inference_graph
@@ -42,18 +52,22 @@ from zeroserve.apis.serving.v1alpha1.types import InferenceGraph
 from zeroserve.apis.serving.v1alpha1.validation import validate_inference_graph
 from zeroserve.apis.serving.v1beta1.defaults import default_inference_service
 from zeroserve.apis.serving.v1beta1.types import InferenceService
-from zeroserve.apis.serving.v1beta1.validation import validate_inference_service
+from zeroserve.apis.serving.v1beta1.validation import (
+    validate_inference_service,
+    validate_inference_service_update,
+)
 
 __all__ = ["KindAdmission", "admission_table", "admit"]
 
 
 @dataclass(frozen=True)
 class KindAdmission:
-    """How one kind is defaulted and validated."""
+    """How one kind is defaulted and validated, and what an update may not change."""
 
     model: type[KubeObject]
     default: Callable[[Any], KubeObject]
     validate: Callable[[Any], list[FieldError]]
+    validate_update: Callable[[Any, Any], list[FieldError]] | None = None
 
 
 def admission_table() -> dict[tuple[str, str], KindAdmission]:
@@ -63,24 +77,32 @@ def admission_table() -> dict[tuple[str, str], KindAdmission]:
         A fresh table.
     """
     entries = [
-        KindAdmission(InferenceService, default_inference_service, validate_inference_service),
+        KindAdmission(
+            InferenceService,
+            default_inference_service,
+            validate_inference_service,
+            validate_inference_service_update,
+        ),
         KindAdmission(InferenceGraph, default_inference_graph, validate_inference_graph),
-        KindAdmission(Service, default_service, validate_service),
-        KindAdmission(Configuration, default_configuration, validate_configuration),
-        KindAdmission(Revision, default_revision, validate_revision),
+        KindAdmission(Service, default_service, validate_service, validate_service_update),
+        KindAdmission(
+            Configuration, default_configuration, validate_configuration, validate_configuration_update
+        ),
+        KindAdmission(Revision, default_revision, validate_revision, validate_revision_update),
         KindAdmission(Route, default_route, validate_route),
-        KindAdmission(Broker, default_broker, validate_broker),
-        KindAdmission(Trigger, default_trigger, validate_trigger),
+        KindAdmission(Broker, default_broker, validate_broker, validate_broker_update),
+        KindAdmission(Trigger, default_trigger, validate_trigger, validate_trigger_update),
         KindAdmission(HTTPRoute, default_http_route, validate_http_route),
     ]
     return {(entry.model.API_VERSION, entry.model.KIND): entry for entry in entries}
 
 
-def admit(obj: dict[str, Any]) -> dict[str, Any]:
-    """Default and validate an object.
+def admit(obj: dict[str, Any], old: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Default and validate an object (and, on update, what may not change).
 
     Args:
         obj: The object as sent to the API server.
+        old: On update, the stored object; ``None`` on create.
 
     Returns:
         The defaulted object to store; an object of a kind this package does not define is returned
@@ -96,6 +118,13 @@ def admit(obj: dict[str, Any]) -> dict[str, Any]:
         raise InvalidObjectError(from_pydantic(exc)) from exc
     defaulted = entry.default(parsed)
     errors = entry.validate(defaulted)
+    if old is not None and entry.validate_update is not None:
+        try:
+            previous = entry.default(entry.model.from_dict(old))
+        except ValidationError:
+            previous = None
+        if previous is not None:
+            errors += entry.validate_update(previous, defaulted)
     if errors:
         raise InvalidObjectError(errors)
     return defaulted.to_dict()

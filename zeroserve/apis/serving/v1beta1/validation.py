@@ -49,6 +49,7 @@ __all__ = [
     "STORAGE_URI_PREFIXES",
     "ignored_fields",
     "validate_inference_service",
+    "validate_inference_service_update",
 ]
 
 PROTOCOL_VERSIONS: tuple[str, ...] = ("v1", "v2", "grpc-v1", "grpc-v2")
@@ -145,6 +146,24 @@ def validate_inference_service(isvc: InferenceService) -> list[FieldError]:
     errors += _validate_canary(isvc)
     errors += traffic_split_errors(isvc)
     return errors
+
+
+def validate_inference_service_update(old: InferenceService, new: InferenceService) -> list[FieldError]:
+    """Check what an update may not change (KServe: the deployment mode is immutable).
+
+    Args:
+        old: The stored InferenceService.
+        new: The updated one (its own rules are checked by :func:`validate_inference_service`).
+
+    Returns:
+        Every broken rule.
+    """
+    before = old.annotations.get(DEPLOYMENT_MODE_ANNOTATION)
+    after = new.annotations.get(DEPLOYMENT_MODE_ANNOTATION)
+    if before is not None and before != after:
+        path = f"metadata.annotations[{DEPLOYMENT_MODE_ANNOTATION}]"
+        return [FieldError(path, f"update of the deployment mode is not allowed (was {before})")]
+    return []
 
 
 def _validate_name(isvc: InferenceService) -> list[FieldError]:

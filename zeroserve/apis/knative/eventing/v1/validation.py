@@ -13,9 +13,22 @@ import re
 from urllib.parse import urlparse
 
 from zeroserve.apis.field_errors import FieldError, join_path
-from zeroserve.apis.knative.eventing.v1.types import Broker, DeliverySpec, Destination, Trigger
+from zeroserve.apis.knative.eventing.v1.types import (
+    BROKER_CLASS_ANNOTATION,
+    Broker,
+    DeliverySpec,
+    Destination,
+    Trigger,
+)
 
-__all__ = ["validate_broker", "validate_delivery", "validate_destination", "validate_trigger"]
+__all__ = [
+    "validate_broker",
+    "validate_broker_update",
+    "validate_delivery",
+    "validate_destination",
+    "validate_trigger",
+    "validate_trigger_update",
+]
 
 _ATTRIBUTE_NAME = re.compile(r"^[a-z0-9]+$")
 _ISO8601_DURATION = re.compile(
@@ -123,3 +136,35 @@ def validate_delivery(path: str, delivery: DeliverySpec) -> list[FieldError]:
     if delivery.dead_letter_sink is not None:
         errors += validate_destination(join_path(path, "deadLetterSink"), delivery.dead_letter_sink)
     return errors
+
+
+def validate_trigger_update(old: Trigger, new: Trigger) -> list[FieldError]:
+    """A Trigger's ``spec.broker`` is immutable.
+
+    Args:
+        old: The stored Trigger.
+        new: The updated one.
+
+    Returns:
+        Every broken rule.
+    """
+    if old.spec.broker != new.spec.broker:
+        return [FieldError("spec.broker", f"is immutable (was {old.spec.broker})")]
+    return []
+
+
+def validate_broker_update(old: Broker, new: Broker) -> list[FieldError]:
+    """A Broker's class annotation is immutable.
+
+    Args:
+        old: The stored Broker.
+        new: The updated one.
+
+    Returns:
+        Every broken rule.
+    """
+    key = BROKER_CLASS_ANNOTATION
+    before, after = old.annotations.get(key), new.annotations.get(key)
+    if before is not None and before != after:
+        return [FieldError(f"metadata.annotations[{key}]", f"is immutable (was {before})")]
+    return []

@@ -41,10 +41,13 @@ __all__ = [
     "MAX_REVISION_TIMEOUT_SECONDS",
     "validate_autoscaling_annotations",
     "validate_configuration",
+    "validate_configuration_update",
     "validate_revision",
     "validate_revision_spec",
+    "validate_revision_update",
     "validate_route",
     "validate_service",
+    "validate_service_update",
     "validate_traffic",
 ]
 
@@ -275,3 +278,55 @@ def validate_traffic(
     if traffic and total != 100:
         errors.append(FieldError(path, f"traffic targets sum to {total}, want 100"))
     return errors
+
+
+def validate_revision_update(old: Revision, new: Revision) -> list[FieldError]:
+    """A Revision's spec is immutable.
+
+    Args:
+        old: The stored Revision.
+        new: The updated one.
+
+    Returns:
+        Every broken rule.
+    """
+    if old.spec.to_dict() != new.spec.to_dict():
+        return [FieldError("spec", "is immutable: a Revision cannot change once created")]
+    return []
+
+
+def validate_service_update(old: Service, new: Service) -> list[FieldError]:
+    """A template that names its revision must change that name whenever the template changes.
+
+    Args:
+        old: The stored Service.
+        new: The updated one.
+
+    Returns:
+        Every broken rule.
+    """
+    return _template_name_changed("spec.template", old.spec.template, new.spec.template)
+
+
+def validate_configuration_update(old: Configuration, new: Configuration) -> list[FieldError]:
+    """As :func:`validate_service_update`, for a Configuration.
+
+    Args:
+        old: The stored Configuration.
+        new: The updated one.
+
+    Returns:
+        Every broken rule.
+    """
+    return _template_name_changed("spec.template", old.spec.template, new.spec.template)
+
+
+def _template_name_changed(
+    path: str, old: RevisionTemplateSpec, new: RevisionTemplateSpec
+) -> list[FieldError]:
+    old_name = old.metadata.name if old.metadata is not None else None
+    new_name = new.metadata.name if new.metadata is not None else None
+    if old_name and old_name == new_name and old.to_dict() != new.to_dict():
+        message = f"must change when the template changes (revision {old_name} already exists)"
+        return [FieldError(join_path(path, "metadata.name"), message)]
+    return []
