@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from zeroserve.apis.serving.v1alpha1 import InferenceGraph
+from zeroserve.apis.serving.v1alpha1 import BANDIT_ANNOTATION, InferenceGraph
 from zeroserve.apis.serving.v1beta1 import InferenceService
 from zeroserve.controller.config import ControllerConfig
 from zeroserve.controller.names import cluster_local_host
@@ -78,14 +78,29 @@ def graph_json(graph: InferenceGraph, service_urls: dict[str, str]) -> str:
         service_urls: InferenceService name -> step URL (:func:`service_step_url`).
 
     Returns:
-        Compact JSON; raises ``KeyError`` for a referenced service missing from ``service_urls``.
+        Compact JSON of the spec, as KServe passes it; of the whole object (name, namespace and the
+        ``serving.zeroserve.io/bandit`` annotation) when the graph has bandit nodes, which the router
+        reads from there. Raises ``KeyError`` for a referenced service missing from ``service_urls``.
     """
     spec = graph.spec.to_dict()
     for node in spec.get("nodes", {}).values():
         for step in node.get("steps") or []:
             if step.get("serviceName"):
                 step["serviceUrl"] = service_urls[step["serviceName"]]
-    return json.dumps(spec, separators=(",", ":"))
+    bandit = graph.annotations.get(BANDIT_ANNOTATION)
+    if bandit is None:
+        return json.dumps(spec, separators=(",", ":"))
+    document = {
+        "apiVersion": graph.API_VERSION,
+        "kind": graph.KIND,
+        "metadata": {
+            "name": graph.name,
+            "namespace": graph.namespace or "default",
+            "annotations": {BANDIT_ANNOTATION: bandit},
+        },
+        "spec": spec,
+    }
+    return json.dumps(document, separators=(",", ":"))
 
 
 def build_graph_service(

@@ -237,3 +237,54 @@ def test_graph_steps_resolve_to_the_service_address_and_protocol_path() -> None:
         "sklearn-iris": "http://sklearn-iris.default.svc.cluster.local/v1/models/sklearn-iris:predict",
         "sklearn-v2-iris": "http://sklearn-v2-iris.default.svc.cluster.local/v2/models/sklearn-v2-iris/infer",
     }
+
+
+# -- contracts with the data plane: what we build, the real CLIs parse -------------------------------
+
+
+@pytest.mark.parametrize("case", IG_CASES)
+def test_router_plans_the_graph_json_we_build(case: str) -> None:
+    from zeroserve.router.planner import load_graph_json
+
+    graph = InferenceGraph.from_dict(load("ig", case))
+    config = golden_config()
+    args = build_graph_service(graph, _step_urls(graph, config), config)["spec"]["template"]["spec"][
+        "containers"
+    ][0]["args"]
+    assert args[:2] == ["router", "--graph-json"]
+    load_graph_json(args[2], namespace=graph.namespace)  # raises GraphPlanError when it cannot
+
+
+@pytest.mark.parametrize("case", ISVC_CASES)
+def test_model_server_takes_every_flag_we_pass(case: str) -> None:
+    from zeroserve.servers.cli import build_parser
+
+    isvc = isvc_from(load("isvc", case))
+    config = golden_config()
+    for component in isvc.spec.components():
+        for container in build_component_service(isvc, component, config)["spec"]["template"]["spec"][
+            "containers"
+        ]:
+            args = container.get("args") or []
+            if container["image"].startswith("ghcr.io/zeroserve/zeroserve") and args[:1] == ["serve"]:
+                _, unknown = build_parser([]).parse_known_args(args[1:])
+                assert unknown == [], f"{component}: the server does not know {unknown}"
+
+
+def test_logger_agent_takes_the_sidecar_flags_we_pass() -> None:
+    import argparse
+
+    from zeroserve.logger.config import add_logger_arguments, config_from_args
+
+    isvc = isvc_from(load("isvc", "logger"))
+    pod = build_component_service(isvc, "transformer", golden_config())["spec"]["template"]["spec"]
+    agent = next(c for c in pod["containers"] if c["name"] == "logger-agent")
+    assert agent["args"][0] == "logger-agent"
+    # the agent's own parser: --upstream, its port flag, and the shared payload-logging flags
+    parser = argparse.ArgumentParser(exit_on_error=False)
+    parser.add_argument("--upstream", required=True)
+    parser.add_argument("--http-port", "--http_port", "--port", dest="http_port", type=int)
+    add_logger_arguments(parser)
+    args = parser.parse_args(agent["args"][1:])
+    config = config_from_args(args)
+    assert config is not None and args.upstream == "http://127.0.0.1:5000" and args.http_port == 9081
