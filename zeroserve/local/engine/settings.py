@@ -71,6 +71,9 @@ class EngineSettings(BaseSettings):
         default_factory=lambda: [
             "zeroserve.cli",
             "zeroserve.servers.cli",
+            "zeroserve.servers.model_server",
+            "zeroserve.servers.rest.app",
+            "zeroserve.servers.grpc.server",
             "zeroserve.servers.runtimes.sklearn",
             "sklearn.ensemble",
             "sklearn.linear_model",
