@@ -43,12 +43,12 @@ def archive_kind(name: str, content_type: str | None = None) -> str | None:
     return None
 
 
-def _check_name(archive: Path, member: str) -> PurePosixPath:
+def _check_name(archive: str, member: str) -> PurePosixPath:
     posix = PurePosixPath(member)
     if posix.is_absolute() or PureWindowsPath(member).is_absolute() or PureWindowsPath(member).drive:
-        raise ArchiveEscapeError(f"archive {archive.name}: member {member!r} has an absolute path")
+        raise ArchiveEscapeError(f"archive {archive}: member {member!r} has an absolute path")
     if ".." in posix.parts:
-        raise ArchiveEscapeError(f"archive {archive.name}: member {member!r} escapes the target folder")
+        raise ArchiveEscapeError(f"archive {archive}: member {member!r} escapes the target folder")
     return posix
 
 
@@ -58,7 +58,7 @@ def _inside(target: Path, relative: PurePosixPath) -> bool:
     return resolved == root or root in resolved.parents
 
 
-def _check_tar(archive: Path, tar: tarfile.TarFile, target: Path) -> list[tarfile.TarInfo]:
+def _check_tar(archive: str, tar: tarfile.TarFile, target: Path) -> list[tarfile.TarInfo]:
     members = tar.getmembers()
     for info in members:
         name = _check_name(archive, info.name)
@@ -66,55 +66,55 @@ def _check_tar(archive: Path, tar: tarfile.TarFile, target: Path) -> list[tarfil
             link = PurePosixPath(info.linkname)
             if link.is_absolute():
                 raise ArchiveEscapeError(
-                    f"archive {archive.name}: link {info.name!r} points to the absolute path "
-                    f"{info.linkname!r}"
+                    f"archive {archive}: link {info.name!r} points to the absolute path {info.linkname!r}"
                 )
             # A symlink is relative to its own folder, a hard link to the archive root.
             base = name.parent if info.issym() else PurePosixPath()
             if not _inside(target, base / link):
                 raise ArchiveEscapeError(
-                    f"archive {archive.name}: link {info.name!r} -> {info.linkname!r} "
-                    "points outside the target"
+                    f"archive {archive}: link {info.name!r} -> {info.linkname!r} points outside the target"
                 )
         elif not (info.isfile() or info.isdir()):
             raise ArchiveEscapeError(
-                f"archive {archive.name}: member {info.name!r} is a device or fifo, which models never need"
+                f"archive {archive}: member {info.name!r} is a device or fifo, which models never need"
             )
     return members
 
 
-def _check_zip(archive: Path, zf: zipfile.ZipFile) -> None:
+def _check_zip(archive: str, zf: zipfile.ZipFile) -> None:
     for info in zf.infolist():
         _check_name(archive, info.filename)
         mode = info.external_attr >> 16
         if mode and stat.S_ISLNK(mode):
-            raise ArchiveEscapeError(f"archive {archive.name}: member {info.filename!r} is a symbolic link")
+            raise ArchiveEscapeError(f"archive {archive}: member {info.filename!r} is a symbolic link")
 
 
-def extract_archive(archive: Path, target: Path, kind: str) -> None:
+def extract_archive(archive: Path, target: Path, kind: str, label: str | None = None) -> None:
     """Unpack ``archive`` into ``target`` after checking every member.
 
     Args:
         archive: the downloaded archive file.
         target: an existing folder to extract into.
         kind: ``"tar"`` or ``"zip"`` (see :func:`archive_kind`).
+        label: how messages name the archive (e.g. its URI); the file name when omitted.
 
     Raises:
         ArchiveEscapeError: a member would be written outside ``target``; nothing is extracted then.
         StorageError: the file is not a valid archive of that kind.
     """
+    name = label or archive.name
     try:
         if kind == "tar":
             with tarfile.open(archive) as tar:
-                members = _check_tar(archive, tar, target)
+                members = _check_tar(name, tar, target)
                 tar.extractall(target, members=members, filter="tar")
         elif kind == "zip":
             with zipfile.ZipFile(archive) as zf:
-                _check_zip(archive, zf)
+                _check_zip(name, zf)
                 zf.extractall(target)
         else:
             raise ValueError(f"unknown archive kind {kind!r}")
     except (tarfile.TarError, zipfile.BadZipFile, EOFError) as exc:
         if isinstance(exc, tarfile.FilterError):
-            raise ArchiveEscapeError(f"archive {archive.name}: {exc}") from exc
-        raise StorageError(f"{archive.name} is not a valid {kind} archive: {exc}") from exc
+            raise ArchiveEscapeError(f"archive {name}: {exc}") from exc
+        raise StorageError(f"{name} is not a valid {kind} archive: {exc}") from exc

@@ -108,5 +108,5 @@ class HTTPBackend:
         if kind is None:
             file.rename(target / name)
             return
-        extract_archive(file, target, kind)
+        extract_archive(file, target, kind, label=uri)
         file.unlink()

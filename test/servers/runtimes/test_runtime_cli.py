@@ -32,6 +32,7 @@ def repository(tmp_path_factory: pytest.TempPathFactory, sklearn_dir: Path) -> P
     (root / "broken").mkdir()
     shutil.copy(sklearn_dir / "model.joblib", root / "broken" / "a.joblib")
     shutil.copy(sklearn_dir / "model.joblib", root / "broken" / "b.pkl")
+    (root / "empty").mkdir()
     return root
 
 
@@ -84,11 +85,20 @@ def test_unknown_flags_are_logged_not_fatal(kserve_style: ServedProcess) -> None
     assert any("--enable_latency_logging" in line["msg"] for line in lines if line["level"] == "INFO")
 
 
-def test_repository_load_reports_a_broken_model_then_loads_a_good_one(kserve_style: ServedProcess) -> None:
+def test_repository_load_reports_a_broken_model_then_loads_a_good_one(
+    kserve_style: ServedProcess, repository: Path
+) -> None:
+    kserve_style_repo = repository
     base = kserve_style.http_url
     broken = httpx.post(f"{base}/v2/repository/models/broken/load")
     assert broken.status_code == 503
     assert "found 2: a.joblib, b.pkl" in broken.json()["error"]
+    empty = httpx.post(f"{base}/v2/repository/models/empty/load")
+    assert empty.status_code == 503
+    assert (
+        f"no model file (*.joblib, *.pkl, *.pickle) found in {kserve_style_repo}/empty"
+        in empty.json()["error"]
+    )
     good = httpx.post(f"{base}/v2/repository/models/good/load")
     assert good.status_code == 200, good.text
     ready = httpx.get(f"{base}/v2/models/good/ready")
@@ -105,6 +115,10 @@ def tarball_url(xgboost_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> 
     with tarfile.open(fileobj=buf, mode="w:gz") as tar:
         tar.add(xgboost_dir / "model.json", arcname="model.json")
     (root / "model.tar.gz").write_bytes(buf.getvalue())
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz") as tar:
+        tar.add(xgboost_dir / "model.json", arcname="../../model.json")
+    (root / "escape.tar.gz").write_bytes(buf.getvalue())
 
     class Quiet(SimpleHTTPRequestHandler):
         def log_message(self, format: str, *args: object) -> None:
@@ -145,6 +159,18 @@ def test_storage_uri_is_downloaded_and_served(
         assert resp.json()["predictions"] == booster.predict(xgboost.DMatrix(x)).tolist()
     [cached] = list((tmp_path / "cache").iterdir())
     assert (cached / "model.json").is_file()
+
+
+def test_escaping_archive_fails_start_with_the_reason(tarball_url: str, tmp_path: Path) -> None:
+    url = tarball_url.replace("model.tar.gz", "escape.tar.gz")
+    env = {"ZEROSERVE_STORAGE_CACHE_DIR": str(tmp_path / "cache")}
+    with (
+        pytest.raises(ServerStartError) as info,
+        serve_in_subprocess(["xgboost", "--storage-uri", url], env=env),
+    ):
+        pass
+    assert f"archive {url}: member '../../model.json' escapes the target folder" in str(info.value)
+    assert list((tmp_path / "cache").iterdir()) == []
 
 
 def test_missing_model_file_fails_start_with_the_reason(tmp_path: Path) -> None:
