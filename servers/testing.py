@@ -149,6 +149,7 @@ def serve_in_subprocess(
             argv += ["--ready-file", str(ready)]
         else:
             ready = Path(_flag_value(args, "--ready-file", "--ready_file"))
+        ready.unlink(missing_ok=True)  # a stale file from an earlier run must not pass for readiness
         full_env = {**os.environ, **(env or {})}
         with stderr_path.open("wb") as stderr:
             process = subprocess.Popen(
