@@ -12,6 +12,7 @@ from storage_support import MODEL_BYTES, FileServer
 
 from zeroserve.servers.storage import (
     ArchiveEscapeError,
+    DownloadError,
     DownloadProgress,
     ModelStorage,
     StorageNotFoundError,
@@ -97,13 +98,14 @@ def test_progress_interval_uses_the_injected_clock(settings: StorageSettings, tm
 
     ticks = iter([0.0, 0.5, 10.0, 10.1, 99.0])
     events: list[DownloadProgress] = []
-    storage = ModelStorage(
-        settings.model_copy(update={"progress_interval_seconds": 5.0}),
-        http_client=httpx.Client(transport=httpx.MockTransport(handler)),
-        progress_sink=events.append,
-        clock=lambda: next(ticks),
-    )
-    storage.download("https://models.example.com/big.bin", tmp_path / "out")
+    with httpx.Client(transport=httpx.MockTransport(handler)) as client:
+        storage = ModelStorage(
+            settings.model_copy(update={"progress_interval_seconds": 5.0}),
+            http_client=client,
+            progress_sink=events.append,
+            clock=lambda: next(ticks),
+        )
+        storage.download("https://models.example.com/big.bin", tmp_path / "out")
     # chunks at t=0 (reported), 0.5 (within the interval), 10.0 (reported), 10.1 (skipped), then done.
     assert [(e.bytes, e.done) for e in events] == [
         (1 << 20, False),
@@ -124,10 +126,11 @@ def test_download_fills_a_destination_folder(
 
 
 def test_server_error_status_is_reported(settings: StorageSettings) -> None:
-    client = httpx.Client(transport=httpx.MockTransport(lambda r: httpx.Response(403, text="denied")))
-    from zeroserve.servers.storage import DownloadError
-
-    with pytest.raises(DownloadError, match=r"GET https://private.example.com/m.bin: HTTP 403 Forbidden"):
+    transport = httpx.MockTransport(lambda r: httpx.Response(403, text="denied"))
+    with (
+        httpx.Client(transport=transport) as client,
+        pytest.raises(DownloadError, match=r"GET https://private\.example\.com/m\.bin: HTTP 403 Forbidden"),
+    ):
         ModelStorage(settings, http_client=client).resolve("https://private.example.com/m.bin")
 
 
