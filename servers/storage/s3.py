@@ -45,6 +45,7 @@ class S3Backend:
     ) -> None:
         self._settings = settings
         self._factory = client_factory or self._default_client
+        self._owns_clients = client_factory is None
         self._sink = progress_sink
         self._clock = clock
 
@@ -111,4 +112,7 @@ class S3Backend:
             raise DownloadError(f"{uri}: S3 refused the request: {exc}") from exc
         except BotoCoreError as exc:
             raise DownloadError(f"{uri}: {type(exc).__name__}: {exc}") from exc
+        finally:
+            if self._owns_clients and hasattr(client, "close"):
+                client.close()
         unpack_single_file(placed, prefix, content_type)
