@@ -42,6 +42,7 @@ class GCSBackend:
     ) -> None:
         self._settings = settings
         self._factory = client_factory or self._default_client
+        self._owns_clients = client_factory is None
         self._sink = progress_sink
         self._clock = clock
 
@@ -95,4 +96,7 @@ class GCSBackend:
             if type(exc).__module__.startswith(("google.", "requests.")):
                 raise DownloadError(f"{uri}: {type(exc).__name__}: {exc}") from exc
             raise
+        finally:
+            if self._owns_clients and hasattr(client, "close"):
+                client.close()
         unpack_single_file(placed, prefix, content_type)
