@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import signal
 import sys
 import threading
@@ -52,6 +53,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--domain", help="domain of external URLs (default: example.com)")
     parser.add_argument("--resync-seconds", type=float, default=600.0, help="relist period (default: 600)")
+    parser.add_argument(
+        "--http-port",
+        "--http_port",
+        type=int,
+        default=None,
+        help="port of /healthz, /readyz and /metrics (default: $PORT, else 8080; 0 = free; -1 = off)",
+    )
     parser.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING ... (default: INFO)")
     return parser
 
@@ -72,10 +80,13 @@ def main(argv: list[str]) -> int:
     root.handlers[:] = [handler]
     root.setLevel(args.log_level.upper())
 
+    from prometheus_client import CollectorRegistry
+
     from zeroserve.controller.config import ControllerConfig
     from zeroserve.controller.controller import Controller, ControllerOptions, default_identity
     from zeroserve.controller.kube import KubeStore
     from zeroserve.controller.leader import LeaseConfig
+    from zeroserve.controller.metrics import ControllerMetrics, HealthServer
 
     try:
         store = KubeStore.from_kubeconfig(args.kubeconfig, args.context)
@@ -92,7 +103,17 @@ def main(argv: list[str]) -> int:
         config_namespace=args.config_namespace,
         resync_seconds=args.resync_seconds,
     )
-    controller = Controller(store, config, options)
+    registry = CollectorRegistry()
+    controller = Controller(store, config, options, metrics=ControllerMetrics(registry))
+    port = args.http_port if args.http_port is not None else int(os.environ.get("PORT", "8080"))
+    health = None
+    if port >= 0:
+        # ready while running, and while waiting as a leader-election candidate (a standby is healthy)
+        health = HealthServer(
+            "0.0.0.0", port, registry, lambda: options.leader_elect or controller.started.is_set()
+        )
+        health.start()
+        logging.getLogger("zeroserve.controller").info("health and metrics on port %d", health.port)
     stop = threading.Event()
 
     def on_signal(_signum: int, _frame: FrameType | None) -> None:
@@ -104,5 +125,7 @@ def main(argv: list[str]) -> int:
     try:
         controller.run(stop)
     finally:
+        if health is not None:
+            health.stop()
         store.close()
     return 1 if controller.leadership_lost else 0

@@ -37,6 +37,7 @@ from zeroserve.controller.errors import Gone, NotFound, StoreError
 from zeroserve.controller.events import EventRecorder
 from zeroserve.controller.kinds import CONFIG_MAP, INFERENCE_GRAPH, INFERENCE_SERVICE, KNATIVE_SERVICE, Kind
 from zeroserve.controller.leader import LeaderElector, LeaseConfig
+from zeroserve.controller.metrics import ControllerMetrics
 from zeroserve.controller.queue import ExponentialBackoff, WorkQueue
 from zeroserve.controller.reconcilers import InferenceGraphReconciler, InferenceServiceReconciler, Result
 from zeroserve.controller.store import Obj, Store, Watch
@@ -86,6 +87,7 @@ class Controller:
         options: how to run the loop.
         clock: monotonic seconds for the queue's delays (injected in tests).
         now: UTC time for conditions, events and the Lease.
+        metrics: where to count reconciles (none when ``None``).
     """
 
     def __init__(
@@ -95,8 +97,10 @@ class Controller:
         options: ControllerOptions | None = None,
         clock: Callable[[], float] = time.monotonic,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
+        metrics: ControllerMetrics | None = None,
     ) -> None:
         self.store = store
+        self.metrics = metrics
         self.base_config = config or ControllerConfig()
         self.config = self.base_config
         self.options = options or ControllerOptions()
@@ -145,8 +149,17 @@ class Controller:
     def reconcile_key(self, key: Key) -> Result:
         """Reconcile one object now (what a worker does with a key)."""
         kind, namespace, name = key
-        result: Result = self._reconcilers[kind].reconcile(namespace, name)
-        return result
+        start = time.monotonic()
+        outcome = "error"
+        try:
+            result: Result = self._reconcilers[kind].reconcile(namespace, name)
+            outcome = "requeue" if result.requeue_after is not None else "success"
+            return result
+        finally:
+            if self.metrics is not None:
+                self.metrics.reconciles.labels(kind, outcome).inc()
+                self.metrics.duration.labels(kind).observe(time.monotonic() - start)
+                self.metrics.queue_depth.set(len(self.queue))
 
     # -- the leading part: watches and workers ---------------------------------------------------------
     def _run_leading(self, stop: threading.Event) -> None:
@@ -177,6 +190,8 @@ class Controller:
             while not done.wait(0.1) and not stop.is_set() and time.monotonic() < deadline:
                 pass
         self.started.set()
+        if self.metrics is not None:
+            self.metrics.leader.set(1)
         log.info("controller running (namespace=%s, workers=%d)", self.options.namespace or "*", len(workers))
         stop.wait()
         self.queue.shutdown()
@@ -186,6 +201,8 @@ class Controller:
         for thread in informers + workers:
             thread.join(timeout=30)
         self.started.clear()
+        if self.metrics is not None:
+            self.metrics.leader.set(0)
         log.info("controller stopped")
 
     def _inform(

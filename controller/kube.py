@@ -85,6 +85,10 @@ class _KubeWatch:
 
     def close(self) -> None:
         self._closed.set()
+        shutdown = getattr(self._response, "shutdown", None)  # urllib3 >= 2.3: unblocks a pending read
+        if shutdown is not None:
+            with contextlib.suppress(Exception):
+                shutdown()
         self._release()
 
     def _release(self) -> None:

@@ -166,3 +166,35 @@ def test_two_replicas_only_one_reconciles_and_the_other_takes_over(store: MemSto
         assert store.get(LEASE, "zs", "leader")["spec"]["holderIdentity"] == "b"
         store.create(INFERENCE_SERVICE, iris("after"))
         eventually(lambda: store.get(KNATIVE_SERVICE, NS, "after-predictor"))
+
+
+def test_metrics_count_reconciles_and_the_health_endpoint_serves_them(store: MemStore) -> None:
+    import httpx
+    from prometheus_client import CollectorRegistry
+
+    from zeroserve.controller.metrics import ControllerMetrics, HealthServer
+
+    registry = CollectorRegistry()
+    controller = Controller(store, options=options(), metrics=ControllerMetrics(registry))
+    health = HealthServer("127.0.0.1", 0, registry, controller.started.is_set)
+    health.start()
+    try:
+        base = f"http://127.0.0.1:{health.port}"
+        assert httpx.get(f"{base}/healthz").status_code == 200
+        assert httpx.get(f"{base}/readyz").status_code == 503
+        with running(controller):
+            assert controller.started.wait(10)
+            assert httpx.get(f"{base}/readyz").status_code == 200
+            store.create(INFERENCE_SERVICE, iris())
+            eventually(lambda: store.get(KNATIVE_SERVICE, NS, "iris-predictor"))
+            text = eventually(
+                lambda: (
+                    (body := httpx.get(f"{base}/metrics").text)
+                    and 'zeroserve_controller_reconcile_total{kind="InferenceService",result="success"}'
+                    in body
+                    and body
+                )
+            )
+            assert "zeroserve_controller_leader 1.0" in text
+    finally:
+        health.stop()

@@ -23,6 +23,7 @@ from zeroserve.controller.kinds import (
     INFERENCE_SERVICE,
     KNATIVE_SERVICE,
     LEASE,
+    Kind,
 )
 from zeroserve.controller.kube import KubeStore
 from zeroserve.controller.leader import LeaseConfig
@@ -176,3 +177,40 @@ def test_operator_loop_end_to_end(store: KubeStore, kubeconfig: Path) -> None:
         thread.join(30)
     assert not thread.is_alive()
     assert store.get(LEASE, "default", "zeroserve-e2e")["spec"]["holderIdentity"] == "", "released on stop"
+
+
+def test_cli_process_reconciles_and_stops_on_sigterm(store: KubeStore, kubeconfig: Path) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    store.create(Kind("", "v1", "Namespace", "namespaces", namespaced=False), {"metadata": {"name": "cli"}})
+    command = [
+        "controller",
+        "--kubeconfig",
+        str(kubeconfig),
+        "--namespace=cli",
+        "--http-port=0",
+        "--workers=1",
+    ]
+    process = subprocess.Popen(
+        [sys.executable, "-m", "zeroserve", *command],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONWARNINGS": "ignore"},
+    )
+    try:
+        obj = isvc("from-cli")
+        obj["metadata"]["namespace"] = "cli"
+        store.create(INFERENCE_SERVICE, obj)
+        eventually(lambda: store.get(KNATIVE_SERVICE, "cli", "from-cli-predictor"), 60)
+        process.send_signal(signal.SIGTERM)
+        _, stderr = process.communicate(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+    assert process.returncode == 0, stderr
+    assert '"msg": "controller stopped"' in stderr, "logs are JSON lines"
