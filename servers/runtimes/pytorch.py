@@ -17,7 +17,7 @@ import numpy as np
 from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from zeroserve.servers.errors import InvalidInput
+from zeroserve.servers.errors import InferenceError, InvalidInput
 from zeroserve.servers.predict_io import get_predict_input
 from zeroserve.servers.runtimes.base import FileModel, parse_options
 from zeroserve.servers.runtimes.errors import DeviceUnavailableError, ModelFormatError
@@ -172,7 +172,10 @@ class TorchScriptModel(FileModel):
         try:
             with self._torch.inference_mode():
                 result = self._module(*inputs)
+        except self._torch.cuda.OutOfMemoryError as exc:
+            raise InferenceError(f"model {self.name}: out of memory on {self.device}: {exc}") from exc
         except RuntimeError as exc:
+            # TorchScript reports shape and dtype mismatches as RuntimeError: the client sent bad input.
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise InvalidInput(f"model {self.name}: the module rejected the input: {first}") from exc
         results = list(result) if isinstance(result, (tuple, list)) else [result]
