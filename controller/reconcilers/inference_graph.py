@@ -20,6 +20,7 @@ from zeroserve.apis.knative.serving.v1 import ServiceStatus
 from zeroserve.apis.serving.v1alpha1 import InferenceGraph
 from zeroserve.apis.serving.v1alpha1.defaults import default_inference_graph
 from zeroserve.apis.serving.v1alpha1.lifecycle import (
+    ROUTER_READY,
     manage,
     mark_services_not_ready,
     mark_services_ready,
@@ -34,6 +35,7 @@ from zeroserve.controller.kinds import INFERENCE_GRAPH, INFERENCE_SERVICE, KNATI
 from zeroserve.controller.reconcilers.apply import NotOwnedError, apply_owned, write_status
 from zeroserve.controller.reconcilers.invalid import INVALID_SPEC, invalid_status
 from zeroserve.controller.reconcilers.result import Result
+from zeroserve.controller.reconcilers.transitions import keep_transition_times, transitions
 from zeroserve.controller.resources.inference_graph import (
     build_graph_service,
     referenced_services,
@@ -104,7 +106,8 @@ class InferenceGraphReconciler:
         except ValidationError as exc:
             errors = [str(e) for e in from_pydantic(exc)]
         if errors:
-            self._recorder.event(raw, WARNING, INVALID_SPEC, "; ".join(errors))
+            if transitions(raw, "Ready", "False", INVALID_SPEC, "; ".join(errors)):
+                self._recorder.event(raw, WARNING, INVALID_SPEC, "; ".join(errors))
             write_status(
                 self._store,
                 INFERENCE_GRAPH,
@@ -137,7 +140,8 @@ class InferenceGraphReconciler:
         assert graph.status is not None
         graph.status.observed_generation = generation
         try:
-            write_status(self._store, INFERENCE_GRAPH, raw, graph.status.to_dict())
+            new = keep_transition_times(raw.get("status"), graph.status.to_dict())
+            write_status(self._store, INFERENCE_GRAPH, raw, new)
         except NotFound:
             log.info("InferenceGraph %s was deleted during reconcile", name)
         return result
@@ -147,8 +151,9 @@ class InferenceGraphReconciler:
         try:
             applied = apply_owned(self._store, KNATIVE_SERVICE, desired, graph.metadata.uid or "")
         except NotOwnedError as exc:
-            manage(graph, self._clock).mark_false("RouterReady", "ServiceNotOwned", str(exc))
-            self._recorder.event(raw, WARNING, "ServiceNotOwned", str(exc))
+            manage(graph, self._clock).mark_false(ROUTER_READY, "ServiceNotOwned", str(exc))
+            if transitions(raw, ROUTER_READY, "False", "ServiceNotOwned", str(exc)):
+                self._recorder.event(raw, WARNING, "ServiceNotOwned", str(exc))
             return
         if applied.action != "unchanged":
             verb = applied.action.capitalize()

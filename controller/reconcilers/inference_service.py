@@ -20,6 +20,8 @@ from zeroserve.apis.knative.serving.v1 import ServiceStatus
 from zeroserve.apis.serving.v1beta1 import InferenceService, InferenceServiceStatus
 from zeroserve.apis.serving.v1beta1.defaults import default_inference_service
 from zeroserve.apis.serving.v1beta1.lifecycle import (
+    IGNORED_FIELDS,
+    INGRESS_READY,
     READY,
     component_condition,
     manage,
@@ -38,6 +40,7 @@ from zeroserve.controller.reconcilers.apply import NotOwnedError, apply_owned, d
 from zeroserve.controller.reconcilers.invalid import INVALID_SPEC, invalid_status
 from zeroserve.controller.reconcilers.result import Result
 from zeroserve.controller.reconcilers.rollout import track_rollout
+from zeroserve.controller.reconcilers.transitions import keep_transition_times, transitions
 from zeroserve.controller.resources.http_route import build_http_route
 from zeroserve.controller.resources.knative_service import build_component_service
 from zeroserve.controller.store import Obj, Store
@@ -109,10 +112,11 @@ class InferenceServiceReconciler:
         manager = manage(isvc, now)
         ignored = ignored_fields(isvc)
         mark_ignored_fields(isvc, ignored, now)
-        if ignored:
-            self._recorder.event(
-                raw, WARNING, "IgnoredFields", "accepted but not acted on: " + ", ".join(ignored)
-            )
+        ignored_condition = manager.get(IGNORED_FIELDS)
+        if ignored and ignored_condition is not None:
+            message = ignored_condition.message or ""
+            if transitions(raw, IGNORED_FIELDS, "True", ignored_condition.reason, message):
+                self._recorder.event(raw, WARNING, "IgnoredFields", message)
         was_ready = _condition_status(raw, READY) == "True"
         ready_components: list[str] = []
         present = isvc.spec.components()
@@ -147,13 +151,15 @@ class InferenceServiceReconciler:
             desired = build_component_service(isvc, component, self._config)
         except BuildError as exc:
             manage(isvc, now).mark_false(condition, exc.reason, exc.message)
-            self._recorder.event(raw, WARNING, exc.reason, exc.message)
+            if transitions(raw, condition, "False", exc.reason, exc.message):
+                self._recorder.event(raw, WARNING, exc.reason, exc.message)
             return False
         try:
             applied = apply_owned(self._store, KNATIVE_SERVICE, desired, isvc.metadata.uid or "")
         except NotOwnedError as exc:
             manage(isvc, now).mark_false(condition, "ServiceNotOwned", str(exc))
-            self._recorder.event(raw, WARNING, "ServiceNotOwned", str(exc))
+            if transitions(raw, condition, "False", "ServiceNotOwned", str(exc)):
+                self._recorder.event(raw, WARNING, "ServiceNotOwned", str(exc))
             return False
         ksvc_name = desired["metadata"]["name"]
         if applied.action != "unchanged":
@@ -203,7 +209,8 @@ class InferenceServiceReconciler:
         except NotFound as exc:  # the kind itself is not served: Gateway API not installed
             message = f"HTTPRoute (gateway.networking.k8s.io/v1) is not available: {exc}"
             mark_ingress_not_ready(isvc, "GatewayAPINotInstalled", message, now)
-            self._recorder.event(raw, WARNING, "GatewayAPINotInstalled", message)
+            if transitions(raw, INGRESS_READY, "False", "GatewayAPINotInstalled", message):
+                self._recorder.event(raw, WARNING, "GatewayAPINotInstalled", message)
             return
         if applied.action == "created":
             self._recorder.event(raw, NORMAL, "Created", f"Created HTTPRoute {isvc.name}")
@@ -223,13 +230,15 @@ class InferenceServiceReconciler:
     def _invalid(self, raw: Obj, messages: list[str]) -> Result:
         generation = (raw.get("metadata") or {}).get("generation")
         status = invalid_status(raw.get("status"), messages, generation, self._clock())
-        self._recorder.event(raw, WARNING, INVALID_SPEC, "; ".join(messages))
+        if transitions(raw, READY, "False", INVALID_SPEC, "; ".join(messages)):
+            self._recorder.event(raw, WARNING, INVALID_SPEC, "; ".join(messages))
         write_status(self._store, INFERENCE_SERVICE, raw, status)
         return Result()
 
     def _write(self, raw: Obj, status: InferenceServiceStatus) -> None:
         try:
-            write_status(self._store, INFERENCE_SERVICE, raw, status.to_dict())
+            new = keep_transition_times(raw.get("status"), status.to_dict())
+            write_status(self._store, INFERENCE_SERVICE, raw, new)
         except NotFound:
             log.info("InferenceService %s was deleted during reconcile", raw["metadata"].get("name"))
 

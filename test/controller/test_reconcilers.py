@@ -309,3 +309,23 @@ def test_invalid_graph_reports_every_error(store: MemStore, clock: FakeClock) ->
     ready = condition(store.get(INFERENCE_GRAPH, NS, "bad"), "Ready")
     assert (ready["status"], ready["reason"]) == ("False", "InvalidSpec")
     assert "root" in ready["message"] and "100" in ready["message"]
+
+
+def test_steady_state_with_warnings_writes_nothing_either(store: MemStore, clock: FakeClock) -> None:
+    obj = sklearn("warned", deploymentStrategy={"type": "Recreate"})
+    obj["spec"]["explainer"] = {
+        "art": {"type": "SquareAttack"}
+    }  # ignored field, and no container: BuildError
+    store.create(INFERENCE_SERVICE, obj)
+    r, sim = reconciler(store, clock), KnativeSim(store)
+    for _ in range(3):
+        r.reconcile(NS, "warned")
+        sim.sync()
+    stored = store.get(INFERENCE_SERVICE, NS, "warned")
+    assert condition(stored, "ExplainerReady")["status"] == "False"
+    warnings = [reason for type_, reason, _ in events(store) if type_ == "Warning"]
+    assert sorted(warnings) == ["IgnoredFields", "InvalidSpec"], "each warning recorded once"
+    writes = len(store.writes)
+    clock.advance(30)
+    r.reconcile(NS, "warned")
+    assert store.writes[writes:] == [], "a reconcile that changes nothing writes nothing, Events included"
