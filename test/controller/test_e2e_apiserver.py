@@ -214,3 +214,36 @@ def test_cli_process_reconciles_and_stops_on_sigterm(store: KubeStore, kubeconfi
             process.communicate()
     assert process.returncode == 0, stderr
     assert '"msg": "controller stopped"' in stderr, "logs are JSON lines"
+
+
+async def test_platform_component_starts_reconciles_and_stops(kubeconfig: Path, tmp_path: Path) -> None:
+    import asyncio
+
+    from zeroserve.controller.component import ControllerComponent
+    from zeroserve.local.component import Component, PlatformContext
+
+    component = ControllerComponent(ControllerOptions(namespace="platform", watch_timeout_seconds=5))
+    assert isinstance(component, Component)
+    store = KubeStore.from_kubeconfig(kubeconfig)
+    try:
+        namespaces = Kind("", "v1", "Namespace", "namespaces", namespaced=False)
+        await asyncio.to_thread(store.create, namespaces, {"metadata": {"name": "platform"}})
+        await component.start(
+            PlatformContext(state_dir=tmp_path, kubeconfig=kubeconfig, domain="models.test")
+        )
+        obj = isvc("in-platform")
+        obj["metadata"]["namespace"] = "platform"
+        await asyncio.to_thread(store.create, INFERENCE_SERVICE, obj)
+        knative = KnativeSim(store, domain="models.test")
+
+        def url() -> str | None:
+            return (store.get(INFERENCE_SERVICE, "platform", "in-platform").get("status") or {}).get("url")
+
+        assert (
+            await asyncio.to_thread(eventually, url, 30, knative.sync)
+            == "http://in-platform.platform.models.test"
+        )
+    finally:
+        await component.stop()
+        await component.stop()  # twice is safe
+        store.close()
