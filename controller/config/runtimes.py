@@ -37,6 +37,9 @@ class Runtime(BaseModel):
 
     name: str
     """Referenced by ``spec.predictor.model.runtime``."""
+    aliases: list[str] = Field(default_factory=list)
+    """Other names ``model.runtime`` may use, e.g. KServe's ``kserve-sklearnserver``, so KServe YAML
+    that names its ClusterServingRuntime runs unchanged."""
     model_formats: list[str] = Field(alias="modelFormats")
     """Model format names served (``modelFormat.name``), compared case-insensitively."""
     protocols: list[str] = Field(default_factory=lambda: ["v1"])
@@ -90,7 +93,7 @@ class RuntimeTable(BaseModel):
         """
         if runtime_name:
             for runtime in self.runtimes:
-                if runtime.name == runtime_name:
+                if runtime_name == runtime.name or runtime_name in runtime.aliases:
                     return runtime if runtime.supports(model_format, protocol) else None
             return None
         fitting = [r for r in self.runtimes if r.supports(model_format, protocol)]
