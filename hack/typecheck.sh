@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
 # mypy cannot follow setuptools' package-dir mapping (zeroserve.servers -> servers/ ...), so build
-# a tree of symlinks shaped like the installed namespace and check that.
+# a private tree of symlinks shaped like the installed namespace and check that.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+ROOT=$PWD
 VENV=${ZEROSERVE_VENV:-.venv}
-rm -rf .typecheck && mkdir -p .typecheck
-cp -rs "$PWD/zeroserve" .typecheck/zeroserve
+case "$VENV" in /*) ;; *) VENV="$ROOT/$VENV" ;; esac
+TREE=$(mktemp -d "${TMPDIR:-/tmp}/zeroserve-typecheck.XXXXXX")
+trap 'rm -rf "$TREE"' EXIT
+cp -rs "$ROOT/zeroserve" "$TREE/zeroserve"
 for pkg in servers controller router logger; do
-  cp -rs "$PWD/$pkg" ".typecheck/zeroserve/$pkg"
+  cp -rs "$ROOT/$pkg" "$TREE/zeroserve/$pkg"
 done
-find .typecheck -name __pycache__ -prune -exec rm -rf {} +
-cd .typecheck && "../$VENV/bin/python" -m mypy --config-file ../pyproject.toml -p zeroserve
+find "$TREE" -name __pycache__ -prune -exec rm -rf {} +
+cd "$TREE" && "$VENV/bin/python" -m mypy --config-file "$ROOT/pyproject.toml" --cache-dir "$ROOT/.mypy_cache" -p zeroserve
