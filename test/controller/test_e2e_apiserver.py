@@ -134,6 +134,21 @@ def test_operator_loop_end_to_end(store: KubeStore, kubeconfig: Path) -> None:
         reasons = {e["reason"] for e in store.list(EVENT, NS).items if e["involvedObject"]["name"] == "iris"}
         assert {"Created", "InferenceServiceReady"} <= reasons
 
+        # steady state through the real server (its defaulting and pruning included): nothing to write
+        def versions() -> list[str]:
+            return [
+                store.get(kind, NS, name)["metadata"]["resourceVersion"]
+                for kind, name in (
+                    (INFERENCE_SERVICE, "iris"),
+                    (KNATIVE_SERVICE, "iris-predictor"),
+                    (HTTP_ROUTE, "iris"),
+                )
+            ]
+
+        before = versions()
+        controller.reconcile_key((INFERENCE_SERVICE.kind, NS, "iris"))
+        assert versions() == before, "a reconcile of an unchanged InferenceService must write nothing"
+
         # a canary through the real server
         obj = store.get(INFERENCE_SERVICE, NS, "iris")
         obj["spec"]["predictor"] = {
