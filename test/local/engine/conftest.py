@@ -91,9 +91,14 @@ class ServingPlatform:
 
 @contextlib.asynccontextmanager
 async def serving_platform(
-    tmp_path: Path, settings: EngineSettings, images: ImageTable, resolve_model: Any = None
+    tmp_path: Path,
+    settings: EngineSettings,
+    images: ImageTable | None = None,
+    resolve_model: Any = None,
+    *,
+    controller: bool = False,
 ) -> AsyncIterator[ServingPlatform]:
-    """Start an API server with every CRD, then the engine component on a free gateway port."""
+    """Start an API server with every CRD, optionally the controller, then the engine on a free port."""
     api_settings = ApiServerSettings(port=0, in_memory=True, state_dir=tmp_path / "api")
     with run_in_thread(api_settings, crds=all_crds()) as server:
         kubeconfig = write_kubeconfig(
@@ -102,14 +107,22 @@ async def serving_platform(
         ctx = PlatformContext(
             state_dir=tmp_path / "state", kubeconfig=kubeconfig, api_url=server.url, gateway_port=0
         )
-        component = EngineComponent(
-            settings, images=images, resolve_model=resolve_model or (lambda uri: Path(uri))
-        )
-        await component.start(ctx)
+        component = EngineComponent(settings, images=images, resolve_model=resolve_model)
+        operator = None
+        if controller:
+            from zeroserve.controller.component import ControllerComponent
+
+            operator = ControllerComponent()
+            await operator.start(ctx)
         try:
-            yield ServingPlatform(ctx, component, Kubectl(kubeconfig))
+            await component.start(ctx)
+            try:
+                yield ServingPlatform(ctx, component, Kubectl(kubeconfig))
+            finally:
+                await component.stop()
         finally:
-            await component.stop()
+            if operator is not None:
+                await operator.stop()
 
 
 def condition_of(obj: dict[str, Any], kind: str = "Ready") -> dict[str, Any]:

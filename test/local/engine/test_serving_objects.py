@@ -47,7 +47,9 @@ def _ksvc(
 
 @pytest.fixture
 async def platform(tmp_path: Path) -> AsyncIterator[ServingPlatform]:
-    async with serving_platform(tmp_path, fast_settings(poll_interval=0.2), standin_images()) as p:
+    async with serving_platform(
+        tmp_path, fast_settings(poll_interval=0.2), standin_images(), lambda uri: Path(uri)
+    ) as p:
         yield p
 
 

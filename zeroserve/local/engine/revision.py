@@ -33,6 +33,9 @@ __all__ = ["STORAGE_URI_ANNOTATION", "Condition", "RevisionRuntime", "RevisionSp
 STORAGE_URI_ANNOTATION = "internal.serving.kserve.io/storage-initializer-sourceuri"
 """KServe's annotation naming the model to download into ``/mnt/models`` before the container starts."""
 
+STORAGE_INITIALIZER = "storage-initializer"
+"""The init container KServe injects to download the model; the engine does its work in-process."""
+
 
 @dataclass(frozen=True)
 class RevisionSpec:
@@ -77,13 +80,18 @@ class RevisionSpec:
             for item in serving.get("env") or []:
                 if item.get("name") == "STORAGE_URI" and item.get("value") and "://" in str(item["value"]):
                     storage_uri = str(item["value"])
+        init_containers = list(spec.get("initContainers") or [])
+        if storage_uri is not None:
+            # the engine downloads in-process through the storage layer (cache, mirrors), so the
+            # injected initializer container would only repeat the work
+            init_containers = [c for c in init_containers if c.get("name") != STORAGE_INITIALIZER]
         timeout = float(spec.get("timeoutSeconds") or settings.revision_timeout_seconds)
         return cls(
             namespace=str(meta.get("namespace") or "default"),
             name=str(meta.get("name")),
             service=str(labels.get("serving.knative.dev/configuration") or meta.get("name")),
             container=dict(serving),
-            init_containers=list(spec.get("initContainers") or []),
+            init_containers=init_containers,
             annotations=annotations,
             container_concurrency=int(spec.get("containerConcurrency") or 0),
             timeout_seconds=min(timeout, settings.max_revision_timeout_seconds),
