@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import json
 import logging
 import os
@@ -189,10 +190,17 @@ class ModelServer:
         self._clients.append(client)
 
     async def load_models(self, models: Sequence[Model]) -> None:
-        """Load (when not ready) and register every model; the first failure raises."""
+        """Load (when not ready) and register every model; the first failure raises.
+
+        Afterwards everything allocated so far (the models, the frameworks) is moved out of the
+        garbage collector's reach (``gc.freeze``): full collections then no longer walk the model
+        on the request path, and forked workers keep sharing its pages.
+        """
         for model in models:
             self._attach_predictor(model)
             await self.repository.load_model(model)
+        gc.collect()
+        gc.freeze()
 
     def create_application(self) -> Any:
         """The ASGI app, wrapped with the payload logger when ``log_url`` is set."""
