@@ -265,7 +265,7 @@ def create_app(
 
     metrics = RouterMetrics(registry)
     store = BanditStore(Path(state_dir)) if state_dir is not None else None
-    bandits = Bandits(graph, metrics, store=store)
+    bandits = Bandits(graph, metrics, store=store, logger=logger)
     runner = GraphRunner(
         graph,
         StepClient(http, timeout=graph.step_timeout),

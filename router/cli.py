@@ -164,7 +164,7 @@ async def _serve(settings: RouterSettings, graph: ExecutableGraph) -> None:
             http=http,
             registry=CollectorRegistry(),
             propagate_headers=settings.header_patterns(),
-            state_dir=settings.state_dir,
+            state_dir=_state_dir(settings, graph),
             seed=settings.seed,
             logger=_log,
         )
@@ -191,6 +191,14 @@ async def _serve(settings: RouterSettings, graph: ExecutableGraph) -> None:
             if settings.ready_file is not None:
                 _write_ready_file(settings.ready_file, port)
         await serving
+
+
+def _state_dir(settings: RouterSettings, graph: ExecutableGraph) -> Path | None:
+    """``--state-dir``; for a graph with bandits and no flag, ``$ZEROSERVE_HOME/router/<ns>/<graph>``."""
+    if settings.state_dir is not None or not any(node.bandit for node in graph.nodes.values()):
+        return settings.state_dir
+    home = Path(os.environ.get("ZEROSERVE_HOME") or Path.home() / ".zeroserve")
+    return home / "router" / graph.namespace / (graph.name or "graph")
 
 
 def _write_ready_file(path: Path, port: int) -> None:

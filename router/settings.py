@@ -39,7 +39,8 @@ class RouterSettings(BaseSettings):
     )
     """Comma-separated regular expressions of header names forwarded to every step (KServe's list)."""
     state_dir: Path | None = None
-    """Folder for the bandits' learned state (``bandits.json``); in memory only when unset."""
+    """Folder for the bandits' learned state (``bandits.json``); unset: ``$ZEROSERVE_HOME`` (or
+    ``~/.zeroserve``) ``/router/<namespace>/<graph>`` when the graph has bandits."""
     seed: int | None = None
     """Seed of the Splitter's random source, for reproducible splits."""
     ready_file: Path | None = None

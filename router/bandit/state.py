@@ -18,6 +18,7 @@ applied feedback, so learning survives a restart.
 from __future__ import annotations
 
 import asyncio
+import logging
 import random
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
@@ -94,6 +95,7 @@ class Bandits:
         store: where the state is persisted; ``None`` keeps it in memory only.
         rng_factory: builds each node's random source from its seed (``None``: from the OS).
         max_decisions: how many routed requests' decisions are remembered for feedback by id.
+        logger: where a failed save is reported (the state then lives on in memory).
     """
 
     def __init__(
@@ -104,7 +106,9 @@ class Bandits:
         store: BanditStore | None = None,
         rng_factory: Callable[[int | None], random.Random] = random.Random,
         max_decisions: int = 100_000,
+        logger: logging.Logger | None = None,
     ) -> None:
+        self.log = logger or logging.getLogger("zeroserve.router.bandit")
         self.graph = graph
         self.metrics = metrics
         self.store = store
@@ -215,11 +219,17 @@ class Bandits:
         }
 
     async def persist(self) -> None:
-        """Save the state now (no-op without a store); saves are serialized."""
+        """Save the state now (no-op without a store); saves are serialized, failures logged."""
         if self.store is None:
             return
         async with self._save_lock:
-            await asyncio.to_thread(self.store.save, self.graph.name, self.snapshot())
+            try:
+                await asyncio.to_thread(self.store.save, self.graph.name, self.snapshot())
+            except OSError as exc:
+                self.log.warning(
+                    "could not save bandit state; keeping it in memory",
+                    extra={"path": str(self.store.path), "error": str(exc)},
+                )
 
     def stats(self) -> dict[str, list[dict[str, Any]]]:
         """The arms' statistics per node, with mean rewards, for ``GET /bandits``."""

@@ -39,10 +39,10 @@ class BanditStore:
         self.path = Path(state_dir) / FILE_NAME
 
     def load(self) -> dict[str, dict[str, ArmStats]]:
-        """Read the saved arms, node -> step key -> stats; empty when there is no (readable) file."""
+        """Read the saved arms, node -> step key -> stats; empty when there is no readable, valid file."""
         try:
             document = orjson.loads(self.path.read_bytes())
-        except (FileNotFoundError, orjson.JSONDecodeError):
+        except (OSError, orjson.JSONDecodeError):
             return {}
         nodes: dict[str, dict[str, ArmStats]] = {}
         for node, entry in (document.get("nodes") or {}).items():

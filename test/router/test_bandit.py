@@ -139,3 +139,16 @@ async def test_what_was_learned_survives_a_restart(router: RouterFactory, svc: s
         chosen = [(await route(client))[0] for _ in range(50)]
     assert restored == learned
     assert chosen.count("good") > 40
+
+
+async def test_feedback_still_applies_when_the_state_cannot_be_saved(
+    router: RouterFactory, svc: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("")
+    async with router(bandit_graph(svc, "ThompsonSampling"), state_dir=blocker) as (client, _):
+        response = await client.post("/feedback", json={"routing": {"root": "good"}, "reward": 1})
+        stats = (await client.get("/bandits")).json()["root"]
+    assert response.status_code == 200
+    assert stats[1]["feedback"] == 1
+    assert "could not save bandit state" in caplog.text

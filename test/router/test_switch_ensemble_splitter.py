@@ -163,3 +163,16 @@ async def test_splitter_answers_the_chosen_steps_status(router: RouterFactory, s
     async with router(graph) as (client, _):
         response = await client.post("/", json={})
     assert response.status_code == 502
+
+
+async def test_ensemble_hard_failure_with_a_text_body_keeps_code_and_body(
+    router: RouterFactory, svc: str
+) -> None:
+    graph = node(
+        "Ensemble",
+        {"name": "ok", "serviceUrl": f"{svc}/predict/ok"},
+        {"name": "text", "serviceUrl": f"{svc}/text/503", "dependency": "Hard"},
+    )
+    async with router(graph) as (client, _):
+        response = await client.post("/", json={})
+    assert (response.status_code, response.text) == (503, "not json")
