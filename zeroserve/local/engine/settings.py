@@ -81,6 +81,9 @@ class EngineSettings(BaseSettings):
             "sklearn.tree",
             "joblib",
             "uvicorn",
+            "uvicorn.protocols.http.httptools_impl",
+            "uvicorn.protocols.websockets.auto",
+            "uvicorn.lifespan.on",
             "httptools",
             "uvloop",
         ]

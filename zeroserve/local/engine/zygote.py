@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import importlib
 import json
 import os
@@ -256,6 +257,11 @@ def main(argv: list[str]) -> int:
             importlib.import_module(name)
         except Exception as exc:  # a runtime that is not installed is simply not pre-warmed
             print(f"zygote: preload {name} skipped: {exc}", file=sys.stderr)
+    # Move everything imported so far out of the collector's reach: a child's gc.collect() (the model
+    # server collects after loading its models) then walks only its own objects, and the pages of
+    # the shared heap are not dirtied by the collector (copy-on-write stays shared).
+    gc.collect()
+    gc.freeze()
     print(f"zygote: ready in {time.monotonic() - started:.2f}s", file=sys.stderr, flush=True)
     signal.signal(signal.SIGCHLD, _reap)
     _write({"ready": True})
