@@ -21,14 +21,19 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 import secrets
-from collections.abc import Awaitable, Callable, MutableMapping
+import time
+from collections.abc import Awaitable, Callable, MutableMapping, Sequence
+from pathlib import Path
 from typing import Any
 
+import httpx
 import orjson
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
-from zeroserve.router.bandit import Bandits, Feedback
+from zeroserve.router.bandit import Bandits, BanditStore, Feedback
+from zeroserve.router.client import StepClient
 from zeroserve.router.context import RequestContext, StepResponse
 from zeroserve.router.errors import ERROR_MESSAGE, FeedbackError, RoutingFailure
 from zeroserve.router.executors import GraphRunner
@@ -36,7 +41,7 @@ from zeroserve.router.headers import HeaderPropagator
 from zeroserve.router.metrics import RouterMetrics
 from zeroserve.router.plan import ExecutableGraph
 
-__all__ = ["ROUTING_HEADER", "RouterApp"]
+__all__ = ["ROUTING_HEADER", "RouterApp", "create_app"]
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -152,6 +157,17 @@ class RouterApp:
 
     async def _route(self, scope: Scope, body: bytes, send: Send) -> None:
         ctx = self._context(scope)
+        started = time.perf_counter()
+        status = await self._route_with(ctx, body, send)
+        self.metrics.requests.labels(str(status)).inc()
+        if self.log.isEnabledFor(logging.DEBUG):
+            elapsed_ms = round((time.perf_counter() - started) * 1000, 3)
+            self.log.debug(
+                "graph request",
+                extra={"request_id": ctx.request_id, "status": status, "duration_ms": elapsed_ms},
+            )
+
+    async def _route_with(self, ctx: RequestContext, body: bytes, send: Send) -> int:
         extra: list[tuple[bytes, bytes]] = [(b"x-request-id", ctx.request_id.encode("latin-1"))]
         try:
             if self.graph.timeout is not None:
@@ -161,14 +177,27 @@ class RouterApp:
                 response = await self.runner.run_node("root", body, ctx)
         except RoutingFailure as failure:
             response = self._failure(failure.status, failure.cause, ctx)
-            await _respond(send, response.status, response.body, [_JSON, *extra])
-            self.metrics.requests.labels(str(response.status)).inc()
-            return
         except TimeoutError:
             response = self._failure(504, "the graph's timeout was exceeded", ctx)
-            await _respond(send, 504, response.body, [_JSON, *extra])
-            self.metrics.requests.labels("504").inc()
-            return
+        except Exception as exc:
+            self.log.exception("graph request crashed", extra={"request_id": ctx.request_id})
+            response = self._failure(500, f"internal router error: {type(exc).__name__}: {exc}", ctx)
+        else:
+            return await self._answer(ctx, response, extra, send)
+        await _respond(send, response.status, response.body, [_JSON, *extra, *self._routed(ctx)])
+        return response.status
+
+    def _routed(self, ctx: RequestContext) -> list[tuple[bytes, bytes]]:
+        """Remember the request's bandit decisions and name them in a header (none: no header)."""
+        if not ctx.routing or not self.bandits:
+            return []
+        self.bandits.remember(ctx.request_id, ctx.routing)
+        routed = ", ".join(f"{node}={step.key}" for node, step in ctx.routing.items())
+        return [(ROUTING_HEADER.encode(), routed.encode("latin-1"))]
+
+    async def _answer(
+        self, ctx: RequestContext, response: StepResponse, extra: list[tuple[bytes, bytes]], send: Send
+    ) -> int:
         headers = extra
         payload = response.body
         document: Any = None
@@ -177,20 +206,23 @@ class RouterApp:
             document = orjson.loads(payload)
         except orjson.JSONDecodeError:
             is_json = False
-        if ctx.routing and self.bandits:
-            self.bandits.remember(ctx.request_id, ctx.routing)
-            routed = ", ".join(f"{node}={step.key}" for node, step in ctx.routing.items())
-            headers.append((ROUTING_HEADER.encode(), routed.encode("latin-1")))
+        routed = self._routed(ctx)
+        if routed:
+            headers += routed
             if isinstance(document, dict):
                 meta = document.get("meta")
                 meta = dict(meta) if isinstance(meta, dict) else {}
-                meta["routing"] = {**meta.get("routing", {}), **{n: s.index for n, s in ctx.routing.items()}}
+                earlier = meta.get("routing")
+                meta["routing"] = {
+                    **(earlier if isinstance(earlier, dict) else {}),
+                    **{node: step.index for node, step in ctx.routing.items()},
+                }
                 document["meta"] = meta
                 payload = orjson.dumps(document)
         if is_json:
             headers.append(_JSON)
         await _respond(send, response.status, payload, headers)
-        self.metrics.requests.labels(str(response.status)).inc()
+        return response.status
 
     def _failure(self, status: int, cause: str, ctx: RequestContext) -> StepResponse:
         self.log.warning(
@@ -236,10 +268,10 @@ async def _respond(send: Send, status: int, body: bytes, headers: list[tuple[byt
 def create_app(
     graph: ExecutableGraph,
     *,
-    http: Any,
-    registry: Any,
-    propagate_headers: list[str] | tuple[str, ...] = (),
-    state_dir: Any = None,
+    http: httpx.AsyncClient,
+    registry: CollectorRegistry,
+    propagate_headers: Sequence[str] = (),
+    state_dir: Path | None = None,
     seed: int | None = None,
     logger: logging.Logger | None = None,
 ) -> RouterApp:
@@ -247,24 +279,18 @@ def create_app(
 
     Args:
         graph: the executable graph.
-        http: the pooled ``httpx.AsyncClient`` for step calls (owned and closed by the caller).
-        registry: the ``prometheus_client.CollectorRegistry`` for the router's metrics.
+        http: the pooled client for step calls (owned and closed by the caller).
+        registry: where the router's metrics are registered.
         propagate_headers: KServe's header patterns (``PROPAGATE_HEADERS``).
-        state_dir: where bandit state is persisted (a ``Path``); ``None`` keeps it in memory.
+        state_dir: where bandit state is persisted; ``None`` keeps it in memory.
         seed: seeds the Splitter's random source (``None``: from the OS).
         logger: the router's logger.
 
     Returns:
         The ASGI app.
     """
-    import random
-    from pathlib import Path
-
-    from zeroserve.router.bandit import BanditStore
-    from zeroserve.router.client import StepClient
-
     metrics = RouterMetrics(registry)
-    store = BanditStore(Path(state_dir)) if state_dir is not None else None
+    store = BanditStore(state_dir) if state_dir is not None else None
     bandits = Bandits(graph, metrics, store=store, logger=logger)
     runner = GraphRunner(
         graph,

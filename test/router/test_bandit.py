@@ -152,3 +152,14 @@ async def test_feedback_still_applies_when_the_state_cannot_be_saved(
     assert response.status_code == 200
     assert stats[1]["feedback"] == 1
     assert "could not save bandit state" in caplog.text
+
+
+async def test_a_failed_routed_request_can_still_be_rewarded(router: RouterFactory, svc: str) -> None:
+    graph = bandit_graph(svc, "EpsilonGreedy", epsilon=0.0)
+    graph["spec"]["nodes"]["root"]["steps"][0]["serviceUrl"] = "http://127.0.0.1:9/"
+    async with router(graph) as (client, _):
+        response = await client.post("/", json={}, headers={"x-request-id": "failed-1"})
+        feedback = await client.post("/feedback", json={"requestId": "failed-1", "reward": 0})
+    assert response.status_code == 500
+    assert response.headers[ROUTING_HEADER] == "root=bad"
+    assert feedback.json() == {"applied": {"root": "bad"}}
