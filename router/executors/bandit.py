@@ -6,9 +6,13 @@ header and the body's ``meta.routing``) and remembers it by request id for ``POS
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from zeroserve.router.context import RequestContext, StepResponse
-from zeroserve.router.executors.runner import ArmChooser, GraphRunner
 from zeroserve.router.plan import Node
+
+if TYPE_CHECKING:
+    from zeroserve.router.executors.runner import ArmChooser, GraphRunner
 
 __all__ = ["BanditExecutor"]
 

@@ -12,14 +12,16 @@ object (an array, say) is embedded as it is. Soft means the node survives the st
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
 from zeroserve.router.context import RequestContext, StepResponse
 from zeroserve.router.errors import ERROR_MESSAGE, RoutingFailure
-from zeroserve.router.executors.runner import GraphRunner
 from zeroserve.router.plan import Dependency, Node
+
+if TYPE_CHECKING:
+    from zeroserve.router.executors.runner import GraphRunner
 
 __all__ = ["EnsembleExecutor"]
 

@@ -12,6 +12,11 @@ import orjson
 from zeroserve.router.client import StepClient
 from zeroserve.router.context import RequestContext, StepResponse
 from zeroserve.router.errors import RoutingFailure
+from zeroserve.router.executors.bandit import BanditExecutor
+from zeroserve.router.executors.ensemble import EnsembleExecutor
+from zeroserve.router.executors.sequence import SequenceExecutor
+from zeroserve.router.executors.splitter import SplitterExecutor
+from zeroserve.router.executors.switch import SwitchExecutor
 from zeroserve.router.metrics import RouterMetrics
 from zeroserve.router.plan import ExecutableGraph, Node, RouterType, Step
 
@@ -85,12 +90,6 @@ class GraphRunner:
         bandits: ArmChooser | None = None,
         clock: Callable[[], float] = time.perf_counter,
     ) -> None:
-        from zeroserve.router.executors.bandit import BanditExecutor
-        from zeroserve.router.executors.ensemble import EnsembleExecutor
-        from zeroserve.router.executors.sequence import SequenceExecutor
-        from zeroserve.router.executors.splitter import SplitterExecutor
-        from zeroserve.router.executors.switch import SwitchExecutor
-
         self.graph = graph
         self.client = client
         self.metrics = metrics

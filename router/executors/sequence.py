@@ -12,12 +12,16 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import orjson
 
 from zeroserve.router.context import RequestContext, StepResponse
 from zeroserve.router.errors import RoutingFailure
-from zeroserve.router.executors.runner import GraphRunner
 from zeroserve.router.plan import Dependency, Node, StepInput
+
+if TYPE_CHECKING:
+    from zeroserve.router.executors.runner import GraphRunner
 
 __all__ = ["SequenceExecutor"]
 

@@ -8,10 +8,13 @@ fails; that bug is not reproduced.)
 from __future__ import annotations
 
 import random
+from typing import TYPE_CHECKING
 
 from zeroserve.router.context import RequestContext, StepResponse
-from zeroserve.router.executors.runner import GraphRunner
 from zeroserve.router.plan import Node, Step
+
+if TYPE_CHECKING:
+    from zeroserve.router.executors.runner import GraphRunner
 
 __all__ = ["SplitterExecutor", "pick_by_weight"]
 
