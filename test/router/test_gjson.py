@@ -78,6 +78,21 @@ def test_get(path: str, exists: bool, value: Any) -> None:
         assert result.value == value
 
 
+@pytest.mark.parametrize(
+    ("condition", "document", "exists"),
+    [
+        ('[@this].#(predictions.0.class=="news")', {"predictions": [{"class": "news"}]}, True),
+        ('[@this].#(predictions.0.class=="news")', {"predictions": [{"class": "sport"}]}, False),
+        ("[@this].#(instances.0.data>0.9)", {"instances": [{"data": 0.95}]}, True),
+        ("[@this].#(instances.0.data>0.9)", {"instances": [{"data": 0.5}]}, False),
+        ('predictions.#(label=="dog")', {"predictions": [{"label": "cat"}, {"label": "dog"}]}, True),
+        ('instances.#(modelId=="1")', {"instances": [{"modelId": "2"}]}, False),
+    ],
+)
+def test_kserve_documented_conditions(condition: str, document: Any, exists: bool) -> None:
+    assert compile_path(condition).exists(document) is exists
+
+
 def test_a_condition_is_evaluated_against_scalars_and_arrays_without_errors() -> None:
     path = compile_path("instances.#(x>1)")
     assert not path.exists(3)
