@@ -1,0 +1,23 @@
+"""GJSON paths, the condition language of KServe's graph router, over parsed JSON values.
+
+KServe evaluates a step's ``condition`` with ``gjson.GetBytes(body, condition).Exists()``
+(github.com/tidwall/gjson). This module implements the part of GJSON's path syntax that graph
+conditions use, with GJSON's observable results:
+
+- keys and nested paths ``a.b.c``, array indexes ``a.0``, escapes ``a\\.b``, wildcards ``a*``/``b?``;
+- ``#`` (array length; ``a.#.b`` maps ``b`` over the array's elements);
+- queries ``#(path op value)`` (first match) and ``#(...)#`` (all matches), operators
+  ``== = != < <= > >= % !%``, an empty left side meaning the element itself (``#(=="x")``), a bare
+  path meaning "exists" (``#(b)``), nested queries, GJSON's loose typing (a number compared with
+  ``"1"`` parses the string; a boolean only supports ``==``/``!=`` and GJSON's odd ordering);
+- the pipe ``|`` (stops a ``#`` mapping), multipaths ``[p1,p2]`` and ``{p1,p2}``, and the modifiers
+  ``@this``, ``@reverse``, ``@keys``, ``@values``, ``@flatten``.
+
+Unlike GJSON, which silently returns nothing for a malformed path, :func:`compile_path` raises
+:class:`GJSONSyntaxError`, so the planner can reject a graph whose condition can never be evaluated.
+"""
+
+from zeroserve.router.gjson.path import GJSONPath, compile_path
+from zeroserve.router.gjson.syntax import GJSONSyntaxError, Result
+
+__all__ = ["GJSONPath", "GJSONSyntaxError", "Result", "compile_path"]
