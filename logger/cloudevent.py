@@ -36,6 +36,11 @@ REQUIRED_ATTRIBUTES = ("id", "source", "specversion", "type")
 _NAME = re.compile(r"^[a-z0-9]{1,20}$")
 # CloudEvents HTTP binding 3.1.3.2: printable ASCII except space, '"' and '%' go unescaped.
 _SAFE = "".join(chr(c) for c in range(0x21, 0x7F) if chr(c) not in ' "%')
+_NEEDS_QUOTING = re.compile(r'[^\x21-\x7e]|[ "%]')
+
+
+def _header_value(value: str) -> str:
+    return quote(value, safe=_SAFE) if _NEEDS_QUOTING.search(value) else value
 
 
 class CloudEventError(ValueError):
@@ -187,7 +192,7 @@ def encode_binary(event: CloudEvent) -> tuple[list[tuple[str, str]], bytes]:
     Returns:
         ``(headers, body)``: ``ce-*`` headers plus ``content-type`` when the event has one.
     """
-    headers = [(f"ce-{name}", quote(value, safe=_SAFE)) for name, value in event.attributes.items()]
+    headers = [(f"ce-{name}", _header_value(value)) for name, value in event.attributes.items()]
     if event.datacontenttype:
         headers.append(("content-type", event.datacontenttype))
     return headers, event.data

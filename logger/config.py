@@ -64,8 +64,12 @@ class LoggerConfig(BaseModel):
     """Most payload bytes waiting to be sent; bounds memory when payloads are large."""
     max_payload_bytes: int = Field(default=8 * 1024 * 1024, ge=0)
     """A body larger than this is not copied; its event is dropped and counted as ``too_large``."""
-    workers: int = Field(default=4, ge=1)
+    workers: int = Field(default=8, ge=1)
     """Concurrent senders sharing one HTTP connection pool."""
+    batch_size: int = Field(default=64, ge=1)
+    """Most events one sender takes from the queue and pipelines on one connection (1: no pipelining)."""
+    batch_linger: float = Field(default=0.005, ge=0)
+    """Seconds a sender waits for more events before sending a short batch (0: send at once)."""
     max_attempts: int = Field(default=5, ge=1)
     """Tries per event (the first send plus retries) before it is dropped as ``retries_exhausted``."""
     backoff_initial: float = Field(default=0.1, ge=0)
@@ -111,7 +115,7 @@ def add_logger_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--endpoint", dest="endpoint", default="")
     group.add_argument("--source-uri", "--source_uri", dest="source_uri", default=DEFAULT_SOURCE_URI)
     group.add_argument("--log-queue-size", dest="log_queue_size", type=int, default=10_000)
-    group.add_argument("--log-workers", dest="log_workers", type=int, default=4)
+    group.add_argument("--log-workers", dest="log_workers", type=int, default=8)
     group.add_argument("--log-max-attempts", dest="log_max_attempts", type=int, default=5)
 
 

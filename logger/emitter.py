@@ -7,7 +7,10 @@ Policy (what KServe's logger lacks, kserve#6167 / #6193):
   would be exceeded the *new* event is dropped and counted
   (``zeroserve_logger_events_dropped{reason="queue_full"}``), so memory stays bounded and
   predictions are never slowed by a slow or dead sink.
-- ``workers`` senders share one HTTP connection pool. A send is retried on network errors and on
+- ``workers`` senders take turns gathering up to ``batch_size`` queued events (waiting at most
+  ``batch_linger`` for a batch to build up) and send each batch pipelined on one keep-alive
+  connection (plain ``http`` sinks; ``https`` goes through httpx one by one), so
+  the per-event cost stays small next to a prediction. A send is retried on network errors and on
   the statuses Knative retries (5xx, 404, 408, 409, 429) with exponential backoff
   (``backoff_initial`` doubling up to ``backoff_max``) for at most ``max_attempts`` tries; then
   the event is dropped as ``retries_exhausted``. Other 4xx answers are final (``rejected``).
@@ -24,12 +27,14 @@ import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 import httpx
 from prometheus_client import CollectorRegistry
 
 from zeroserve.logger.cloudevent import CloudEvent, encode_binary
 from zeroserve.logger.config import LoggerConfig
+from zeroserve.logger.http1 import Http1Client, env_proxy_for
 from zeroserve.logger.metrics import LoggerMetrics
 
 __all__ = ["RETRYABLE_STATUS", "PayloadLogger", "retry_delay"]
@@ -90,8 +95,33 @@ class PayloadLogger:
         self._queued_bytes = 0
         self._workers: list[asyncio.Task[None]] = []
         self._client: httpx.AsyncClient | None = None
+        self._fast: Http1Client | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stopping = False
+        self._children: dict[tuple[str, str], Any] = {}
+        self._collecting = asyncio.Lock()
+        self.metrics.queue_depth.set_function(lambda: self.depth)
+        self.metrics.queue_bytes.set_function(lambda: self._queued_bytes)
+
+    def _child(self, metric: str, event_type: str) -> Any:
+        key = (metric, event_type)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = getattr(self.metrics, metric).labels(type=event_type)
+        return child
+
+    def _drop(self, reason: str) -> Any:
+        key = ("dropped", reason)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = self.metrics.dropped.labels(reason=reason)
+        return child
+
+    def _sent_counter(self, event_type: str) -> Any:
+        return self._child("sent", event_type)
+
+    def _retried_counter(self, event_type: str) -> Any:
+        return self._child("retried", event_type)
 
     @property
     def started(self) -> bool:
@@ -109,15 +139,21 @@ class PayloadLogger:
         self._loop = asyncio.get_running_loop()
         self._stopping = False
         self._queue = asyncio.Queue(maxsize=self.config.queue_size)
+        self._collecting = asyncio.Lock()
         workers = self.config.workers
-        limits = httpx.Limits(max_connections=workers, max_keepalive_connections=workers)
-        self._client = httpx.AsyncClient(
-            transport=self._transport,
-            proxy=self.config.proxy,
-            timeout=self.config.send_timeout,
-            limits=limits,
-            trust_env=self._transport is None,
-        )
+        url = self.config.url
+        if self._transport is None and url.startswith("http://"):
+            proxy = self.config.proxy if self.config.proxy is not None else env_proxy_for(url)
+            self._fast = Http1Client(url, proxy=proxy, timeout=self.config.send_timeout, max_idle=workers)
+        else:
+            limits = httpx.Limits(max_connections=workers, max_keepalive_connections=workers)
+            self._client = httpx.AsyncClient(
+                transport=self._transport,
+                proxy=self.config.proxy,
+                timeout=self.config.send_timeout,
+                limits=limits,
+                trust_env=self._transport is None,
+            )
         self._workers = [
             asyncio.create_task(self._run_worker(), name=f"payload-logger-{i}")
             for i in range(self.config.workers)
@@ -134,19 +170,17 @@ class PayloadLogger:
         """
         size = len(event.data)
         if self._queue is None or self._stopping:
-            self.metrics.dropped.labels(reason="shutdown").inc()
+            self._drop("shutdown").inc()
             return False
         if size > self.config.max_payload_bytes:
-            self.metrics.dropped.labels(reason="too_large").inc()
+            self._drop("too_large").inc()
             return False
         if self._queue.full() or self._queued_bytes + size > self.config.queue_max_bytes:
-            self.metrics.dropped.labels(reason="queue_full").inc()
+            self._drop("queue_full").inc()
             return False
         self._queue.put_nowait(event)
         self._queued_bytes += size
-        self.metrics.queued.labels(type=event.type).inc()
-        self.metrics.queue_depth.set(self._queue.qsize())
-        self.metrics.queue_bytes.set(self._queued_bytes)
+        self._child("queued", event.type).inc()
         return True
 
     async def stop(self) -> None:
@@ -162,62 +196,88 @@ class PayloadLogger:
         await asyncio.gather(*self._workers, return_exceptions=True)
         left = queue.qsize()
         if left:
-            self.metrics.dropped.labels(reason="shutdown").inc(left)
+            self._drop("shutdown").inc(left)
             log.warning("payload logger stopped with %d unsent events", left)
         if self._client is not None:
             await self._client.aclose()
+        if self._fast is not None:
+            await self._fast.aclose()
         self._workers = []
         self._client = None
+        self._fast = None
         self._queue = None
         self._queued_bytes = 0
         self._loop = None
-        self.metrics.queue_depth.set(0)
-        self.metrics.queue_bytes.set(0)
 
     async def _run_worker(self) -> None:
         assert self._queue is not None
         queue = self._queue
+        limit = self.config.batch_size
+        linger = self.config.batch_linger
         while True:
-            event = await queue.get()
+            async with self._collecting:  # one sender gathers a batch while the others send theirs
+                batch = [await queue.get()]
+                if linger > 0 and queue.qsize() < limit - 1:
+                    await asyncio.sleep(linger)  # not a retry delay: lets a batch build up
+                while len(batch) < limit and not queue.empty():
+                    batch.append(queue.get_nowait())
             try:
-                await self._deliver(event)
+                await self._deliver(batch)
             except asyncio.CancelledError:
                 raise
-            except Exception:  # a sender must survive any single event
-                log.exception("payload logger failed to deliver event %s", event.attributes.get("id"))
-                self.metrics.dropped.labels(reason="retries_exhausted").inc()
+            except Exception:  # a sender must survive any batch
+                log.exception("payload logger failed to deliver %d events", len(batch))
+                self._drop("retries_exhausted").inc(len(batch))
             finally:
-                self._queued_bytes -= len(event.data)
-                queue.task_done()
-                self.metrics.queue_depth.set(queue.qsize())
-                self.metrics.queue_bytes.set(self._queued_bytes)
+                for event in batch:
+                    self._queued_bytes -= len(event.data)
+                    queue.task_done()
 
-    async def _deliver(self, event: CloudEvent) -> None:
+    async def _post_all(self, requests: list[tuple[list[tuple[str, str]], bytes]]) -> list[int]:
+        """Statuses of the requests (0: no answer); pipelined on one connection on the fast path."""
+        if self._fast is not None:
+            fast = self._fast
+            return await fast.post_many([fast.encode(headers, body) for headers, body in requests])
         assert self._client is not None
-        headers, body = encode_binary(event)
-        event_type = event.type
-        for attempt in range(1, self.config.max_attempts + 1):
-            started = self._monotonic()
-            reason: str
+        statuses = []
+        for headers, body in requests:
             try:
                 response = await self._client.post(self.config.url, headers=headers, content=body)
-                status = response.status_code
-                reason = f"HTTP {status}"
-            except httpx.HTTPError as exc:
-                status = 0
-                reason = f"{type(exc).__name__}: {exc}"
-            finally:
-                self.metrics.send_latency.observe(max(0.0, self._monotonic() - started))
-            if 200 <= status < 300:
-                self.metrics.sent.labels(type=event_type).inc()
+                statuses.append(response.status_code)
+            except httpx.HTTPError:
+                statuses.append(0)
+        return statuses
+
+    async def _deliver(self, batch: list[CloudEvent]) -> None:
+        pending = [(event, encode_binary(event)) for event in batch]
+        status = 0
+        for attempt in range(1, self.config.max_attempts + 1):
+            started = self._monotonic()
+            statuses = await self._post_all([request for _, request in pending])
+            self.metrics.send_latency.observe(max(0.0, self._monotonic() - started))
+            retry = []
+            for (event, request), status in zip(pending, statuses, strict=True):
+                if 200 <= status < 300:
+                    self._sent_counter(event.type).inc()
+                elif status and not is_retryable(status):
+                    self._drop("rejected").inc()
+                    log.warning("sink %s rejected event %s with HTTP %d", self.config.url, event.id, status)
+                else:
+                    retry.append((event, request))
+            if not retry:
                 return
-            if status and not is_retryable(status):
-                self.metrics.dropped.labels(reason="rejected").inc()
-                log.warning("sink %s rejected event %s: %s", self.config.url, event.id, reason)
-                return
+            pending = retry
             if attempt == self.config.max_attempts:
                 break
-            self.metrics.retried.labels(type=event_type).inc()
+            for event, _ in pending:
+                self._retried_counter(event.type).inc()
             await self._sleep(retry_delay(attempt, self.config.backoff_initial, self.config.backoff_max))
-        self.metrics.dropped.labels(reason="retries_exhausted").inc()
-        log.warning("giving up on event %s after %d attempts: %s", event.id, self.config.max_attempts, reason)
+        self._drop("retries_exhausted").inc(len(pending))
+        reason = f"HTTP {status}" if status else "no answer"
+        log.warning(
+            "giving up on %d events after %d attempts to %s (%s)",
+            len(pending),
+            self.config.max_attempts,
+            self.config.url,
+            reason,
+        )
