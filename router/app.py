@@ -26,20 +26,23 @@ import secrets
 import time
 from collections.abc import Awaitable, Callable, MutableMapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import orjson
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
 from zeroserve.router.bandit import Bandits, BanditStore, Feedback
-from zeroserve.router.client import StepClient
+from zeroserve.router.client import step_caller
 from zeroserve.router.context import RequestContext, StepResponse
 from zeroserve.router.errors import ERROR_MESSAGE, FeedbackError, RoutingFailure
 from zeroserve.router.executors import GraphRunner
 from zeroserve.router.headers import HeaderPropagator
 from zeroserve.router.metrics import RouterMetrics
 from zeroserve.router.plan import ExecutableGraph
+
+if TYPE_CHECKING:
+    import aiohttp
 
 __all__ = ["ROUTING_HEADER", "RouterApp", "create_app"]
 
@@ -268,7 +271,7 @@ async def _respond(send: Send, status: int, body: bytes, headers: list[tuple[byt
 def create_app(
     graph: ExecutableGraph,
     *,
-    http: httpx.AsyncClient,
+    http: aiohttp.ClientSession | httpx.AsyncClient,
     registry: CollectorRegistry,
     propagate_headers: Sequence[str] = (),
     state_dir: Path | None = None,
@@ -279,7 +282,7 @@ def create_app(
 
     Args:
         graph: the executable graph.
-        http: the pooled client for step calls (owned and closed by the caller).
+        http: the pooled client for step calls, aiohttp's or httpx's (owned and closed by the caller).
         registry: where the router's metrics are registered.
         propagate_headers: KServe's header patterns (``PROPAGATE_HEADERS``).
         state_dir: where bandit state is persisted; ``None`` keeps it in memory.
@@ -294,7 +297,7 @@ def create_app(
     bandits = Bandits(graph, metrics, store=store, logger=logger)
     runner = GraphRunner(
         graph,
-        StepClient(http, timeout=graph.step_timeout),
+        step_caller(http, timeout=graph.step_timeout),
         metrics,
         rng=random.Random(seed),
         bandits=bandits,

@@ -5,7 +5,7 @@ Usage::
     zeroserve router --graph-json '<InferenceGraph spec or object JSON>' [--graph-file PATH]
                      [--http-port N] [--host ADDR] [--namespace NS] [--state-dir DIR]
                      [--propagate-headers 'Authorization,Test-Header-*'] [--seed N]
-                     [--ready-file PATH] [--log-level info]
+                     [--ready-file PATH] [--log-level info] [--http-client aiohttp|httpx]
 
 KServe's router flags ``--inferencegraph-name`` (recorded as the graph's name) and ``--enable-tls`` /
 ``--enable-auth`` (refused: not supported) are recognised. The graph is planned before the port is
@@ -26,7 +26,9 @@ import threading
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
+import aiohttp
 import httpx
 import orjson
 import uvicorn
@@ -91,6 +93,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--seed", dest="seed", type=int, help="seed of the Splitter's random source")
     parser.add_argument("--ready-file", dest="ready_file", type=Path)
     parser.add_argument("--log-level", dest="log_level")
+    parser.add_argument("--http-client", dest="http_client", choices=["aiohttp", "httpx"], help="step client")
     parser.add_argument("--inferencegraph-name", dest="graph_name", help="KServe's flag: the graph's name")
     parser.add_argument("--enable-tls", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--enable-auth", action="store_true", help=argparse.SUPPRESS)
@@ -155,10 +158,7 @@ async def _serve(settings: RouterSettings, graph: ExecutableGraph) -> None:
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # inherited by accepted connections
     sock.bind((settings.host, settings.http_port))
     port = sock.getsockname()[1]
-    limits = httpx.Limits(
-        max_connections=settings.max_connections, max_keepalive_connections=settings.max_connections
-    )
-    async with httpx.AsyncClient(limits=limits, timeout=None, trust_env=True) as http:
+    async with _step_client(settings) as http:
         app = create_app(
             graph,
             http=http,
@@ -191,6 +191,19 @@ async def _serve(settings: RouterSettings, graph: ExecutableGraph) -> None:
             if settings.ready_file is not None:
                 _write_ready_file(settings.ready_file, port)
         await serving
+
+
+def _step_client(settings: RouterSettings) -> contextlib.AbstractAsyncContextManager[Any]:
+    """The pooled step client; both honour ``HTTP_PROXY`` / ``NO_PROXY`` (the local gateway)."""
+    if settings.http_client == "httpx":
+        limits = httpx.Limits(
+            max_connections=settings.max_connections, max_keepalive_connections=settings.max_connections
+        )
+        return httpx.AsyncClient(limits=limits, timeout=None, trust_env=True)
+    connector = aiohttp.TCPConnector(limit=settings.max_connections, limit_per_host=0)
+    return aiohttp.ClientSession(
+        connector=connector, timeout=aiohttp.ClientTimeout(total=None), trust_env=True
+    )
 
 
 def _state_dir(settings: RouterSettings, graph: ExecutableGraph) -> Path | None:

@@ -1,4 +1,7 @@
-"""Calls a service step: one POST on the shared, pooled ``httpx.AsyncClient``.
+"""Calls a service step: the :class:`StepCaller` seam, and its implementation on ``httpx``.
+
+The router takes one pooled client, injected: an ``aiohttp.ClientSession`` (the CLI's default, see
+:mod:`zeroserve.router.aiohttp_client`) or an ``httpx.AsyncClient``; :func:`step_caller` wraps either.
 
 The request goes straight to the transport the client picks for the URL (its connection pool, or
 the proxy's from ``HTTP_PROXY`` / ``NO_PROXY``), skipping the client's auth, redirect and cookie
@@ -13,17 +16,43 @@ becomes a 504 rather than KServe's 500, so callers can tell a slow model from a 
 from __future__ import annotations
 
 import asyncio
+from typing import Any, Protocol
 
 import httpx
 
 from zeroserve.router.context import RequestContext, StepResponse
 from zeroserve.router.errors import RoutingFailure
 
-__all__ = ["StepClient"]
+__all__ = ["StepCaller", "StepClient", "step_caller"]
+
+
+class StepCaller(Protocol):
+    """POSTs a step's input to its service URL."""
+
+    async def post(self, url: str, body: bytes, ctx: RequestContext) -> StepResponse:
+        """Call ``url``; answer its status and body, or raise a 500 / 504 :class:`RoutingFailure`."""
+        ...
+
+
+def step_caller(http: Any, *, timeout: float | None = None) -> StepCaller:
+    """Wrap a pooled client as a :class:`StepCaller`.
+
+    Args:
+        http: an ``aiohttp.ClientSession`` or an ``httpx.AsyncClient``.
+        timeout: seconds allowed for each call (``routerTimeouts.serviceClient``), ``None`` for none.
+
+    Returns:
+        The caller.
+    """
+    if isinstance(http, httpx.AsyncClient):
+        return StepClient(http, timeout=timeout)
+    from zeroserve.router.aiohttp_client import AiohttpStepClient
+
+    return AiohttpStepClient(http, timeout=timeout)
 
 
 class StepClient:
-    """POSTs step inputs to service URLs.
+    """POSTs step inputs to service URLs on an ``httpx.AsyncClient``.
 
     Args:
         http: the pooled client, owned by the caller (closed by whoever created it).

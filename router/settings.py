@@ -7,6 +7,7 @@ KServe's and Knative's own variables are honoured too: ``PORT`` (the HTTP port),
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -49,6 +50,8 @@ class RouterSettings(BaseSettings):
     """Root log level."""
     max_connections: int = 1000
     """Pool size of the step client (connections across all step hosts)."""
+    http_client: Literal["aiohttp", "httpx"] = "aiohttp"
+    """The step client: aiohttp (keeps its throughput with many requests in flight) or httpx."""
 
     def header_patterns(self) -> list[str]:
         """The header patterns as a list."""

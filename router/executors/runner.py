@@ -9,7 +9,7 @@ from typing import Protocol
 
 import orjson
 
-from zeroserve.router.client import StepClient
+from zeroserve.router.client import StepCaller
 from zeroserve.router.context import RequestContext, StepResponse
 from zeroserve.router.errors import RoutingFailure
 from zeroserve.router.executors.bandit import BanditExecutor
@@ -83,7 +83,7 @@ class GraphRunner:
     def __init__(
         self,
         graph: ExecutableGraph,
-        client: StepClient,
+        client: StepCaller,
         metrics: RouterMetrics,
         *,
         rng: random.Random,

@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import httpx
 import pytest
 from prometheus_client import CollectorRegistry
@@ -42,12 +43,14 @@ def calls(step_services: tuple[str, StepServices]) -> Any:
 RouterFactory = Callable[..., contextlib.AbstractAsyncContextManager[tuple[httpx.AsyncClient, RouterApp]]]
 
 
-@pytest.fixture
-def router() -> RouterFactory:
+@pytest.fixture(params=["aiohttp", "httpx"])
+def router(request: pytest.FixtureRequest) -> RouterFactory:
     """Build a router for a graph document and a client that calls it in-process.
 
+    Every test using it runs with both step clients (aiohttp, the CLI's default, and httpx).
     Usage: ``async with router(spec, propagate_headers=[...]) as (client, app): ...``.
     """
+    kind: str = request.param
 
     @contextlib.asynccontextmanager
     async def build(
@@ -58,7 +61,12 @@ def router() -> RouterFactory:
         seed: int | None = 1,
     ) -> AsyncIterator[tuple[httpx.AsyncClient, RouterApp]]:
         graph = plan_graph(document)
-        async with httpx.AsyncClient(trust_env=False) as http:
+        step_client = (
+            aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=None))
+            if kind == "aiohttp"
+            else httpx.AsyncClient(trust_env=False)
+        )
+        async with step_client as http:
             app = create_app(
                 graph,
                 http=http,
