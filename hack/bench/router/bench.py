@@ -2,13 +2,14 @@
 
 Starts two tiny step services (uvicorn + httptools, each in its own process) and the router
 (``python -m zeroserve router``, a 2-step Sequence with ``data: $response``), then times, one request at
-a time on one keep-alive ``httpx`` client:
+a time on one keep-alive ``aiohttp`` client:
 
 - direct: POST step 1, then POST step 1's answer to step 2 (what the router does, minus the router);
 - router: POST the same input to the router.
 
 Rounds alternate between the two so that load from other processes hits both alike. Prints p50 / p90 /
-p99 and the p50 difference (the acceptance bar: <= 1 ms).
+p99 and the p50 difference (the acceptance bar: <= 1 ms), then the throughput of each with
+``--concurrency`` requests in flight.
 
 Usage: ``.venv/bin/python hack/bench/router/bench.py [--requests 2000] [--warmup 200]``.
 """
@@ -28,7 +29,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-import httpx
+import aiohttp
+import uvloop
 
 PAYLOAD = {"instances": [[6.8, 2.8, 4.8, 1.4], [6.0, 3.4, 4.5, 1.6]]}
 
@@ -81,37 +83,62 @@ def percentile(samples: list[float], q: float) -> float:
     return statistics.quantiles(samples, n=100, method="inclusive")[q - 1] if q < 100 else max(samples)
 
 
-async def measure(step1: str, step2: str, router: str, requests: int, warmup: int) -> dict[str, list[float]]:
+async def measure(
+    step1: str, step2: str, router: str, requests: int, warmup: int, concurrency: int
+) -> tuple[dict[str, list[float]], dict[str, float]]:
+    """Latencies (ms) one request at a time, then throughput (requests/s) with ``concurrency`` in flight."""
     body = json.dumps(PAYLOAD).encode()
     headers = {"content-type": "application/json"}
     results: dict[str, list[float]] = {"direct": [], "router": []}
-    async with httpx.AsyncClient(trust_env=False) as client:
+    throughput: dict[str, float] = {}
+    connector = aiohttp.TCPConnector(limit=0)
+    async with aiohttp.ClientSession(
+        connector=connector, timeout=aiohttp.ClientTimeout(total=None)
+    ) as client:
+
+        async def post(url: str, data: bytes) -> bytes:
+            async with client.post(url, data=data, headers=headers) as response:
+                assert response.status == 200, await response.text()
+                return await response.read()
 
         async def direct() -> None:
-            first = await client.post(step1, content=body, headers=headers)
-            second = await client.post(step2, content=first.content, headers=headers)
-            assert second.status_code == 200
+            await post(step2, await post(step1, body))
 
         async def routed() -> None:
-            response = await client.post(router, content=body, headers=headers)
-            assert response.status_code == 200, response.text
+            await post(router, body)
 
+        calls = {"direct": direct, "router": routed}
         for _ in range(warmup):
             await direct()
             await routed()
         for i in range(requests):
-            order = [("direct", direct), ("router", routed)]
-            for name, call in order if i % 2 == 0 else order[::-1]:
+            for name in ("direct", "router") if i % 2 == 0 else ("router", "direct"):
                 started = time.perf_counter()
-                await call()
+                await calls[name]()
                 results[name].append((time.perf_counter() - started) * 1000)
-    return results
+        for name, call in calls.items():
+            gate = asyncio.Semaphore(concurrency)
+
+            async def gated(call: Any = call, gate: asyncio.Semaphore = gate) -> None:
+                async with gate:
+                    await call()
+
+            started = time.perf_counter()
+            await asyncio.gather(*(gated() for _ in range(requests)))
+            throughput[name] = requests / (time.perf_counter() - started)
+    return results, throughput
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--warmup", type=int, default=200)
+    parser.add_argument(
+        "--concurrency", type=int, default=32, help="requests in flight for the throughput run"
+    )
+    parser.add_argument(
+        "--http-client", default="aiohttp", choices=["aiohttp", "httpx"], help="router's step client"
+    )
     parser.add_argument("--profile-router", type=Path, help="write the router's cProfile stats to this file")
     parser.add_argument("--serve-step", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -143,14 +170,22 @@ def main() -> int:
             profile = ["-m", "cProfile", "-o", str(args.profile_router)] if args.profile_router else []
             cmd = [sys.executable, *profile, "-m", "zeroserve", "router", "--graph-json", json.dumps(graph)]
             cmd += ["--http-port", "0", "--ready-file", str(ready), "--log-level", "warning"]
+            cmd += ["--http-client", args.http_client]
             proc = subprocess.Popen(cmd, env=env)
             procs.append(proc)
             port = json.loads(wait_for(ready, proc))["http_port"]
             cpu_before = cpu_seconds(proc.pid)
-            results = asyncio.run(
-                measure(urls[0], urls[1], f"http://127.0.0.1:{port}/", args.requests, args.warmup)
+            results, throughput = uvloop.run(
+                measure(
+                    urls[0],
+                    urls[1],
+                    f"http://127.0.0.1:{port}/",
+                    args.requests,
+                    args.warmup,
+                    args.concurrency,
+                )
             )
-            router_cpu_ms = (cpu_seconds(proc.pid) - cpu_before) * 1000 / (args.requests + args.warmup)
+            router_cpu_ms = (cpu_seconds(proc.pid) - cpu_before) * 1000 / (args.warmup + 2 * args.requests)
         finally:
             for proc in procs:
                 proc.terminate()
@@ -165,7 +200,9 @@ def main() -> int:
         row = [p50[name], percentile(samples, 90), percentile(samples, 99)]
         print(f"{name:8} " + " ".join(f"{v:8.3f}" for v in row))
     added = p50["router"] - p50["direct"]
-    print(f"router process CPU per routed request: {router_cpu_ms:.3f} ms")
+    print(f"router process CPU per routed request: {router_cpu_ms:.3f} ms (step client: {args.http_client})")
+    for name, rps in throughput.items():
+        print(f"{name:8} {rps:8.0f} requests/s with {args.concurrency} in flight")
     ratio = p50["router"] / p50["direct"]
     print(f"router adds {added:.3f} ms at p50 (ratio router/direct {ratio:.2f}); bar <= 1 ms")
     return 0 if added <= 1.0 else 1
