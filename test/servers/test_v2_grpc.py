@@ -192,3 +192,14 @@ def test_repository_unload_and_load_over_grpc_and_rest(handle: ServerHandle) -> 
             stub.RepositoryModelLoad(pb.RepositoryModelLoadRequest(model_name="never-seen"))
         assert info.value.code() == grpc.StatusCode.NOT_FOUND
         assert "never-seen" in info.value.details()
+
+
+def test_request_id_metadata_echoed_in_trailers(raw_stub: Any) -> None:
+    request = service_pb2.ModelInferRequest(model_name="sum")
+    request.inputs.add(name="x", datatype="FP32", shape=[1, 1]).contents.fp32_contents.append(2.0)
+    reply, call = raw_stub.ModelInfer.with_call(request, metadata=(("x-request-id", "grpc-rid"),))
+    assert dict(call.trailing_metadata())["x-request-id"] == "grpc-rid"
+    assert reply.id == "grpc-rid"
+    _, call = raw_stub.ModelInfer.with_call(request)
+    generated = dict(call.trailing_metadata())["x-request-id"]
+    assert len(generated) == 32
