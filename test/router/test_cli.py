@@ -47,11 +47,12 @@ def graph(svc: str) -> dict[str, Any]:
 class RouterProcess:
     """``python -m zeroserve router`` on port 0, its port read from the ready file."""
 
-    def __init__(self, args: list[str], workdir: Path) -> None:
+    def __init__(self, args: list[str], workdir: Path, env: dict[str, str] | None = None) -> None:
         self.ready_file = workdir / f"ready-{time.monotonic_ns()}.json"
-        env = {**os.environ, "NO_PROXY": "127.0.0.1,localhost", "PORT": "0"}
-        env.pop("HTTP_PROXY", None)
-        env.pop("http_proxy", None)
+        env = {**os.environ, "NO_PROXY": "127.0.0.1,localhost", "PORT": "0", **(env or {})}
+        if not env.get("HTTP_PROXY"):
+            env.pop("HTTP_PROXY", None)
+            env.pop("http_proxy", None)
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "zeroserve", "router", *args, "--ready-file", str(self.ready_file)],
             env=env,
@@ -115,6 +116,21 @@ def test_the_router_process_routes_learns_and_keeps_state_across_a_restart(
             assert client.post("/", json={}).headers["x-zeroserve-routing"] == "root=b"
     finally:
         second.stop()
+
+
+@pytest.mark.parametrize("client", ["aiohttp", "httpx"])
+def test_cluster_addresses_go_through_http_proxy(svc: str, tmp_path: Path, client: str) -> None:
+    """The local platform gives instances ``HTTP_PROXY`` (its gateway); both step clients honour it."""
+    spec = {"nodes": {"root": {"routerType": "Sequence", "steps": [{"serviceName": "iris"}]}}}
+    args = ["--graph-json", orjson.dumps(spec).decode(), "--namespace", "team", "--http-client", client]
+    proxied = RouterProcess(args, tmp_path, env={"HTTP_PROXY": f"{svc}/"})
+    try:
+        with httpx.Client(base_url=proxied.url, trust_env=False) as http:
+            response = http.post("/", json={"instances": [1]})
+    finally:
+        proxied.stop()
+    assert response.status_code == 404  # the step services have no /v1/models/... path
+    assert response.json() == {"error": "no such test service /v1/models/iris:predict"}
 
 
 def test_an_invalid_graph_exits_2_listing_every_issue(capsys: pytest.CaptureFixture[str]) -> None:
