@@ -233,3 +233,36 @@ def test_structured_reply_helper_is_json() -> None:
     # guards the test helper itself: replies are real CloudEvents the library can read back
     reply = _reply_with("x")(event())  # type: ignore[operator]
     assert reply[0] == 200 and orjson.loads(reply[2])["reply_to"]
+
+
+async def test_cluster_addresses_are_delivered_through_the_gateway_proxy(tmp_path: Path) -> None:
+    lines: list[bytes] = []
+
+    async def gateway(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        head = await reader.readuntil(b"\r\n\r\n")
+        length = next(
+            int(h.split(b":")[1]) for h in head.split(b"\r\n") if h.lower().startswith(b"content-length")
+        )
+        await reader.readexactly(length)
+        lines.append(head.split(b"\r\n")[0])
+        writer.write(b"HTTP/1.1 202 Accepted\r\ncontent-length: 0\r\nconnection: close\r\n\r\n")
+        await writer.drain()
+        writer.close()
+        await writer.wait_closed()
+
+    server = await asyncio.start_server(gateway, "127.0.0.1", 0)
+    gateway_port = server.sockets[0].getsockname()[1]
+    table = table_with(rule("cluster", "http://display.models.svc.cluster.local/"))
+    component = BrokerComponent(table=table, reconcile=False)  # default: deliver via the platform gateway
+    ctx = PlatformContext(state_dir=tmp_path, kubeconfig=tmp_path / "kubeconfig", gateway_port=0)
+    await component.start(ctx)
+    ctx.gateway_port = gateway_port  # the gateway binds after the broker started
+    try:
+        async with httpx.AsyncClient() as c:
+            assert (await post_event(c, f"{component.url}/models/default", event())).status_code == 202
+        await _settle(component)
+    finally:
+        await component.stop()
+        server.close()
+        await server.wait_closed()
+    assert lines == [b"POST http://display.models.svc.cluster.local/ HTTP/1.1"]

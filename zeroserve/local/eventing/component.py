@@ -6,8 +6,9 @@ binds its ingress on ``127.0.0.1`` (a free port unless ``port`` is given), publi
 URL as ``ctx.extra["broker_url"]`` — the gateway routes host
 ``broker-ingress.knative-eventing.svc.cluster.local`` there — starts reconciling Brokers and
 Triggers from ``ctx.kubeconfig`` and resumes every pending delivery left by a previous run.
-Subscribers are reached through the gateway's HTTP proxy (``ctx.gateway_url``) except for
-``127.0.0.1`` / ``localhost`` addresses, which are called directly.
+Subscribers are reached through the gateway's HTTP proxy (``ctx.gateway_url``, read at each
+delivery, so the gateway may start after the broker) except for loopback addresses, which are
+called directly.
 """
 
 from __future__ import annotations
@@ -38,24 +39,50 @@ GATEWAY_PROXY = "gateway"
 """``delivery_proxy`` value meaning: use the platform gateway (``ctx.gateway_url``) as HTTP proxy."""
 
 
-def delivery_client(proxy: str | None) -> httpx.AsyncClient:
-    """An HTTP client for subscribers: via ``proxy`` for cluster hosts, direct for loopback.
+_LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
+
+
+class GatewayProxyTransport(httpx.AsyncBaseTransport):
+    """Sends loopback URLs directly and everything else through a proxy looked up per request.
+
+    The proxy is read when a request is made, not when the broker starts, so the broker can
+    start before the gateway has bound its port.
 
     Args:
-        proxy: proxy URL, or ``None`` for direct connections everywhere.
+        proxy_url: returns the proxy URL, or ``None`` for direct connections.
+    """
+
+    def __init__(self, proxy_url: Callable[[], str | None]) -> None:
+        self._proxy_url = proxy_url
+        self._direct = httpx.AsyncHTTPTransport()
+        self._proxied: dict[str, httpx.AsyncHTTPTransport] = {}
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        proxy = None if request.url.host in _LOOPBACK else self._proxy_url()
+        if not proxy:
+            return await self._direct.handle_async_request(request)
+        transport = self._proxied.get(proxy)
+        if transport is None:
+            transport = self._proxied[proxy] = httpx.AsyncHTTPTransport(proxy=proxy)
+        return await transport.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        await self._direct.aclose()
+        for transport in self._proxied.values():
+            await transport.aclose()
+        self._proxied.clear()
+
+
+def delivery_client(proxy_url: Callable[[], str | None]) -> httpx.AsyncClient:
+    """An HTTP client for subscribers: cluster hosts via the proxy, loopback directly.
+
+    Args:
+        proxy_url: returns the proxy URL (``None``: direct connections everywhere).
 
     Returns:
         The client.
     """
-    limits = httpx.Limits(max_connections=64, max_keepalive_connections=32)
-    if proxy is None:
-        return httpx.AsyncClient(limits=limits, trust_env=False)
-    mounts: dict[str, httpx.AsyncBaseTransport | None] = {
-        "all://": httpx.AsyncHTTPTransport(proxy=proxy),
-        "all://127.0.0.1": httpx.AsyncHTTPTransport(),
-        "all://localhost": httpx.AsyncHTTPTransport(),
-    }
-    return httpx.AsyncClient(limits=limits, mounts=mounts, trust_env=False)
+    return httpx.AsyncClient(transport=GatewayProxyTransport(proxy_url), trust_env=False)
 
 
 class BrokerComponent:
@@ -112,8 +139,14 @@ class BrokerComponent:
         """
         self.store = EventStore(ctx.state_dir / "eventing" / "broker.db")
         await self.store.open()
-        proxy = ctx.gateway_url if self.delivery_proxy == GATEWAY_PROXY else self.delivery_proxy
-        self._client = delivery_client(proxy)
+        setting = self.delivery_proxy
+
+        def proxy_url() -> str | None:
+            if setting == GATEWAY_PROXY:
+                return ctx.gateway_url if ctx.gateway_port else None
+            return setting
+
+        self._client = delivery_client(proxy_url)
         dispatcher_ref: list[Dispatcher] = []
         self.ingress = BrokerIngress(
             self.table,
