@@ -9,7 +9,8 @@ One pass (every ``interval`` seconds, and soon after any revision's status chang
 4. write statuses: Revisions (from the engine), Configurations, Routes (traffic resolved),
    Services (propagated), HTTPRoutes (accepted or not);
 5. hand the engine the revisions to run (those that take traffic or carry a tag, and each
-   Configuration's latest) and the gateway its routes.
+   Configuration's latest) and then the gateway its routes; a revision no longer routed scales to
+   zero like an idle one (``min-scale`` no longer holds it, as in Knative) and is then forgotten.
 
 Listing everything each pass keeps it simple and self-healing: a missed change is picked up by the
 next pass. The sync ``kubernetes`` client runs in a worker thread; the engine is touched only on
@@ -81,6 +82,7 @@ def revision_status(rev: RevisionRuntime) -> dict[str, Any]:
 @dataclass
 class _Plan:
     run: list[RevisionSpec] = field(default_factory=list)
+    exists: set[Key] = field(default_factory=set)
     routes: list[RouteEntry] = field(default_factory=list)
     http_routes: dict[str, list[HTTPRouteRule]] = field(default_factory=dict)
 
@@ -159,10 +161,18 @@ class ServingReconciler:
         plan = await asyncio.to_thread(self._pass, snapshot)
         wanted = {(s.namespace, s.name) for s in plan.run}
         for spec in plan.run:
-            self.engine.ensure_revision(spec)
-        for key in [k for k in self.engine.revisions if k not in wanted]:
-            await self.engine.remove_revision(*key)
+            self.engine.ensure_revision(spec).routable = True
+        # routes change only after every revision they name runs
         self.engine.set_routes(plan.routes, plan.http_routes)
+        for key, rev in list(self.engine.revisions.items()):
+            if key not in plan.exists:
+                await self.engine.remove_revision(*key)
+            elif key not in wanted:
+                # no longer routed: scale to zero like any idle revision (min-scale no longer
+                # applies), then forget it
+                rev.routable = False
+                if rev.idle:
+                    await self.engine.remove_revision(*key)
         self.passes += 1
 
     # ------------------------------------------------------------------ the pass (worker thread)
@@ -259,6 +269,7 @@ class ServingReconciler:
                 plan.http_routes[host] = rules
             self._http_route_status(hr, services)
 
+        plan.exists = set(revisions)
         latest = {
             (k[0], str(c.get("status", {}).get("latestCreatedRevisionName"))) for k, c in configs.items()
         }

@@ -16,7 +16,7 @@ import itertools
 import os
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -178,6 +178,8 @@ class RevisionRuntime:
         self._stopped = False
         self.last_reason = ""
         self._ids = itertools.count(1)
+        self.routable = True
+        """Whether a Route sends traffic to the revision; Knative ignores ``min-scale`` when it does not."""
         self._last_crash = 0.0
 
     # ------------------------------------------------------------------ lifecycle
@@ -217,6 +219,11 @@ class RevisionRuntime:
         self.instances.clear()
 
     # ------------------------------------------------------------------ status
+
+    @property
+    def idle(self) -> bool:
+        """No instance runs or is wanted (an unroutable revision in this state can be forgotten)."""
+        return not self.instances and self.desired == 0 and not self.activator.pending
 
     @property
     def timeout_seconds(self) -> float:
@@ -292,6 +299,8 @@ class RevisionRuntime:
         spec = self._autoscaling
         if spec is None:
             return
+        if not self.routable and spec.min_scale:
+            spec = replace(spec, min_scale=0)
         decision = self._decider.decide(
             list(self.activator.traffic.samples),
             spec,
