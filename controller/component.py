@@ -8,10 +8,14 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from typing import TYPE_CHECKING
 
 from zeroserve.controller.config import ControllerConfig
 from zeroserve.controller.controller import Controller, ControllerOptions
 from zeroserve.local.component import PlatformContext
+
+if TYPE_CHECKING:
+    from zeroserve.controller.kube import KubeStore
 
 __all__ = ["ControllerComponent"]
 
@@ -32,12 +36,14 @@ class ControllerComponent:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.controller: Controller | None = None
+        self._store: KubeStore | None = None
 
     async def start(self, ctx: PlatformContext) -> None:
         """Connect with ``ctx.kubeconfig`` and start reconciling; returns once the watches listed."""
         from zeroserve.controller.kube import KubeStore
 
         store = await asyncio.to_thread(KubeStore.from_kubeconfig, ctx.kubeconfig)
+        self._store = store
         self.controller = Controller(store, ControllerConfig(domain=ctx.domain), self._options)
         self._stop.clear()
         self._thread = threading.Thread(
@@ -53,3 +59,6 @@ class ControllerComponent:
         thread, self._thread = self._thread, None
         if thread is not None:
             await asyncio.to_thread(thread.join, 30)
+        store, self._store = self._store, None
+        if store is not None:
+            store.close()
