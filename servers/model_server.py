@@ -235,6 +235,17 @@ class ModelServer:
         self._closers.append(middleware.aclose)
         return middleware
 
+    async def aclose(self) -> None:
+        """Close predictor clients and the payload logger, and stop every model (``Model.stop``)."""
+        clients, closers = self._clients, self._closers
+        self._clients, self._closers = [], []
+        for client in clients:
+            await client.aclose()
+        for close in closers:
+            await close()
+        for model in self.repository.get_models():
+            model.stop()
+
     # -- async API --------------------------------------------------------------------------------
 
     @contextlib.asynccontextmanager
@@ -293,12 +304,7 @@ class ModelServer:
                 await grpc_server.stop(s.graceful_shutdown_seconds)
             server.should_exit = True
             await serve_task
-            for client in self._clients:
-                await client.aclose()
-            for close in self._closers:
-                await close()
-            for model in self.repository.get_models():
-                model.stop()
+            await self.aclose()
 
     async def serve(self, models: Sequence[Model], stop: asyncio.Event | None = None) -> None:
         """Serve until SIGTERM / SIGINT (or ``stop`` is set), then shut down gracefully."""

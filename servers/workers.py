@@ -77,7 +77,10 @@ async def _worker(server: ModelServer, sock: socket.socket) -> None:
 
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop)
-    await http.serve(sockets=[sock])
+    try:
+        await http.serve(sockets=[sock])
+    finally:
+        await server.aclose()
 
 
 async def _supervise(server: ModelServer, sock: socket.socket, children: list[int]) -> None:
