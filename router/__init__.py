@@ -3,7 +3,8 @@
 - :mod:`.planner`: graph JSON -> validated :class:`~.plan.ExecutableGraph` (pure; every error with
   its field path); :mod:`.gjson`: the condition language.
 - :mod:`.executors`: one executor per node type (Sequence, Switch, Ensemble, Splitter, bandit).
-- :mod:`.client`: step calls on one pooled ``httpx.AsyncClient``; :mod:`.headers`: propagation.
+- :mod:`.client` / :mod:`.aiohttp_client`: step calls on one injected, pooled client (aiohttp by
+  default, or httpx); :mod:`.headers`: which headers travel to the steps.
 - :mod:`.bandit`: epsilon-greedy and Thompson-sampling routing, feedback and persisted state.
 - :mod:`.app`: the ASGI app (``create_app``); :mod:`.cli`: ``zeroserve router``.
 

@@ -26,6 +26,7 @@ import threading
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 import aiohttp
@@ -34,7 +35,7 @@ import orjson
 import uvicorn
 from prometheus_client import CollectorRegistry
 
-from zeroserve.router.app import create_app
+from zeroserve.router.app import RouterApp, create_app
 from zeroserve.router.errors import GraphPlanError
 from zeroserve.router.plan import ExecutableGraph
 from zeroserve.router.planner import load_graph_json
@@ -47,11 +48,16 @@ _log = logging.getLogger("zeroserve.router")
 
 
 class _Server(uvicorn.Server):
-    """uvicorn's server with an event set once its sockets listen."""
+    """uvicorn's server with an event set once its sockets listen; ``/readyz`` fails from SIGTERM on."""
 
-    def __init__(self, config: uvicorn.Config) -> None:
+    def __init__(self, config: uvicorn.Config, app: RouterApp) -> None:
         super().__init__(config)
         self.listening = asyncio.Event()
+        self.router_app = app
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        self.router_app.shutting_down = True
+        super().handle_exit(sig, frame)
 
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
         await super().startup(sockets)
@@ -179,7 +185,7 @@ async def _serve(settings: RouterSettings, graph: ExecutableGraph) -> None:
             timeout_keep_alive=int(graph.idle_timeout or 180),
             ws="none",
         )
-        server = _Server(config)
+        server = _Server(config, app)
         serving = asyncio.create_task(server.serve(sockets=[sock]))
         listening = asyncio.create_task(server.listening.wait())
         await asyncio.wait([serving, listening], return_when=asyncio.FIRST_COMPLETED)
