@@ -5,8 +5,9 @@ event only says *which* object to look at, the reconciler reads the current stat
 periodic relist (``resync_seconds``) enqueues everything again, so a missed event costs latency, never
 correctness. The queue serializes work per object and retries failures with backoff.
 
-Watched: InferenceServices, InferenceGraphs, and Knative Services (mapped to their controlling owner).
-An InferenceService change also wakes the InferenceGraphs that call it.
+Watched: InferenceServices, InferenceGraphs, and the Knative Services and HTTPRoutes they own (mapped
+to their controlling owner). An InferenceService change also wakes the InferenceGraphs that call it.
+A kind the API server does not serve (no Knative, no Gateway API) is looked for again every minute.
 
 In-process use (the embedded platform starts it in a thread)::
 
@@ -35,7 +36,14 @@ from typing import Any
 from zeroserve.controller.config import CONFIGMAP_NAME, ControllerConfig
 from zeroserve.controller.errors import Gone, NotFound, StoreError
 from zeroserve.controller.events import EventRecorder
-from zeroserve.controller.kinds import CONFIG_MAP, INFERENCE_GRAPH, INFERENCE_SERVICE, KNATIVE_SERVICE, Kind
+from zeroserve.controller.kinds import (
+    CONFIG_MAP,
+    HTTP_ROUTE,
+    INFERENCE_GRAPH,
+    INFERENCE_SERVICE,
+    KNATIVE_SERVICE,
+    Kind,
+)
 from zeroserve.controller.leader import LeaderElector, LeaseConfig
 from zeroserve.controller.metrics import ControllerMetrics
 from zeroserve.controller.queue import ExponentialBackoff, WorkQueue
@@ -168,7 +176,8 @@ class Controller:
         kinds: list[tuple[Kind, Callable[[str, Obj], None]]] = [
             (INFERENCE_SERVICE, self._on_inference_service),
             (INFERENCE_GRAPH, self._on_inference_graph),
-            (KNATIVE_SERVICE, self._on_knative_service),
+            (KNATIVE_SERVICE, self._on_owned),
+            (HTTP_ROUTE, self._on_owned),
         ]
         listed = [threading.Event() for _ in kinds]
         informers = [
@@ -219,7 +228,7 @@ class Controller:
         while not stop.is_set():
             try:
                 if not resource_version or time.monotonic() - last_list > self.options.resync_seconds:
-                    if not first:
+                    if not first and kind == INFERENCE_SERVICE:
                         self._load_config()
                     answer = self.store.list(kind, self.options.namespace)
                     for item in answer.items:
@@ -249,6 +258,12 @@ class Controller:
                 failures = 0
             except Gone:
                 resource_version = ""
+            except NotFound:
+                # the kind is not served (Knative or the Gateway API not installed): look again later
+                listed.set()
+                log.warning("%s are not served by this API server; looking again in 60s", kind.plural)
+                resource_version = ""
+                stop.wait(60.0)
             except Exception as exc:  # the API is down or refused: back off and list again
                 if stop.is_set():
                     break
@@ -311,7 +326,7 @@ class Controller:
                 self._graph_refs[key] = {str(r) for r in refs}
         self.queue.add((INFERENCE_GRAPH.kind, *key))
 
-    def _on_knative_service(self, _type: str, obj: Obj) -> None:
+    def _on_owned(self, _type: str, obj: Obj) -> None:
         meta = obj.get("metadata") or {}
         for ref in meta.get("ownerReferences") or []:
             if ref.get("controller") and ref.get("kind") in (INFERENCE_SERVICE.kind, INFERENCE_GRAPH.kind):

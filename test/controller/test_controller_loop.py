@@ -13,7 +13,15 @@ from contextlib import contextmanager
 from typing import Any
 
 from zeroserve.controller.controller import Controller, ControllerOptions
-from zeroserve.controller.kinds import CONFIG_MAP, INFERENCE_GRAPH, INFERENCE_SERVICE, KNATIVE_SERVICE, LEASE
+from zeroserve.controller.errors import NotFound
+from zeroserve.controller.kinds import (
+    CONFIG_MAP,
+    HTTP_ROUTE,
+    INFERENCE_GRAPH,
+    INFERENCE_SERVICE,
+    KNATIVE_SERVICE,
+    LEASE,
+)
 from zeroserve.controller.leader import LeaseConfig
 from zeroserve.controller.queue import ExponentialBackoff
 
@@ -198,3 +206,48 @@ def test_metrics_count_reconciles_and_the_health_endpoint_serves_them(store: Mem
             assert "zeroserve_controller_leader 1.0" in text
     finally:
         health.stop()
+
+
+class _NoGatewayApi(MemStore):
+    """An API server without the Gateway API installed: every HTTPRoute request is a 404."""
+
+    def _refuse(self, kind: Any) -> None:
+        if kind == HTTP_ROUTE:
+            raise NotFound("the server could not find the requested resource", 404)
+
+    def get(self, kind: Any, namespace: str, name: str) -> Any:
+        self._refuse(kind)
+        return super().get(kind, namespace, name)
+
+    def list(self, kind: Any, namespace: str | None = None, label_selector: str = "") -> Any:
+        self._refuse(kind)
+        return super().list(kind, namespace, label_selector)
+
+    def create(self, kind: Any, obj: Any) -> Any:
+        self._refuse(kind)
+        return super().create(kind, obj)
+
+    def watch(self, kind: Any, namespace: str | None, resource_version: str, timeout_seconds: int) -> Any:
+        self._refuse(kind)
+        return super().watch(kind, namespace, resource_version, timeout_seconds)
+
+
+def test_without_the_gateway_api_the_loop_runs_and_says_why_ingress_is_not_ready() -> None:
+    store = _NoGatewayApi()
+    sim = KnativeSim(store)
+    controller = Controller(store, options=options())
+    with running(controller):
+        assert controller.started.wait(10), "an unserved kind must not hold the start up"
+        store.create(INFERENCE_SERVICE, iris())
+
+        def ingress_reason() -> Any:
+            for c in store.get(INFERENCE_SERVICE, NS, "iris").get("status", {}).get("conditions", []):
+                if c["type"] == "IngressReady" and c.get("reason") == "GatewayAPINotInstalled":
+                    return c
+            return None
+
+        eventually(ingress_reason, sync=sim.sync)
+        predictor = store.get(INFERENCE_SERVICE, NS, "iris")["status"]["components"]["predictor"]
+        assert predictor["url"] == "http://iris-predictor.default.example.com", (
+            "the component URL still works"
+        )
