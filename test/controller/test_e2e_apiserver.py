@@ -165,6 +165,29 @@ def test_operator_loop_end_to_end(store: KubeStore, kubeconfig: Path) -> None:
 
         eventually(split, 30, knative.sync)
 
+        # what `kubectl get isvc` users see: KServe's printer columns over our status
+        from zeroserve.local.testing import Kubectl
+
+        header, row = Kubectl(kubeconfig)("get", "isvc", "iris", "-n", NS).stdout.splitlines()[:2]
+        assert header.split()[:7] == [
+            "NAME",
+            "URL",
+            "READY",
+            "PREV",
+            "LATEST",
+            "PREVROLLEDOUTREVISION",
+            "LATESTREADYREVISION",
+        ]
+        assert row.split()[:7] == [
+            "iris",
+            "http://iris.default.example.com",
+            "True",
+            "90",
+            "10",
+            "iris-predictor-00001",
+            "iris-predictor-00002",
+        ]
+
         # an InferenceGraph over it
         store.create(
             INFERENCE_GRAPH,
