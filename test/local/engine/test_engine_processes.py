@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -15,7 +16,7 @@ from zeroserve.local.engine.gateway import REVISION_HEADER
 from zeroserve.local.engine.revision import RevisionRuntime, RevisionSpec
 from zeroserve.local.engine.routing import RouteEntry
 
-from .conftest import STANDIN_IMAGE
+from .conftest import STANDIN_IMAGE, fast_settings, standin_images
 
 pytestmark = pytest.mark.e2e
 
@@ -156,3 +157,76 @@ async def test_concurrency_scales_out_and_back(engine: Engine) -> None:
             peak = max(peak, rev.ready_count)
     assert peak >= 2
     await _until(lambda: rev.ready_count <= 1, within=15)
+
+
+async def test_timeout_seconds_answers_504(engine: Engine) -> None:
+    spec = _spec("slow-00001", min_scale="1")
+    spec = RevisionSpec(**{**spec.__dict__, "timeout_seconds": 0.3})
+    rev = engine.ensure_revision(spec)
+    engine.set_routes([RouteEntry("default", "slow", (("slow-00001", 100),))])
+    await _until(lambda: rev.ready_count == 1)
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{engine.gateway_port}", timeout=10) as client:
+        resp = await client.get("/?sleep=2", headers={"Host": "slow.default.example.com"})
+    assert resp.status_code == 504
+    assert "timeoutSeconds" in resp.text
+
+
+async def test_instances_reach_cluster_hosts_through_the_gateway_as_http_proxy(engine: Engine) -> None:
+    rev = engine.ensure_revision(_spec("target-00001", min_scale="1"))
+    engine.set_routes([RouteEntry("default", "target", (("target-00001", 100),))])
+    await _until(lambda: rev.ready_count == 1)
+    # what httpx in an instance does with HTTP_PROXY set: absolute-form requests to the gateway
+    proxy = f"http://127.0.0.1:{engine.gateway_port}"
+    async with httpx.AsyncClient(proxy=proxy) as client:
+        resp = await client.get("http://target.default.svc.cluster.local/v1/models/x")
+    assert resp.status_code == 200
+    assert resp.headers[REVISION_HEADER] == "target-00001"
+    assert resp.json()["path"] == "/v1/models/x"
+
+
+async def test_logs_are_kept_per_instance(engine: Engine) -> None:
+    from zeroserve.local.engine.logs import log_files
+
+    rev = engine.ensure_revision(_spec("chatty-predictor-00001", min_scale="1"))
+    await _until(lambda: rev.ready_count == 1)
+    files = log_files(engine.state_dir, "default", "chatty")
+    assert [f.name for f in files] == ["instance-1.log"]
+    assert "starting" in files[0].read_text()
+    assert log_files(engine.state_dir, "default", "chatty-predictor") == files
+    assert log_files(engine.state_dir, "default", "other") == []
+
+
+async def test_gpus_are_assigned_released_and_never_faked(tmp_path: Path) -> None:
+    settings = fast_settings(gpus=["0", "1"])
+    eng = Engine(settings, tmp_path, images=standin_images(), resolve_model=Path)
+    await eng.start("127.0.0.1", 0)
+    try:
+        gpu = {"resources": {"limits": {"nvidia.com/gpu": "1"}}}
+        one = _spec("gpu-00001")
+        one = RevisionSpec(**{**one.__dict__, "container": {**one.container, **gpu}})
+        rev = eng.ensure_revision(one)
+        eng.set_routes([RouteEntry("default", "gpu", (("gpu-00001", 100),))])
+        await _until(lambda: rev.ready_count == 1)
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{eng.gateway_port}") as client:
+            resp = await client.get("/", headers={"Host": "gpu.default.example.com"})
+        assert resp.json()["env"]["CUDA_VISIBLE_DEVICES"] == "0"
+        assert eng.ctx.gpus.free == ["1"]
+
+        greedy = _spec("greedy-00001", min_scale="1")
+        greedy = RevisionSpec(
+            **{
+                **greedy.__dict__,
+                "container": {**greedy.container, "resources": {"limits": {"nvidia.com/gpu": 2}}},
+            }
+        )
+        big = eng.ensure_revision(greedy)
+        await _until(lambda: _cond(big, "Ready").status == "False")
+        assert _cond(big, "Ready").reason == "InsufficientGPU"
+        assert "needs 2 nvidia.com/gpu but 1 of 2" in _cond(big, "Ready").message
+        await eng.remove_revision("default", "greedy-00001")
+
+        # scale to zero gives the device back
+        await _until(lambda: not rev.instances, within=10)
+        assert eng.ctx.gpus.free == ["0", "1"]
+    finally:
+        await eng.stop()

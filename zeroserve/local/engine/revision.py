@@ -178,6 +178,7 @@ class RevisionRuntime:
         self._stopped = False
         self.last_reason = ""
         self._ids = itertools.count(1)
+        self._log_ids = itertools.count(1)
         self.routable = True
         """Whether a Route sends traffic to the revision; Knative ignores ``min-scale`` when it does not."""
         self._last_crash = 0.0
@@ -271,7 +272,7 @@ class RevisionRuntime:
         else:
             resources = Condition("ResourcesAvailable", "Unknown", "Deploying")
             top = Condition("Ready", "Unknown", "Deploying", "Instances are starting.")
-        if healthy.status == "False" and not ready:
+        if healthy.status == "False" and not ready and self._failure is None:
             top = Condition("Ready", "False", healthy.reason, healthy.message)
         return [top, resources, healthy, active]
 
@@ -442,7 +443,7 @@ class RevisionRuntime:
             count = gpus_requested(self.spec.container)
             gpus = self.ctx.gpus.allocate(count, owner, f"revision {self.spec.key}") if count else None
             plan = self._plan(model_dir, gpus)
-            log = self.ctx.log_dir(self.spec) / f"instance-{next(self._ids)}.log"
+            log = self.ctx.log_dir(self.spec) / f"instance-{next(self._log_ids)}.log"
             inst = Instance(plan, log, zygote=self.ctx.zygote)
             inst.gpu_owner = owner
             self.instances.append(inst)
@@ -468,7 +469,9 @@ class RevisionRuntime:
                 self._fatal = Condition("Ready", "False", reason, str(err))
             else:
                 self._failure = Condition("Ready", "False", reason, str(err))
-                self._record_crash(f"instance failed to start: {err}")
+                delay = self._backoff()
+                if isinstance(err, InstanceFailed):
+                    self._note_crash(f"instance failed to start: {err}", delay)
             self._notify()
             self._wakeup.set()
             return
@@ -480,13 +483,17 @@ class RevisionRuntime:
         self.activator.add(inst)
         self._notify()
 
-    def _record_crash(self, what: str) -> None:
+    def _backoff(self) -> float:
+        """Count a failure and hold the next start back (0 s, then initial x 2^n, capped)."""
         settings = self.ctx.settings
         self._crashes += 1
         delay = 0.0 if self._crashes == 1 else settings.restart_backoff_initial * 2 ** (self._crashes - 2)
         delay = min(delay, settings.restart_backoff_max)
         self._last_crash = self.ctx.clock()
         self._next_start = self._last_crash + delay
+        return delay
+
+    def _note_crash(self, what: str, delay: float) -> None:
         self._crash_note = Condition(
             "ContainerHealthy",
             "False",
@@ -502,7 +509,7 @@ class RevisionRuntime:
         if inst.ready_at:
             code = inst.exit_code
             how = f"killed by signal {-code}" if code is not None and code < 0 else f"exited with code {code}"
-            self._record_crash(f"instance {inst.id} {how}")
+            self._note_crash(f"instance {inst.id} {how}", self._backoff())
             self._notify()
             self._wakeup.set()
 
