@@ -34,10 +34,20 @@ class InputSpec:
         self.shape = shape
 
     def check(self, model_name: str, tensor: Any) -> None:
-        """Raise :class:`InvalidInput` when ``tensor`` does not match this spec."""
+        """Raise :class:`InvalidInput` when ``tensor`` does not match this spec.
+
+        A numeric tensor of another width or a widening kind is converted to the declared datatype.
+        """
         where = f"model {model_name} input '{tensor.name}'"
         if self.datatype and tensor.datatype != self.datatype:
-            raise InvalidInput(f"{where}: expected datatype {self.datatype}, got {tensor.datatype}")
+            # As KServe, accept numbers of another width (FP64 for FP32, INT64 for FP32); a change of
+            # kind that could alter values (float -> int, bytes -> number) is an error.
+            try:
+                tensor.cast_to(self.datatype)
+            except InvalidInput:
+                raise InvalidInput(
+                    f"{where}: expected datatype {self.datatype}, got {tensor.datatype}"
+                ) from None
         shape = self.shape
         if shape is not None and (
             len(shape) != len(tensor.shape)

@@ -117,6 +117,21 @@ class _Tensor:
         self._array = arr
         return arr
 
+    def cast_to(self, datatype: str) -> None:
+        """Convert the data to another numeric ``datatype`` in place (same kind or widening only).
+
+        Raises:
+            InvalidInput: when the conversion could change the values' kind (float -> int, bytes).
+        """
+        if datatype == self.datatype:
+            return
+        target = tensors.numpy_dtype(datatype, self.where)
+        arr = self.as_numpy()
+        if self.datatype == "BYTES" or datatype == "BYTES" or not np.can_cast(arr.dtype, target, "same_kind"):
+            raise InvalidInput(f"{self.where}: expected datatype {datatype}, got {self.datatype}")
+        self._array, self._data, self._raw = arr.astype(target), None, None
+        self.datatype = datatype
+
     def as_string(self) -> list[str]:
         """The elements of a BYTES tensor decoded as UTF-8 strings (flat, row-major)."""
         arr = self.as_numpy()

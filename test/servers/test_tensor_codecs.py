@@ -149,3 +149,17 @@ def test_route_matching(method: str, path: str, route: Route) -> None:
 )
 def test_status_mapping(exc: Exception, expected: tuple[int, str, str]) -> None:
     assert status_of(exc) == expected
+
+
+def test_cast_to_keeps_kind_or_widens() -> None:
+    tensor = InferInput("x", [2], "FP64", [1.5, 2.5])
+    tensor.cast_to("FP32")
+    assert tensor.datatype == "FP32"
+    assert tensor.as_numpy().dtype == np.float32
+    ints = InferInput("i", [2], "INT64", [1, 2])
+    ints.cast_to("FP32")
+    assert ints.as_numpy().tolist() == [1.0, 2.0]
+    with pytest.raises(InvalidInput, match="input 'f': expected datatype INT32, got FP32"):
+        InferInput("f", [1], "FP32", [1.5]).cast_to("INT32")
+    with pytest.raises(InvalidInput, match="expected datatype FP32, got BYTES"):
+        InferInput("s", [1], "BYTES", ["1"]).cast_to("FP32")

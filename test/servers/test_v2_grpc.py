@@ -116,12 +116,12 @@ def test_invalid_requests(raw_stub: Any, client: Any, build: Any, code: Any, mes
 
 
 def test_declared_datatype_mismatch_is_invalid_argument(client: Any) -> None:
-    inp = tgrpc.InferInput("x", [1, 4], "FP64")
-    inp.set_data_from_numpy(np.zeros((1, 4)))
+    inp = tgrpc.InferInput("x", [1, 4], "BYTES")
+    inp.set_data_from_numpy(np.array([[b"a", b"b", b"c", b"d"]], dtype=np.object_))
     with pytest.raises(InferenceServerException) as info:
         client.infer("declared", [inp])
     assert info.value.status() == "StatusCode.INVALID_ARGUMENT"
-    assert "expected datatype FP32, got FP64" in info.value.message()
+    assert "expected datatype FP32, got BYTES" in info.value.message()
     _good_infer(client)
 
 

@@ -189,7 +189,12 @@ def _input(**overrides: Any) -> dict[str, Any]:
             400,
             "missing 'data'",
         ),
-        ("declared", orjson.dumps(_input(datatype="FP64")), 400, "expected datatype FP32, got FP64"),
+        (
+            "declared",
+            orjson.dumps(_input(datatype="BYTES", data=list("abcd"))),
+            400,
+            "expected datatype FP32, got BYTES",
+        ),
         ("declared", orjson.dumps(_input(shape=[2, 2])), 400, "expected shape [-1, 4], got [2, 2]"),
         ("nope", orjson.dumps(_input()), 404, "Model with name nope does not exist."),
         ("failing", orjson.dumps(_input()), 500, "RuntimeError : boom in predict"),
@@ -243,3 +248,15 @@ def test_oversized_v2_body_is_413(http: httpx.Client) -> None:
     assert r.status_code == 413
     assert "exceeds the limit of 65536 bytes" in r.json()["error"]
     _good_infer(http)
+
+
+@pytest.mark.parametrize("datatype", ["FP64", "INT64", "FP16"])
+def test_declared_fp32_input_accepts_other_numeric_widths(http: httpx.Client, datatype: str) -> None:
+    r = http.post("/v2/models/declared/infer", json=_input(datatype=datatype))
+    assert r.status_code == 200, r.text
+    assert r.json()["outputs"][0] == {
+        "name": "doubled",
+        "shape": [1, 4],
+        "datatype": "FP32",
+        "data": [2, 4, 6, 8],
+    }
