@@ -192,15 +192,17 @@ class ModelServer:
     async def load_models(self, models: Sequence[Model]) -> None:
         """Load (when not ready) and register every model; the first failure raises.
 
-        Afterwards everything allocated so far (the models, the frameworks) is moved out of the
-        garbage collector's reach (``gc.freeze``): full collections then no longer walk the model
-        on the request path, and forked workers keep sharing its pages.
+        Afterwards (unless ``freeze_gc_after_load`` is off) everything allocated so far (the models,
+        the frameworks) is moved out of the garbage collector's reach (``gc.freeze``): full
+        collections then no longer walk the model on the request path, and forked workers keep
+        sharing its pages.
         """
         for model in models:
             self._attach_predictor(model)
             await self.repository.load_model(model)
-        gc.collect()
-        gc.freeze()
+        if self.settings.freeze_gc_after_load:
+            gc.collect()
+            gc.freeze()
 
     def create_application(self) -> Any:
         """The ASGI app, wrapped with the payload logger when ``log_url`` is set."""

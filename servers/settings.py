@@ -54,6 +54,9 @@ class ServerSettings(BaseSettings):
     graceful_shutdown_seconds: float = 30.0
     """On SIGTERM/SIGINT: how long in-flight requests may finish before the server exits."""
 
+    freeze_gc_after_load: bool = True
+    """``gc.freeze()`` once models are loaded, so full collections skip them (turn off when embedding)."""
+
     access_log: bool = False
     """Log one structured line per request (costs throughput; errors are always logged)."""
 
