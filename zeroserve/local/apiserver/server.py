@@ -122,7 +122,7 @@ class ApiServer:
             self.certificate = ensure_serving_certificate(cert_folder, hosts)
             tls = {"ssl_certfile": str(self.certificate.cert), "ssl_keyfile": str(self.certificate.key)}
         config = uvicorn.Config(
-            app, log_level="warning", lifespan="off", access_log=False, timeout_graceful_shutdown=3, **tls
+            app, log_level="warning", lifespan="off", access_log=False, timeout_graceful_shutdown=1, **tls
         )
         config.load()
         server = uvicorn.Server(config)
@@ -159,6 +159,12 @@ class ApiServer:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._main
             await self._server.shutdown(sockets=[self._socket] if self._socket else None)
+            for connection in list(self._server.server_state.connections):
+                transport = getattr(connection, "transport", None)
+                if transport is not None:
+                    transport.abort()  # TLS connections may still wait for the peer's close_notify
+            for _ in range(3):  # let the aborted transports run their connection_lost callbacks
+                await asyncio.sleep(0)
         self._server = None
         self._main = None
         if self._socket is not None:
@@ -201,6 +207,7 @@ def run_in_thread(
         yield server
     finally:
         asyncio.run_coroutine_threadsafe(server.stop(), loop).result(timeout=60)
+        asyncio.run_coroutine_threadsafe(loop.shutdown_asyncgens(), loop).result(timeout=10)
         loop.call_soon_threadsafe(loop.stop)
         thread.join(timeout=30)
         loop.close()

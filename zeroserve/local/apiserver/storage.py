@@ -120,7 +120,7 @@ class Storage:
             )
             cursor.execute("INSERT OR REPLACE INTO counters VALUES ('rv', ?)", (rv,))
             self._writes += 1
-            if self._writes % 500 == 0:
+            if self._writes % max(1, min(500, self._retention // 2)) == 0:
                 horizon = rv - self._retention
                 if horizon > 0:
                     cursor.execute("DELETE FROM events WHERE rv <= ?", (horizon,))
