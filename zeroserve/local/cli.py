@@ -366,16 +366,32 @@ async def _run_apiserver(args: argparse.Namespace) -> int:
 
 
 def logs(argv: list[str]) -> int:
-    """``zeroserve logs``: not available yet; the serving engine will provide revision logs.
+    """``zeroserve logs NAME``: print the instance logs of an InferenceService, Knative Service or Revision.
 
     Args:
         argv: command-line arguments after ``logs``.
 
     Returns:
-        2 (not implemented).
+        The exit code (1 when no logs exist).
     """
-    print("zeroserve logs: not available yet (revision logs arrive with the serving engine)", file=sys.stderr)
-    return 2
+    parser = argparse.ArgumentParser(prog="zeroserve logs", description="Show instance logs.")
+    parser.add_argument("name", help="InferenceService, Knative Service or Revision name")
+    parser.add_argument("-n", "--namespace", default="default")
+    parser.add_argument("--tail", type=int, default=0, help="only the last N lines of each file")
+    _state_dir_option(parser)
+    args = parser.parse_args(argv)
+    from zeroserve.local.engine.logs import log_files
+
+    home = _home(args)
+    files = log_files(home, args.namespace, args.name)
+    if not files:
+        print(f"zeroserve logs: no logs for {args.namespace}/{args.name} under {home}", file=sys.stderr)
+        return 1
+    for path in files:
+        lines = path.read_text(errors="replace").splitlines()
+        print(f"==> {path.parent.name}/{path.name} <==")
+        print("\n".join(lines[-args.tail :] if args.tail else lines))
+    return 0
 
 
 # -- thin API clients ----------------------------------------------------------------------------------

@@ -36,9 +36,14 @@ __all__ = [
 
 _log = logging.getLogger(__name__)
 
-DEFAULT_COMPONENTS: tuple[str, ...] = ("zeroserve.local.eventing.component:BrokerComponent",)
-"""Components ``zeroserve up`` starts after the API server, in order (the controller and the serving
-engine are added here once their components exist)."""
+DEFAULT_COMPONENTS: tuple[str, ...] = (
+    "zeroserve.controller.component:ControllerComponent",
+    "zeroserve.local.engine.component:EngineComponent",
+    "zeroserve.local.eventing.component:BrokerComponent",
+)
+"""Components ``zeroserve up`` starts after the API server, in order: the controller (InferenceService ->
+Knative Services), the serving engine (which publishes the gateway address), then the broker (which
+delivers through the gateway)."""
 
 
 class PlatformSettings(BaseSettings):
