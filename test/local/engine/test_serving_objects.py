@@ -202,3 +202,41 @@ async def test_http_route_sends_explain_to_the_explainer(platform: ServingPlatfo
     assert expl.headers[REVISION_HEADER] == "iris-explainer-00001"
     assert by_path.headers[REVISION_HEADER] == "iris-explainer-00001"
     await asyncio.sleep(0)
+
+
+async def test_broker_ingress_host_reaches_the_published_broker(platform: ServingPlatform) -> None:
+    from zeroserve.local.engine.engine import BROKER_HOST
+
+    received: list[tuple[str, bytes]] = []
+
+    async def broker(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        head = await reader.readuntil(b"\r\n\r\n")
+        length = next(
+            (
+                int(line.split(b":")[1])
+                for line in head.split(b"\r\n")
+                if line.lower().startswith(b"content-length")
+            ),
+            0,
+        )
+        body = await reader.readexactly(length)
+        received.append((head.split(b" ")[1].decode(), body))
+        writer.write(b"HTTP/1.1 202 Accepted\r\ncontent-length: 0\r\nconnection: close\r\n\r\n")
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(broker, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        platform.ctx.extra["broker_url"] = f"http://127.0.0.1:{port}"
+        async with httpx.AsyncClient(base_url=platform.gateway) as client:
+
+            async def delivered() -> bool:
+                r = await client.post("/default/default", headers={"Host": BROKER_HOST}, content=b'{"x":1}')
+                return r.status_code == 202
+
+            await eventually(delivered)
+        assert received[-1] == ("/default/default", b'{"x":1}')
+    finally:
+        server.close()
+        await server.wait_closed()
