@@ -22,6 +22,7 @@ from starlette.responses import PlainTextResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from zeroserve.local.apiserver import discovery, errors
+from zeroserve.local.apiserver.collector import delete_object
 from zeroserve.local.apiserver.openapi import OpenApiDocuments
 from zeroserve.local.apiserver.registry import Registry
 from zeroserve.local.apiserver.resources import ResourceType
@@ -238,7 +239,7 @@ class _Handlers:
                 return self._delete_one(rt, version, namespace or "", target.name, options, policy, dry_run)
             selectors = self._selectors(request)
             deleted = [
-                registry.output(rt, version, registry.delete_object(rt, obj, policy, dry_run=dry_run))
+                registry.output(rt, version, delete_object(registry, rt, obj, policy, dry_run=dry_run))
                 for obj in registry.list_objects(rt, namespace, selectors)
             ]
             return _json(
@@ -268,7 +269,7 @@ class _Handlers:
             actual = meta["resourceVersion"]
             why = f"Precondition failed: ResourceVersion in precondition: {wanted}, in object meta: {actual}"
             raise errors.conflict(rt.plural, rt.group, name, why)
-        result = self.registry.delete_object(rt, current, policy, dry_run=dry_run)
+        result = delete_object(self.registry, rt, current, policy, dry_run=dry_run)
         code = 202 if "deletionTimestamp" in result["metadata"] and not dry_run else 200
         return _json(self.registry.output(rt, version, result), code)
 

@@ -1,4 +1,4 @@
-"""Garbage collection: owner references, foreground / orphan deletion and namespace termination.
+"""Deletion: finalizers, propagation policies, owner-reference garbage collection, namespace termination.
 
 Runs after every deletion (scheduled on the event loop, so the request that deleted returns first, like
 Kubernetes' background cascade) and sweeps until nothing changes:
@@ -17,13 +17,60 @@ import copy
 import logging
 from typing import Any
 
-from zeroserve.local.apiserver.registry import NAMESPACE_KEY, Registry
+from zeroserve.local.apiserver.admission import NAMESPACE_KEY
+from zeroserve.local.apiserver.meta import now_timestamp
+from zeroserve.local.apiserver.registry import Registry
 from zeroserve.local.apiserver.resources import ResourceType
 
-__all__ = ["GarbageCollector"]
+__all__ = ["GarbageCollector", "delete_object"]
 
 _log = logging.getLogger(__name__)
 _Objects = list[tuple[ResourceType, dict[str, Any]]]
+
+
+def delete_object(
+    registry: Registry, rt: ResourceType, current: dict[str, Any], policy: str, *, dry_run: bool = False
+) -> dict[str, Any]:
+    """Delete an object, honouring finalizers and the propagation policy.
+
+    Args:
+        registry: the registry holding it.
+        rt: its type.
+        current: the stored object.
+        policy: ``Background``, ``Foreground`` or ``Orphan``.
+        dry_run: compute the result without storing it.
+
+    Returns:
+        The object's last state: deleted, or marked with ``deletionTimestamp`` while finalizers run.
+    """
+    meta = current["metadata"]
+    finalizers = list(meta.get("finalizers") or [])
+    extra = {"Foreground": "foregroundDeletion", "Orphan": "orphan"}.get(policy)
+    if extra and extra not in finalizers and "deletionTimestamp" not in meta:
+        finalizers.append(extra)
+    if rt.key == NAMESPACE_KEY:
+        finalizers = [*finalizers, "kubernetes"] if "kubernetes" not in finalizers else finalizers
+    if not finalizers and rt.key != NAMESPACE_KEY:
+        if dry_run:
+            return current
+        stored = registry.commit(rt, "DELETED", copy.deepcopy(current), current)
+        registry.after_deletion()
+        return stored
+    if "deletionTimestamp" in meta:
+        return current
+    new = copy.deepcopy(current)
+    new["metadata"]["deletionTimestamp"] = now_timestamp()
+    new["metadata"]["deletionGracePeriodSeconds"] = 0
+    new["metadata"]["generation"] = int(meta.get("generation", 1)) + 1
+    if rt.key == NAMESPACE_KEY:
+        new["status"] = {"phase": "Terminating"}
+    else:
+        new["metadata"]["finalizers"] = finalizers
+    if dry_run:
+        return new
+    stored = registry.commit(rt, "MODIFIED", new, current)
+    registry.after_deletion()
+    return stored
 
 
 class GarbageCollector:
@@ -88,7 +135,7 @@ class GarbageCollector:
                 continue
             alive = [ref for ref in refs if ref.get("uid") in uids]
             if not alive:
-                registry.delete_object(rt, obj, "Background")
+                delete_object(registry, rt, obj, "Background")
                 return True
             if len(alive) < len(refs):
                 self._set_owners(rt, obj, alive)
@@ -127,7 +174,7 @@ class GarbageCollector:
     def _foreground(self, rt: ResourceType, owner: dict[str, Any], deps: _Objects) -> bool:
         pending = [(d_rt, d) for d_rt, d in deps if "deletionTimestamp" not in d["metadata"]]
         for dep_rt, dep in pending:
-            self._registry.delete_object(dep_rt, dep, "Foreground")
+            delete_object(self._registry, dep_rt, dep, "Foreground")
         if pending:
             return True
         if deps:
@@ -142,7 +189,7 @@ class GarbageCollector:
         ]
         pending = [(rt, obj) for rt, obj in contents if "deletionTimestamp" not in obj["metadata"]]
         for rt, obj in pending:
-            self._registry.delete_object(rt, obj, "Background")
+            delete_object(self._registry, rt, obj, "Background")
         if pending:
             return True
         if contents:

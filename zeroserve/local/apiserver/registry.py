@@ -13,8 +13,15 @@ from collections.abc import Iterator
 from typing import Any
 
 from zeroserve.local.apiserver import errors
-from zeroserve.local.apiserver.crds import crd_errors, crd_status
-from zeroserve.local.apiserver.meta import generate_name, new_uid, now_timestamp, validate_metadata
+from zeroserve.local.apiserver.admission import (
+    CRD_KEY,
+    NAMESPACE_KEY,
+    admit,
+    decode,
+    generation_body,
+    prepare,
+)
+from zeroserve.local.apiserver.meta import generate_name, new_uid, now_timestamp
 from zeroserve.local.apiserver.patches import APPLY_PATCH, apply_patch
 from zeroserve.local.apiserver.resources import ResourceType, builtin_types, crd_resource_type
 from zeroserve.local.apiserver.selectors import Selector
@@ -23,16 +30,8 @@ from zeroserve.local.apiserver.watch import Watcher, WatchEvent, WatchHub
 
 __all__ = ["CRD_KEY", "NAMESPACE_KEY", "Registry"]
 
-CRD_KEY = ("apiextensions.k8s.io", "customresourcedefinitions")
-NAMESPACE_KEY = ("", "namespaces")
 _SERVER_OWNED = ("uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds", "generation")
 _STALE = "the object has been modified; please apply your changes to the latest version and try again"
-
-
-def _body(obj: dict[str, Any], status_subresource: bool) -> dict[str, Any]:
-    """The part of an object whose change bumps ``metadata.generation``."""
-    skip = {"metadata", "apiVersion", "kind"} | ({"status"} if status_subresource else set())
-    return {k: v for k, v in obj.items() if k not in skip}
 
 
 class Registry:
@@ -189,56 +188,6 @@ class Registry:
             for obj in self.objects(rt.key):
                 self.commit(rt, "DELETED", copy.deepcopy(obj), obj)
 
-    def _decode(self, rt: ResourceType, version: str, body: Any) -> dict[str, Any]:
-        if not isinstance(body, dict):
-            raise errors.bad_request("the request body must be a JSON or YAML object")
-        obj = copy.deepcopy(body)
-        expected = rt.api_version(version)
-        if obj.get("apiVersion", expected) != expected:
-            given = obj["apiVersion"]
-            raise errors.bad_request(
-                f"the API version in the data ({given}) does not match the expected API version ({expected})"
-            )
-        if obj.get("kind", rt.kind) != rt.kind:
-            raise errors.bad_request(
-                f"the kind in the data ({obj['kind']}) does not match the expected kind ({rt.kind})"
-            )
-        if not isinstance(obj.setdefault("metadata", {}), dict):
-            raise errors.bad_request("metadata must be an object")
-        obj["apiVersion"] = rt.api_version(rt.storage_version.name)
-        obj["kind"] = rt.kind
-        obj["metadata"].pop("managedFields", None)
-        obj["metadata"].pop("selfLink", None)
-        return obj
-
-    def _admit(self, rt: ResourceType, version: str, obj: dict[str, Any], field_validation: str) -> list[str]:
-        """Prune, default and validate ``obj`` in place; returns warnings, raises ApiError."""
-        schema = rt.version(version) or rt.storage_version
-        unknown = schema.structural.prune(obj)
-        if unknown and field_validation == "Strict":
-            listed = ", ".join(f'unknown field "{path}"' for path in unknown)
-            kind = rt.kind
-            prefix = f'{kind} in version "{version}" cannot be handled as a {kind}'
-            raise errors.bad_request(f"{prefix}: strict decoding error: {listed}")
-        warnings = [f'unknown field "{path}"' for path in unknown] if field_validation != "Ignore" else []
-        schema.structural.apply_defaults(obj)
-        found = validate_metadata(obj["metadata"], dns_label=rt.key == NAMESPACE_KEY)
-        found += schema.structural.validate(obj)
-        if rt.key == CRD_KEY:
-            found += crd_errors(obj, self._builtin)
-        if found:
-            raise errors.invalid(rt.kind, rt.group, str(obj["metadata"].get("name") or ""), found)
-        return warnings
-
-    def _prepare(self, rt: ResourceType, obj: dict[str, Any], old: dict[str, Any] | None) -> None:
-        """Fill the fields the server owns for some built-in kinds."""
-        if rt.key == CRD_KEY:
-            obj["status"] = crd_status(obj, (old or {}).get("status"))
-        elif rt.key == NAMESPACE_KEY:
-            obj.setdefault("spec", {}).setdefault("finalizers", ["kubernetes"])
-            terminating = "deletionTimestamp" in obj["metadata"]
-            obj["status"] = {"phase": "Terminating" if terminating else "Active"}
-
     def require_namespace(self, namespace: str) -> None:
         """Raises: ApiError 404 when ``namespace`` does not exist, 403 when it is terminating."""
         ns = self._objects.get(NAMESPACE_KEY, {}).get(("", namespace))
@@ -275,7 +224,7 @@ class Registry:
         Raises:
             ApiError: 400, 404 (namespace), 409 AlreadyExists, 422 Invalid.
         """
-        obj = self._decode(rt, version, body)
+        obj = decode(rt, version, body)
         meta = obj["metadata"]
         if rt.namespaced:
             if namespace and meta.get("namespace") and meta["namespace"] != namespace:
@@ -292,7 +241,7 @@ class Registry:
         version_def = rt.version(version) or rt.storage_version
         if version_def.status_subresource:
             obj.pop("status", None)
-        warnings = self._admit(rt, version, obj, field_validation)
+        warnings = admit(rt, version, obj, field_validation, self._builtin)
         if rt.namespaced:
             self.require_namespace(meta["namespace"])
         if self.lookup(rt, meta.get("namespace", ""), meta["name"]) is not None:
@@ -300,7 +249,7 @@ class Registry:
         meta["uid"] = new_uid()
         meta["creationTimestamp"] = now_timestamp()
         meta["generation"] = 1
-        self._prepare(rt, obj, None)
+        prepare(rt, obj, None)
         if dry_run:
             meta["resourceVersion"] = str(self._rv)
             return obj, warnings
@@ -337,7 +286,7 @@ class Registry:
             ApiError: 404, 409 Conflict on a stale ``resourceVersion``, 400, 422.
         """
         current = self.get(rt, namespace, name)
-        obj = self._decode(rt, version, body)
+        obj = decode(rt, version, body)
         meta = obj["metadata"]
         if meta.get("name", name) != name:
             raise errors.bad_request(
@@ -403,7 +352,7 @@ class Registry:
             raise errors.conflict(rt.plural, rt.group, name, _STALE)
         if patched["metadata"].get("name", name) != name:
             raise errors.bad_request("metadata.name cannot be changed by a patch")
-        obj = self._decode(rt, version, patched)
+        obj = decode(rt, version, patched)
         return self._replace(rt, version, current, obj, subresource, dry_run, field_validation)
 
     def _replace(
@@ -442,7 +391,7 @@ class Registry:
         if rt.namespaced:
             meta["namespace"] = current["metadata"]["namespace"]
         meta["resourceVersion"] = current["metadata"]["resourceVersion"]
-        warnings = self._admit(rt, version, new, field_validation)
+        warnings = admit(rt, version, new, field_validation, self._builtin)
         deleting = "deletionTimestamp" in meta
         if deleting:
             added = set(meta.get("finalizers") or []) - set(current["metadata"].get("finalizers") or [])
@@ -459,8 +408,10 @@ class Registry:
                         )
                     ],
                 )
-        self._prepare(rt, new, current)
-        if _body(new, version_def.status_subresource) != _body(current, version_def.status_subresource):
+        prepare(rt, new, current)
+        if generation_body(new, version_def.status_subresource) != generation_body(
+            current, version_def.status_subresource
+        ):
             meta["generation"] = int(current["metadata"].get("generation", 1)) + 1
         if not meta.get("finalizers"):
             meta.pop("finalizers", None)
@@ -473,55 +424,13 @@ class Registry:
         else:
             stored = self.commit(rt, "MODIFIED", new, current)
         if deleting or current["metadata"].get("finalizers") != meta.get("finalizers"):
-            self._after_delete()
+            self.after_deletion()
         return stored, warnings
 
-    def _after_delete(self) -> None:
+    def after_deletion(self) -> None:
+        """Run the ``after_delete`` callbacks (deletions and finalizer changes call it)."""
         for callback in self.after_delete:
             callback()
-
-    def delete_object(
-        self, rt: ResourceType, current: dict[str, Any], policy: str, *, dry_run: bool = False
-    ) -> dict[str, Any]:
-        """Delete an object, honouring finalizers and the propagation policy.
-
-        Args:
-            rt: its type.
-            current: the stored object.
-            policy: ``Background``, ``Foreground`` or ``Orphan``.
-            dry_run: compute the result without storing it.
-
-        Returns:
-            The object's last state: deleted, or marked with ``deletionTimestamp`` while finalizers run.
-        """
-        meta = current["metadata"]
-        finalizers = list(meta.get("finalizers") or [])
-        extra = {"Foreground": "foregroundDeletion", "Orphan": "orphan"}.get(policy)
-        if extra and extra not in finalizers and "deletionTimestamp" not in meta:
-            finalizers.append(extra)
-        if rt.key == NAMESPACE_KEY:
-            finalizers = [*finalizers, "kubernetes"] if "kubernetes" not in finalizers else finalizers
-        if not finalizers and rt.key != NAMESPACE_KEY:
-            if dry_run:
-                return current
-            stored = self.commit(rt, "DELETED", copy.deepcopy(current), current)
-            self._after_delete()
-            return stored
-        if "deletionTimestamp" in meta:
-            return current
-        new = copy.deepcopy(current)
-        new["metadata"]["deletionTimestamp"] = now_timestamp()
-        new["metadata"]["deletionGracePeriodSeconds"] = 0
-        new["metadata"]["generation"] = int(meta.get("generation", 1)) + 1
-        if rt.key == NAMESPACE_KEY:
-            new["status"] = {"phase": "Terminating"}
-        else:
-            new["metadata"]["finalizers"] = finalizers
-        if dry_run:
-            return new
-        stored = self.commit(rt, "MODIFIED", new, current)
-        self._after_delete()
-        return stored
 
     # -- watches ------------------------------------------------------------------------------------------
 
