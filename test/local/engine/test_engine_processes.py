@@ -230,3 +230,21 @@ async def test_gpus_are_assigned_released_and_never_faked(tmp_path: Path) -> Non
         assert eng.ctx.gpus.free == ["0", "1"]
     finally:
         await eng.stop()
+
+
+async def test_a_dead_zygote_is_replaced_by_a_fresh_one(tmp_path: Path) -> None:
+    import os
+    import signal
+
+    eng = Engine(fast_settings(use_zygote=True, zygote_preload=["json"]), tmp_path, resolve_model=Path)
+    await eng.start("127.0.0.1", 0)
+    try:
+        await eng.wait_warm()
+        first = eng.ctx.zygote
+        assert first is not None and first.alive
+        assert first._proc is not None
+        os.kill(first._proc.pid, signal.SIGKILL)
+        await _until(lambda: eng.ctx.zygote is not None and eng.ctx.zygote is not first, within=10)
+        assert eng.ctx.zygote is not None and eng.ctx.zygote.alive
+    finally:
+        await eng.stop()

@@ -90,6 +90,7 @@ class Engine:
         self._server_task: asyncio.Task[None] | None = None
         self._zygote_task: asyncio.Task[None] | None = None
         self._socket: socket.socket | None = None
+        self._warm = asyncio.Event()
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -147,24 +148,37 @@ class Engine:
                 raise RuntimeError("the gateway failed to start")
             await asyncio.sleep(0.005)
         if self.settings.use_zygote:
-            zygote = Zygote(
-                self.settings.zygote_preload, self.state_dir / "engine" / "zygote.log", self.settings.python
-            )
-            self._zygote_task = asyncio.create_task(self._start_zygote(zygote))
+            self._zygote_task = asyncio.create_task(self._keep_zygote(), name="zeroserve-zygote")
         return self.gateway_port
 
-    async def _start_zygote(self, zygote: Zygote) -> None:
-        try:
-            await zygote.start()
-        except Exception as err:  # instances then start as fresh processes
-            _LOG.warning("zygote failed to start (%s); instances start without it", err)
-            return
-        self.ctx.zygote = zygote
+    async def _keep_zygote(self) -> None:
+        """Keep a warm zygote: start it, and start a fresh one whenever it dies."""
+        log = self.state_dir / "engine" / "zygote.log"
+        failures = 0
+        while True:
+            zygote = Zygote(self.settings.zygote_preload, log, self.settings.python)
+            try:
+                await zygote.start()
+            except Exception as err:  # meanwhile instances start as fresh processes
+                _LOG.warning("zygote failed to start (%s); instances start without it", err)
+            else:
+                failures = 0
+                self.ctx.zygote = zygote
+                self._warm.set()
+                await zygote.wait_closed()
+                _LOG.warning("zygote exited; starting a fresh one")
+            self.ctx.zygote = None
+            with contextlib.suppress(Exception):
+                await zygote.stop()
+            failures += 1
+            self._warm.set()  # nobody should wait forever on a zygote that cannot start
+            await asyncio.sleep(min(30.0, 0.5 * 2**failures))
+            self._warm.clear()
 
     async def wait_warm(self) -> None:
         """Wait until the zygote has imported its modules (benchmarks and tests of cold starts)."""
         if self._zygote_task is not None:
-            await asyncio.shield(self._zygote_task)
+            await self._warm.wait()
 
     async def stop(self) -> None:
         """Stop every revision, the zygote and the gateway; safe to call twice."""

@@ -156,6 +156,13 @@ class Zygote:
             if fut.done():
                 self._exits.pop(pid, None)
 
+    async def wait_closed(self) -> None:
+        """Wait until the zygote process has exited (or its output closed)."""
+        if self._reader is not None:
+            await asyncio.shield(self._reader)
+        if self._proc is not None:
+            await self._proc.wait()
+
     async def stop(self) -> None:
         """Stop the zygote (its running children are stopped by their owners)."""
         proc, self._proc = self._proc, None
