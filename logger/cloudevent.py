@@ -28,6 +28,7 @@ __all__ = [
     "decode_http",
     "encode_binary",
     "encode_structured",
+    "header_value",
     "is_cloudevent_request",
 ]
 
@@ -39,7 +40,8 @@ _SAFE = "".join(chr(c) for c in range(0x21, 0x7F) if chr(c) not in ' "%')
 _NEEDS_QUOTING = re.compile(r'[^\x21-\x7e]|[ "%]')
 
 
-def _header_value(value: str) -> str:
+def header_value(value: str) -> str:
+    """An attribute value as a header value, percent-encoded only where the HTTP binding requires."""
     return quote(value, safe=_SAFE) if _NEEDS_QUOTING.search(value) else value
 
 
@@ -192,7 +194,7 @@ def encode_binary(event: CloudEvent) -> tuple[list[tuple[str, str]], bytes]:
     Returns:
         ``(headers, body)``: ``ce-*`` headers plus ``content-type`` when the event has one.
     """
-    headers = [(f"ce-{name}", _header_value(value)) for name, value in event.attributes.items()]
+    headers = [(f"ce-{name}", header_value(value)) for name, value in event.attributes.items()]
     if event.datacontenttype:
         headers.append(("content-type", event.datacontenttype))
     return headers, event.data

@@ -233,11 +233,13 @@ class PayloadLogger:
                     self._queued_bytes -= len(event.data)
                     queue.task_done()
 
-    async def _post_all(self, requests: list[tuple[list[tuple[str, str]], bytes]]) -> list[int]:
+    def _encode(self, event: CloudEvent) -> Any:
+        return self._fast.encode_event(event) if self._fast is not None else encode_binary(event)
+
+    async def _post_all(self, requests: list[Any]) -> list[int]:
         """Statuses of the requests (0: no answer); pipelined on one connection on the fast path."""
         if self._fast is not None:
-            fast = self._fast
-            return await fast.post_many([fast.encode(headers, body) for headers, body in requests])
+            return await self._fast.post_many(requests)
         assert self._client is not None
         statuses = []
         for headers, body in requests:
@@ -249,7 +251,7 @@ class PayloadLogger:
         return statuses
 
     async def _deliver(self, batch: list[CloudEvent]) -> None:
-        pending = [(event, encode_binary(event)) for event in batch]
+        pending = [(event, self._encode(event)) for event in batch]
         status = 0
         for attempt in range(1, self.config.max_attempts + 1):
             started = self._monotonic()
