@@ -248,3 +248,23 @@ async def test_a_dead_zygote_is_replaced_by_a_fresh_one(tmp_path: Path) -> None:
         assert eng.ctx.zygote is not None and eng.ctx.zygote.alive
     finally:
         await eng.stop()
+
+
+async def test_gateway_serves_health_and_metrics(engine: Engine) -> None:
+    rev = engine.ensure_revision(_spec("counted-00001", min_scale="1"))
+    engine.set_routes([RouteEntry("default", "counted", (("counted-00001", 100),))])
+    await _until(lambda: rev.ready_count == 1)
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{engine.gateway_port}") as client:
+        for _ in range(3):
+            await client.get("/", headers={"Host": "counted.default.example.com"})
+        health = await client.get("/healthz")
+        metrics = await client.get("/metrics")
+    assert health.status_code == 200
+    text = metrics.text
+    assert (
+        'zeroserve_engine_requests_total{code="200",namespace="default",revision="counted-00001"} 3.0' in text
+    )
+    assert (
+        'zeroserve_engine_instances{namespace="default",revision="counted-00001",state="ready"} 1.0' in text
+    )
+    assert "zeroserve_engine_activator_pending" in text

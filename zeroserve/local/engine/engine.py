@@ -24,6 +24,7 @@ import uvicorn
 from zeroserve.local.engine.gateway import Gateway
 from zeroserve.local.engine.gpus import GpuAllocator, discover_gpus
 from zeroserve.local.engine.images import ImageTable
+from zeroserve.local.engine.metrics import EngineCollector, render_metrics
 from zeroserve.local.engine.revision import RevisionRuntime, RevisionSpec, RuntimeContext
 from zeroserve.local.engine.routing import HTTPRouteRule, RouteEntry, RoutingTable
 from zeroserve.local.engine.settings import EngineSettings
@@ -81,6 +82,8 @@ class Engine:
         )
         self.revisions: dict[tuple[str, str], RevisionRuntime] = {}
         self.gateway = Gateway(self._lookup, activator_deadline=settings.activator_deadline)
+        collector = EngineCollector(lambda: self.revisions, self.gateway.responses)
+        self.gateway.metrics = lambda: render_metrics(collector)
         self.on_revision_status = on_revision_status
         self.gateway_port = 0
         self._routes: list[RouteEntry] = []

@@ -67,6 +67,10 @@ class Gateway:
         self._deadline = activator_deadline
         self.pool = pool or UpstreamPool()
         self._random = random.random
+        self.responses: dict[tuple[str, str, int], int] = {}
+        """``(namespace, revision, status) -> responses sent``, read by the metrics collector."""
+        self.metrics: Callable[[], bytes] | None = None
+        """Renders ``/metrics`` (for requests whose Host no route claims)."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -86,6 +90,9 @@ class Gateway:
         if res is None:
             if path in ("/healthz", "/readyz"):
                 await _respond(send, 200, b"ok\n")
+                return
+            if path == "/metrics" and self.metrics is not None:
+                await _respond(send, 200, self.metrics(), b"text/plain; version=0.0.4; charset=utf-8")
                 return
             await _drain(receive)
             await _respond(
@@ -146,6 +153,7 @@ class Gateway:
             try:
                 inst = await activator.acquire(min(self._deadline, max(0.0, deadline - loop.time())))
             except ActivatorRejected as err:
+                self._count(res, 503)
                 await _respond(send, 503, f"{err}\n".encode())
                 return
             try:
@@ -156,9 +164,11 @@ class Gateway:
                 break
             except UpstreamError as err:
                 if attempt == 1:
+                    self._count(res, 502)
                     await _respond(send, 502, f"revision {res.revision} failed to answer: {err}\n".encode())
                     return
             except TimeoutError:
+                self._count(res, 504)
                 await _respond(
                     send,
                     504,
@@ -168,7 +178,12 @@ class Gateway:
             finally:
                 activator.release(inst)
         assert resp is not None
+        self._count(res, resp.status)
         await _forward(send, resp, res.revision.encode())
+
+    def _count(self, res: Resolution, status: int) -> None:
+        key = (res.namespace, res.revision or "", status)
+        self.responses[key] = self.responses.get(key, 0) + 1
 
 
 async def _forward(send: Send, resp: UpstreamResponse, revision: bytes | None) -> None:
@@ -180,13 +195,15 @@ async def _forward(send: Send, resp: UpstreamResponse, revision: bytes | None) -
     await send({"type": "http.response.body", "body": resp.body})
 
 
-async def _respond(send: Send, status: int, body: bytes) -> None:
+async def _respond(
+    send: Send, status: int, body: bytes, content_type: bytes = b"text/plain; charset=utf-8"
+) -> None:
     await send(
         {
             "type": "http.response.start",
             "status": status,
             "headers": [
-                (b"content-type", b"text/plain; charset=utf-8"),
+                (b"content-type", content_type),
                 (b"content-length", str(len(body)).encode()),
             ],
         }
