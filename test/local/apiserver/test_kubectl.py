@@ -287,3 +287,19 @@ def test_subprocess_error_shape_for_missing_object(cluster: Cluster) -> None:
         'Error from server (NotFound): inferenceservices.serving.kserve.io "nope" not found'
         in failure.value.stderr
     )
+
+
+def test_kubectl_create_generators_send_protobuf(cluster: Cluster) -> None:
+    cluster.kubectl("create", "namespace", "kserve-test")
+    cluster.kubectl(
+        "create", "secret", "generic", "s3creds", "-n", "kserve-test", "--from-literal=AWS_KEY=abc"
+    )
+    cluster.kubectl("create", "configmap", "settings", "-n", "kserve-test", "--from-literal=mode=fast")
+
+    secret = cluster.kubectl.json("get", "secret", "s3creds", "-n", "kserve-test")
+    config = cluster.kubectl.json("get", "configmap", "settings", "-n", "kserve-test")
+
+    assert secret["data"] == {"AWS_KEY": "YWJj"} and secret["type"] == "Opaque"
+    assert config["data"] == {"mode": "fast"}
+    cluster.kubectl("delete", "namespace", "kserve-test")
+    assert "NotFound" in cluster.kubectl("get", "namespace", "kserve-test", check=False).stderr

@@ -6,6 +6,7 @@ structural schema and the shared metadata rules, and the fields the server fills
 
 from __future__ import annotations
 
+import base64
 import copy
 from typing import Any
 
@@ -18,6 +19,7 @@ __all__ = ["CRD_KEY", "NAMESPACE_KEY", "admit", "decode", "generation_body", "pr
 
 CRD_KEY = ("apiextensions.k8s.io", "customresourcedefinitions")
 NAMESPACE_KEY = ("", "namespaces")
+SECRET_KEY = ("", "secrets")
 
 
 def generation_body(obj: dict[str, Any], status_subresource: bool) -> dict[str, Any]:
@@ -107,7 +109,7 @@ def admit(
 
 
 def prepare(rt: ResourceType, obj: dict[str, Any], old: dict[str, Any] | None) -> None:
-    """Fill the fields the server owns for some built-in kinds (CRD status, namespace phase).
+    """Fill the fields the server owns for some built-in kinds (CRD status, namespace phase, Secret data).
 
     Args:
         rt: the resource type.
@@ -120,3 +122,10 @@ def prepare(rt: ResourceType, obj: dict[str, Any], old: dict[str, Any] | None) -
         obj.setdefault("spec", {}).setdefault("finalizers", ["kubernetes"])
         terminating = "deletionTimestamp" in obj["metadata"]
         obj["status"] = {"phase": "Terminating" if terminating else "Active"}
+    elif rt.key == SECRET_KEY:
+        obj.setdefault("type", "Opaque")
+        plain = obj.pop("stringData", None) or {}
+        if plain:
+            data = obj.setdefault("data", {})
+            for key, value in plain.items():
+                data[key] = base64.b64encode(str(value).encode()).decode()

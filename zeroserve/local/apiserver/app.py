@@ -24,6 +24,7 @@ from starlette.routing import Route
 from zeroserve.local.apiserver import discovery, errors
 from zeroserve.local.apiserver.collector import delete_object
 from zeroserve.local.apiserver.openapi import OpenApiDocuments
+from zeroserve.local.apiserver.protobuf import PROTOBUF, decode_protobuf
 from zeroserve.local.apiserver.registry import Registry
 from zeroserve.local.apiserver.resources import ResourceType
 from zeroserve.local.apiserver.selectors import Selector, parse_field_selector, parse_label_selector
@@ -75,7 +76,9 @@ def _parse_target(parts: list[str]) -> _Target | None:
 
 def _decode_body(raw: bytes, content_type: str) -> Any:
     media = content_type.split(";")[0].strip()
-    if "protobuf" in media:
+    if media == PROTOBUF:
+        return decode_protobuf(raw)
+    if "protobuf" in media or "cbor" in media:
         raise errors.unsupported_media_type(content_type)
     try:
         if "yaml" in media:

@@ -17,6 +17,7 @@ import copy
 import logging
 from typing import Any
 
+from zeroserve.local.apiserver import errors
 from zeroserve.local.apiserver.admission import NAMESPACE_KEY
 from zeroserve.local.apiserver.meta import now_timestamp
 from zeroserve.local.apiserver.registry import Registry
@@ -26,6 +27,7 @@ __all__ = ["GarbageCollector", "delete_object"]
 
 _log = logging.getLogger(__name__)
 _Objects = list[tuple[ResourceType, dict[str, Any]]]
+_PROTECTED_NAMESPACES = ("default", "kube-system", "kube-public")
 
 
 def delete_object(
@@ -44,6 +46,8 @@ def delete_object(
         The object's last state: deleted, or marked with ``deletionTimestamp`` while finalizers run.
     """
     meta = current["metadata"]
+    if rt.key == NAMESPACE_KEY and meta["name"] in _PROTECTED_NAMESPACES:
+        raise errors.forbidden(f'namespaces "{meta["name"]}" is forbidden: this namespace may not be deleted')
     finalizers = list(meta.get("finalizers") or [])
     extra = {"Foreground": "foregroundDeletion", "Orphan": "orphan"}.get(policy)
     if extra and extra not in finalizers and "deletionTimestamp" not in meta:

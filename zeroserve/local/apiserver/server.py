@@ -31,7 +31,7 @@ from zeroserve.local.apiserver.settings import ApiServerSettings
 from zeroserve.local.apiserver.storage import Storage
 from zeroserve.local.apiserver.watch import WatchHub
 
-__all__ = ["ApiServer", "run_in_thread"]
+__all__ = ["ApiServer", "bootstrap", "run_in_thread"]
 
 _log = logging.getLogger(__name__)
 
@@ -48,6 +48,38 @@ def _load_or_create_token(folder: Path) -> str:
         handle.write(token)
     temporary.replace(path)
     return token
+
+
+def bootstrap(registry: Registry, namespaces: Sequence[str], crds: Sequence[Mapping[str, Any]]) -> None:
+    """Create missing namespaces and install CRDs (create, or update when the spec changed).
+
+    Args:
+        registry: the registry to fill.
+        namespaces: namespace names that must exist.
+        crds: CustomResourceDefinitions to install.
+
+    Raises:
+        RuntimeError: when a CRD is refused.
+    """
+    namespace_type = next(rt for rt in registry.types() if rt.key == NAMESPACE_KEY)
+    for name in namespaces:
+        if registry.lookup(namespace_type, "", name) is None:
+            registry.create(namespace_type, "v1", None, {"metadata": {"name": name}})
+    crd_type = next(rt for rt in registry.types() if rt.key == CRD_KEY)
+    for crd in crds:
+        name = crd.get("metadata", {}).get("name", "")
+        current = registry.lookup(crd_type, "", name)
+        try:
+            if current is None:
+                registry.create(crd_type, "v1", None, crd, field_validation="Ignore")
+            elif current.get("spec") != crd.get("spec"):
+                fresh = {
+                    **crd,
+                    "metadata": {k: v for k, v in crd.get("metadata", {}).items() if k != "resourceVersion"},
+                }
+                registry.update(crd_type, "v1", "", name, fresh, field_validation="Ignore")
+        except errors.ApiError as exc:
+            raise RuntimeError(f"cannot install CRD {name}: {exc}") from exc
 
 
 class ApiServer:
@@ -103,7 +135,7 @@ class ApiServer:
             self.token = settings.token or _load_or_create_token(self.folder)
         registry = Registry(self._storage, self._hub)
         GarbageCollector(registry)
-        self._bootstrap(registry)
+        bootstrap(registry, self.settings.namespaces, self._crds)
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((settings.host, settings.port))
@@ -131,25 +163,6 @@ class ApiServer:
         self._server = server
         self._main = asyncio.create_task(server.main_loop(), name="zeroserve-apiserver")
         _log.info("API server listening on %s", self.url)
-
-    def _bootstrap(self, registry: Registry) -> None:
-        namespaces = next(rt for rt in registry.types() if rt.key == NAMESPACE_KEY)
-        for name in self.settings.namespaces:
-            if registry.lookup(namespaces, "", name) is None:
-                registry.create(namespaces, "v1", None, {"metadata": {"name": name}})
-        crd_type = next(rt for rt in registry.types() if rt.key == CRD_KEY)
-        for crd in self._crds:
-            name = crd.get("metadata", {}).get("name", "")
-            current = registry.lookup(crd_type, "", name)
-            if current is None:
-                registry.create(crd_type, "v1", None, crd, field_validation="Ignore")
-            elif current.get("spec") != crd.get("spec"):
-                crd = {**crd, "metadata": {**crd.get("metadata", {}), "resourceVersion": None}}
-                crd["metadata"].pop("resourceVersion")
-                try:
-                    registry.update(crd_type, "v1", "", name, crd, field_validation="Ignore")
-                except errors.ApiError as exc:
-                    raise RuntimeError(f"cannot install CRD {name}: {exc}") from exc
 
     async def stop(self) -> None:
         """Close watches, stop serving and close the database; safe to call twice."""
