@@ -78,6 +78,23 @@ async def _isvc_condition(
     return holder["obj"]
 
 
+async def _routable(platform: ServingPlatform, name: str) -> None:
+    """Wait until the InferenceService's HTTPRoute is Accepted by the local gateway (installed)."""
+
+    async def accepted() -> bool:
+        try:
+            route = await platform.get("httproute", name)
+        except Exception:
+            return False
+        parents = (route.get("status") or {}).get("parents") or []
+        return bool(parents) and all(
+            any(c.get("type") == "Accepted" and c.get("status") == "True" for c in p.get("conditions", []))
+            for p in parents
+        )
+
+    await eventually(accepted, within=30)
+
+
 def _revisions(platform: ServingPlatform, prefix: str) -> list[Any]:
     engine = platform.component.engine
     assert engine is not None
@@ -91,6 +108,7 @@ async def test_predict_v1_v2_by_host_and_path_then_scale_to_zero_and_back(
         "apply", "-f", "-", input=_isvc("iris", f"file://{iris_models[0]}", minReplicas=0)
     )
     isvc = await _isvc_condition(platform, "iris", "True")
+    await _routable(platform, "iris")
     assert isvc["status"]["url"] == "http://iris.default.example.com"
     host = {"Host": "iris.default.example.com"}
     async with httpx.AsyncClient(base_url=platform.gateway, timeout=30) as client:
@@ -136,6 +154,7 @@ async def test_canary_split_rollback_and_promote(
     v1, v2 = (f"file://{p}" for p in iris_models)
     await platform.kubectl_async("apply", "-f", "-", input=_isvc("flower", v1, minReplicas=1))
     await _isvc_condition(platform, "flower", "True")
+    await _routable(platform, "flower")
     await platform.kubectl_async(
         "apply", "-f", "-", input=_isvc("flower", v2, minReplicas=1, canaryTrafficPercent=20)
     )
@@ -199,6 +218,7 @@ async def test_load_scales_out_survives_sigkill_and_scales_down(
         ),
     )
     await _isvc_condition(platform, "busy", "True")
+    await _routable(platform, "busy")
     (rev,) = _revisions(platform, "busy-predictor-")
     host = {"Host": "busy.default.example.com"}
     results: Counter[int] = Counter()

@@ -163,7 +163,10 @@ class ServingReconciler:
         for spec in plan.run:
             self.engine.ensure_revision(spec).routable = True
         # routes change only after every revision they name runs
+        installed = self.engine.gateway.table.http_route_source
         self.engine.set_routes(plan.routes, plan.http_routes)
+        if installed != plan.http_routes:
+            self.wake()  # report the newly installed HTTPRoutes as Accepted without waiting a period
         for key, rev in list(self.engine.revisions.items()):
             if key not in plan.exists:
                 await self.engine.remove_revision(*key)
@@ -264,10 +267,12 @@ class ServingReconciler:
             )
             self._write_status("services", svc, st)
 
+        installed = self.engine.gateway.table.http_route_source
         for hr in http_routes:
-            for host, rules in http_route_rules(hr).items():
-                plan.http_routes[host] = rules
-            self._http_route_status(hr, services)
+            hr_rules = http_route_rules(hr)
+            plan.http_routes.update(hr_rules)
+            programmed = all(installed.get(host) == rules for host, rules in hr_rules.items())
+            self._http_route_status(hr, services, programmed)
 
         plan.exists = set(revisions)
         latest = {
@@ -282,7 +287,7 @@ class ServingReconciler:
                     _LOG.warning("revision %s/%s cannot run: %s", key[0], key[1], err)
         return plan
 
-    def _http_route_status(self, hr: dict[str, Any], services: Mapping[Key, Any]) -> None:
+    def _http_route_status(self, hr: dict[str, Any], services: Mapping[Key, Any], programmed: bool) -> None:
         ns = _key(hr)[0]
         missing = []
         for rule in (hr.get("spec") or {}).get("rules") or []:
@@ -297,11 +302,20 @@ class ServingReconciler:
                 "reason": "BackendNotFound",
                 "message": f"Knative Services not found: {', '.join(sorted(set(missing)))}",
             }
+        # Accepted only once the gateway serves these rules, so "Accepted" means requests route
+        accepted = {"type": "Accepted", "status": "True", "reason": "Accepted"}
+        if not programmed:
+            accepted = {
+                "type": "Accepted",
+                "status": "Unknown",
+                "reason": "Pending",
+                "message": "the local gateway is installing the route",
+            }
         parents = [
             {
                 "parentRef": ref,
                 "controllerName": CONTROLLER_NAME,
-                "conditions": [{"type": "Accepted", "status": "True", "reason": "Accepted"}, resolved],
+                "conditions": [accepted, resolved],
             }
             for ref in (hr.get("spec") or {}).get("parentRefs") or [{"name": "local-gateway"}]
         ]

@@ -154,6 +154,10 @@ class RoutingTable:
             for tag in entry.tags:
                 for host in route_hosts(f"{tag}-{entry.name}", entry.namespace, domain):
                     self._hosts.setdefault(host, (entry, tag))
+        self.http_route_source: dict[str, list[HTTPRouteRule]] = {
+            h: list(r) for h, r in (http_routes or {}).items()
+        }
+        """The HTTPRoute rules as given, by hostname (the reconciler checks what is installed)."""
         self._http_routes: dict[str, list[HTTPRouteRule]] = {}
         for hostname, rules in (http_routes or {}).items():
             host = hostname.lower()
