@@ -265,19 +265,29 @@ def test_request_without_token_is_unauthorized(cluster: Cluster, tmp_path: Path)
 
 
 def test_kubectl_server_side_apply(cluster: Cluster) -> None:
-    manifest = ISVC.format(name="ssa", uri="gs://bucket/ssa")
+    manifest = {
+        "apiVersion": "serving.kserve.io/v1beta1",
+        "kind": "InferenceService",
+        "metadata": {"name": "ssa", "labels": {"team": "a"}},
+        "spec": {"predictor": {"canaryTrafficPercent": 10, "model": {"modelFormat": {"name": "sklearn"}}}},
+    }
 
-    first = cluster.kubectl("apply", "--server-side", "-f", "-", input=manifest)
-    second = cluster.kubectl(
-        "apply", "--server-side", "-f", "-", input=manifest.replace("bucket/ssa", "bucket/ssa2")
-    )
+    first = cluster.kubectl("apply", "--server-side", "-f", "-", input=yaml.safe_dump(manifest))
+    cluster.kubectl("annotate", "isvc", "ssa", "owner=someone-else")
+    del manifest["metadata"]["labels"]
+    del manifest["spec"]["predictor"]["canaryTrafficPercent"]
+    manifest["spec"]["predictor"]["minReplicas"] = 2
+    second = cluster.kubectl("apply", "--server-side", "-f", "-", input=yaml.safe_dump(manifest))
+    live = cluster.kubectl.json("get", "isvc", "ssa")
 
-    assert "serverside-applied" in first.stdout
-    assert "serverside-applied" in second.stdout
-    assert (
-        cluster.kubectl.json("get", "isvc", "ssa")["spec"]["predictor"]["model"]["storageUri"]
-        == "gs://bucket/ssa2"
+    assert "serverside-applied" in first.stdout and "serverside-applied" in second.stdout
+    assert live["spec"]["predictor"]["minReplicas"] == 2
+    assert "canaryTrafficPercent" not in live["spec"]["predictor"], (
+        "fields the manager stopped applying are removed"
     )
+    assert "labels" not in live["metadata"] or "team" not in live["metadata"]["labels"]
+    assert live["metadata"]["annotations"]["owner"] == "someone-else", "other managers' fields stay"
+    assert live["metadata"]["generation"] == 2
 
 
 def test_subprocess_error_shape_for_missing_object(cluster: Cluster) -> None:

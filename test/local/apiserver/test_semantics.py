@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+from zeroserve.local.apiserver.apply import server_side_apply
 from zeroserve.local.apiserver.errors import ApiError
 from zeroserve.local.apiserver.jsonpath import JsonPath
 from zeroserve.local.apiserver.patches import apply_patch, merge_patch
@@ -273,3 +274,18 @@ def test_protobuf_bodies_of_kubectl_create() -> None:
         "metadata": {"name": "s3"},
         "data": {"AWS_ACCESS_KEY_ID": "YWJj"},
     }
+
+
+def test_server_side_apply_releases_only_what_the_manager_dropped() -> None:
+    first = {"metadata": {"name": "a", "labels": {"mine": "1"}}, "spec": {"x": 1, "nested": {"y": 2, "z": 3}}}
+    created = server_side_apply(None, first, "kubectl", "v1")
+    created["metadata"]["labels"]["theirs"] = "2"
+    created["spec"]["other"] = True
+
+    second = {"metadata": {"name": "a"}, "spec": {"nested": {"y": 5}}}
+    updated = server_side_apply(created, second, "kubectl", "v1")
+
+    assert updated["spec"] == {"nested": {"y": 5}, "other": True}
+    assert updated["metadata"]["labels"] == {"theirs": "2"}
+    assert [e["manager"] for e in updated["metadata"]["managedFields"]] == ["kubectl"]
+    assert updated["metadata"]["managedFields"][0]["fieldsV1"] == {"f:spec": {"f:nested": {"f:y": {}}}}

@@ -223,6 +223,7 @@ class _Handlers:
                 subresource=target.subresource,
                 dry_run=dry_run,
                 field_validation=field_validation,
+                field_manager=query.get("fieldManager") or "",
             )
             return self._written(rt, version, patched, warnings, 200)
         if method == "DELETE" and not target.subresource:

@@ -21,6 +21,7 @@ from zeroserve.local.apiserver.admission import (
     generation_body,
     prepare,
 )
+from zeroserve.local.apiserver.apply import server_side_apply
 from zeroserve.local.apiserver.meta import generate_name, new_uid, now_timestamp
 from zeroserve.local.apiserver.patches import APPLY_PATCH, apply_patch
 from zeroserve.local.apiserver.resources import ResourceType, builtin_types, crd_resource_type
@@ -207,6 +208,7 @@ class Registry:
         *,
         dry_run: bool = False,
         field_validation: str = "Warn",
+        managed_fields: list[dict[str, Any]] | None = None,
     ) -> tuple[dict[str, Any], list[str]]:
         """Create an object.
 
@@ -217,6 +219,7 @@ class Registry:
             body: the decoded request body.
             dry_run: validate and return the result without storing it.
             field_validation: ``Strict``, ``Warn`` or ``Ignore`` (unknown fields).
+            managed_fields: ``metadata.managedFields`` to record (server-side apply).
 
         Returns:
             The created object (stored version) and warnings for the client.
@@ -249,6 +252,8 @@ class Registry:
         meta["uid"] = new_uid()
         meta["creationTimestamp"] = now_timestamp()
         meta["generation"] = 1
+        if managed_fields:
+            meta["managedFields"] = managed_fields
         prepare(rt, obj, None)
         if dry_run:
             meta["resourceVersion"] = str(self._rv)
@@ -313,6 +318,7 @@ class Registry:
         subresource: str = "",
         dry_run: bool = False,
         field_validation: str = "Warn",
+        field_manager: str = "",
     ) -> tuple[dict[str, Any], list[str]]:
         """Patch an object; a server-side apply of a missing object creates it.
 
@@ -326,23 +332,17 @@ class Registry:
             subresource: ``""`` or ``"status"``.
             dry_run: validate without storing.
             field_validation: ``Strict``, ``Warn`` or ``Ignore``.
+            field_manager: the ``fieldManager`` parameter (required for server-side apply).
 
         Returns:
             The stored object and warnings.
         """
         current = self.lookup(rt, namespace, name)
+        if content_type.split(";")[0].strip() == APPLY_PATCH and not subresource:
+            return self._apply(
+                rt, version, namespace, name, current, body, field_manager, dry_run, field_validation
+            )
         if current is None:
-            if content_type.split(";")[0].strip() == APPLY_PATCH and not subresource:
-                applied = apply_patch({}, content_type, body)
-                applied.setdefault("metadata", {}).setdefault("name", name)
-                return self.create(
-                    rt,
-                    version,
-                    namespace if rt.namespaced else None,
-                    applied,
-                    dry_run=dry_run,
-                    field_validation=field_validation,
-                )
             raise errors.not_found(rt.plural, rt.group, name)
         patched = apply_patch(self.output(rt, version, current), content_type, body)
         if not isinstance(patched.get("metadata"), dict):
@@ -355,6 +355,45 @@ class Registry:
         obj = decode(rt, version, patched)
         return self._replace(rt, version, current, obj, subresource, dry_run, field_validation)
 
+    def _apply(
+        self,
+        rt: ResourceType,
+        version: str,
+        namespace: str,
+        name: str,
+        current: dict[str, Any] | None,
+        body: bytes,
+        field_manager: str,
+        dry_run: bool,
+        field_validation: str,
+    ) -> tuple[dict[str, Any], list[str]]:
+        if not field_manager:
+            raise errors.bad_request(
+                "PATCH with application/apply-patch+yaml requires the fieldManager parameter"
+            )
+        applied = apply_patch({}, APPLY_PATCH, body)
+        meta = applied.setdefault("metadata", {})
+        if not isinstance(meta, dict) or meta.setdefault("name", name) != name:
+            raise errors.bad_request(
+                f"the name of the object ({meta.get('name')}) does not match the name on the URL ({name})"
+            )
+        live = self.output(rt, version, current) if current is not None else None
+        merged = server_side_apply(live, applied, field_manager, rt.api_version(version))
+        managed = merged["metadata"].pop("managedFields")
+        if current is None:
+            return self.create(
+                rt,
+                version,
+                namespace if rt.namespaced else None,
+                merged,
+                dry_run=dry_run,
+                field_validation=field_validation,
+                managed_fields=managed,
+            )
+        merged["metadata"]["resourceVersion"] = current["metadata"]["resourceVersion"]
+        obj = decode(rt, version, merged)
+        return self._replace(rt, version, current, obj, "", dry_run, field_validation, managed_fields=managed)
+
     def _replace(
         self,
         rt: ResourceType,
@@ -364,6 +403,7 @@ class Registry:
         subresource: str,
         dry_run: bool,
         field_validation: str,
+        managed_fields: list[dict[str, Any]] | None = None,
     ) -> tuple[dict[str, Any], list[str]]:
         version_def = rt.version(version) or rt.storage_version
         if subresource == "status":
@@ -391,6 +431,10 @@ class Registry:
         if rt.namespaced:
             meta["namespace"] = current["metadata"]["namespace"]
         meta["resourceVersion"] = current["metadata"]["resourceVersion"]
+        if managed_fields is not None:
+            meta["managedFields"] = managed_fields
+        elif "managedFields" in current["metadata"]:
+            meta["managedFields"] = current["metadata"]["managedFields"]
         warnings = admit(rt, version, new, field_validation, self._builtin)
         deleting = "deletionTimestamp" in meta
         if deleting:
