@@ -57,3 +57,24 @@ def test_apply_patch_delete_with_the_controller(platform: PlatformProcess) -> No
 
     kubectl("delete", "isvc", "sklearn-canary")
     _eventually(lambda: ksvc() is None, "the Knative Service to be garbage collected")
+
+
+def test_default_components_start_and_ctrl_c_stops_them(tmp_path: Path) -> None:
+    import signal
+
+    state = tmp_path / "state"
+    with platform_process(state) as running:
+        components = list(running.info["components"])
+        gateway = running.info["extra"].get("gateway_url", "")
+        running.kubectl("apply", "-f", str(SAMPLES / "isvc" / "sklearn-v1.yaml"))
+        _eventually(
+            lambda: running.kubectl("get", "ksvc", "sklearn-iris-predictor", check=False).returncode == 0,
+            "the controller in the default platform",
+        )
+        running.process.send_signal(signal.SIGINT)
+        code = running.process.wait(60)
+
+    assert components == ["apiserver", "controller", "engine", "eventing"]
+    assert gateway.startswith("http://127.0.0.1:")
+    assert code == 0
+    assert not (state / "platform.json").exists(), "a clean stop removes the pid file"
