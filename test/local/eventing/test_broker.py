@@ -20,7 +20,9 @@ from cloudevents.core.v1.event import CloudEvent as LibEvent
 from zeroserve.local.component import PlatformContext
 from zeroserve.local.eventing.component import BrokerComponent
 from zeroserve.local.eventing.delivery import DeliveryPolicy
+from zeroserve.local.eventing.store import EventStore
 from zeroserve.local.eventing.triggers import TriggerRule, TriggerTable
+from zeroserve.logger.cloudevent import CloudEvent
 
 from .conftest import EventSink, serve
 
@@ -266,3 +268,21 @@ async def test_cluster_addresses_are_delivered_through_the_gateway_proxy(tmp_pat
         server.close()
         await server.wait_closed()
     assert lines == [b"POST http://display.models.svc.cluster.local/ HTTP/1.1"]
+
+
+async def test_finished_events_are_purged_and_pending_ones_kept(tmp_path: Path) -> None:
+    store = EventStore(tmp_path / "broker.db")
+    await store.open()
+    try:
+        old = CloudEvent({"specversion": "1.0", "id": "1", "source": "s", "type": "t"})
+        await store.accept("ns", "default", old, ["ns/a"], now=100.0)
+        await store.accept("ns", "default", old, ["ns/a"], now=100.0)
+        await store.accept("ns", "default", old, ["ns/a"], now=500.0)
+        first, second, recent = await store.due(1000.0, 10, set())
+        for delivery in (first, recent):
+            await store.finish(delivery.id, "done", 202)
+        assert await store.purge(before=200.0) == 1  # old and finished; the pending one stays
+        assert await store.counts() == {"subscriber:pending": 1, "subscriber:done": 1}
+        assert [d.id for d in await store.due(1000.0, 10, set())] == [second.id]
+    finally:
+        await store.close()

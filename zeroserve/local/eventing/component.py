@@ -97,6 +97,7 @@ class BrokerComponent:
         registry: Prometheus registry for the broker's metrics.
         now: wall clock in seconds (persisted schedules use it, so it must survive restarts).
         resync_interval: seconds between reconcile passes.
+        retention: seconds finished events stay in the store before they are purged.
     """
 
     name = "eventing"
@@ -112,6 +113,7 @@ class BrokerComponent:
         registry: CollectorRegistry | None = None,
         now: Callable[[], float] = time.time,
         resync_interval: float = 1.0,
+        retention: float = 3600.0,
     ) -> None:
         self.host = host
         self.port = port
@@ -121,6 +123,7 @@ class BrokerComponent:
         self.registry = registry if registry is not None else CollectorRegistry()
         self.now = now
         self.resync_interval = resync_interval
+        self.retention = retention
         self.url = ""
         self.store: EventStore | None = None
         self.ingress: BrokerIngress | None = None
@@ -170,6 +173,7 @@ class BrokerComponent:
             self._tasks.append(asyncio.create_task(reconciler.run(), name="eventing-reconciler"))
         await self._serve()
         self.dispatcher.start()
+        self._tasks.append(asyncio.create_task(self._purge_loop(), name="broker-purge"))
         ctx.extra["broker_url"] = self.url
 
     async def _serve(self) -> None:
@@ -188,6 +192,19 @@ class BrokerComponent:
                 task.result()
             await asyncio.sleep(0.01)
         self.url = f"http://{self.host}:{port}"
+
+    async def _purge_loop(self) -> None:
+        """Drop finished events older than ``retention`` every few minutes, so the store stays small."""
+        while True:
+            await asyncio.sleep(min(300.0, max(1.0, self.retention / 10)))
+            if self.store is not None:
+                try:
+                    removed = await self.store.purge(self.now() - self.retention)
+                except Exception:
+                    log.exception("purging the event store failed")
+                    continue
+                if removed:
+                    log.info("purged %d delivered events from the broker store", removed)
 
     async def stop(self) -> None:
         """Stop accepting, stop dispatching (pending deliveries stay stored), close the store."""

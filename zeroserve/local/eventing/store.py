@@ -246,3 +246,31 @@ class EventStore:
     def _counts(self) -> dict[str, int]:
         rows = self.db.execute("SELECT target, state, COUNT(*) FROM deliveries GROUP BY target, state")
         return {f"{target}:{state}": int(n) for target, state, n in rows}
+
+    async def purge(self, before: float) -> int:
+        """Forget events accepted before ``before`` whose deliveries are all finished.
+
+        Args:
+            before: a time on the store's clock; newer events are kept for inspection.
+
+        Returns:
+            How many events were removed.
+        """
+        result: int = await self._run(self._purge, before)
+        return result
+
+    def _purge(self, before: float) -> int:
+        db = self.db
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            done = (
+                "SELECT seq FROM events WHERE accepted_at < ? AND NOT EXISTS"
+                " (SELECT 1 FROM deliveries d WHERE d.event_seq = events.seq AND d.state = 'pending')"
+            )
+            db.execute(f"DELETE FROM deliveries WHERE event_seq IN ({done})", (before,))
+            removed = db.execute(f"DELETE FROM events WHERE seq IN ({done})", (before,)).rowcount
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        return int(removed)
