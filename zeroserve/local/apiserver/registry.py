@@ -9,7 +9,7 @@ then to open watches. Deletion with finalizers and garbage collection live in
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from zeroserve.local.apiserver import errors
@@ -50,7 +50,7 @@ class Registry:
         self._builtin = set(self._types)
         self._objects: dict[tuple[str, str], dict[tuple[str, str], dict[str, Any]]] = {}
         self._rv = storage.resource_version
-        self.after_delete: list[Any] = []
+        self.after_delete: list[Callable[[], None]] = []
         """Callbacks run after each committed deletion or finalizer change (the garbage collector)."""
         for key, obj in storage.load():
             self._objects.setdefault((key.group, key.resource), {})[(key.namespace, key.name)] = obj

@@ -2,7 +2,8 @@
 
 A :class:`ResourceType` carries everything discovery, OpenAPI, validation and table printing need for
 one ``<group>/<plural>``. Built-in kinds (Namespace, ConfigMap, Secret, Event, Lease,
-CustomResourceDefinition) are described the same way as CRD kinds, with permissive schemas.
+CustomResourceDefinition) are described the same way as CRD kinds: Namespace, ConfigMap, Secret and Lease
+with structural schemas of their fields, Event and CRD objects permissively.
 """
 
 from __future__ import annotations
@@ -102,6 +103,37 @@ def _builtin(
     )
 
 
+def _object(**properties: dict[str, Any]) -> dict[str, Any]:
+    return {"type": "object", "properties": properties}
+
+
+_STRING = {"type": "string"}
+_STRINGS = {"type": "object", "additionalProperties": {"type": "string"}}
+_NAMESPACE_SCHEMA = _object(
+    spec=_object(finalizers={"type": "array", "items": _STRING}),
+    status=_object(
+        phase=_STRING,
+        conditions={
+            "type": "array",
+            "items": {"type": "object", "x-kubernetes-preserve-unknown-fields": True},
+        },
+    ),
+)
+_CONFIGMAP_SCHEMA = _object(data=_STRINGS, binaryData=_STRINGS, immutable={"type": "boolean"})
+_SECRET_SCHEMA = _object(data=_STRINGS, stringData=_STRINGS, type=_STRING, immutable={"type": "boolean"})
+_LEASE_SCHEMA = _object(
+    spec=_object(
+        holderIdentity=_STRING,
+        leaseDurationSeconds={"type": "integer"},
+        acquireTime=_STRING,
+        renewTime=_STRING,
+        leaseTransitions={"type": "integer"},
+        strategy=_STRING,
+        preferredHolder=_STRING,
+    )
+)
+
+
 def builtin_types() -> list[ResourceType]:
     """Returns: the built-in resource types every embedded API server serves."""
     event_columns = (
@@ -121,14 +153,16 @@ def builtin_types() -> list[ResourceType]:
             short_names=("ns",),
             status=True,
             columns=({"name": "Status", "type": "string", "jsonPath": ".status.phase"}, _AGE),
+            schema=_NAMESPACE_SCHEMA,
         ),
-        _builtin("", "v1", "configmaps", "ConfigMap", short_names=("cm",)),
+        _builtin("", "v1", "configmaps", "ConfigMap", short_names=("cm",), schema=_CONFIGMAP_SCHEMA),
         _builtin(
             "",
             "v1",
             "secrets",
             "Secret",
             columns=({"name": "Type", "type": "string", "jsonPath": ".type"}, _AGE),
+            schema=_SECRET_SCHEMA,
         ),
         _builtin("", "v1", "events", "Event", short_names=("ev",), columns=event_columns),
         _builtin("events.k8s.io", "v1", "events", "Event", short_names=("ev",), columns=event_columns),
@@ -138,6 +172,7 @@ def builtin_types() -> list[ResourceType]:
             "leases",
             "Lease",
             columns=({"name": "Holder", "type": "string", "jsonPath": ".spec.holderIdentity"}, _AGE),
+            schema=_LEASE_SCHEMA,
         ),
         _builtin(
             "apiextensions.k8s.io",
