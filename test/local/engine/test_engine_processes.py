@@ -268,3 +268,22 @@ async def test_gateway_serves_health_and_metrics(engine: Engine) -> None:
         'zeroserve_engine_instances{namespace="default",revision="counted-00001",state="ready"} 1.0' in text
     )
     assert "zeroserve_engine_activator_pending" in text
+
+
+async def test_zero_initial_scale_is_ready_without_an_instance(tmp_path: Path) -> None:
+    eng = Engine(
+        fast_settings(allow_zero_initial_scale=True), tmp_path, images=standin_images(), resolve_model=Path
+    )
+    await eng.start("127.0.0.1", 0)
+    try:
+        rev = eng.ensure_revision(_spec("lazy-00001", initial_scale="0"))
+        eng.set_routes([RouteEntry("default", "lazy", (("lazy-00001", 100),))])
+        assert _cond(rev, "Ready").status == "True"
+        assert _cond(rev, "Active").reason == "NoTraffic"
+        assert not rev.instances
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{eng.gateway_port}", timeout=30) as client:
+            resp = await client.get("/", headers={"Host": "lazy.default.example.com"})
+        assert resp.status_code == 200
+        assert _cond(rev, "Active").status == "True"
+    finally:
+        await eng.stop()

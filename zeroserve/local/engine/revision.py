@@ -202,6 +202,9 @@ class RevisionRuntime:
                 self._fatal = Condition("Ready", "False", "ImageNotRunnableLocally", str(err))
         if self._fatal is None and self._autoscaling is not None:
             self.desired = max(self._autoscaling.initial_scale, self._autoscaling.min_scale)
+            # initial-scale 0 (allowed globally): the revision is at its wanted scale, so it is Ready
+            # without an instance, as in Knative; the first request starts one
+            self._ever_ready = self.desired == 0
             self._loop_task = asyncio.create_task(self._loop())
         self._notify()
 
