@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 
 import httpx
@@ -178,3 +179,26 @@ async def test_table_with_full_objects(api: httpx.AsyncClient) -> None:
     assert body["kind"] == "Table"
     assert body["rows"][0]["cells"][0] == "tabled"
     assert body["rows"][0]["object"]["data"] == {"k": "v"}
+
+
+async def test_idle_watches_that_allow_bookmarks_get_them() -> None:
+    storage = Storage(None)
+    registry = Registry(storage, WatchHub())
+    bootstrap(registry, ["default"], [])
+    app = create_app(registry, token=None, bookmark_interval=0.1)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://api") as client:
+        response = await client.get(
+            CM,
+            params={
+                "watch": "true",
+                "allowWatchBookmarks": "true",
+                "timeoutSeconds": "1",
+                "resourceVersion": "1",
+            },
+        )
+    storage.close()
+
+    events = [json.loads(line) for line in response.text.splitlines()]
+    assert len(events) >= 3
+    assert {e["type"] for e in events} == {"BOOKMARK"}
+    assert events[0]["object"]["metadata"]["resourceVersion"] == str(registry.resource_version)

@@ -89,8 +89,11 @@ def _decode_body(raw: bytes, content_type: str) -> Any:
 
 
 class _Handlers:
-    def __init__(self, registry: Registry, token: str | None, server_address: str) -> None:
+    def __init__(
+        self, registry: Registry, token: str | None, server_address: str, bookmark_interval: float
+    ) -> None:
         self.registry = registry
+        self.bookmark_interval = bookmark_interval
         self.token = token
         self.server_address = server_address
         self.openapi = OpenApiDocuments()
@@ -366,6 +369,15 @@ class _Handlers:
                 state["headers"] = False
             return orjson.dumps({"type": event.type, "object": obj}) + b"\n"
 
+        bookmarks = query.get("allowWatchBookmarks") == "true"
+
+        def bookmark(initial_end: bool = False) -> bytes:
+            meta: dict[str, Any] = {"resourceVersion": str(registry.resource_version)}
+            if initial_end:
+                meta["annotations"] = {"k8s.io/initial-events-end": "true"}
+            obj = {"kind": rt.kind, "apiVersion": rt.api_version(target.version), "metadata": meta}
+            return orjson.dumps({"type": "BOOKMARK", "object": obj}) + b"\n"
+
         async def stream() -> AsyncIterator[bytes]:
             loop = asyncio.get_running_loop()
             deadline = loop.time() + timeout
@@ -373,22 +385,18 @@ class _Handlers:
                 for event in backlog:
                     yield encode(event)
                 if initial_events:
-                    bookmark = {
-                        "kind": rt.kind,
-                        "apiVersion": rt.api_version(target.version),
-                        "metadata": {
-                            "resourceVersion": str(registry.resource_version),
-                            "annotations": {"k8s.io/initial-events-end": "true"},
-                        },
-                    }
-                    yield orjson.dumps({"type": "BOOKMARK", "object": bookmark}) + b"\n"
+                    yield bookmark(initial_end=True)
                 while True:
                     remaining = deadline - loop.time()
                     if remaining <= 0:
                         return
                     try:
-                        live = await asyncio.wait_for(watcher.queue.get(), remaining)
+                        wait = min(remaining, self.bookmark_interval) if bookmarks else remaining
+                        live = await asyncio.wait_for(watcher.queue.get(), wait)
                     except TimeoutError:
+                        if bookmarks and loop.time() < deadline:
+                            yield bookmark()  # an idle watch learns the current version
+                            continue
                         return
                     if live is None:
                         return
@@ -399,16 +407,23 @@ class _Handlers:
         return StreamingResponse(stream(), media_type="application/json")
 
 
-def create_app(registry: Registry, *, token: str | None, server_address: str = "127.0.0.1") -> Starlette:
+def create_app(
+    registry: Registry,
+    *,
+    token: str | None,
+    server_address: str = "127.0.0.1",
+    bookmark_interval: float = 60.0,
+) -> Starlette:
     """Build the API server's ASGI application.
 
     Args:
         registry: the objects it serves.
         token: the bearer token every request except health checks must present; ``None`` disables auth.
         server_address: ``host:port`` advertised in ``/api``.
+        bookmark_interval: seconds of quiet after which a watch that allows bookmarks gets one.
 
     Returns:
         The Starlette application.
     """
-    handlers = _Handlers(registry, token, server_address)
+    handlers = _Handlers(registry, token, server_address, bookmark_interval)
     return Starlette(routes=[Route("/{path:path}", handlers.handle, methods=_METHODS)])
