@@ -7,10 +7,8 @@ authentication, and the rendering of every error as ``metav1.Status``.
 
 from __future__ import annotations
 
-import asyncio
 import hmac
 import json
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,7 +16,7 @@ import orjson
 import yaml
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import PlainTextResponse, Response, StreamingResponse
+from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
 from zeroserve.local.apiserver import discovery, errors
@@ -29,7 +27,8 @@ from zeroserve.local.apiserver.registry import Registry
 from zeroserve.local.apiserver.resources import ResourceType
 from zeroserve.local.apiserver.selectors import Selector, parse_field_selector, parse_label_selector
 from zeroserve.local.apiserver.tables import table_for, wants_table
-from zeroserve.local.apiserver.watch import WatchEvent
+from zeroserve.local.apiserver.watchstream import WatchOptions, watch_response
+from zeroserve.local.apiserver.writes import create_object, patch_object, update_object
 
 __all__ = ["create_app"]
 
@@ -197,13 +196,14 @@ class _Handlers:
             raise errors.method_not_allowed(method, rt.group_resource)
         if method == "POST" and not target.name:
             body = _decode_body(await request.body(), request.headers.get("content-type", ""))
-            created, warnings = registry.create(
-                rt, version, namespace, body, dry_run=dry_run, field_validation=field_validation
+            created, warnings = create_object(
+                registry, rt, version, namespace, body, dry_run=dry_run, field_validation=field_validation
             )
             return self._written(rt, version, created, warnings, 201)
         if method == "PUT" and target.name:
             body = _decode_body(await request.body(), request.headers.get("content-type", ""))
-            updated, warnings = registry.update(
+            updated, warnings = update_object(
+                registry,
                 rt,
                 version,
                 namespace or "",
@@ -216,7 +216,8 @@ class _Handlers:
             return self._written(rt, version, updated, warnings, 200)
         if method == "PATCH" and target.name:
             raw = await request.body()
-            patched, warnings = registry.patch(
+            patched, warnings = patch_object(
+                registry,
                 rt,
                 version,
                 namespace or "",
@@ -341,70 +342,19 @@ class _Handlers:
         selectors = list(self._selectors(request))
         if target.name:
             selectors.append(parse_field_selector(f"metadata.name={target.name}"))
-        initial_events = query.get("sendInitialEvents") == "true"
-        timeout = float(query.get("timeoutSeconds") or _DEFAULT_WATCH_SECONDS)
-        try:
-            watcher, backlog = self.registry.watch(
-                rt, target.namespace, tuple(selectors), query.get("resourceVersion"), initial=initial_events
-            )
-        except errors.ApiError as exc:
-            if exc.code != 410:
-                raise
-            expired = orjson.dumps({"type": "ERROR", "object": exc.to_status()}) + b"\n"
-            return Response(expired, media_type="application/json")
-        table = wants_table(request.headers.get("accept", ""))
-        include = query.get("includeObject") or "Metadata"
-        version_def = rt.version(target.version) or rt.storage_version
-        registry = self.registry
-        state = {"headers": True}
-
-        def encode(event: WatchEvent) -> bytes:
-            obj = (
-                registry.output(rt, target.version, event.object)
-                if event.type != "BOOKMARK"
-                else event.object
-            )
-            if table and event.type != "BOOKMARK":
-                obj = table_for(version_def, [obj], include_object=include, headers=state["headers"])
-                state["headers"] = False
-            return orjson.dumps({"type": event.type, "object": obj}) + b"\n"
-
-        bookmarks = query.get("allowWatchBookmarks") == "true"
-
-        def bookmark(initial_end: bool = False) -> bytes:
-            meta: dict[str, Any] = {"resourceVersion": str(registry.resource_version)}
-            if initial_end:
-                meta["annotations"] = {"k8s.io/initial-events-end": "true"}
-            obj = {"kind": rt.kind, "apiVersion": rt.api_version(target.version), "metadata": meta}
-            return orjson.dumps({"type": "BOOKMARK", "object": obj}) + b"\n"
-
-        async def stream() -> AsyncIterator[bytes]:
-            loop = asyncio.get_running_loop()
-            deadline = loop.time() + timeout
-            try:
-                for event in backlog:
-                    yield encode(event)
-                if initial_events:
-                    yield bookmark(initial_end=True)
-                while True:
-                    remaining = deadline - loop.time()
-                    if remaining <= 0:
-                        return
-                    try:
-                        wait = min(remaining, self.bookmark_interval) if bookmarks else remaining
-                        live = await asyncio.wait_for(watcher.queue.get(), wait)
-                    except TimeoutError:
-                        if bookmarks and loop.time() < deadline:
-                            yield bookmark()  # an idle watch learns the current version
-                            continue
-                        return
-                    if live is None:
-                        return
-                    yield encode(live)
-            finally:
-                registry.unwatch(watcher)
-
-        return StreamingResponse(stream(), media_type="application/json")
+        options = WatchOptions(
+            version=target.version,
+            namespace=target.namespace,
+            selectors=tuple(selectors),
+            resource_version=query.get("resourceVersion"),
+            timeout=float(query.get("timeoutSeconds") or _DEFAULT_WATCH_SECONDS),
+            initial_events=query.get("sendInitialEvents") == "true",
+            bookmarks=query.get("allowWatchBookmarks") == "true",
+            bookmark_interval=self.bookmark_interval,
+            table=wants_table(request.headers.get("accept", "")),
+            include_object=query.get("includeObject") or "Metadata",
+        )
+        return watch_response(self.registry, rt, options)
 
 
 def create_app(

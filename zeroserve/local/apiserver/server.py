@@ -30,6 +30,7 @@ from zeroserve.local.apiserver.registry import CRD_KEY, NAMESPACE_KEY, Registry
 from zeroserve.local.apiserver.settings import ApiServerSettings
 from zeroserve.local.apiserver.storage import Storage
 from zeroserve.local.apiserver.watch import WatchHub
+from zeroserve.local.apiserver.writes import create_object, update_object
 
 __all__ = ["ApiServer", "bootstrap", "run_in_thread"]
 
@@ -64,20 +65,20 @@ def bootstrap(registry: Registry, namespaces: Sequence[str], crds: Sequence[Mapp
     namespace_type = next(rt for rt in registry.types() if rt.key == NAMESPACE_KEY)
     for name in namespaces:
         if registry.lookup(namespace_type, "", name) is None:
-            registry.create(namespace_type, "v1", None, {"metadata": {"name": name}})
+            create_object(registry, namespace_type, "v1", None, {"metadata": {"name": name}})
     crd_type = next(rt for rt in registry.types() if rt.key == CRD_KEY)
     for crd in crds:
         name = crd.get("metadata", {}).get("name", "")
         current = registry.lookup(crd_type, "", name)
         try:
             if current is None:
-                registry.create(crd_type, "v1", None, crd, field_validation="Ignore")
+                create_object(registry, crd_type, "v1", None, crd, field_validation="Ignore")
             elif current.get("spec") != crd.get("spec"):
                 fresh = {
                     **crd,
                     "metadata": {k: v for k, v in crd.get("metadata", {}).items() if k != "resourceVersion"},
                 }
-                registry.update(crd_type, "v1", "", name, fresh, field_validation="Ignore")
+                update_object(registry, crd_type, "v1", "", name, fresh, field_validation="Ignore")
         except errors.ApiError as exc:
             raise RuntimeError(f"cannot install CRD {name}: {exc}") from exc
 
