@@ -215,3 +215,50 @@ def test_scale_down_delay_holds_the_peak() -> None:
     assert d2.desired == 3
     d3 = decider.decide(_window(131, 10, 10.0), spec, d2.state, ready=3, current=3, pending=0, now=131)
     assert d3.desired == 1
+
+
+def test_hpa_class_scales_on_cpu_with_tolerance_and_stabilization() -> None:
+    ann = {
+        "autoscaling.knative.dev/class": "hpa.autoscaling.knative.dev",
+        "autoscaling.knative.dev/target": "60",
+        "autoscaling.knative.dev/max-scale": "5",
+        "autoscaling.knative.dev/window": "30s",
+    }
+    spec = AutoscalingSpec.from_annotations(ann, EngineSettings())
+    assert (spec.klass, spec.metric, spec.target, spec.lower_bound) == ("hpa", "cpu", 60, 1)
+    decider = ScaleDecider()
+
+    def at(now: float, cpu: float, ready: int, state: ScalerState) -> tuple[int, ScalerState]:
+        d = decider.decide(
+            [MetricSample(now, 0, 0, cpu=cpu)], spec, state, ready=ready, current=ready, pending=0, now=now
+        )
+        return d.desired, d.state
+
+    desired, state = at(100, 150.0, 2, ScalerState())  # 2 x 150/60 = 5
+    assert desired == 5
+    desired, state = at(110, 63.0, 5, state)  # within 10% of target: stay
+    assert desired == 5
+    desired, state = at(120, 12.0, 5, state)  # wants 1, but held by the 30 s stabilization window
+    assert desired == 5
+    desired, state = at(141, 12.0, 5, state)  # 30 s after 5 was last recommended (t=110)
+    assert desired == 1
+    desired, _ = at(200, 0.0, 1, state)  # never to zero
+    assert desired == 1
+
+
+def test_hpa_memory_metric_and_kpa_metrics_are_class_specific() -> None:
+    hpa = {
+        "autoscaling.knative.dev/class": "hpa.autoscaling.knative.dev",
+        "autoscaling.knative.dev/metric": "memory",
+    }
+    spec = AutoscalingSpec.from_annotations(
+        {**hpa, "autoscaling.knative.dev/target": "200"}, EngineSettings()
+    )
+    d = ScaleDecider().decide(
+        [MetricSample(1, 0, 0, memory=500)], spec, ScalerState(), ready=1, current=1, pending=0, now=1
+    )
+    assert d.desired == 3
+    with pytest.raises(ValueError, match="for the kpa class"):
+        AutoscalingSpec.from_annotations({"autoscaling.knative.dev/metric": "memory"}, EngineSettings())
+    with pytest.raises(ValueError, match="for the hpa class"):
+        AutoscalingSpec.from_annotations({**hpa, "autoscaling.knative.dev/metric": "rps"}, EngineSettings())

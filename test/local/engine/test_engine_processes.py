@@ -287,3 +287,13 @@ async def test_zero_initial_scale_is_ready_without_an_instance(tmp_path: Path) -
         assert _cond(rev, "Active").status == "True"
     finally:
         await eng.stop()
+
+
+async def test_hpa_class_revision_measures_its_instances(engine: Engine) -> None:
+    rev = engine.ensure_revision(
+        _spec("hpa-00001", **{"class": "hpa.autoscaling.knative.dev", "metric": "memory", "target": "100000"})
+    )
+    await _until(lambda: rev.ready_count == 1)
+    await _until(lambda: any(s.memory > 1 for s in rev.activator.traffic.samples))
+    assert rev.autoscaling is not None and rev.autoscaling.klass == "hpa"
+    assert _cond(rev, "Ready").status == "True"

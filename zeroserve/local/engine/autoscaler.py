@@ -68,12 +68,18 @@ class MetricSample:
     """Time-weighted average of requests in flight or queued during the bucket (all instances)."""
     rps: float
     """Requests that arrived during the bucket, per second."""
+    cpu: float = 0.0
+    """Average CPU utilization of the revision's instances, percent of their CPU request (HPA class)."""
+    memory: float = 0.0
+    """Average resident memory of the revision's instances, MiB (HPA class)."""
 
 
 @dataclass(frozen=True)
 class AutoscalingSpec:
     """What one revision asks of the autoscaler, defaults applied."""
 
+    klass: str = "kpa"
+    """``kpa`` (Knative's Pod Autoscaler) or ``hpa`` (on ``cpu`` / ``memory``, like Kubernetes' HPA)."""
     metric: str = "concurrency"
     target: float = 100.0
     target_utilization: float = 0.7
@@ -128,14 +134,20 @@ class AutoscalingSpec:
             ValueError: when an annotation value cannot be parsed, naming the annotation.
         """
         ann = _autoscaling_annotations(annotations or {})
-        metric = ann.get("metric", "concurrency")
-        if metric not in ("concurrency", "rps"):
-            raise ValueError(f"{ANNOTATION_PREFIX}metric: unsupported metric {metric!r} (concurrency, rps)")
-        default_target = (
-            settings.container_concurrency_target_default
-            if metric == "concurrency"
-            else settings.requests_per_second_target_default
-        )
+        klass = "hpa" if ann.get("class", "").startswith("hpa") else "kpa"
+        metric = ann.get("metric", "cpu" if klass == "hpa" else "concurrency")
+        allowed = ("cpu", "memory") if klass == "hpa" else ("concurrency", "rps")
+        if metric not in allowed:
+            raise ValueError(
+                f"{ANNOTATION_PREFIX}metric: unsupported metric {metric!r} for the {klass} class "
+                f"({', '.join(allowed)})"
+            )
+        default_target = {
+            "concurrency": settings.container_concurrency_target_default,
+            "rps": settings.requests_per_second_target_default,
+            "cpu": 80.0,
+            "memory": 1024.0,
+        }[metric]
         try:
             min_scale = int(ann.get("min-scale", "0"))
             max_scale = int(ann.get("max-scale", "0"))
@@ -145,6 +157,7 @@ class AutoscalingSpec:
             if initial == 0 and not settings.allow_zero_initial_scale:
                 initial = 1
             return cls(
+                klass=klass,
                 metric=metric,
                 target=float(ann.get("target", default_target)),
                 target_utilization=float(
@@ -180,8 +193,8 @@ class AutoscalingSpec:
 
     @property
     def lower_bound(self) -> int:
-        """The fewest instances allowed: ``min-scale``, or 1 when scale to zero is disabled."""
-        if not self.enable_scale_to_zero:
+        """The fewest instances allowed: ``min-scale``, or 1 when scale to zero is disabled (or HPA)."""
+        if not self.enable_scale_to_zero or self.klass == "hpa":
             return max(1, self.min_scale)
         return self.min_scale
 
@@ -266,6 +279,8 @@ class ScaleDecider:
         Returns:
             The desired count, the new state and the reason.
         """
+        if spec.klass == "hpa":
+            return self._decide_hpa(window, spec, state, ready=ready, current=current, now=now)
         stable = [s for s in window if s.time > now - spec.stable_window]
         panic_samples = [s for s in stable if s.time > now - spec.panic_window]
         key = "concurrency" if spec.metric == "concurrency" else "rps"
@@ -335,6 +350,39 @@ class ScaleDecider:
             last_scale_up_want=last_up,
         )
         return ScaleDecision(desired=desired, state=new_state, reason=reason, panic=panic_since is not None)
+
+    def _decide_hpa(
+        self,
+        window: Sequence[MetricSample],
+        spec: AutoscalingSpec,
+        state: ScalerState,
+        *,
+        ready: int,
+        current: int,
+        now: float,
+    ) -> ScaleDecision:
+        """Kubernetes' HPA rule: ``ceil(ready x value / target)``, a 10% tolerance, never below one,
+        and scale-down held to the highest recommendation within the stable window (HPA's downscale
+        stabilization)."""
+        value = getattr(window[-1], spec.metric) if window else 0.0
+        ratio = value / spec.target if spec.target > 0 else 0.0
+        if ready == 0:
+            desired = max(1, current)
+        elif abs(ratio - 1.0) <= 0.1:
+            desired = ready
+        else:
+            desired = math.ceil(ready * ratio - 1e-9)
+        desired = max(desired, spec.lower_bound)
+        if spec.max_scale > 0:
+            desired = min(desired, spec.max_scale)
+        recent_max, since = state.recent_max, state.last_scale_up_want
+        if desired >= recent_max or now >= since + spec.stable_window:
+            recent_max, since = desired, now
+        else:
+            desired = recent_max
+        reason = f"hpa: {spec.metric} {value:.1f} / target {spec.target:g} with {ready} ready -> {desired}"
+        new_state = replace(state, recent_max=recent_max, last_scale_up_want=since, last_active=now)
+        return ScaleDecision(desired=desired, state=new_state, reason=reason)
 
 
 def _average(samples: Sequence[MetricSample], key: str) -> float:

@@ -25,6 +25,7 @@ from zeroserve.local.engine.autoscaler import AutoscalingSpec, ScaleDecider, Sca
 from zeroserve.local.engine.gpus import GpuAllocator, InsufficientGPUs, gpus_requested
 from zeroserve.local.engine.images import ImageNotRunnable, ImageTable, LaunchPlan, plan_launch
 from zeroserve.local.engine.instances import Instance, InstanceFailed, InstanceState, free_port, log_tail
+from zeroserve.local.engine.procstat import cpu_seconds, parse_cpu, rss_mib
 from zeroserve.local.engine.settings import EngineSettings
 from zeroserve.local.engine.zygote import Zygote
 
@@ -179,6 +180,11 @@ class RevisionRuntime:
         self.last_reason = ""
         self._ids = itertools.count(1)
         self._log_ids = itertools.count(1)
+        self._cpu_seen: dict[int, tuple[float, float]] = {}
+        resources = spec.container.get("resources") or {}
+        self._cpu_request = parse_cpu(
+            (resources.get("requests") or {}).get("cpu") or (resources.get("limits") or {}).get("cpu")
+        )
         self.routable = True
         """Whether a Route sends traffic to the revision; Knative ignores ``min-scale`` when it does not."""
         self._last_crash = 0.0
@@ -345,11 +351,37 @@ class RevisionRuntime:
                 await asyncio.wait_for(self._wakeup.wait(), max(0.0, wait_until - now))
             now = clock()
             if now >= next_sample:
-                self.activator.traffic.sample(now)
+                self._sample(now)
                 next_sample = now + settings.metric_bucket
             if now >= next_tick:
                 self.tick(now)
                 next_tick = now + settings.tick_interval
+
+    def _sample(self, now: float) -> None:
+        """Close a metric bucket; HPA-class revisions also measure their instances' CPU and memory."""
+        spec = self._autoscaling
+        if spec is None or spec.klass != "hpa":
+            self.activator.traffic.sample(now)
+            return
+        wall = time.monotonic()
+        cpu_total, memory_total, counted = 0.0, 0.0, 0
+        for inst in self.activator.ready:
+            pid = inst.pid
+            if pid is None:
+                continue
+            used, rss = cpu_seconds(pid), rss_mib(pid)
+            if used is None or rss is None:
+                continue
+            last = self._cpu_seen.get(inst.id)
+            self._cpu_seen[inst.id] = (wall, used)
+            memory_total += rss
+            if last is not None and wall > last[0]:
+                cpu_total += (used - last[1]) / (wall - last[0]) / self._cpu_request * 100.0
+                counted += 1
+        ready = max(1, len(self.activator.ready))
+        self.activator.traffic.sample(
+            now, cpu=cpu_total / counted if counted else 0.0, memory=memory_total / ready
+        )
 
     def _converge(self) -> None:
         live = [i for i in self.instances if i.state in (InstanceState.STARTING, InstanceState.READY)]

@@ -55,18 +55,22 @@ class TrafficRecorder:
         self._advance(now)
         self.in_flight -= 1
 
-    def sample(self, now: float) -> MetricSample:
+    def sample(self, now: float, *, cpu: float = 0.0, memory: float = 0.0) -> MetricSample:
         """Close the current bucket and append its sample.
 
         Args:
             now: the current time (the bucket's end).
+            cpu: the instances' average CPU utilization in the bucket (percent of request).
+            memory: the instances' average resident memory (MiB).
 
         Returns:
             The sample.
         """
         self._advance(now)
         span = max(now - self._bucket_start, 1e-6)
-        sample = MetricSample(time=now, concurrency=self._area / span, rps=self._requests / span)
+        sample = MetricSample(
+            time=now, concurrency=self._area / span, rps=self._requests / span, cpu=cpu, memory=memory
+        )
         self._area = 0.0
         self._requests = 0
         self._bucket_start = now
