@@ -202,3 +202,15 @@ async def test_idle_watches_that_allow_bookmarks_get_them() -> None:
     assert len(events) >= 3
     assert {e["type"] for e in events} == {"BOOKMARK"}
     assert events[0]["object"]["metadata"]["resourceVersion"] == str(registry.resource_version)
+
+
+async def test_metrics_count_requests_by_verb_and_resource(api: httpx.AsyncClient) -> None:
+    await api.post(CM, json=_cm("counted"))
+    await api.get(f"{CM}/counted")
+    await api.get(f"{CM}/missing")
+
+    text = (await api.get("/metrics")).text
+
+    assert 'apiserver_request_total{code="201",resource="configmaps",verb="create"} 1.0' in text
+    assert 'apiserver_request_total{code="404",resource="configmaps",verb="get"} 1.0' in text
+    assert "apiserver_request_duration_seconds_bucket" in text

@@ -1,14 +1,15 @@
 """The HTTP layer: Kubernetes REST paths and verbs mapped onto the registry, as an ASGI app.
 
-Handles discovery, OpenAPI, get / list / watch / create / update / patch / delete / deletecollection
-and the ``status`` subresource, content negotiation for ``Table`` and aggregated discovery, bearer-token
-authentication, and the rendering of every error as ``metav1.Status``.
+Handles discovery, OpenAPI, ``/metrics``, get / list / watch / create / update / patch / delete /
+deletecollection and the ``status`` subresource, content negotiation for ``Table`` and aggregated
+discovery, bearer-token authentication, and the rendering of every error as ``metav1.Status``.
 """
 
 from __future__ import annotations
 
 import hmac
 import json
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,6 +22,7 @@ from starlette.routing import Route
 
 from zeroserve.local.apiserver import discovery, errors
 from zeroserve.local.apiserver.collector import delete_object
+from zeroserve.local.apiserver.metrics import ApiServerMetrics
 from zeroserve.local.apiserver.openapi import OpenApiDocuments
 from zeroserve.local.apiserver.protobuf import PROTOBUF, decode_protobuf
 from zeroserve.local.apiserver.registry import Registry
@@ -73,6 +75,29 @@ def _parse_target(parts: list[str]) -> _Target | None:
     return _Target(group, version, padded[0], namespace, padded[1], padded[2], watch)
 
 
+def _classify(request: Request) -> tuple[str, str]:
+    """Returns: the request's ``(verb, resource)`` for metrics."""
+    parts = [p for p in request.url.path.split("/") if p]
+    target = _parse_target(parts)
+    if target is None:
+        return request.method.lower(), parts[0] if parts else "root"
+    query = request.query_params
+    method = request.method
+    if method == "GET":
+        verb = (
+            "watch"
+            if target.watch or query.get("watch") in ("true", "1")
+            else "get"
+            if target.name
+            else "list"
+        )
+    elif method == "DELETE":
+        verb = "delete" if target.name else "deletecollection"
+    else:
+        verb = {"POST": "create", "PUT": "update", "PATCH": "patch"}.get(method, method.lower())
+    return verb, target.plural + (f"/{target.subresource}" if target.subresource else "")
+
+
 def _decode_body(raw: bytes, content_type: str) -> Any:
     media = content_type.split(";")[0].strip()
     if media == PROTOBUF:
@@ -89,19 +114,29 @@ def _decode_body(raw: bytes, content_type: str) -> Any:
 
 class _Handlers:
     def __init__(
-        self, registry: Registry, token: str | None, server_address: str, bookmark_interval: float
+        self,
+        registry: Registry,
+        token: str | None,
+        server_address: str,
+        bookmark_interval: float,
+        metrics: ApiServerMetrics,
     ) -> None:
         self.registry = registry
+        self.metrics = metrics
         self.bookmark_interval = bookmark_interval
         self.token = token
         self.server_address = server_address
         self.openapi = OpenApiDocuments()
 
     async def handle(self, request: Request) -> Response:
+        started = time.perf_counter()
         try:
-            return await self._dispatch(request)
+            response = await self._dispatch(request)
         except errors.ApiError as exc:
-            return _json(exc.to_status(), exc.code)
+            response = _json(exc.to_status(), exc.code)
+        verb, resource = _classify(request)
+        self.metrics.observe(verb, resource, response.status_code, time.perf_counter() - started)
+        return response
 
     def _authenticate(self, request: Request) -> None:
         if self.token is None:
@@ -118,6 +153,8 @@ class _Handlers:
         if path in _HEALTH:
             return PlainTextResponse("ok")
         self._authenticate(request)
+        if path == "/metrics":
+            return Response(self.metrics.render(), media_type="text/plain; version=0.0.4")
         parts = [p for p in path.split("/") if p]
         if request.method == "GET":
             found = self._discovery(request, path, parts)
@@ -363,6 +400,7 @@ def create_app(
     token: str | None,
     server_address: str = "127.0.0.1",
     bookmark_interval: float = 60.0,
+    metrics: ApiServerMetrics | None = None,
 ) -> Starlette:
     """Build the API server's ASGI application.
 
@@ -371,9 +409,10 @@ def create_app(
         token: the bearer token every request except health checks must present; ``None`` disables auth.
         server_address: ``host:port`` advertised in ``/api``.
         bookmark_interval: seconds of quiet after which a watch that allows bookmarks gets one.
+        metrics: where request metrics go (served at ``/metrics``); a fresh registry when omitted.
 
     Returns:
         The Starlette application.
     """
-    handlers = _Handlers(registry, token, server_address, bookmark_interval)
+    handlers = _Handlers(registry, token, server_address, bookmark_interval, metrics or ApiServerMetrics())
     return Starlette(routes=[Route("/{path:path}", handlers.handle, methods=_METHODS)])
