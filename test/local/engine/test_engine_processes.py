@@ -297,3 +297,25 @@ async def test_hpa_class_revision_measures_its_instances(engine: Engine) -> None
     await _until(lambda: any(s.memory > 1 for s in rev.activator.traffic.samples))
     assert rev.autoscaling is not None and rev.autoscaling.klass == "hpa"
     assert _cond(rev, "Ready").status == "True"
+
+
+async def test_instances_reach_outside_hosts_through_the_gateway(engine: Engine) -> None:
+    async def outside(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        head = await reader.readuntil(b"\r\n\r\n")
+        path = head.split(b" ")[1]
+        writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: %d\r\n\r\n%s" % (len(path), path))
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(outside, "127.0.0.2", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        async with httpx.AsyncClient(proxy=f"http://127.0.0.1:{engine.gateway_port}") as client:
+            resp = await client.get(f"http://127.0.0.2:{port}/outside?q=1")
+            cluster = await client.get("http://unknown.default/")
+        assert resp.status_code == 200
+        assert resp.text == "/outside?q=1"
+        assert cluster.status_code == 404
+    finally:
+        server.close()
+        await server.wait_closed()

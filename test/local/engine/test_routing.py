@@ -74,3 +74,24 @@ def test_upstreams_and_misses() -> None:
     assert broker is not None and broker.upstream == ("127.0.0.1", 9999) and broker.path == "/ns/default"
     assert TABLE.resolve("other.ns.example.com", "/") is None
     assert RouteEntry("ns", "empty").pick(0.5) is None
+
+
+@pytest.mark.parametrize(
+    ("host", "external"),
+    [
+        ("httpbin.org", True),
+        ("api.github.com", True),
+        ("10.1.2.3:9000", True),
+        ("svc.ns", False),
+        ("whatever.default", False),
+        ("x.ns.svc.cluster.local", False),
+        ("y.other.example.com", False),
+        ("localhost:8080", False),
+        ("127.0.0.1", False),
+        ("plainname", False),
+    ],
+)
+def test_external_hosts(host: str, external: bool) -> None:
+    from zeroserve.local.engine.gateway import _external
+
+    assert _external(host, TABLE) is external

@@ -81,7 +81,9 @@ class Engine:
             clock=time.monotonic,
         )
         self.revisions: dict[tuple[str, str], RevisionRuntime] = {}
-        self.gateway = Gateway(self._lookup, activator_deadline=settings.activator_deadline)
+        self.gateway = Gateway(
+            self._lookup, activator_deadline=settings.activator_deadline, egress=settings.egress
+        )
         collector = EngineCollector(lambda: self.revisions, self.gateway.responses)
         self.gateway.metrics = lambda: render_metrics(collector)
         self.on_revision_status = on_revision_status

@@ -54,6 +54,7 @@ class Gateway:
         *,
         activator_deadline: float = 300.0,
         pool: UpstreamPool | None = None,
+        egress: bool = True,
     ) -> None:
         """Create the gateway.
 
@@ -61,6 +62,7 @@ class Gateway:
             revisions: ``(namespace, name) -> running revision`` (``None`` when not running).
             activator_deadline: the longest a request waits at the activator.
             pool: the upstream connection pool.
+            egress: forward requests for hosts outside the platform instead of answering 404.
         """
         self.table = RoutingTable()
         self._revisions = revisions
@@ -69,6 +71,8 @@ class Gateway:
         self._random = random.random
         self.responses: dict[tuple[str, str, int], int] = {}
         """``(namespace, revision, status) -> responses sent``, read by the metrics collector."""
+        self.egress = egress
+        """Forward requests for hosts outside the platform (instances reach the internet over HTTP)."""
         self.metrics: Callable[[], bytes] | None = None
         """Renders ``/metrics`` (for requests whose Host no route claims)."""
 
@@ -94,10 +98,12 @@ class Gateway:
             if path == "/metrics" and self.metrics is not None:
                 await _respond(send, 200, self.metrics(), b"text/plain; version=0.0.4; charset=utf-8")
                 return
+            target_host = host.decode("latin-1")
+            if self.egress and _external(target_host, self.table):
+                await self._egress(scope, receive, send, target_host, raw)
+                return
             await _drain(receive)
-            await _respond(
-                send, 404, f"no route for host {host.decode('latin-1')!r} and path {path!r}\n".encode()
-            )
+            await _respond(send, 404, f"no route for host {target_host!r} and path {path!r}\n".encode())
             return
         body = await _read_body(receive)
         target = res.path.encode("latin-1")
@@ -181,9 +187,47 @@ class Gateway:
         self._count(res, resp.status)
         await _forward(send, resp, res.revision.encode())
 
+    async def _egress(self, scope: Scope, receive: Receive, send: Send, host: str, raw: bytes) -> None:
+        """Forward a request for a host outside the platform (an instance's HTTP_PROXY traffic)."""
+        name, _, port_text = host.partition(":")
+        try:
+            port = int(port_text) if port_text else 80
+        except ValueError:
+            await _respond(send, 400, f"bad Host {host!r}\n".encode())
+            return
+        body = await _read_body(receive)
+        target = raw + (b"?" + scope["query_string"] if scope.get("query_string") else b"")
+        try:
+            resp = await self.pool.request(
+                name, port, scope["method"], target, scope["headers"], body, host.encode()
+            )
+        except UpstreamError as err:
+            await _respond(send, 502, f"cannot reach {host}: {err}\n".encode())
+            return
+        await _forward(send, resp, None)
+
     def _count(self, res: Resolution, status: int) -> None:
         key = (res.namespace, res.revision or "", status)
         self.responses[key] = self.responses.get(key, 0) + 1
+
+
+_CLUSTER_SUFFIXES = (".svc", ".svc.cluster.local", ".cluster.local")
+
+
+def _external(host: str, table: RoutingTable) -> bool:
+    """Whether a Host names something outside the platform.
+
+    Not external: localhost, cluster names (``*.svc``, ``*.svc.cluster.local``), names under the
+    platform's domain, and ``<name>.<namespace>`` short names of a namespace the platform routes in
+    (or ``default``). Everything else with a dot is (``httpbin.org``, ``10.0.0.5:9000``).
+    """
+    name = host.split(":", 1)[0].lower()
+    if not name or name in ("localhost", "127.0.0.1") or "." not in name:
+        return False
+    if name.endswith(_CLUSTER_SUFFIXES) or name.endswith("." + table.domain.lower()):
+        return False
+    labels = name.split(".")
+    return not (len(labels) == 2 and labels[1] in table.namespaces)
 
 
 async def _forward(send: Send, resp: UpstreamResponse, revision: bytes | None) -> None:

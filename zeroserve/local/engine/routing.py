@@ -147,6 +147,8 @@ class RoutingTable:
         """
         self.domain = domain
         self.routes = {(r.namespace, r.name): r for r in routes}
+        self.namespaces = {"default", *(r.namespace for r in routes)}
+        """Namespaces with routes: ``<name>.<namespace>`` in one of them is a cluster name."""
         self._hosts: dict[str, tuple[RouteEntry, str | None]] = {}
         for entry in routes:
             for host in route_hosts(entry.name, entry.namespace, domain):
@@ -161,6 +163,7 @@ class RoutingTable:
         self._http_routes: dict[str, list[HTTPRouteRule]] = {}
         for hostname, rules in (http_routes or {}).items():
             host = hostname.lower()
+            self.namespaces.update(r.backend_namespace for r in rules)
             ordered = _sort_rules(rules)
             self._http_routes[host] = ordered
             for suffix in (".svc.cluster.local", f".{domain.lower()}"):

@@ -61,6 +61,9 @@ class EngineSettings(BaseSettings):
     """Default ``timeoutSeconds`` of a revision."""
     max_revision_timeout_seconds: float = 600.0
     """Cap on a revision's ``timeoutSeconds``."""
+    egress: bool = True
+    """Forward plain-HTTP requests for hosts outside the platform: instances have the gateway as their
+    ``HTTP_PROXY``, so without this they could not reach external HTTP services."""
     activator_deadline: float = 300.0
     """Longest a request waits in the activator's queue for an instance (also bounded by the timeout)."""
 
