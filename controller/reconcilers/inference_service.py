@@ -214,9 +214,11 @@ class InferenceServiceReconciler:
             return
         if applied.action == "created":
             self._recorder.event(raw, NORMAL, "Created", f"Created HTTPRoute {isvc.name}")
-        refused = _route_refused(applied.object)
-        if refused:
-            mark_ingress_not_ready(isvc, "HTTPRouteNotAccepted", refused, now)
+        accepted, why = _route_acceptance(applied.object)
+        if not accepted:
+            reason = "HTTPRouteNotAccepted" if why else "HTTPRoutePending"
+            why = why or "waiting for the gateway to accept the HTTPRoute"
+            mark_ingress_not_ready(isvc, reason, why, now)
             return
         scheme = self._config.url_scheme
         mark_ingress_ready(
@@ -251,12 +253,22 @@ def _service_status(ksvc: Obj) -> ServiceStatus | None:
     return parsed
 
 
-def _route_refused(route: Obj) -> str:
+def _route_acceptance(route: Obj) -> tuple[bool, str]:
+    """Whether a gateway serves the HTTPRoute: ``(True, "")`` once a parent reports ``Accepted=True``.
+
+    A route no gateway has reported on yet is not ready (requests would not route), so the
+    InferenceService is not Ready either; ``(False, message)`` when a parent refused it.
+    """
+    accepted, refused = False, ""
     for parent in (route.get("status") or {}).get("parents") or []:
         for condition in parent.get("conditions") or []:
-            if condition.get("type") == "Accepted" and condition.get("status") == "False":
-                return str(condition.get("message") or condition.get("reason") or "not accepted")
-    return ""
+            if condition.get("type") != "Accepted":
+                continue
+            if condition.get("status") == "True":
+                accepted = True
+            elif condition.get("status") == "False":
+                refused = str(condition.get("message") or condition.get("reason") or "not accepted")
+    return (accepted and not refused), refused
 
 
 def _condition_status(obj: Obj, condition_type: str) -> str | None:

@@ -2,9 +2,11 @@
 
 It writes a Knative Service's status as Knative would: a new Revision ``<ksvc>-0000N`` per template
 change, latest created/ready revision names, ``traffic`` resolved (``latestRevision: true`` -> the
-latest *ready* revision) with tag URLs, the URL and address, and the ``Ready`` conditions. It is test
-scaffolding for *another system* (Knative), not a double of our own code; the embedded serving
-engine replaces it in end-to-end tests.
+latest *ready* revision) with tag URLs, the URL and address, and the ``Ready`` conditions. It also
+plays the cluster's Gateway API implementation: every HTTPRoute is reported ``Accepted`` by its
+parents, as a conformant gateway does once it serves the route. It is test scaffolding for *other
+systems* (Knative, an ingress), not a double of our own code; the embedded serving engine replaces
+it in end-to-end tests.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import json
 from typing import Any
 
 from zeroserve.controller.errors import Conflict, NotFound
-from zeroserve.controller.kinds import KNATIVE_SERVICE
+from zeroserve.controller.kinds import HTTP_ROUTE, KNATIVE_SERVICE
 from zeroserve.controller.store import Store
 
 
@@ -26,6 +28,8 @@ class KnativeSim:
         self._templates: dict[tuple[str, str], list[str]] = {}
         self.failing: set[str] = set()
         """Revision names that never become ready (to test that traffic stays on the old one)."""
+        self.gateway: str | None = "True"
+        """What the gateway says of every HTTPRoute (``Accepted`` status), ``None`` to say nothing."""
 
     def revisions(self, namespace: str, name: str) -> list[str]:
         return [f"{name}-{i + 1:05d}" for i in range(len(self._templates.get((namespace, name), [])))]
@@ -41,6 +45,25 @@ class KnativeSim:
                     self._store.update_status(KNATIVE_SERVICE, ksvc)
                 except (Conflict, NotFound):
                     continue  # changed or deleted meanwhile: the next sync sees the new version
+                changed += 1
+        try:
+            routes = self._store.list(HTTP_ROUTE).items
+        except NotFound:  # no Gateway API installed: no gateway to accept routes either
+            routes = []
+        for route in routes if self.gateway is not None else []:
+            accepted = {"type": "Accepted", "status": self.gateway, "reason": "Accepted"}
+            if self.gateway == "False":
+                accepted.update(reason="NotAllowedByListeners", message="no listener allows this route")
+            parents = [
+                {"parentRef": ref, "controllerName": "example.net/gateway-stand-in", "conditions": [accepted]}
+                for ref in route["spec"].get("parentRefs") or [{"name": "gateway"}]
+            ]
+            if (route.get("status") or {}).get("parents") != parents:
+                route["status"] = {"parents": parents}
+                try:
+                    self._store.update_status(HTTP_ROUTE, route)
+                except (Conflict, NotFound):
+                    continue
                 changed += 1
         return changed
 

@@ -156,6 +156,35 @@ def test_ingress_waits_for_the_components(store: MemStore, clock: FakeClock) -> 
     assert store.list(HTTP_ROUTE).items == []
 
 
+@pytest.mark.parametrize(
+    ("gateway", "reason", "message"),
+    [
+        (None, "HTTPRoutePending", "waiting for the gateway to accept the HTTPRoute"),
+        ("Unknown", "HTTPRoutePending", "waiting for the gateway to accept the HTTPRoute"),
+        ("False", "HTTPRouteNotAccepted", "no listener allows this route"),
+    ],
+)
+def test_not_ready_until_a_gateway_accepts_the_route(
+    store: MemStore, clock: FakeClock, gateway: str | None, reason: str, message: str
+) -> None:
+    # Ready promises that requests to the URL route: a route no gateway serves yet would answer 404
+    store.create(INFERENCE_SERVICE, sklearn("iris"))
+    r, sim = reconciler(store, clock), KnativeSim(store)
+    sim.gateway = gateway
+    for _ in range(3):
+        r.reconcile(NS, "iris")
+        sim.sync()
+    stored = store.get(INFERENCE_SERVICE, NS, "iris")
+    assert condition(stored, "PredictorReady")["status"] == "True"
+    ingress = condition(stored, "IngressReady")
+    assert (ingress["status"], ingress["reason"], ingress["message"]) == ("False", reason, message)
+    assert condition(stored, "Ready")["status"] == "False"
+    sim.gateway = "True"
+    sim.sync()
+    r.reconcile(NS, "iris")
+    assert condition(store.get(INFERENCE_SERVICE, NS, "iris"), "Ready")["status"] == "True"
+
+
 def test_steady_state_reconcile_writes_nothing(store: MemStore, clock: FakeClock) -> None:
     store.create(INFERENCE_SERVICE, sklearn("iris"))
     r, sim = reconciler(store, clock), KnativeSim(store)
