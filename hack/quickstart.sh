@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# The README's main job: install zeroserve into .venv, then run the embedded platform serving a
+# sample scikit-learn model (apply with kubectl, predict V1 and V2, scale to zero and back, canary).
+# Arguments go to hack/quickstart.py (e.g. --keep to leave the platform running).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash hack/install.sh
+exec "${ZEROSERVE_VENV:-.venv}/bin/python" hack/quickstart.py "$@"
