@@ -15,126 +15,21 @@ import contextlib
 import itertools
 import os
 import time
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from zeroserve.local.engine.activator import Activator
 from zeroserve.local.engine.autoscaler import AutoscalingSpec, ScaleDecider, ScalerState
-from zeroserve.local.engine.gpus import GpuAllocator, InsufficientGPUs, gpus_requested
-from zeroserve.local.engine.images import ImageNotRunnable, ImageTable, LaunchPlan, plan_launch
-from zeroserve.local.engine.instances import Instance, InstanceFailed, InstanceState, free_port, log_tail
+from zeroserve.local.engine.gpus import InsufficientGPUs, gpus_requested
+from zeroserve.local.engine.images import ImageNotRunnable, LaunchPlan
+from zeroserve.local.engine.instances import Instance, InstanceFailed, InstanceState
+from zeroserve.local.engine.preparation import instance_plan, prepare_model_dir
 from zeroserve.local.engine.procstat import cpu_seconds, parse_cpu, rss_mib
-from zeroserve.local.engine.settings import EngineSettings
-from zeroserve.local.engine.zygote import Zygote
+from zeroserve.local.engine.spec import STORAGE_URI_ANNOTATION, Condition, RevisionSpec, RuntimeContext
 
 __all__ = ["STORAGE_URI_ANNOTATION", "Condition", "RevisionRuntime", "RevisionSpec", "RuntimeContext"]
-
-STORAGE_URI_ANNOTATION = "internal.serving.kserve.io/storage-initializer-sourceuri"
-"""KServe's annotation naming the model to download into ``/mnt/models`` before the container starts."""
-
-STORAGE_INITIALIZER = "storage-initializer"
-"""The init container KServe injects to download the model; the engine does its work in-process."""
-
-
-@dataclass(frozen=True)
-class RevisionSpec:
-    """What the engine needs from a Revision object."""
-
-    namespace: str
-    name: str
-    service: str
-    """The Configuration (and Service) the revision belongs to."""
-    container: dict[str, Any]
-    """The serving container."""
-    init_containers: list[dict[str, Any]] = field(default_factory=list)
-    annotations: dict[str, str] = field(default_factory=dict)
-    container_concurrency: int = 0
-    timeout_seconds: float = 300.0
-    storage_uri: str | None = None
-
-    @property
-    def key(self) -> str:
-        """``<namespace>/<name>``."""
-        return f"{self.namespace}/{self.name}"
-
-    @classmethod
-    def from_object(cls, obj: Mapping[str, Any], settings: EngineSettings) -> RevisionSpec:
-        """Read a Revision (``serving.knative.dev/v1``) as a dict.
-
-        Args:
-            obj: the Revision.
-            settings: defaults for timeouts.
-
-        Returns:
-            The spec.
-        """
-        meta = obj.get("metadata") or {}
-        spec = obj.get("spec") or {}
-        containers = spec.get("containers") or [{}]
-        serving = next((c for c in containers if c.get("ports")), containers[0])
-        labels = meta.get("labels") or {}
-        annotations = {str(k): str(v) for k, v in (meta.get("annotations") or {}).items()}
-        storage_uri = annotations.get(STORAGE_URI_ANNOTATION)
-        if storage_uri is None:
-            for item in serving.get("env") or []:
-                if item.get("name") == "STORAGE_URI" and item.get("value") and "://" in str(item["value"]):
-                    storage_uri = str(item["value"])
-        init_containers = list(spec.get("initContainers") or [])
-        if storage_uri is not None:
-            # the engine downloads in-process through the storage layer (cache, mirrors), so the
-            # injected initializer container would only repeat the work
-            init_containers = [c for c in init_containers if c.get("name") != STORAGE_INITIALIZER]
-        timeout = float(spec.get("timeoutSeconds") or settings.revision_timeout_seconds)
-        return cls(
-            namespace=str(meta.get("namespace") or "default"),
-            name=str(meta.get("name")),
-            service=str(labels.get("serving.knative.dev/configuration") or meta.get("name")),
-            container=dict(serving),
-            init_containers=init_containers,
-            annotations=annotations,
-            container_concurrency=int(spec.get("containerConcurrency") or 0),
-            timeout_seconds=min(timeout, settings.max_revision_timeout_seconds),
-            storage_uri=storage_uri,
-        )
-
-
-@dataclass(frozen=True)
-class Condition:
-    """A Knative condition: ``status`` is ``"True"``, ``"False"`` or ``"Unknown"``."""
-
-    type: str
-    status: str
-    reason: str = ""
-    message: str = ""
-
-
-@dataclass
-class RuntimeContext:
-    """What every revision shares: settings, the image table, the zygote, GPUs and folders."""
-
-    settings: EngineSettings
-    images: ImageTable
-    state_dir: Path
-    gpus: GpuAllocator
-    zygote: Zygote | None = None
-    base_env: dict[str, str] = field(default_factory=dict)
-    resolve_model: Callable[[str], Path] | None = None
-    """Resolves a storage URI to a local file or folder (the storage layer); ``None`` disables it."""
-    clock: Callable[[], float] = time.monotonic
-
-    def log_dir(self, spec: RevisionSpec) -> Path:
-        """Where a revision's instance logs go."""
-        return self.state_dir / "engine" / "logs" / spec.namespace / spec.name
-
-    def model_dir(self, spec: RevisionSpec) -> Path:
-        """A revision's own model folder (``/mnt/models``)."""
-        return self.state_dir / "engine" / "models" / spec.namespace / spec.name
-
-    def run_dir(self) -> Path:
-        """Ready files and other runtime scratch."""
-        return self.state_dir / "engine" / "run"
 
 
 class RevisionRuntime:
@@ -405,69 +300,15 @@ class RevisionRuntime:
 
     async def _prepare(self) -> Path:
         async with self._prepare_lock:
-            if self._model_dir is not None:
-                return self._model_dir
-            model_dir = self.ctx.model_dir(self.spec)
-            model_dir.mkdir(parents=True, exist_ok=True)
-            if self.spec.storage_uri and self.ctx.resolve_model is not None:
-                resolved = await asyncio.to_thread(self.ctx.resolve_model, self.spec.storage_uri)
-                if resolved.is_dir():
-                    model_dir = resolved
-                else:
-                    link = model_dir / resolved.name
-                    if not link.exists():
-                        link.symlink_to(resolved)
-            for init in self.spec.init_containers:
-                await self._run_init(init, model_dir)
-            self._model_dir = model_dir
-            return model_dir
-
-    async def _run_init(self, container: Mapping[str, Any], model_dir: Path) -> None:
-        name = str(container.get("name") or "init")
-        plan = plan_launch(
-            container,
-            self.ctx.images,
-            model_dir=model_dir,
-            ready_file=self.ctx.run_dir() / "unused",
-            port=0,
-            grpc_port=-1,
-            base_env=self.ctx.base_env,
-            python=self.ctx.settings.python,
-            serve=False,
-        )
-        log = self.ctx.log_dir(self.spec) / f"init-{name}.log"
-        inst = Instance(plan, log, zygote=self.ctx.zygote)
-        await inst.launch()
-        code = await inst.wait_exit()
-        if code != 0:
-            raise InstanceFailed(f"init container {name} exited with code {code}\n{log_tail(log)}")
+            if self._model_dir is None:
+                self._model_dir = await prepare_model_dir(self.spec, self.ctx)
+            return self._model_dir
 
     def _plan(self, model_dir: Path, gpus: list[str] | None) -> LaunchPlan:
-        env = dict(self.ctx.base_env)
-        env.update(
-            {
-                "K_SERVICE": self.spec.service,
-                "K_CONFIGURATION": self.spec.service,
-                "K_REVISION": self.spec.name,
-            }
-        )
-        if gpus is not None:
-            env["CUDA_VISIBLE_DEVICES"] = ",".join(gpus)
-        elif self.ctx.gpus.devices:
-            env["CUDA_VISIBLE_DEVICES"] = ""
         run_dir = self.ctx.run_dir()
         run_dir.mkdir(parents=True, exist_ok=True)
-        return plan_launch(
-            self.spec.container,
-            self.ctx.images,
-            model_dir=model_dir,
-            ready_file=run_dir
-            / f"{self.spec.namespace}.{self.spec.name}.{os.getpid()}.{next(self._ids)}.ready",
-            port=free_port(),
-            grpc_port=self.ctx.settings.instance_grpc_port,
-            base_env=env,
-            python=self.ctx.settings.python,
-        )
+        ready_file = run_dir / f"{self.spec.namespace}.{self.spec.name}.{os.getpid()}.{next(self._ids)}.ready"
+        return instance_plan(self.spec, self.ctx, model_dir, gpus, ready_file)
 
     async def _start_instance(self) -> None:
         settings = self.ctx.settings

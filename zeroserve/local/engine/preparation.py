@@ -1,0 +1,122 @@
+"""Getting a revision ready to start instances: its model folder and each instance's launch plan.
+
+The model folder is what KServe mounts at ``/mnt/models``: the storage URI resolved in-process through
+the storage layer (a folder is used where it lies, a single file is linked into the revision's own
+folder), then any init containers run through the image table against that folder. An instance's
+plan adds Knative's container environment (``K_SERVICE``, ``K_CONFIGURATION``, ``K_REVISION``), its
+GPUs, and a free port or ready file.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from zeroserve.local.engine.images import LaunchPlan, plan_launch
+from zeroserve.local.engine.instances import Instance, InstanceFailed, free_port, log_tail
+from zeroserve.local.engine.spec import RevisionSpec, RuntimeContext
+
+__all__ = ["instance_plan", "prepare_model_dir", "run_init_container"]
+
+
+async def prepare_model_dir(spec: RevisionSpec, ctx: RuntimeContext) -> Path:
+    """Resolve the revision's model and run its init containers.
+
+    Args:
+        spec: the revision.
+        ctx: the shared engine context.
+
+    Returns:
+        The folder that replaces ``/mnt/models``.
+
+    Raises:
+        StorageError: the model could not be resolved (from the storage layer).
+        InstanceFailed: an init container failed.
+    """
+    model_dir = ctx.model_dir(spec)
+    model_dir.mkdir(parents=True, exist_ok=True)
+    if spec.storage_uri and ctx.resolve_model is not None:
+        resolved = await asyncio.to_thread(ctx.resolve_model, spec.storage_uri)
+        if resolved.is_dir():
+            model_dir = resolved
+        else:
+            link = model_dir / resolved.name
+            if not link.exists():
+                link.symlink_to(resolved)
+    for init in spec.init_containers:
+        await run_init_container(spec, ctx, init, model_dir)
+    return model_dir
+
+
+async def run_init_container(
+    spec: RevisionSpec, ctx: RuntimeContext, container: Mapping[str, Any], model_dir: Path
+) -> None:
+    """Run one init container to completion (its log: ``init-<name>.log``).
+
+    Args:
+        spec: the revision.
+        ctx: the shared engine context.
+        container: the init container.
+        model_dir: the model folder (``/mnt/models``).
+
+    Raises:
+        InstanceFailed: it exited with a non-zero code.
+        ImageNotRunnable: its image cannot run locally.
+    """
+    name = str(container.get("name") or "init")
+    plan = plan_launch(
+        container,
+        ctx.images,
+        model_dir=model_dir,
+        ready_file=ctx.run_dir() / "unused",
+        port=0,
+        grpc_port=-1,
+        base_env=ctx.base_env,
+        python=ctx.settings.python,
+        serve=False,
+    )
+    log = ctx.log_dir(spec) / f"init-{name}.log"
+    inst = Instance(plan, log, zygote=ctx.zygote)
+    await inst.launch()
+    code = await inst.wait_exit()
+    if code != 0:
+        raise InstanceFailed(f"init container {name} exited with code {code}\n{log_tail(log)}")
+
+
+def instance_plan(
+    spec: RevisionSpec, ctx: RuntimeContext, model_dir: Path, gpus: list[str] | None, ready_file: Path
+) -> LaunchPlan:
+    """The launch plan of one instance of the revision's serving container.
+
+    Args:
+        spec: the revision.
+        ctx: the shared engine context.
+        model_dir: the model folder.
+        gpus: the GPU ids it holds (``None``: it asked for none, and sees none when the machine has some).
+        ready_file: where a zeroserve server reports readiness.
+
+    Returns:
+        The plan.
+
+    Raises:
+        ImageNotRunnable: the container cannot run locally.
+    """
+    env = dict(ctx.base_env)
+    env["K_SERVICE"] = env["K_CONFIGURATION"] = spec.service
+    env["K_REVISION"] = spec.name
+    if gpus is not None:
+        env["CUDA_VISIBLE_DEVICES"] = ",".join(gpus)
+    elif ctx.gpus.devices:
+        env["CUDA_VISIBLE_DEVICES"] = ""
+    return plan_launch(
+        spec.container,
+        ctx.images,
+        model_dir=model_dir,
+        ready_file=ready_file,
+        port=free_port(),
+        grpc_port=ctx.settings.instance_grpc_port,
+        base_env=env,
+        python=ctx.settings.python,
+    )
