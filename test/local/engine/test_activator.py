@@ -95,3 +95,16 @@ async def test_traffic_is_integrated_for_the_autoscaler(tmp_path: Path) -> None:
     sample = act.traffic.sample(2.0)
     assert sample.concurrency == pytest.approx(0.5)
     assert sample.rps == pytest.approx(0.5)
+
+
+async def test_a_failed_instance_is_avoided_when_another_is_ready(tmp_path: Path) -> None:
+    act = Activator("ns/rev")
+    a, b = _instance(tmp_path), _instance(tmp_path)
+    act.add(a)
+    act.add(b)
+    for _ in range(4):
+        got = await act.acquire(1, avoid=a)
+        assert got is b
+        act.release(got)
+    act.remove(b)
+    assert await act.acquire(1, avoid=a) is a  # the only one left is still tried

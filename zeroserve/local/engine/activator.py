@@ -61,7 +61,7 @@ class Activator:
         """Requests waiting for an instance."""
         return len(self._waiters)
 
-    def _pick(self) -> Instance | None:
+    def _pick(self, avoid: Instance | None = None) -> Instance | None:
         ready = self.ready
         if not ready:
             return None
@@ -71,7 +71,7 @@ class Activator:
         best: Instance | None = None
         for i in range(n):
             inst = ready[(self._rr + i) % n]
-            if cc and inst.in_flight >= cc:
+            if (cc and inst.in_flight >= cc) or (inst is avoid and n > 1):
                 continue
             if best is None or inst.in_flight < best.in_flight:
                 best = inst
@@ -79,13 +79,14 @@ class Activator:
                     break
         return best
 
-    async def acquire(self, max_wait: float) -> Instance:
+    async def acquire(self, max_wait: float, avoid: Instance | None = None) -> Instance:
         """Get an instance for one request, waiting up to ``max_wait`` seconds.
 
         The caller must :meth:`release` the instance; nothing is held when this raises.
 
         Args:
             max_wait: the longest wait in the queue.
+            avoid: an instance that just failed this request; another is chosen when one is ready.
 
         Returns:
             An instance with its ``in_flight`` already counted.
@@ -95,7 +96,7 @@ class Activator:
         """
         self.traffic.begin(self.clock())
         if not self._waiters:
-            inst = self._pick()
+            inst = self._pick(avoid)
             if inst is not None:
                 inst.in_flight += 1
                 return inst

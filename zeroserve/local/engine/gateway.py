@@ -6,7 +6,8 @@ Per request: read the body, resolve Host and path through the current
 zero), forward it over a pooled connection, and answer with the instance's response plus the header
 ``zeroserve-revision: <revision name>`` naming the revision that served it. The revision's
 ``timeoutSeconds`` bounds the whole exchange (504 when passed); a request whose instance vanished
-before answering (crash, scale down) is retried once on another instance.
+before answering (crash, scale down) is tried again, on another instance when one is ready (three
+tries in all).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 from zeroserve.local.engine.activator import Activator, ActivatorRejected
+from zeroserve.local.engine.instances import Instance
 from zeroserve.local.engine.routing import Resolution, RoutingTable
 from zeroserve.local.engine.upstream import UpstreamError, UpstreamPool, UpstreamResponse
 
@@ -26,6 +28,8 @@ REVISION_HEADER = "zeroserve-revision"
 """Response header naming the revision that served a request."""
 
 _REVISION_HEADER = REVISION_HEADER.encode()
+_ATTEMPTS = 3
+"""Tries per request when an instance drops the connection or refuses it."""
 _SKIP_RESPONSE = frozenset(
     {b"connection", b"keep-alive", b"transfer-encoding", b"content-length", b"server", b"date"}
 )
@@ -155,9 +159,10 @@ class Gateway:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         resp: UpstreamResponse | None = None
-        for attempt in (0, 1):
+        failed: Instance | None = None
+        for attempt in range(_ATTEMPTS):
             try:
-                inst = await activator.acquire(min(self._deadline, max(0.0, deadline - loop.time())))
+                inst = await activator.acquire(min(self._deadline, max(0.0, deadline - loop.time())), failed)
             except ActivatorRejected as err:
                 self._count(res, 503)
                 await _respond(send, 503, f"{err}\n".encode())
@@ -169,10 +174,13 @@ class Gateway:
                     )
                 break
             except UpstreamError as err:
-                if attempt == 1:
+                if attempt == _ATTEMPTS - 1:
                     self._count(res, 502)
                     await _respond(send, 502, f"revision {res.revision} failed to answer: {err}\n".encode())
                     return
+                # the instance vanished (crash, kill): give the runtime a moment to take it out
+                failed = inst
+                await asyncio.sleep(0.005 * (attempt + 1))
             except TimeoutError:
                 self._count(res, 504)
                 await _respond(
