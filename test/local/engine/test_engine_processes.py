@@ -319,3 +319,18 @@ async def test_instances_reach_outside_hosts_through_the_gateway(engine: Engine)
     finally:
         server.close()
         await server.wait_closed()
+
+
+async def test_ready_only_once_the_initial_scale_is_reached(engine: Engine) -> None:
+    rev = engine.ensure_revision(_spec("wide-00001", initial_scale="3", min_scale="3"))
+    seen_ready_below_three = False
+
+    def check() -> bool:
+        nonlocal seen_ready_below_three
+        if rev.ready_count < 3 and _cond(rev, "Ready").status == "True":
+            seen_ready_below_three = True
+        return rev.ready_count == 3
+
+    await _until(check)
+    assert not seen_ready_below_three
+    assert _cond(rev, "Ready").status == "True"

@@ -73,6 +73,7 @@ class RevisionRuntime:
         self._ever_ready = False
         self._stopped = False
         self.last_reason = ""
+        self._initial = 0
         self._ids = itertools.count(1)
         self._log_ids = itertools.count(1)
         self._cpu_seen: dict[int, tuple[float, float]] = {}
@@ -106,6 +107,7 @@ class RevisionRuntime:
             # initial-scale 0 (allowed globally): the revision is at its wanted scale, so it is Ready
             # without an instance, as in Knative; the first request starts one
             self._ever_ready = self.desired == 0
+            self._initial = self.desired
             self._loop_task = asyncio.create_task(self._loop())
         self._notify()
 
@@ -355,8 +357,10 @@ class RevisionRuntime:
             await inst.stop(grace=1.0)
             return
         self._failure = None
-        self._ever_ready = True
         self.activator.add(inst)
+        # Knative: a new revision is Ready once it reached its initial scale (max(initial, min-scale))
+        wanted = max(1, min(self._initial, self.desired))
+        self._ever_ready = self._ever_ready or self.ready_count >= wanted
         self._notify()
 
     def _backoff(self) -> float:
