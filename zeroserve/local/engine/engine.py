@@ -71,12 +71,11 @@ class Engine:
         self.settings = settings
         self.state_dir = Path(state_dir)
         self.domain = domain
-        gpus = settings.gpus if settings.gpus is not None else discover_gpus()
         self.ctx = RuntimeContext(
             settings=settings,
             images=images or ImageTable.load(settings.images_file),
             state_dir=self.state_dir,
-            gpus=GpuAllocator(gpus),
+            gpus=GpuAllocator(settings.gpus or []),
             resolve_model=resolve_model or _default_resolver(),
             clock=time.monotonic,
         )
@@ -110,6 +109,8 @@ class Engine:
             The gateway's port.
         """
         (self.state_dir / "engine").mkdir(parents=True, exist_ok=True)
+        if self.settings.gpus is None:
+            self.ctx.gpus = GpuAllocator(await asyncio.to_thread(discover_gpus))
         # proto IPPROTO_TCP matters: asyncio sets TCP_NODELAY only on sockets that say they are TCP,
         # and without it a response's header and body writes wait on the client's delayed ACK (40 ms)
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
