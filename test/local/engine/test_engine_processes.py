@@ -334,3 +334,10 @@ async def test_ready_only_once_the_initial_scale_is_reached(engine: Engine) -> N
     await _until(check)
     assert not seen_ready_below_three
     assert _cond(rev, "Ready").status == "True"
+
+
+async def test_busy_gateway_port_says_how_to_fix_it(engine: Engine, tmp_path: Path) -> None:
+    other = Engine(fast_settings(), tmp_path / "other", resolve_model=Path)
+    with pytest.raises(OSError, match="--gateway-port"):
+        await other.start("127.0.0.1", engine.gateway_port)
+    await other.stop()

@@ -116,7 +116,15 @@ class Engine:
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        sock.bind((host, port))
+        try:
+            sock.bind((host, port))
+        except OSError as err:
+            sock.close()
+            raise OSError(
+                err.errno,
+                f"the serving gateway cannot listen on {host}:{port} ({err.strerror}); "
+                "choose another port (zeroserve up --gateway-port N, 0 for a free one)",
+            ) from err
         sock.listen(2048)
         sock.setblocking(False)
         self.gateway_port = int(sock.getsockname()[1])
