@@ -98,6 +98,14 @@ class EventSink:
         else:
             await _respond(send, *answer)
 
+    async def wait_for_attempts(self, count: int, deadline_s: float = 10.0) -> None:
+        """Wait until at least ``count`` requests (accepted or not) arrived."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + deadline_s
+        while self.attempts < count:
+            assert loop.time() < deadline, f"sink got {self.attempts} requests, wanted {count}"
+            await asyncio.sleep(0.05)
+
     async def wait_for(self, count: int, deadline_s: float = 10.0) -> list[BaseCloudEvent]:
         """Wait until at least ``count`` events arrived (poll with a deadline)."""
         loop = asyncio.get_running_loop()

@@ -76,7 +76,11 @@ async def test_accepted_events_survive_a_platform_crash(tmp_path: Path) -> None:
                     ids.append(event.get_id())
             await asyncio.to_thread(platform.restart)  # SIGKILL, then the same command on the same state
             sink.reject_all = False  # the subscriber comes back
-            await sink.wait_for(50, deadline_s=60)
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + 60
+            while {e.get_id() for e in sink.events} != set(ids):  # duplicates are allowed, losses not
+                assert loop.time() < deadline, f"{len(sink.events)} delivered of {len(ids)}"
+                await asyncio.sleep(0.1)
         finally:
             await asyncio.to_thread(manager.__exit__, None, None, None)
-    assert {e.get_id() for e in sink.events} == set(ids)
+    assert len(sink.events) >= len(ids)
