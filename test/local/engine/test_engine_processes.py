@@ -121,10 +121,15 @@ async def test_crash_restarts_with_backoff_visible(engine: Engine) -> None:
 
 async def test_image_that_cannot_run_fails_the_revision(engine: Engine) -> None:
     rev = engine.ensure_revision(_spec("bad-00001", image="quay.io/someone/custom:1"))
+    engine.set_routes([RouteEntry("default", "bad", (("bad-00001", 100),))])
     ready = _cond(rev, "Ready")
     assert ready.status == "False"
     assert ready.reason == "ImageNotRunnableLocally"
     assert "cannot run locally" in ready.message
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{engine.gateway_port}", timeout=5) as client:
+        resp = await client.get("/", headers={"Host": "bad.default.example.com"})
+    assert resp.status_code == 503  # at once, not after the activator's deadline
+    assert "cannot run locally" in resp.text
 
 
 async def test_failing_server_reports_exit_code_and_log(engine: Engine) -> None:

@@ -43,6 +43,9 @@ class ServedRevision(Protocol):
     @property
     def timeout_seconds(self) -> float: ...
 
+    @property
+    def unavailable(self) -> str | None: ...
+
 
 Scope = dict[str, Any]
 Receive = Callable[[], Any]
@@ -146,6 +149,11 @@ class Gateway:
         rev = self._revisions(res.namespace, res.revision)
         if rev is None:
             await _respond(send, 503, f"revision {res.namespace}/{res.revision} is not running\n".encode())
+            return
+        unavailable = rev.unavailable
+        if unavailable is not None:
+            self._count(res, 503)
+            await _respond(send, 503, f"{unavailable}\n".encode())
             return
         timeout = rev.timeout_seconds
         activator = rev.activator

@@ -133,6 +133,12 @@ class RevisionRuntime:
         return not self.instances and self.desired == 0 and not self.activator.pending
 
     @property
+    def unavailable(self) -> str | None:
+        """Why the revision can never serve (its image cannot run, invalid annotations), else ``None``."""
+        fatal = self._fatal
+        return None if fatal is None else f"revision {self.spec.key} cannot serve: {fatal.message}"
+
+    @property
     def timeout_seconds(self) -> float:
         """The revision's ``timeoutSeconds``."""
         return self.spec.timeout_seconds
