@@ -290,3 +290,18 @@ async def test_finished_events_are_purged_and_pending_ones_kept(tmp_path: Path) 
         assert [d.id for d in await store.due(1000.0, 10, set())] == [second.id]
     finally:
         await store.close()
+
+
+async def test_concurrent_accepts_share_commits_and_each_gets_its_own_event(tmp_path: Path) -> None:
+    store = EventStore(tmp_path / "broker.db")
+    await store.open()
+    try:
+        events = [
+            CloudEvent({"specversion": "1.0", "id": str(i), "source": "s", "type": "t"}) for i in range(50)
+        ]
+        seqs = await asyncio.gather(*(store.accept("ns", "default", e, ["ns/a"], now=1.0) for e in events))
+        due = await store.due(2.0, 100, set())
+    finally:
+        await store.close()
+    assert len(set(seqs)) == 50
+    assert sorted(d.event.id for d in due) == sorted(str(i) for i in range(50))

@@ -1,10 +1,11 @@
 """The broker's durable log: accepted events and their pending deliveries, in SQLite.
 
 An event and one delivery row per matching Trigger are written in one transaction, committed with
-``synchronous=FULL`` before the ingress answers 202. A delivery row stays ``pending`` until its
-subscriber (or dead-letter sink) accepted it, so a broker that stops at any point resumes every
-unfinished delivery on restart. All calls run on one private thread, so SQLite never blocks the
-event loop and the connection is never shared between threads.
+``synchronous=FULL`` before the ingress answers 202; events that arrive together share a commit.
+A delivery row stays ``pending`` until its subscriber (or dead-letter sink) accepted it, so a
+broker that stops at any point resumes every unfinished delivery on restart. All calls run on
+one private thread, so SQLite never blocks the event loop and the connection is never shared
+between threads.
 """
 
 from __future__ import annotations
@@ -74,6 +75,8 @@ class EventStore:
         self.path = path
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="broker-store")
         self._db: sqlite3.Connection | None = None
+        self._waiting: list[tuple[tuple[str, str, CloudEvent, list[str], float], asyncio.Future[int]]] = []
+        self._committer: asyncio.Task[None] | None = None
 
     async def _run(self, fn: Any, *args: Any) -> Any:
         return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
@@ -112,6 +115,9 @@ class EventStore:
     ) -> int:
         """Durably store an event with one pending delivery per matching Trigger.
 
+        Concurrent calls are committed together (group commit: one transaction and one sync for
+        every event waiting), and each returns only once its event is on disk.
+
         Args:
             namespace: the Broker's namespace.
             broker: the Broker's name.
@@ -122,28 +128,58 @@ class EventStore:
         Returns:
             The event's sequence number.
         """
-        result: int = await self._run(self._accept, namespace, broker, event, triggers, now)
-        return result
+        future: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        self._waiting.append(((namespace, broker, event, triggers, now), future))
+        if self._committer is None or self._committer.done():
+            self._committer = asyncio.create_task(self._commit_waiting())
+        return await future
 
-    def _accept(self, namespace: str, broker: str, event: CloudEvent, triggers: list[str], now: float) -> int:
+    async def _commit_waiting(self) -> None:
+        while self._waiting:
+            batch, self._waiting = self._waiting, []
+            try:
+                seqs: list[int] = await self._run(self._accept_many, [item for item, _ in batch])
+            except BaseException as exc:
+                for _, future in batch:
+                    if not future.done():
+                        error = exc if isinstance(exc, Exception) else RuntimeError("store commit cancelled")
+                        future.set_exception(error)
+                if not isinstance(exc, Exception):
+                    raise
+                continue
+            for (_, future), seq in zip(batch, seqs, strict=True):
+                if not future.done():
+                    future.set_result(seq)
+
+    def _accept_many(self, items: list[tuple[str, str, CloudEvent, list[str], float]]) -> list[int]:
         db = self.db
         db.execute("BEGIN IMMEDIATE")
         try:
-            cursor = db.execute(
-                "INSERT INTO events (namespace, broker, attributes, datacontenttype, data, accepted_at)"
-                " VALUES (?, ?, ?, ?, ?, ?)",
-                (namespace, broker, orjson.dumps(event.attributes), event.datacontenttype, event.data, now),
-            )
-            seq = int(cursor.lastrowid or 0)
-            db.executemany(
-                "INSERT INTO deliveries (event_seq, trigger, next_at) VALUES (?, ?, ?)",
-                [(seq, trigger, now) for trigger in triggers],
-            )
+            seqs = []
+            for namespace, broker, event, triggers, now in items:
+                cursor = db.execute(
+                    "INSERT INTO events (namespace, broker, attributes, datacontenttype, data, accepted_at)"
+                    " VALUES (?, ?, ?, ?, ?, ?)",
+                    (
+                        namespace,
+                        broker,
+                        orjson.dumps(event.attributes),
+                        event.datacontenttype,
+                        event.data,
+                        now,
+                    ),
+                )
+                seq = int(cursor.lastrowid or 0)
+                db.executemany(
+                    "INSERT INTO deliveries (event_seq, trigger, next_at) VALUES (?, ?, ?)",
+                    [(seq, trigger, now) for trigger in triggers],
+                )
+                seqs.append(seq)
             db.execute("COMMIT")
         except BaseException:
             db.execute("ROLLBACK")
             raise
-        return seq
+        return seqs
 
     async def due(self, now: float, limit: int, exclude: set[int]) -> list[Delivery]:
         """Pending deliveries whose time has come, oldest first.
