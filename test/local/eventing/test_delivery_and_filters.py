@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from zeroserve.local.eventing.delivery import DEFAULT_DELIVERY, DeliveryPolicy, is_retryable, parse_duration
-from zeroserve.local.eventing.triggers import matches
+from zeroserve.local.eventing.triggers import FilterError, compile_filters, matches
 
 
 @pytest.mark.parametrize(
@@ -81,3 +81,35 @@ EVENT = {"type": "org.kubeflow.serving.inference.request", "source": "s", "compo
 )
 def test_exact_match_filters(filter_attributes: dict[str, str], passes: bool) -> None:
     assert matches(filter_attributes, EVENT) is passes
+
+
+@pytest.mark.parametrize(
+    ("filters", "passes"),
+    [
+        ([{"exact": {"type": "org.kubeflow.serving.inference.request"}}], True),
+        ([{"prefix": {"type": "org.kubeflow.serving."}}], True),
+        ([{"suffix": {"type": ".response"}}], False),
+        ([{"prefix": {"namespace": ""}}], False),  # the attribute must be present
+        ([{"any": [{"exact": {"component": "transformer"}}, {"exact": {"component": "predictor"}}]}], True),
+        ([{"all": [{"prefix": {"type": "org."}}, {"not": {"exact": {"source": "s"}}}]}], False),
+        ([{"prefix": {"type": "org."}}, {"exact": {"source": "s"}}], True),  # the list is ANDed
+    ],
+)
+def test_subscriptions_api_filters(filters: list[dict[str, object]], passes: bool) -> None:
+    assert compile_filters(filters)(EVENT) is passes
+
+
+@pytest.mark.parametrize(
+    ("filters", "message"),
+    [
+        ([{"cesql": "type = 'x'"}], "not supported"),
+        ([{"regex": {"type": "x"}}], "unknown filter dialect"),
+        ([{"exact": {"type": "x"}, "prefix": {"type": "x"}}], "exactly one dialect"),
+        ([{"all": []}], "non-empty list"),
+    ],
+)
+def test_unsupported_filters_are_refused_with_their_path(
+    filters: list[dict[str, object]], message: str
+) -> None:
+    with pytest.raises(FilterError, match=message):
+        compile_filters(filters)

@@ -67,6 +67,22 @@ spec:
 ---
 apiVersion: eventing.knative.dev/v1
 kind: Trigger
+metadata: {name: prefixed, namespace: monitoring}
+spec:
+  broker: default
+  filters: [{prefix: {type: org.kubeflow.serving.inference.}}, {not: {exact: {source: ignored}}}]
+  subscriber: {uri: "PREFIX_URL"}
+---
+apiVersion: eventing.knative.dev/v1
+kind: Trigger
+metadata: {name: sql, namespace: monitoring}
+spec:
+  broker: default
+  filters: [{cesql: "type = 'x'"}]
+  subscriber: {uri: "PREFIX_URL"}
+---
+apiVersion: eventing.knative.dev/v1
+kind: Trigger
 metadata: {name: dangling, namespace: monitoring}
 spec:
   broker: default
@@ -97,8 +113,11 @@ async def test_brokers_and_triggers_applied_with_kubectl_become_real(
 ) -> None:
     kubeconfig, kubectl = cluster
     display, flaky, dls = EventSink(), EventSink(reject_all=True, fail_status=503), EventSink()
-    async with serve(display) as d, serve(flaky) as f, serve(dls) as dl:
-        manifests = MANIFESTS.replace("FLAKY_URL", f.url).replace("DLS_URL", dl.url)
+    prefixed = EventSink()
+    async with serve(display) as d, serve(flaky) as f, serve(dls) as dl, serve(prefixed) as p:
+        manifests = (
+            MANIFESTS.replace("FLAKY_URL", f.url).replace("DLS_URL", dl.url).replace("PREFIX_URL", p.url)
+        )
         await asyncio.to_thread(kubectl, "apply", "-f", "-", input=manifests)
         # the Knative Service stands in for a ready one: its address is the local display server
         api = kubernetes.client.CustomObjectsApi(kubernetes.config.new_client_from_config(str(kubeconfig)))
@@ -122,7 +141,7 @@ async def test_brokers_and_triggers_applied_with_kubectl_become_real(
 
             def resolved_triggers() -> list[dict[str, Any]] | None:
                 items: list[dict[str, Any]] = kubectl.json("get", "triggers", "-n", NS)["items"]
-                return items if len(items) == 3 and all(ready(t) for t in items) else None
+                return items if len(items) == 5 and all(ready(t) for t in items) else None
 
             broker = await wait_until(ready_broker)
             assert broker["status"]["address"]["url"] == (
@@ -133,6 +152,8 @@ async def test_brokers_and_triggers_applied_with_kubectl_become_real(
             assert by_name["requests"]["status"]["subscriberUri"] == d.url
             assert ready(by_name["requests"]) == ready(by_name["flaky"]) == "True"
             assert ready(by_name["dangling"]) == "False"
+            assert ready(by_name["prefixed"]) == "True" and ready(by_name["sql"]) == "False"
+            assert "not supported" in by_name["sql"]["status"]["conditions"][-1]["message"]
             assert "not found" in by_name["dangling"]["status"]["conditions"][-1]["message"]
 
             async with httpx.AsyncClient() as client:
@@ -149,8 +170,10 @@ async def test_brokers_and_triggers_applied_with_kubectl_become_real(
                     )
                     assert answer.status_code == 202
             (received,) = await display.wait_for(1)
+            both = await prefixed.wait_for(2)
             (letter,) = await dls.wait_for(1)
         finally:
             await component.stop()
     assert received.get_type() == "org.kubeflow.serving.inference.request"
+    assert sorted(e.get_type().rsplit(".", 1)[1] for e in both) == ["request", "response"]
     assert letter.get_extension("knativeerrorcode") == "503" and flaky.attempts == 3

@@ -20,7 +20,13 @@ from typing import Any
 from urllib.parse import urljoin
 
 from zeroserve.local.eventing.delivery import DeliveryPolicy
-from zeroserve.local.eventing.triggers import BrokerKey, TriggerRule, TriggerTable
+from zeroserve.local.eventing.triggers import (
+    BrokerKey,
+    FilterError,
+    TriggerRule,
+    TriggerTable,
+    compile_filters,
+)
 
 __all__ = ["BROKER_INGRESS_HOST", "EventingReconciler", "broker_address"]
 
@@ -146,6 +152,16 @@ class EventingReconciler:
                 ]
             }
         attributes = (spec.get("filter") or {}).get("attributes") or {}
+        try:
+            filters = compile_filters(spec["filters"]) if spec.get("filters") else None
+        except FilterError as exc:
+            return None, {
+                "conditions": [
+                    _condition("BrokerReady", True),
+                    _condition("SubscriptionReady", False, "UnsupportedFilter", str(exc)),
+                    _condition("Ready", False, "UnsupportedFilter", str(exc)),
+                ]
+            }
         rule = TriggerRule(
             namespace=namespace,
             name=meta["name"],
@@ -153,6 +169,7 @@ class EventingReconciler:
             subscriber_uri=subscriber,
             filter={str(k): str(v) for k, v in attributes.items()},
             delivery=policy,
+            filters=filters,
         )
         status: dict[str, Any] = {
             "subscriberUri": subscriber,

@@ -3,16 +3,19 @@
 The reconciler fills it from the API server; tests may fill it directly. Filters follow
 Knative's ``spec.filter.attributes``: every listed attribute must equal the event's attribute
 exactly (case-sensitive), and the value ``""`` only requires the attribute to be present.
+The newer ``spec.filters`` (Subscriptions API dialects ``exact``, ``prefix``, ``suffix``, ``all``,
+``any``, ``not``) override ``filter`` when given; ``cesql`` is not supported.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from zeroserve.local.eventing.delivery import DeliveryPolicy
 
-__all__ = ["BrokerKey", "TriggerRule", "TriggerTable", "matches"]
+__all__ = ["BrokerKey", "FilterError", "TriggerRule", "TriggerTable", "compile_filters", "matches"]
 
 BrokerKey = tuple[str, str]
 """``(namespace, broker name)``."""
@@ -36,6 +39,60 @@ def matches(filter_attributes: Mapping[str, str], event_attributes: Mapping[str,
     return True
 
 
+class FilterError(ValueError):
+    """A ``spec.filters`` expression the broker cannot evaluate; the message names the problem."""
+
+
+Predicate = Callable[[Mapping[str, str]], bool]
+
+
+def compile_filters(filters: Sequence[Mapping[str, Any]]) -> Predicate:
+    """Turn ``spec.filters`` into a predicate over event attributes (all filters must pass).
+
+    Args:
+        filters: the Trigger's ``spec.filters`` list.
+
+    Returns:
+        The predicate.
+
+    Raises:
+        FilterError: for an unknown or unsupported dialect, or a malformed one.
+    """
+    compiled = [_compile(f, f"filters[{i}]") for i, f in enumerate(filters)]
+    return lambda attrs: all(p(attrs) for p in compiled)
+
+
+def _compile(spec: Mapping[str, Any], path: str) -> Predicate:
+    if not isinstance(spec, Mapping) or len(spec) != 1:
+        raise FilterError(
+            f"{path}: a filter needs exactly one dialect (exact, prefix, suffix, all, any, not)"
+        )
+    ((dialect, value),) = spec.items()
+    if dialect in ("exact", "prefix", "suffix"):
+        if not isinstance(value, Mapping) or not value:
+            raise FilterError(f"{path}.{dialect}: expected a non-empty map of attribute to value")
+        pairs = [(str(k), str(v)) for k, v in value.items()]
+        test: Callable[[str, str], bool] = {
+            "exact": lambda got, want: got == want,
+            "prefix": lambda got, want: got.startswith(want),
+            "suffix": lambda got, want: got.endswith(want),
+        }[dialect]
+        return lambda attrs: all(name in attrs and test(attrs[name], want) for name, want in pairs)
+    if dialect in ("all", "any"):
+        if not isinstance(value, list) or not value:
+            raise FilterError(f"{path}.{dialect}: expected a non-empty list of filters")
+        parts = [_compile(f, f"{path}.{dialect}[{i}]") for i, f in enumerate(value)]
+        if dialect == "all":
+            return lambda attrs: all(p(attrs) for p in parts)
+        return lambda attrs: any(p(attrs) for p in parts)
+    if dialect == "not":
+        inner = _compile(value, f"{path}.not")
+        return lambda attrs: not inner(attrs)
+    if dialect == "cesql":
+        raise FilterError(f"{path}.cesql: CloudEvents SQL filters are not supported by the local broker")
+    raise FilterError(f"{path}: unknown filter dialect {dialect!r}")
+
+
 @dataclass(frozen=True)
 class TriggerRule:
     """A Trigger as the broker uses it: its filter, where to send, and the delivery policy."""
@@ -46,6 +103,14 @@ class TriggerRule:
     subscriber_uri: str
     filter: Mapping[str, str] = field(default_factory=dict)
     delivery: DeliveryPolicy = field(default_factory=DeliveryPolicy)
+    filters: Predicate | None = None
+    """Compiled ``spec.filters``; when set it replaces ``filter``."""
+
+    def passes(self, attributes: Mapping[str, str]) -> bool:
+        """Whether an event with these attributes goes to this Trigger."""
+        if self.filters is not None:
+            return self.filters(attributes)
+        return matches(self.filter, attributes)
 
     @property
     def key(self) -> str:
@@ -87,5 +152,5 @@ class TriggerTable:
         return [
             rule
             for rule in self._triggers.values()
-            if rule.namespace == namespace and rule.broker == broker and matches(rule.filter, attributes)
+            if rule.namespace == namespace and rule.broker == broker and rule.passes(attributes)
         ]
