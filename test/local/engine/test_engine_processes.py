@@ -134,10 +134,19 @@ async def test_image_that_cannot_run_fails_the_revision(engine: Engine) -> None:
 
 async def test_failing_server_reports_exit_code_and_log(engine: Engine) -> None:
     rev = engine.ensure_revision(_spec("broken-00001", args=["--exit-code", "3"]))
-    await _until(lambda: _cond(rev, "Ready").status == "False")
+    engine.set_routes([RouteEntry("default", "broken", (("broken-00001", 100),))])
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{engine.gateway_port}", timeout=60) as client:
+        started = time.monotonic()
+        resp = await client.get("/", headers={"Host": "broken.default.example.com"})
+    # held while it might still start, answered once it is crash-looping (not after the full deadline)
+    assert resp.status_code == 503
+    assert "keeps failing to start" in resp.text and "model not found" in resp.text
+    assert time.monotonic() - started < 25
     ready = _cond(rev, "Ready")
-    assert ready.reason in ("ExitCode3", "CrashLoopBackOff", "ContainerRestarted")
-    assert "model not found" in ready.message or "code 3" in ready.message
+    assert ready.status == "False"
+    assert ready.reason == "ExitCode3"
+    assert "model not found" in ready.message
+    assert _cond(rev, "ContainerHealthy").reason == "CrashLoopBackOff"
 
 
 async def test_concurrency_scales_out_and_back(engine: Engine) -> None:

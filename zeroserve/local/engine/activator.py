@@ -161,6 +161,17 @@ class Activator:
             inst.in_flight += 1
             fut.set_result(inst)
 
+    def reject_waiting(self, reason: str) -> None:
+        """Answer every waiting request with 503 and ``reason`` (the revision keeps failing to start).
+
+        Args:
+            reason: the message sent with the 503.
+        """
+        while self._waiters:
+            fut = self._waiters.popleft()
+            if not fut.done():
+                fut.set_exception(ActivatorRejected(reason))
+
     def add(self, inst: Instance) -> None:
         """An instance became ready.
 

@@ -31,6 +31,9 @@ from zeroserve.local.engine.spec import STORAGE_URI_ANNOTATION, Condition, Revis
 
 __all__ = ["STORAGE_URI_ANNOTATION", "Condition", "RevisionRuntime", "RevisionSpec", "RuntimeContext"]
 
+_CRASH_LOOP = 3
+"""Consecutive failures to start after which waiting requests are answered instead of held."""
+
 
 class RevisionRuntime:
     """Runs one revision: instances, activator, scaling and status."""
@@ -134,9 +137,14 @@ class RevisionRuntime:
 
     @property
     def unavailable(self) -> str | None:
-        """Why the revision can never serve (its image cannot run, invalid annotations), else ``None``."""
+        """Why requests cannot be served now, else ``None``: the revision can never serve (image,
+        annotations), or it has no instance and keeps failing to start (a crash loop)."""
         fatal = self._fatal
-        return None if fatal is None else f"revision {self.spec.key} cannot serve: {fatal.message}"
+        if fatal is not None:
+            return f"revision {self.spec.key} cannot serve: {fatal.message}"
+        if self._crashes >= _CRASH_LOOP and self._failure is not None and not self.activator.ready:
+            return f"revision {self.spec.key} keeps failing to start: {self._failure.message}"
+        return None
 
     @property
     def timeout_seconds(self) -> float:
@@ -356,6 +364,7 @@ class RevisionRuntime:
                 delay = self._backoff()
                 if isinstance(err, InstanceFailed):
                     self._note_crash(f"instance failed to start: {err}", delay)
+                self._reject_if_crash_looping()
             self._notify()
             self._wakeup.set()
             return
@@ -368,6 +377,11 @@ class RevisionRuntime:
         wanted = max(1, min(self._initial, self.desired))
         self._ever_ready = self._ever_ready or self.ready_count >= wanted
         self._notify()
+
+    def _reject_if_crash_looping(self) -> None:
+        reason = self.unavailable
+        if reason is not None:
+            self.activator.reject_waiting(reason)
 
     def _backoff(self) -> float:
         """Count a failure and hold the next start back (0 s, then initial x 2^n, capped)."""
