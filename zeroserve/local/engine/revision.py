@@ -142,7 +142,8 @@ class RevisionRuntime:
         fatal = self._fatal
         if fatal is not None:
             return f"revision {self.spec.key} cannot serve: {fatal.message}"
-        if self._crashes >= _CRASH_LOOP and self._failure is not None and not self.activator.ready:
+        looping = self._crashes >= _CRASH_LOOP and self._failure is not None
+        if looping and self.desired > 0 and not self.activator.ready:
             return f"revision {self.spec.key} keeps failing to start: {self._failure.message}"
         return None
 
