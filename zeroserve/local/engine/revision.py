@@ -142,9 +142,10 @@ class RevisionRuntime:
         fatal = self._fatal
         if fatal is not None:
             return f"revision {self.spec.key} cannot serve: {fatal.message}"
-        looping = self._crashes >= _CRASH_LOOP and self._failure is not None
-        if looping and self.desired > 0 and not self.activator.ready:
-            return f"revision {self.spec.key} keeps failing to start: {self._failure.message}"
+        failure = self._failure
+        looping = self._crashes >= _CRASH_LOOP and failure is not None
+        if failure is not None and looping and self.desired > 0 and not self.activator.ready:
+            return f"revision {self.spec.key} keeps failing to start: {failure.message}"
         return None
 
     @property
