@@ -130,6 +130,7 @@ def detector(argv: list[str]) -> int:
     parser.add_argument("--name", "--model-name", "--model_name", dest="name", default=None)
     parser.add_argument("--event-source", "--event_source", dest="event_source", default=None)
     drift = parser.add_argument_group("drift")
+    drift.add_argument("--test", dest="drift_test", choices=["ks", "mmd"], default="ks", help="drift test")
     drift.add_argument("--p-val", dest="p_val", type=float, default=0.05)
     drift.add_argument("--correction", choices=["bonferroni", "fdr"], default="bonferroni")
     drift.add_argument(
@@ -152,7 +153,12 @@ def detector(argv: list[str]) -> int:
 
     if args.kind == "drift":
         build = build_method(
-            "drift", p_val=args.p_val, correction=args.correction, window=args.window, mode=args.window_mode
+            "drift",
+            test=args.drift_test,
+            p_val=args.p_val,
+            correction=args.correction,
+            window=args.window,
+            mode=args.window_mode,
         )
     else:
         build = build_method(

@@ -27,6 +27,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
 
 from zeroserve.logger.cloudevent import CloudEvent, CloudEventError, decode_http, encode_binary, lower_headers
 from zeroserve.logger.detectors.drift import DriftResult, KSDriftDetector
+from zeroserve.logger.detectors.mmd import MMDDriftDetector
 from zeroserve.logger.detectors.outlier import OutlierDetector, OutlierResult
 from zeroserve.logger.detectors.payload import PayloadError, instances_from_payload
 from zeroserve.logger.emitter import PayloadLogger
@@ -233,7 +234,7 @@ class DetectorService:
         return reference[self._fit_first :]
 
     def _run(self, x: np.ndarray) -> list[DriftResult | OutlierResult]:
-        if isinstance(self.method, KSDriftDetector):
+        if isinstance(self.method, KSDriftDetector | MMDDriftDetector):
             drift = self.method.update(x)
             for result in drift:
                 self._tests.labels(is_drift=str(result.is_drift)).inc()
@@ -286,12 +287,16 @@ def build_method(kind: str, **options: Any) -> Callable[[np.ndarray], Any]:
 
     Args:
         kind: ``drift`` or ``outlier``.
-        **options: keyword arguments of :class:`KSDriftDetector` or :class:`OutlierDetector`.
+        **options: keyword arguments of :class:`KSDriftDetector` (or, with ``test="mmd"``, of
+            :class:`MMDDriftDetector`) or of :class:`OutlierDetector`.
 
     Returns:
         ``reference -> method``.
     """
     if kind == "drift":
+        if options.pop("test", "ks") == "mmd":
+            mmd = {k: v for k, v in options.items() if k in ("p_val", "window", "permutations", "seed")}
+            return lambda reference: MMDDriftDetector(reference, **mmd)
         return lambda reference: KSDriftDetector(reference, **options)
     return lambda reference: OutlierDetector(reference, **options)
 

@@ -15,6 +15,7 @@ from sklearn.datasets import load_iris
 
 from zeroserve.logger.config import LoggerConfig
 from zeroserve.logger.detectors.drift import KSDriftDetector
+from zeroserve.logger.detectors.mmd import MMDDriftDetector
 from zeroserve.logger.detectors.payload import PayloadError, instances_from_payload
 from zeroserve.logger.detectors.reference import ReferenceDataError, load_reference
 from zeroserve.logger.detectors.server import DRIFT_TYPE, OUTLIER_TYPE, DetectorService, build_method
@@ -221,3 +222,20 @@ async def test_bad_events_get_4xx_with_a_message() -> None:
     assert "JSON" in answers["text"].json()["error"]
     assert "instances" in answers["payload"].json()["error"]
     assert json.loads(answers["features"].content)["error"].startswith("instances have 3 features")
+
+
+def test_mmd_drift_flags_the_shifted_window_only() -> None:
+    detector = MMDDriftDetector(iris_like(1000, seed=1), window=500, permutations=50)
+    results = detector.update(iris_like(1000, seed=2)) + detector.update(iris_like(1000, seed=3, shift=0.8))
+    assert [r.is_drift for r in results] == [0, 0, 1, 1]
+    assert results[2].distance[0] > 10 * results[0].distance[0]
+
+
+async def test_drift_service_with_the_mmd_test() -> None:
+    service = DetectorService(
+        "drift", build_method("drift", test="mmd", window=200), reference=iris_like(500, seed=1)
+    )
+    async with serve(service) as server, httpx.AsyncClient(base_url=server.url) as client:
+        same = await post(client, "/", request_event(iris_like(200, seed=2)))
+        shifted = await post(client, "/", request_event(iris_like(200, seed=3, shift=1.0)))
+    assert same.json()["data"]["is_drift"] == 0 and shifted.json()["data"]["is_drift"] == 1
