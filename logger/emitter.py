@@ -26,6 +26,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -91,7 +92,12 @@ class PayloadLogger:
         self._transport = transport
         self._sleep = sleep
         self._monotonic = monotonic
-        self._queue: asyncio.Queue[CloudEvent] | None = None
+        self._buffer: deque[CloudEvent] = deque()
+        self._ready = asyncio.Event()
+        """Set while the buffer holds events (wakes the collecting sender)."""
+        self._drained = asyncio.Event()
+        """Set when every submitted event is finished (sent or given up): what ``stop`` waits for."""
+        self._unfinished = 0
         self._queued_bytes = 0
         self._workers: list[asyncio.Task[None]] = []
         self._client: httpx.AsyncClient | None = None
@@ -130,7 +136,7 @@ class PayloadLogger:
     @property
     def depth(self) -> int:
         """Events waiting in the queue."""
-        return self._queue.qsize() if self._queue is not None else 0
+        return len(self._buffer)
 
     async def start(self) -> None:
         """Start the senders on the running event loop; a no-op when already started."""
@@ -138,7 +144,11 @@ class PayloadLogger:
             return
         self._loop = asyncio.get_running_loop()
         self._stopping = False
-        self._queue = asyncio.Queue(maxsize=self.config.queue_size)
+        self._buffer = deque()
+        self._ready = asyncio.Event()
+        self._drained = asyncio.Event()
+        self._drained.set()
+        self._unfinished = 0
         self._collecting = asyncio.Lock()
         workers = self.config.workers
         url = self.config.url
@@ -169,32 +179,37 @@ class PayloadLogger:
             Whether the event was queued (``False``: dropped and counted).
         """
         size = len(event.data)
-        if self._queue is None or self._stopping:
+        if self._loop is None or self._stopping:
             self._drop("shutdown").inc()
             return False
         if size > self.config.max_payload_bytes:
             self._drop("too_large").inc()
             return False
-        if self._queue.full() or self._queued_bytes + size > self.config.queue_max_bytes:
+        buffer = self._buffer
+        if len(buffer) >= self.config.queue_size or self._queued_bytes + size > self.config.queue_max_bytes:
             self._drop("queue_full").inc()
             return False
-        self._queue.put_nowait(event)
+        buffer.append(event)
         self._queued_bytes += size
+        self._unfinished += 1
+        if not self._ready.is_set():
+            self._ready.set()
+        if self._drained.is_set():
+            self._drained.clear()
         self._child("queued", event.type).inc()
         return True
 
     async def stop(self) -> None:
         """Flush what is queued (up to ``shutdown_timeout``), then stop the senders; safe to call twice."""
-        if self._loop is None or self._queue is None:
+        if self._loop is None:
             return
         self._stopping = True
-        queue = self._queue
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(queue.join(), timeout=self.config.shutdown_timeout)
+            await asyncio.wait_for(self._drained.wait(), timeout=self.config.shutdown_timeout)
         for task in self._workers:
             task.cancel()
         await asyncio.gather(*self._workers, return_exceptions=True)
-        left = queue.qsize()
+        left = len(self._buffer)
         if left:
             self._drop("shutdown").inc(left)
             log.warning("payload logger stopped with %d unsent events", left)
@@ -205,22 +220,23 @@ class PayloadLogger:
         self._workers = []
         self._client = None
         self._fast = None
-        self._queue = None
+        self._buffer = deque()
+        self._unfinished = 0
         self._queued_bytes = 0
         self._loop = None
 
     async def _run_worker(self) -> None:
-        assert self._queue is not None
-        queue = self._queue
+        buffer = self._buffer
         limit = self.config.batch_size
         linger = self.config.batch_linger
         while True:
             async with self._collecting:  # one sender gathers a batch while the others send theirs
-                batch = [await queue.get()]
-                if linger > 0 and queue.qsize() < limit - 1:
+                while not buffer:
+                    self._ready.clear()
+                    await self._ready.wait()
+                if linger > 0 and len(buffer) < limit:
                     await asyncio.sleep(linger)  # not a retry delay: lets a batch build up
-                while len(batch) < limit and not queue.empty():
-                    batch.append(queue.get_nowait())
+                batch = [buffer.popleft() for _ in range(min(limit, len(buffer)))]
             try:
                 await self._deliver(batch)
             except asyncio.CancelledError:
@@ -229,9 +245,10 @@ class PayloadLogger:
                 log.exception("payload logger failed to deliver %d events", len(batch))
                 self._drop("retries_exhausted").inc(len(batch))
             finally:
-                for event in batch:
-                    self._queued_bytes -= len(event.data)
-                    queue.task_done()
+                self._queued_bytes -= sum(len(event.data) for event in batch)
+                self._unfinished -= len(batch)
+                if self._unfinished == 0:
+                    self._drained.set()
 
     def _encode(self, event: CloudEvent) -> Any:
         return self._fast.encode_event(event) if self._fast is not None else encode_binary(event)
