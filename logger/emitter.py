@@ -16,8 +16,9 @@ Policy (what KServe's logger lacks, kserve#6167 / #6193):
   the event is dropped as ``retries_exhausted``. Other 4xx answers are final (``rejected``).
 - :meth:`PayloadLogger.stop` flushes: it waits up to ``shutdown_timeout`` for the queue to drain.
 
-Delivery is therefore best effort with bounded retries, at most once per successful send; for
-durable at-least-once delivery point the logger at a Broker, which stores before it acknowledges.
+Delivery is therefore best effort with bounded retries (a retry after a lost answer may repeat an
+event the sink already took; receivers de-duplicate on ``ce-id``); for durable at-least-once
+delivery point the logger at a Broker, which stores each event before it acknowledges it.
 """
 
 from __future__ import annotations
