@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Protocol
 
 from zeroserve.local.engine.images import LaunchPlan
+from zeroserve.local.engine.processctl import set_parent_death_signal
 from zeroserve.local.engine.zygote import Zygote, ZygoteError
 
 __all__ = ["Instance", "InstanceFailed", "InstanceState", "free_port", "log_tail"]
@@ -191,6 +192,7 @@ class Instance:
                 env=plan.env,
                 cwd=plan.cwd,
                 start_new_session=True,
+                preexec_fn=set_parent_death_signal,
             )
         except OSError as err:
             raise InstanceFailed(f"cannot start {plan.argv[0]!r}: {err}") from err

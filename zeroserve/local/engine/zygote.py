@@ -27,6 +27,8 @@ import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from zeroserve.local.engine.processctl import set_parent_death_signal, set_process_name
+
 __all__ = ["Zygote", "ZygoteError", "main"]
 
 
@@ -199,14 +201,6 @@ def _reap(_signum: int, _frame: object) -> None:
         _write({"exit": pid, "code": code})
 
 
-def _set_parent_death_signal() -> None:
-    with contextlib.suppress(Exception):
-        import ctypes
-
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-
-
 def _child(request: dict[str, object]) -> None:
     code = 1
     try:
@@ -214,7 +208,10 @@ def _child(request: dict[str, object]) -> None:
         signal.signal(signal.SIGINT, signal.SIG_DFL)
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         os.setsid()
-        _set_parent_death_signal()
+        set_parent_death_signal()
+        env_in = request.get("env")
+        if isinstance(env_in, dict):
+            set_process_name(f"zs:{env_in.get('K_REVISION') or 'instance'}")
         log_fd = os.open(str(request["log"]), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
         null_fd = os.open(os.devnull, os.O_RDONLY)
         os.dup2(null_fd, 0)
