@@ -46,3 +46,16 @@ def test_follow_yields_new_lines_and_new_files(tmp_path: Path) -> None:
 
     lines = [line for _, line in follow_logs(tmp_path, "ns", "svc", stop=lambda: done["stop"], sleep=sleep)]
     assert lines == ["one", "two", "three"]
+
+
+def test_rotation_keeps_logs_bounded(tmp_path: Path) -> None:
+    from zeroserve.local.engine.instances import rotate_log
+
+    log = tmp_path / "instance-1.log"
+    log.write_text("x" * 100)
+    rotate_log(log, 1000)
+    assert log.exists()
+    rotate_log(log, 50)
+    assert not log.exists()
+    assert (tmp_path / "instance-1.log.1").read_text() == "x" * 100
+    rotate_log(tmp_path / "missing.log", 1)

@@ -25,7 +25,7 @@ from zeroserve.local.engine.images import LaunchPlan
 from zeroserve.local.engine.processctl import set_parent_death_signal
 from zeroserve.local.engine.zygote import Zygote, ZygoteError
 
-__all__ = ["Instance", "InstanceFailed", "InstanceState", "free_port", "log_tail"]
+__all__ = ["Instance", "InstanceFailed", "InstanceState", "free_port", "log_tail", "rotate_log"]
 
 _IDS = itertools.count(1)
 
@@ -70,6 +70,20 @@ def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def rotate_log(path: Path, max_bytes: int) -> None:
+    """Move a log past ``max_bytes`` to ``<name>.1`` (replacing an older one), so logs stay bounded.
+
+    Args:
+        path: the log file.
+        max_bytes: the size that triggers rotation (0: never).
+    """
+    try:
+        if max_bytes and path.stat().st_size > max_bytes:
+            path.replace(path.with_name(path.name + ".1"))
+    except OSError:
+        pass
 
 
 def log_tail(path: Path, lines: int = 15) -> str:
@@ -119,6 +133,8 @@ class Instance:
         self.on_exit: Callable[[Instance], None] | None = None
         self.drained: asyncio.Event | None = None
         """Set by the activator when the last request finishes on an instance being drained."""
+        self.log_max_bytes = 20 * 2**20
+        """A log this large when the instance (re)starts is moved to ``<name>.1`` first."""
         self.gpu_owner: object | None = None
         """Who holds this instance's GPUs (released when it stops)."""
 
@@ -165,6 +181,7 @@ class Instance:
             InstanceFailed: the program could not be started.
         """
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        rotate_log(self.log_path, self.log_max_bytes)
         if self.plan.ready_file is not None:
             with contextlib.suppress(FileNotFoundError):
                 self.plan.ready_file.unlink()

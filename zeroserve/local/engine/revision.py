@@ -339,6 +339,7 @@ class RevisionRuntime:
             plan = self._plan(model_dir, gpus)
             log = self.ctx.log_dir(self.spec) / f"instance-{next(self._log_ids)}.log"
             inst = Instance(plan, log, zygote=self.ctx.zygote)
+            inst.log_max_bytes = self.ctx.settings.log_max_bytes
             inst.gpu_owner = owner
             self.instances.append(inst)
             inst.on_exit = self._on_exit

@@ -104,6 +104,8 @@ class EngineSettings(BaseSettings):
     """Longest delay between restarts."""
     restart_backoff_reset: float = 60.0
     """An instance that ran this long before crashing restarts with the initial delay."""
+    log_max_bytes: int = 20 * 2**20
+    """An instance log larger than this when its instance (re)starts is rotated to ``<name>.1``."""
     stop_grace_period: float = 5.0
     """Seconds between SIGTERM and SIGKILL when an instance is stopped."""
     gpus: list[str] | None = None
