@@ -1,8 +1,18 @@
 """The local serving engine: Knative Serving semantics on one machine.
 
-Revisions run as local processes (:mod:`.instances`, :mod:`.zygote`), the gateway routes by Host and
-path prefix (:mod:`.gateway`), the activator holds requests while a revision scales from zero
-(:mod:`.activator`), the KPA autoscaler decides instance counts (:mod:`.autoscaler`), and the
-reconciler keeps Services, Configurations, Revisions, Routes and HTTPRoutes true through the API
-server (:mod:`.reconciler`). :class:`EngineComponent` (in :mod:`.component`) starts it all.
+- :mod:`.component` — :class:`~.component.EngineComponent`, the platform component ``zeroserve up`` starts.
+- :mod:`.reconciler` / :mod:`.resources` — Services -> Configurations + Routes -> Revisions, statuses,
+  HTTPRoutes, through the API server (``kubernetes`` client).
+- :mod:`.engine` — running revisions and the gateway's server, independent of the API server.
+- :mod:`.revision` / :mod:`.spec` / :mod:`.preparation` — one revision's instances, scaling loop and
+  conditions; its model folder (storage layer, init containers) and launch plans.
+- :mod:`.instances` / :mod:`.zygote` / :mod:`.images` / :mod:`.gpus` / :mod:`.processctl` — instances as
+  local processes, forked from a pre-warmed interpreter; image -> command table; GPU assignment.
+- :mod:`.gateway` / :mod:`.routing` / :mod:`.upstream` / :mod:`.activator` — Host and path routing,
+  traffic splits, the ``zeroserve-revision`` response header, pooled upstream connections, and the
+  activator that holds requests while a revision scales from zero.
+- :mod:`.autoscaler` / :mod:`.traffic` / :mod:`.procstat` — the KPA (and HPA-class) decision as a pure
+  function and what it observes.
+- :mod:`.metrics` / :mod:`.logs` / :mod:`.settings` — Prometheus metrics, instance logs, settings
+  (``ZEROSERVE_ENGINE_*``).
 """
