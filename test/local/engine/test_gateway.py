@@ -103,3 +103,15 @@ async def test_missing_routes_and_revisions(setup: tuple[httpx.AsyncClient, Serv
     refused = await client.get("/", headers={"Host": "svc.ns.example.com"})
     assert refused.status_code == 503 and "cannot run locally" in refused.text
     assert (await client.get("/healthz")).status_code == 200
+
+
+async def test_head_and_expect(setup: tuple[httpx.AsyncClient, Served, Gateway]) -> None:
+    client, served, _ = setup
+    head = await client.head("/abc", headers={"Host": "svc.ns.example.com"})
+    assert head.status_code == 200
+    assert head.headers["content-length"] == str(len(b"echo:/abc:"))
+    after = await client.post(
+        "/x", content=b"body", headers={"Host": "svc.ns.example.com", "Expect": "100-continue"}
+    )
+    assert after.text == "echo:/x:body"
+    assert b"expect" not in served.seen[-1].lower()

@@ -248,7 +248,10 @@ def _external(host: str, table: RoutingTable) -> bool:
 
 async def _forward(send: Send, resp: UpstreamResponse, revision: bytes | None) -> None:
     out = [(k, v) for k, v in resp.headers if k not in _SKIP_RESPONSE]
-    out.append((b"content-length", str(len(resp.body)).encode()))
+    if resp.body or not any(k == b"content-length" for k, _ in resp.headers):
+        out.append((b"content-length", str(len(resp.body)).encode()))
+    else:  # a HEAD (or empty) response: keep the length the upstream announced
+        out += [(k, v) for k, v in resp.headers if k == b"content-length"]
     if revision is not None:
         out.append((_REVISION_HEADER, revision))
     await send({"type": "http.response.start", "status": resp.status, "headers": out})

@@ -47,7 +47,8 @@ class _Connection(asyncio.Protocol):
         self._header_name = b""
         self.closed = False
         self.received = False
-        self.reused = False
+        self.head_request = False
+        self.keep = True
 
     # protocol callbacks
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -80,6 +81,13 @@ class _Connection(asyncio.Protocol):
     def on_body(self, body: bytes) -> None:
         self._body.append(body)
 
+    def on_headers_complete(self) -> None:
+        if self.head_request:
+            # a response to HEAD has no body whatever its content-length says; the parser cannot be
+            # told, so finish here and do not reuse the connection
+            self.keep = False
+            self.on_message_complete()
+
     def on_message_complete(self) -> None:
         resp = self.response
         resp.status = self.parser.get_status_code()
@@ -88,7 +96,8 @@ class _Connection(asyncio.Protocol):
         if done is not None and not done.done():
             done.set_result(resp)
 
-    async def exchange(self, data: bytes) -> UpstreamResponse:
+    async def exchange(self, data: bytes, *, head: bool = False) -> UpstreamResponse:
+        self.head_request = head
         self.response = UpstreamResponse()
         self._body = []
         self.received = False
@@ -109,6 +118,7 @@ _HOP_BY_HOP = frozenset(
         b"trailer",
         b"transfer-encoding",
         b"upgrade",
+        b"expect",
         b"content-length",
         b"host",
     }
@@ -168,6 +178,7 @@ class UpstreamPool:
                 parts += [name, b": ", value, b"\r\n"]
         parts += [b"content-length: ", str(len(body)).encode(), b"\r\n\r\n", body]
         data = b"".join(parts)
+        head = method == "HEAD"
         key = (host, port)
         idle = self._idle.get(key)
         while idle:
@@ -175,7 +186,7 @@ class UpstreamPool:
             if conn.closed:
                 continue
             try:
-                resp = await conn.exchange(data)
+                resp = await conn.exchange(data, head=head)
             except UpstreamError:
                 if conn.received:
                     raise
@@ -183,12 +194,12 @@ class UpstreamPool:
             self._release(key, conn)
             return resp
         conn = await self._connect(host, port)
-        resp = await conn.exchange(data)
+        resp = await conn.exchange(data, head=head)
         self._release(key, conn)
         return resp
 
     def _release(self, key: tuple[str, int], conn: _Connection) -> None:
-        if conn.closed or not conn.parser.should_keep_alive():
+        if conn.closed or not conn.keep or not conn.parser.should_keep_alive():
             if conn.transport is not None:
                 conn.transport.close()
             return
