@@ -1,7 +1,8 @@
 """A tiny HTTP server standing in for a container image in engine tests.
 
 Listens on ``--http_port`` (else ``$PORT``); every request answers JSON describing the process
-(pid, path, Host, a few environment variables). ``?sleep=S`` delays the answer; ``--exit-code N``
+(pid, path, Host, a few environment variables). ``?sleep=S`` delays the answer, ``?stream=N&gap=S``
+answers N chunks S seconds apart (chunked encoding); ``--exit-code N``
 makes it fail at start, like a server whose model is missing.
 """
 
@@ -27,6 +28,16 @@ async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
     query = dict(p.split("=", 1) for p in scope["query_string"].decode().split("&") if "=" in p)
     if "sleep" in query:
         await asyncio.sleep(float(query["sleep"]))
+    if "stream" in query:  # chunked: N chunks, ``gap`` seconds apart
+        await send(
+            {"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/plain")]}
+        )
+        for i in range(int(query["stream"])):
+            if i:
+                await asyncio.sleep(float(query.get("gap", "0.2")))
+            await send({"type": "http.response.body", "body": f"chunk{i};".encode(), "more_body": True})
+        await send({"type": "http.response.body", "body": b""})
+        return
     headers = {k.decode(): v.decode() for k, v in scope["headers"]}
     payload = {
         "pid": os.getpid(),

@@ -355,3 +355,25 @@ async def test_busy_gateway_port_says_how_to_fix_it(engine: Engine, tmp_path: Pa
     with pytest.raises(OSError, match="--gateway-port"):
         await other.start("127.0.0.1", engine.gateway_port)
     await other.stop()
+
+
+async def test_chunked_responses_stream_through_the_gateway(engine: Engine) -> None:
+    rev = engine.ensure_revision(_spec("streamer-00001", min_scale="1"))
+    engine.set_routes([RouteEntry("default", "streamer", (("streamer-00001", 100),))])
+    await _until(lambda: rev.ready_count == 1)
+    base = f"http://127.0.0.1:{engine.gateway_port}"
+    async with httpx.AsyncClient(base_url=base, timeout=10) as client:
+        started = time.monotonic()
+        arrivals: list[tuple[float, bytes]] = []
+        async with client.stream(
+            "GET", "/?stream=3&gap=0.4", headers={"Host": "streamer.default.example.com"}
+        ) as r:
+            assert r.headers[REVISION_HEADER] == "streamer-00001"
+            async for chunk in r.aiter_raw():
+                arrivals.append((time.monotonic() - started, chunk))
+        assert b"".join(c for _, c in arrivals) == b"chunk0;chunk1;chunk2;"
+        assert arrivals[0][0] < 0.6  # the first chunk arrives before the last one is even produced
+        # the connection went back to the pool: the next plain request works
+        again = await client.get("/", headers={"Host": "streamer.default.example.com"})
+        assert again.status_code == 200
+    assert rev.activator.ready[0].in_flight == 0

@@ -180,7 +180,16 @@ class Gateway:
                     resp = await self.pool.request(
                         "127.0.0.1", inst.port, method, target, fwd_headers, body, host_header
                     )
-                break
+                self._count(res, resp.status)
+                if resp.stream is None:
+                    break
+                # a stream holds its instance (and its concurrency slot) until it ends, within the timeout
+                try:
+                    async with asyncio.timeout_at(deadline):
+                        await _forward(send, resp, res.revision.encode())
+                except TimeoutError:
+                    resp.abandon()
+                return
             except UpstreamError as err:
                 if attempt == _ATTEMPTS - 1:
                     self._count(res, 502)
@@ -200,7 +209,6 @@ class Gateway:
             finally:
                 activator.release(inst)
         assert resp is not None
-        self._count(res, resp.status)
         await _forward(send, resp, res.revision.encode())
 
     async def _egress(self, scope: Scope, receive: Receive, send: Send, host: str, raw: bytes) -> None:
@@ -248,14 +256,35 @@ def _external(host: str, table: RoutingTable) -> bool:
 
 async def _forward(send: Send, resp: UpstreamResponse, revision: bytes | None) -> None:
     out = [(k, v) for k, v in resp.headers if k not in _SKIP_RESPONSE]
+    if revision is not None:
+        out.append((_REVISION_HEADER, revision))
+    if resp.stream is not None:
+        await _forward_stream(send, resp, out)
+        return
     if resp.body or not any(k == b"content-length" for k, _ in resp.headers):
         out.append((b"content-length", str(len(resp.body)).encode()))
     else:  # a HEAD (or empty) response: keep the length the upstream announced
         out += [(k, v) for k, v in resp.headers if k == b"content-length"]
-    if revision is not None:
-        out.append((_REVISION_HEADER, revision))
     await send({"type": "http.response.start", "status": resp.status, "headers": out})
     await send({"type": "http.response.body", "body": resp.body})
+
+
+async def _forward_stream(send: Send, resp: UpstreamResponse, headers: list[tuple[bytes, bytes]]) -> None:
+    """Relay a chunked / event-stream response as it arrives."""
+    assert resp.stream is not None
+    finished = False
+    try:
+        await send({"type": "http.response.start", "status": resp.status, "headers": headers})
+        while True:
+            chunk = await resp.stream.get()
+            if chunk is None or isinstance(chunk, UpstreamError):
+                break
+            await send({"type": "http.response.body", "body": chunk, "more_body": True})
+        await send({"type": "http.response.body", "body": b""})
+        finished = chunk is None
+    finally:
+        if not finished:
+            resp.abandon()
 
 
 async def _respond(

@@ -3,7 +3,8 @@
 The gateway adds one hop to every request, so the hop is kept cheap: pooled keep-alive
 connections per ``(host, port)``, an :class:`asyncio.Protocol` with ``httptools``' C parser for the
 response, and no per-request objects beyond the response itself. Responses are read whole
-(inference payloads are small); chunked responses are de-chunked. A request that fails on a reused
+(inference payloads are small); chunked and ``text/event-stream`` responses are streamed chunk by
+chunk instead. A request that fails on a reused
 connection before any response byte arrives is retried once on a fresh one (the instance may have
 closed an idle connection).
 """
@@ -11,7 +12,7 @@ closed an idle connection).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 import httptools
@@ -30,11 +31,16 @@ class UpstreamError(Exception):
 
 @dataclass
 class UpstreamResponse:
-    """A complete upstream response."""
+    """An upstream response: complete, or streaming (``stream`` set, ``body`` empty)."""
 
     status: int = 0
     headers: list[tuple[bytes, bytes]] = field(default_factory=list)
     body: bytes = b""
+    stream: asyncio.Queue[bytes | UpstreamError | None] | None = None
+    """For chunked and event-stream responses: body chunks as they arrive, then ``None`` (end) or
+    an :class:`UpstreamError` (the upstream went away mid-stream)."""
+    abandon: Callable[[], None] = lambda: None
+    """Call when giving up on a stream before its end (closes the connection)."""
 
 
 class _Connection(asyncio.Protocol):
@@ -49,6 +55,9 @@ class _Connection(asyncio.Protocol):
         self.received = False
         self.head_request = False
         self.keep = True
+        self.streaming = False
+        self.stream_ended = False
+        self.on_stream_end: Callable[[], None] | None = None
 
     # protocol callbacks
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -57,6 +66,9 @@ class _Connection(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
+        if self.streaming and self.response.stream is not None:
+            self.streaming = False
+            self.response.stream.put_nowait(UpstreamError(f"upstream closed mid-response: {exc}", sent=True))
         done = self._done
         if done is not None and not done.done():
             done.set_exception(UpstreamError(f"upstream closed the connection: {exc or 'EOF'}", sent=True))
@@ -79,7 +91,11 @@ class _Connection(asyncio.Protocol):
         self.response.headers.append((name.lower(), value))
 
     def on_body(self, body: bytes) -> None:
-        self._body.append(body)
+        if self.streaming:
+            assert self.response.stream is not None
+            self.response.stream.put_nowait(bytes(body))
+        else:
+            self._body.append(body)
 
     def on_headers_complete(self) -> None:
         if self.head_request:
@@ -87,8 +103,27 @@ class _Connection(asyncio.Protocol):
             # told, so finish here and do not reuse the connection
             self.keep = False
             self.on_message_complete()
+            return
+        resp = self.response
+        sized = any(k == b"content-length" for k, _ in resp.headers)
+        events = any(k == b"content-type" and v.startswith(b"text/event-stream") for k, v in resp.headers)
+        if not sized or events:
+            self.streaming = True
+            resp.status = self.parser.get_status_code()
+            resp.stream = asyncio.Queue()
+            done = self._done
+            if done is not None and not done.done():
+                done.set_result(resp)
 
     def on_message_complete(self) -> None:
+        if self.streaming:
+            self.streaming = False
+            self.stream_ended = True
+            assert self.response.stream is not None
+            self.response.stream.put_nowait(None)
+            if self.on_stream_end is not None:
+                self.on_stream_end()
+            return
         resp = self.response
         resp.status = self.parser.get_status_code()
         resp.body = b"".join(self._body)
@@ -96,8 +131,16 @@ class _Connection(asyncio.Protocol):
         if done is not None and not done.done():
             done.set_result(resp)
 
+    def abandon(self) -> None:
+        """Drop a response still streaming (the client went away): close the connection."""
+        if self.streaming and self.transport is not None:
+            self.streaming = False
+            self.transport.close()
+
     async def exchange(self, data: bytes, *, head: bool = False) -> UpstreamResponse:
         self.head_request = head
+        self.on_stream_end = None
+        self.stream_ended = False
         self.response = UpstreamResponse()
         self._body = []
         self.received = False
@@ -191,12 +234,19 @@ class UpstreamPool:
                 if conn.received:
                     raise
                 continue  # a stale keep-alive connection: try another
-            self._release(key, conn)
+            self._settle(key, conn, resp)
             return resp
         conn = await self._connect(host, port)
         resp = await conn.exchange(data, head=head)
-        self._release(key, conn)
+        self._settle(key, conn, resp)
         return resp
+
+    def _settle(self, key: tuple[str, int], conn: _Connection, resp: UpstreamResponse) -> None:
+        if resp.stream is None or conn.stream_ended:
+            self._release(key, conn)
+        else:  # back to the pool once the stream has ended
+            conn.on_stream_end = lambda: self._release(key, conn)
+            resp.abandon = conn.abandon
 
     def _release(self, key: tuple[str, int], conn: _Connection) -> None:
         if conn.closed or not conn.keep or not conn.parser.should_keep_alive():
