@@ -47,6 +47,8 @@ RETRYABLE_STATUS = frozenset({404, 408, 409, 429})
 """Client-error statuses retried (as Knative's dispatcher does); every 5xx is retried too."""
 
 Sleep = Callable[[float], Awaitable[None]]
+_Queued = tuple[str, str, int, Any]
+"""A queued event: ``(type, id, payload size, request)``, the request already encoded."""
 
 
 def retry_delay(retry: int, initial: float, cap: float) -> float:
@@ -93,7 +95,7 @@ class PayloadLogger:
         self._transport = transport
         self._sleep = sleep
         self._monotonic = monotonic
-        self._buffer: deque[CloudEvent] = deque()
+        self._buffer: deque[_Queued] = deque()
         self._ready = asyncio.Event()
         """Set while the buffer holds events (wakes the collecting sender)."""
         self._drained = asyncio.Event()
@@ -190,7 +192,9 @@ class PayloadLogger:
         if len(buffer) >= self.config.queue_size or self._queued_bytes + size > self.config.queue_max_bytes:
             self._drop("queue_full").inc()
             return False
-        buffer.append(event)
+        # Encoded now: the queue then holds only strings and bytes, which the garbage collector
+        # never has to traverse however long the queue grows.
+        buffer.append((event.type, event.id, size, self._encode(event)))
         self._queued_bytes += size
         self._unfinished += 1
         if not self._ready.is_set():
@@ -246,7 +250,7 @@ class PayloadLogger:
                 log.exception("payload logger failed to deliver %d events", len(batch))
                 self._drop("retries_exhausted").inc(len(batch))
             finally:
-                self._queued_bytes -= sum(len(event.data) for event in batch)
+                self._queued_bytes -= sum(item[2] for item in batch)
                 self._unfinished -= len(batch)
                 if self._unfinished == 0:
                     self._drained.set()
@@ -268,29 +272,30 @@ class PayloadLogger:
                 statuses.append(0)
         return statuses
 
-    async def _deliver(self, batch: list[CloudEvent]) -> None:
-        pending = [(event, self._encode(event)) for event in batch]
+    async def _deliver(self, batch: list[_Queued]) -> None:
+        pending = batch
         status = 0
         for attempt in range(1, self.config.max_attempts + 1):
             started = self._monotonic()
-            statuses = await self._post_all([request for _, request in pending])
+            statuses = await self._post_all([item[3] for item in pending])
             self.metrics.send_latency.observe(max(0.0, self._monotonic() - started))
             retry = []
-            for (event, request), status in zip(pending, statuses, strict=True):
+            for item, status in zip(pending, statuses, strict=True):
+                event_type, event_id = item[0], item[1]
                 if 200 <= status < 300:
-                    self._sent_counter(event.type).inc()
+                    self._sent_counter(event_type).inc()
                 elif status and not is_retryable(status):
                     self._drop("rejected").inc()
-                    log.warning("sink %s rejected event %s with HTTP %d", self.config.url, event.id, status)
+                    log.warning("sink %s rejected event %s with HTTP %d", self.config.url, event_id, status)
                 else:
-                    retry.append((event, request))
+                    retry.append(item)
             if not retry:
                 return
             pending = retry
             if attempt == self.config.max_attempts:
                 break
-            for event, _ in pending:
-                self._retried_counter(event.type).inc()
+            for item in pending:
+                self._retried_counter(item[0]).inc()
             await self._sleep(retry_delay(attempt, self.config.backoff_initial, self.config.backoff_max))
         self._drop("retries_exhausted").inc(len(pending))
         reason = f"HTTP {status}" if status else "no answer"
