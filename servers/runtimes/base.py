@@ -16,7 +16,7 @@ from pydantic import ValidationError
 from pydantic_settings import BaseSettings
 
 from zeroserve.servers.model import Model
-from zeroserve.servers.runtimes.errors import RuntimeOptionsError
+from zeroserve.servers.runtimes.errors import ModelFormatError, RuntimeOptionsError
 from zeroserve.servers.runtimes.files import find_model_file
 from zeroserve.servers.storage import ModelStorage
 
@@ -58,6 +58,7 @@ class FileModel(Model):
     Args:
         name: the model's name.
         model_dir: local folder (or file), or a storage URI resolved at load time.
+        options: the runtime's options; defaults (and the environment) when omitted.
         storage: resolves ``model_dir`` when it is a URI; built from the environment when omitted.
     """
 
@@ -65,10 +66,20 @@ class FileModel(Model):
     """The runtime's registry name, used in messages."""
     patterns: ClassVar[tuple[str, ...]] = ()
     """Glob patterns of the model file, e.g. ``("*.joblib", "*.pkl")``."""
+    options_class: ClassVar[type[BaseSettings]] = BaseSettings
+    """The runtime's options (pydantic-settings, with the runtime's own environment prefix)."""
 
-    def __init__(self, name: str, model_dir: Path | str, *, storage: ModelStorage | None = None) -> None:
+    def __init__(
+        self,
+        name: str,
+        model_dir: Path | str,
+        options: BaseSettings | None = None,
+        *,
+        storage: ModelStorage | None = None,
+    ) -> None:
         super().__init__(name)
         self.model_dir = model_dir
+        self.options = options if options is not None else self.options_class()
         self._storage = storage
         self.model_file: Path | None = None
         """The file that was loaded, once :meth:`load` ran."""
@@ -91,8 +102,15 @@ class FileModel(Model):
 
         Returns:
             The (not yet loaded) model.
+
+        Raises:
+            ModelFormatError: no model folder was given.
+            RuntimeOptionsError: an option is unknown or has a bad value.
         """
-        raise NotImplementedError
+        if model_dir is None:
+            needed = "a model folder (--model-dir or --storage-uri) is required"
+            raise ModelFormatError(f"{cls.runtime}: {needed}")
+        return cls(name, model_dir, parse_options(cls.options_class, cls.runtime, options), storage=storage)
 
     def resolve_model_file(self) -> Path:
         """Resolve :attr:`model_dir` to a local path and find the single model file in it.

@@ -11,7 +11,7 @@ import uuid
 import warnings
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal, Self
+from typing import Any, Literal
 
 import numpy as np
 from pydantic import AliasChoices, Field, field_validator
@@ -19,7 +19,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from zeroserve.servers.errors import InferenceError, InvalidInput
 from zeroserve.servers.predict_io import get_predict_input
-from zeroserve.servers.runtimes.base import FileModel, parse_options
+from zeroserve.servers.runtimes.base import FileModel
 from zeroserve.servers.runtimes.errors import DeviceUnavailableError, ModelFormatError
 from zeroserve.servers.storage import ModelStorage
 from zeroserve.servers.tensors import datatype_of
@@ -65,6 +65,8 @@ class TorchScriptModel(FileModel):
 
     runtime = "pytorch"
     patterns = ("*.pt",)
+    options_class = TorchScriptOptions
+    options: TorchScriptOptions
 
     def __init__(
         self,
@@ -74,22 +76,9 @@ class TorchScriptModel(FileModel):
         *,
         storage: ModelStorage | None = None,
     ) -> None:
-        super().__init__(name, model_dir, storage=storage)
-        self.options = options if options is not None else TorchScriptOptions()
+        super().__init__(name, model_dir, options, storage=storage)
         self._module: Any = None
         self._torch: Any = None
-
-    @classmethod
-    def from_options(
-        cls,
-        name: str,
-        model_dir: Path | str | None,
-        options: Mapping[str, Any],
-        storage: ModelStorage | None = None,
-    ) -> Self:
-        if model_dir is None:
-            raise ModelFormatError("pytorch: a model folder (--model-dir or --storage-uri) is required")
-        return cls(name, model_dir, parse_options(TorchScriptOptions, cls.runtime, options), storage=storage)
 
     def _check_device(self, torch: Any) -> Any:
         device = self.options.device

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Self
+from typing import Any
 
 import numpy as np
 from pydantic import AliasChoices, Field
@@ -17,7 +17,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from zeroserve.servers.errors import InvalidInput
 from zeroserve.servers.predict_io import get_predict_response
-from zeroserve.servers.runtimes.base import FileModel, parse_options
+from zeroserve.servers.runtimes.base import FileModel
 from zeroserve.servers.runtimes.errors import ModelFormatError
 from zeroserve.servers.runtimes.features import feature_matrix
 from zeroserve.servers.storage import ModelStorage
@@ -48,6 +48,8 @@ class XGBoostModel(FileModel):
 
     runtime = "xgboost"
     patterns = ("*.bst", "*.json", "*.ubj")
+    options_class = XGBoostOptions
+    options: XGBoostOptions
 
     def __init__(
         self,
@@ -57,22 +59,9 @@ class XGBoostModel(FileModel):
         *,
         storage: ModelStorage | None = None,
     ) -> None:
-        super().__init__(name, model_dir, storage=storage)
-        self.options = options if options is not None else XGBoostOptions()
+        super().__init__(name, model_dir, options, storage=storage)
         self._booster: Any = None
         self._outputs: list[dict[str, Any]] = []
-
-    @classmethod
-    def from_options(
-        cls,
-        name: str,
-        model_dir: Path | str | None,
-        options: Mapping[str, Any],
-        storage: ModelStorage | None = None,
-    ) -> Self:
-        if model_dir is None:
-            raise ModelFormatError("xgboost: a model folder (--model-dir or --storage-uri) is required")
-        return cls(name, model_dir, parse_options(XGBoostOptions, cls.runtime, options), storage=storage)
 
     def load_file(self, path: Path) -> None:
         import xgboost
