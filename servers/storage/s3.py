@@ -7,23 +7,19 @@ with ``s3_anonymous``. A client factory can be injected.
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
+from zeroserve.servers.storage.buckets import BucketBackend, ListedObject
 from zeroserve.servers.storage.errors import BackendUnavailableError, DownloadError, StorageNotFoundError
-from zeroserve.servers.storage.objects import place_objects, unpack_single_file
-from zeroserve.servers.storage.progress import DownloadProgress, ProgressReporter, log_progress
-from zeroserve.servers.storage.settings import StorageSettings
-from zeroserve.servers.storage.uri import split_bucket
+from zeroserve.servers.storage.objects import PlacedObject
+from zeroserve.servers.storage.progress import ProgressReporter
 
 __all__ = ["S3Backend"]
 
 _CHUNK = 1 << 20
 
 
-class S3Backend:
+class S3Backend(BucketBackend):
     """Downloads every object under an S3 prefix (or the single object it names).
 
     Args:
@@ -34,20 +30,6 @@ class S3Backend:
     """
 
     schemes: tuple[str, ...] = ("s3",)
-
-    def __init__(
-        self,
-        settings: StorageSettings,
-        *,
-        client_factory: Callable[[], Any] | None = None,
-        progress_sink: Callable[[DownloadProgress], None] = log_progress,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self._settings = settings
-        self._factory = client_factory or self._default_client
-        self._owns_clients = client_factory is None
-        self._sink = progress_sink
-        self._clock = clock
 
     def _default_client(self) -> Any:
         try:
@@ -67,52 +49,31 @@ class S3Backend:
             config=config,
         )
 
-    def fetch(self, uri: str, target: Path) -> None:
-        """Download the objects of ``uri`` into the empty folder ``target``.
+    def _list(self, client: Any, bucket: str, prefix: str) -> list[ListedObject]:
+        listed: list[ListedObject] = []
+        for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+            listed += [(obj["Key"], obj.get("Size"), None) for obj in page.get("Contents", [])]
+        return listed
 
-        Args:
-            uri: ``s3://bucket/key-or-prefix``.
-            target: an existing, empty folder.
+    def _download(
+        self, client: Any, bucket: str, item: PlacedObject, handle: Any, progress: ProgressReporter
+    ) -> str | None:
+        response = client.get_object(Bucket=bucket, Key=item.key)
+        with item.path.open("wb") as out:
+            for chunk in response["Body"].iter_chunks(_CHUNK):
+                out.write(chunk)
+                progress.advance(len(chunk))
+        content_type: str | None = response.get("ContentType")
+        return content_type
 
-        Raises:
-            StorageNotFoundError: the bucket or the prefix holds nothing.
-            DownloadError: S3 refused (credentials, permissions) or could not be reached.
-        """
+    def _translate(self, uri: str, exc: Exception) -> Exception | None:
         from botocore.exceptions import BotoCoreError, ClientError
 
-        bucket, prefix = split_bucket(uri)
-        client = self._factory()
-        try:
-            listed: list[tuple[str, int | None]] = []
-            for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
-                listed += [(obj["Key"], obj.get("Size")) for obj in page.get("Contents", [])]
-            placed = place_objects(uri, prefix, listed, target)
-            total = sum(p.size or 0 for p in placed)
-            progress = ProgressReporter(
-                uri,
-                total,
-                sink=self._sink,
-                interval=self._settings.progress_interval_seconds,
-                clock=self._clock,
-            )
-            content_type = None
-            for item in placed:
-                item.path.parent.mkdir(parents=True, exist_ok=True)
-                response = client.get_object(Bucket=bucket, Key=item.key)
-                content_type = response.get("ContentType")
-                with item.path.open("wb") as out:
-                    for chunk in response["Body"].iter_chunks(_CHUNK):
-                        out.write(chunk)
-                        progress.advance(len(chunk))
-            progress.finish()
-        except ClientError as exc:
+        if isinstance(exc, ClientError):
             code = exc.response.get("Error", {}).get("Code", "")
             if code in ("NoSuchBucket", "NoSuchKey", "404"):
-                raise StorageNotFoundError(f"{uri}: {code} ({exc})") from exc
-            raise DownloadError(f"{uri}: S3 refused the request: {exc}") from exc
-        except BotoCoreError as exc:
-            raise DownloadError(f"{uri}: {type(exc).__name__}: {exc}") from exc
-        finally:
-            if self._owns_clients and hasattr(client, "close"):
-                client.close()
-        unpack_single_file(placed, prefix, content_type)
+                return StorageNotFoundError(f"{uri}: {code} ({exc})")
+            return DownloadError(f"{uri}: S3 refused the request: {exc}")
+        if isinstance(exc, BotoCoreError):
+            return DownloadError(f"{uri}: {type(exc).__name__}: {exc}")
+        return None
