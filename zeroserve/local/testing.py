@@ -20,10 +20,9 @@ import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -48,11 +47,16 @@ class Kubectl:
 
     Args:
         kubeconfig: the kubeconfig file.
-        cache_dir: kubectl's ``--cache-dir``; a fresh temporary folder when omitted.
+        cache_dir: kubectl's ``--cache-dir``; ``kubectl-cache`` beside the kubeconfig when omitted, so
+            it goes away with the platform's state folder.
     """
 
     kubeconfig: Path
-    cache_dir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="kubectl-cache-")))
+    cache_dir: Path | None = None
+
+    def __post_init__(self) -> None:
+        if self.cache_dir is None:
+            self.cache_dir = Path(self.kubeconfig).parent / "kubectl-cache"
 
     def command(self, *args: str) -> list[str]:
         """Returns: the full command line for ``kubectl <args>``."""
