@@ -33,8 +33,6 @@ _IGNORED_KSERVE_FLAGS = (
     "--enable-latency-logging",
     "--log_config_file",
     "--access_log_format",
-    "--event-loop",
-    "--event_loop",
     "--max_asyncio_workers",
     "--enable_predictor_health_check",
 )
@@ -116,6 +114,12 @@ def build_parser(runtime_names: list[str] | None = None) -> argparse.ArgumentPar
     _flag(server, "configure-logging", type=_bool, help="install the JSON log handler (default true)")
     _flag(server, "log-level", help="log level (default INFO)")
     _flag(server, "access-log", type=_bool, nargs="?", const=True, help="log every request")
+    _flag(
+        server,
+        "event-loop",
+        choices=["auto", "asyncio", "uvloop"],
+        help="event loop (KServe's flag; auto = asyncio, fair to every connection under saturation)",
+    )
 
     tr = parser.add_argument_group("transformer")
     _flag(tr, "predictor-host", help="host[:port] of the predictor this transformer forwards to")
@@ -162,6 +166,8 @@ def _server_fields(args: argparse.Namespace) -> dict[str, Any]:
             fields[name] = value
     if args.enable_grpc is False:
         fields["grpc_port"] = -1
+    if args.event_loop is not None:
+        fields["event_loop"] = "asyncio" if args.event_loop == "auto" else args.event_loop
     if args.max_threads is not None:
         fields["grpc_max_threads"] = args.max_threads
     lengths = [v for v in (args.grpc_max_send_message_length, args.grpc_max_receive_message_length) if v]

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import gc
 import json
 import logging
@@ -105,6 +106,9 @@ def _bind(host: str, port: int) -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    # Accepted connections inherit it: without it a response written in two parts (headers, then
+    # body) waits for the client's delayed ACK, ~40 ms, on asyncio's loop (uvloop sets it itself).
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     sock.bind((host, port))
     sock.listen(2048)
     sock.setblocking(False)
@@ -117,12 +121,15 @@ def _write_ready_file(path: Path, http_port: int, grpc_port: int | None) -> None
     tmp.replace(path)
 
 
-def _new_loop() -> asyncio.AbstractEventLoop:
-    try:
-        import uvloop
-    except ImportError:  # pragma: no cover - uvloop is a dependency on Linux and macOS
-        return asyncio.new_event_loop()
-    return uvloop.new_event_loop()
+def _new_loop(kind: str = "asyncio") -> asyncio.AbstractEventLoop:
+    """A new event loop of the kind ``ServerSettings.event_loop`` names (asyncio's without uvloop)."""
+    if kind == "uvloop":
+        try:
+            import uvloop
+        except ImportError:  # pragma: no cover - uvloop is a dependency on Linux and macOS
+            return asyncio.new_event_loop()
+        return uvloop.new_event_loop()
+    return asyncio.new_event_loop()
 
 
 class ModelServer:
@@ -331,7 +338,7 @@ class ModelServer:
 
             run_workers(self, models)
             return
-        with asyncio.Runner(loop_factory=_new_loop) as runner:
+        with asyncio.Runner(loop_factory=functools.partial(_new_loop, self.settings.event_loop)) as runner:
             runner.run(self.serve(models))
 
 

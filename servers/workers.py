@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import os
 import signal
@@ -38,9 +39,10 @@ def run_workers(server: ModelServer, models: Sequence[Model]) -> None:
     from zeroserve.servers.model_server import _bind, _new_loop
 
     s = server.settings
+    new_loop = functools.partial(_new_loop, s.event_loop)
     if s.configure_logging:
         configure_logging(s.log_level, server.request_id)
-    with asyncio.Runner(loop_factory=_new_loop) as runner:
+    with asyncio.Runner(loop_factory=new_loop) as runner:
         runner.run(server.load_models(models))
     sock = _bind(s.host, s.http_port)
     children: list[int] = []
@@ -49,7 +51,7 @@ def run_workers(server: ModelServer, models: Sequence[Model]) -> None:
         if pid == 0:  # pragma: no cover - runs in the child
             code = 0
             try:
-                with asyncio.Runner(loop_factory=_new_loop) as runner:
+                with asyncio.Runner(loop_factory=new_loop) as runner:
                     runner.run(_worker(server, sock))
             except BaseException:
                 _log.exception("worker %d failed", os.getpid())
@@ -58,7 +60,7 @@ def run_workers(server: ModelServer, models: Sequence[Model]) -> None:
                 os._exit(code)
         children.append(pid)
     try:
-        with asyncio.Runner(loop_factory=_new_loop) as runner:
+        with asyncio.Runner(loop_factory=new_loop) as runner:
             runner.run(_supervise(server, sock, children))
     finally:
         _stop_children(children)

@@ -227,6 +227,7 @@ def test_logger_transformer_and_runtime_flags(monkeypatch: pytest.MonkeyPatch) -
             "--max_threads=8",
             "--grpc_max_receive_message_length=1048576",
             "--event-loop=uvloop",
+            "--max_asyncio_workers=4",
             "--brand-new-flag",
         ]
     )
@@ -245,7 +246,20 @@ def test_logger_transformer_and_runtime_flags(monkeypatch: pytest.MonkeyPatch) -
         "grpc-v2",
     )
     assert cmd.predictor.predictor_request_timeout_seconds == 5.0
-    assert (cmd.ignored_flags, cmd.unknown_flags) == (["--event-loop"], ["--brand-new-flag"])
+    assert s.event_loop == "uvloop"
+    assert (cmd.ignored_flags, cmd.unknown_flags) == (["--max_asyncio_workers"], ["--brand-new-flag"])
+
+
+@pytest.mark.parametrize(("args", "loop"), [([], "asyncio"), (["--event_loop=auto"], "asyncio")])
+def test_event_loop_defaults_to_asyncio(args: list[str], loop: str) -> None:
+    assert parse_serve_args(["sklearn", "--model_dir=/m", *args]).settings.event_loop == loop
+
+
+def test_an_unknown_event_loop_is_refused_with_the_choices(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        parse_serve_args(["sklearn", "--model_dir=/m", "--event-loop=trio"])
+    assert exited.value.code == 2
+    assert "--event-loop/--event_loop: invalid choice: 'trio'" in capsys.readouterr().err
 
 
 def test_bad_arguments_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
