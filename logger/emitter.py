@@ -36,6 +36,7 @@ from prometheus_client import CollectorRegistry
 
 from zeroserve.logger.cloudevent import CloudEvent, encode_binary
 from zeroserve.logger.config import LoggerConfig
+from zeroserve.logger.encoding import TYPES, EventTemplate
 from zeroserve.logger.http1 import Http1Client, env_proxy_for
 from zeroserve.logger.metrics import LoggerMetrics
 
@@ -107,30 +108,14 @@ class PayloadLogger:
         self._fast: Http1Client | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stopping = False
-        self._children: dict[tuple[str, str], Any] = {}
+        self._template = EventTemplate(config)
         self._collecting = asyncio.Lock()
         self.metrics.queue_depth.set_function(lambda: self.depth)
         self.metrics.queue_bytes.set_function(lambda: self._queued_bytes)
 
-    def _child(self, metric: str, event_type: str) -> Any:
-        key = (metric, event_type)
-        child = self._children.get(key)
-        if child is None:
-            child = self._children[key] = getattr(self.metrics, metric).labels(type=event_type)
-        return child
-
-    def _drop(self, reason: str) -> Any:
-        key = ("dropped", reason)
-        child = self._children.get(key)
-        if child is None:
-            child = self._children[key] = self.metrics.dropped.labels(reason=reason)
-        return child
-
-    def _sent_counter(self, event_type: str) -> Any:
-        return self._child("sent", event_type)
-
-    def _retried_counter(self, event_type: str) -> Any:
-        return self._child("retried", event_type)
+    def count_drop(self, reason: str, events: int = 1) -> None:
+        """Count events given up on (``zeroserve_logger_events_dropped_total{reason}``)."""
+        self.metrics.dropped[reason] += events
 
     @property
     def started(self) -> bool:
@@ -158,6 +143,7 @@ class PayloadLogger:
         if self._transport is None and url.startswith("http://"):
             proxy = self.config.proxy if self.config.proxy is not None else env_proxy_for(url)
             self._fast = Http1Client(url, proxy=proxy, timeout=self.config.send_timeout, max_idle=workers)
+            self._template = EventTemplate(self.config, self._fast.prefix)
         else:
             limits = httpx.Limits(max_connections=workers, max_keepalive_connections=workers)
             self._client = httpx.AsyncClient(
@@ -181,28 +167,76 @@ class PayloadLogger:
         Returns:
             Whether the event was queued (``False``: dropped and counted).
         """
-        size = len(event.data)
-        if self._loop is None or self._stopping:
-            self._drop("shutdown").inc()
-            return False
-        if size > self.config.max_payload_bytes:
-            self._drop("too_large").inc()
-            return False
-        buffer = self._buffer
-        if len(buffer) >= self.config.queue_size or self._queued_bytes + size > self.config.queue_max_bytes:
-            self._drop("queue_full").inc()
+        if not self._admits(len(event.data)):
             return False
         # Encoded now: the queue then holds only strings and bytes, which the garbage collector
         # never has to traverse however long the queue grows.
-        buffer.append((event.type, event.id, size, self._encode(event)))
+        self._enqueue(event.type, event.id, len(event.data), self._encode(event))
+        return True
+
+    def log(
+        self,
+        kind: int,
+        event_id: str,
+        time_ns: int,
+        status: int,
+        body: bytes,
+        content_type: str,
+        metadata: str | None,
+    ) -> bool:
+        """Queue one of KServe's payload events, built from its raw parts; never blocks.
+
+        The request path's way in (:class:`~zeroserve.logger.middleware.PayloadLoggerMiddleware`):
+        no :class:`CloudEvent` is built, the request bytes come from the component's
+        :class:`~zeroserve.logger.encoding.EventTemplate`.
+
+        Args:
+            kind: :data:`~zeroserve.logger.encoding.KIND_REQUEST` or ``KIND_RESPONSE``.
+            event_id: the ``ce-id`` shared by the request and response events.
+            time_ns: the event's time, in nanoseconds since the epoch.
+            status: the response's HTTP status (``statuscode``); ignored for requests.
+            body: the request or response body, unchanged.
+            content_type: the request's content type (``datacontenttype`` of both events).
+            metadata: the ``metadata`` extension, or ``None``.
+
+        Returns:
+            Whether the event was queued (``False``: dropped and counted).
+        """
+        size = len(body)
+        if not self._admits(size):
+            return False
+        template = self._template
+        if self._fast is not None:
+            request: Any = template.request(kind, event_id, time_ns, status, body, content_type, metadata)
+        else:
+            event = template.event(kind, event_id, time_ns, status, body, content_type, metadata)
+            request = encode_binary(event)
+        self._enqueue(TYPES[kind], event_id, size, request)
+        return True
+
+    def _admits(self, size: int) -> bool:
+        """Whether an event of ``size`` payload bytes fits now; counts the drop when it does not."""
+        if self._loop is None or self._stopping:
+            self.metrics.dropped["shutdown"] += 1
+            return False
+        if size > self.config.max_payload_bytes:
+            self.metrics.dropped["too_large"] += 1
+            return False
+        config = self.config
+        if len(self._buffer) >= config.queue_size or self._queued_bytes + size > config.queue_max_bytes:
+            self.metrics.dropped["queue_full"] += 1
+            return False
+        return True
+
+    def _enqueue(self, event_type: str, event_id: str, size: int, request: Any) -> None:
+        self._buffer.append((event_type, event_id, size, request))
         self._queued_bytes += size
         self._unfinished += 1
         if not self._ready.is_set():
             self._ready.set()
         if self._drained.is_set():
             self._drained.clear()
-        self._child("queued", event.type).inc()
-        return True
+        self.metrics.queued[event_type] += 1
 
     async def stop(self) -> None:
         """Flush what is queued (up to ``shutdown_timeout``), then stop the senders; safe to call twice."""
@@ -216,7 +250,7 @@ class PayloadLogger:
         await asyncio.gather(*self._workers, return_exceptions=True)
         left = len(self._buffer)
         if left:
-            self._drop("shutdown").inc(left)
+            self.count_drop("shutdown", left)
             log.warning("payload logger stopped with %d unsent events", left)
         if self._client is not None:
             await self._client.aclose()
@@ -248,7 +282,7 @@ class PayloadLogger:
                 raise
             except Exception:  # a sender must survive any batch
                 log.exception("payload logger failed to deliver %d events", len(batch))
-                self._drop("retries_exhausted").inc(len(batch))
+                self.count_drop("retries_exhausted", len(batch))
             finally:
                 self._queued_bytes -= sum(item[2] for item in batch)
                 self._unfinished -= len(batch)
@@ -275,6 +309,7 @@ class PayloadLogger:
     async def _deliver(self, batch: list[_Queued]) -> None:
         pending = batch
         status = 0
+        sent = self.metrics.sent
         for attempt in range(1, self.config.max_attempts + 1):
             started = self._monotonic()
             statuses = await self._post_all([item[3] for item in pending])
@@ -283,9 +318,9 @@ class PayloadLogger:
             for item, status in zip(pending, statuses, strict=True):
                 event_type, event_id = item[0], item[1]
                 if 200 <= status < 300:
-                    self._sent_counter(event_type).inc()
+                    sent[event_type] += 1
                 elif status and not is_retryable(status):
-                    self._drop("rejected").inc()
+                    self.count_drop("rejected")
                     log.warning("sink %s rejected event %s with HTTP %d", self.config.url, event_id, status)
                 else:
                     retry.append(item)
@@ -295,9 +330,9 @@ class PayloadLogger:
             if attempt == self.config.max_attempts:
                 break
             for item in pending:
-                self._retried_counter(item[0]).inc()
+                self.metrics.retried[item[0]] += 1
             await self._sleep(retry_delay(attempt, self.config.backoff_initial, self.config.backoff_max))
-        self._drop("retries_exhausted").inc(len(pending))
+        self.count_drop("retries_exhausted", len(pending))
         reason = f"HTTP {status}" if status else "no answer"
         log.warning(
             "giving up on %d events after %d attempts to %s (%s)",

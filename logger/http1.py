@@ -2,12 +2,13 @@
 
 The payload logger sends two small POSTs per inference from inside the model server's own event
 loop, so the cost of each send competes with predictions. A general client (httpx) spends far
-more CPU per request than the request itself; this one writes one pre-built request with a single
-``write``, reads the status line, headers and a ``content-length`` or chunked body, and keeps the
-connection for the next event. Batches of events are *pipelined* (HTTP/1.1 §9.3.2: all requests
-written at once, answers read in order), which divides the per-event system calls by the batch
-size. It speaks only ``http://`` (directly or through an HTTP proxy,
-absolute-form request target); ``https`` sinks use httpx.
+more CPU per request than the request itself; this one writes pre-built requests and parses the
+answers straight from the bytes that arrive. Batches of events are *pipelined* (HTTP/1.1
+§9.3.2: all requests written with one ``write``, answers read in order), and the answers are
+parsed by an :class:`asyncio.Protocol` as they come in: a batch costs one system call to send and
+wakes its sender once, when the last answer is in, whatever the batch size. It speaks only
+``http://`` (directly or through an HTTP proxy, absolute-form request target); ``https`` sinks
+use httpx.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import asyncio
 import re
 import urllib.request
 from collections.abc import Sequence
+from typing import cast
 from urllib.parse import urlsplit
 
 from zeroserve.logger.cloudevent import CloudEvent, header_value
@@ -52,10 +54,8 @@ class Http1Client:
     Args:
         url: the sink URL (``http://host[:port][/path]``).
         proxy: an ``http://`` proxy to go through, or ``None``.
-        timeout: seconds for connecting plus one request/response.
+        timeout: seconds for connecting plus one batch of requests and their answers.
         max_idle: most idle connections kept.
-        answer_pause: seconds to wait after writing a batch before reading its answers, so they
-            are read with few system calls (each wake-up costs more than the pause).
     """
 
     def __init__(
@@ -65,13 +65,11 @@ class Http1Client:
         proxy: str | None = None,
         timeout: float = 5.0,
         max_idle: int = 8,
-        answer_pause: float = 0.002,
     ) -> None:
         target = urlsplit(url)
         if target.scheme != "http":
             raise ValueError(f"Http1Client speaks plain http only, not {url!r}")
         self._timeout = timeout
-        self._answer_pause = answer_pause
         self._max_idle = max_idle
         host = target.hostname or "localhost"
         port = target.port or 80
@@ -86,8 +84,9 @@ class Http1Client:
             self._address = (host, port)
             request_target = path
         host_header = target.netloc
-        self._prefix = f"POST {request_target} HTTP/1.1\r\nhost: {host_header}\r\n".encode("latin-1")
-        self._idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
+        self.prefix = f"POST {request_target} HTTP/1.1\r\nhost: {host_header}\r\n".encode("latin-1")
+        """The request line and ``host`` header every request starts with."""
+        self._idle: list[_Connection] = []
         self._lines: dict[tuple[str, str], bytes] = {}
 
     def encode_event(self, event: CloudEvent) -> bytes:
@@ -100,7 +99,7 @@ class Http1Client:
             The request bytes.
         """
         cache = self._lines
-        parts = [self._prefix]
+        parts = [self.prefix]
         for name, value in event.attributes.items():
             line = cache.get((name, value))
             if line is None:
@@ -117,7 +116,7 @@ class Http1Client:
     def encode(self, headers: list[tuple[str, str]], body: bytes) -> bytes:
         """One POST request as bytes (``content-length`` added)."""
         head = "".join(f"{name}: {value}\r\n" for name, value in headers).encode("latin-1")
-        return b"%scontent-length: %d\r\n%s\r\n%s" % (self._prefix, len(body), head, body)
+        return b"%scontent-length: %d\r\n%s\r\n%s" % (self.prefix, len(body), head, body)
 
     async def post_many(self, requests: Sequence[bytes]) -> list[int]:
         """Send requests pipelined on one connection (one write) and read their statuses in order.
@@ -125,43 +124,39 @@ class Http1Client:
         A kept-alive connection the peer had closed is replaced once, transparently.
 
         Args:
-            requests: requests made by :meth:`encode`.
+            requests: requests made by :meth:`encode` or :meth:`encode_event`.
 
         Returns:
             One status per request; ``0`` for a request that got no answer (connection refused,
             reset or closed, timeout), which the caller may retry.
         """
-        statuses = [0] * len(requests)
         payload = b"".join(requests)
+        count = len(requests)
         for fresh_try in (False, True):
-            reused = bool(self._idle) and not fresh_try
-            writer: asyncio.StreamWriter | None = None
-            answered = 0
-            keep = False
+            connection = None
+            while self._idle and not fresh_try:
+                candidate = self._idle.pop()
+                if candidate.usable:
+                    connection = candidate
+                    break
+            reused = connection is not None
+            statuses: list[int] = []
             try:
                 async with asyncio.timeout(self._timeout):
-                    if reused:
-                        reader, writer = self._idle.pop()
-                    else:
-                        reader, writer = await asyncio.open_connection(*self._address)
-                    writer.write(payload)
-                    if self._answer_pause and len(requests) > 1:
-                        await asyncio.sleep(self._answer_pause)  # let the answers arrive together
-                    for i in range(len(requests)):
-                        statuses[i], keep = await _read_response(reader)
-                        answered += 1
-                        if not keep:
-                            break
-            except (OSError, TimeoutError, asyncio.IncompleteReadError, HttpStatusError, ValueError):
-                keep = False
-            if writer is not None:
-                if keep and answered == len(requests) and len(self._idle) < self._max_idle:
-                    self._idle.append((reader, writer))
+                    if connection is None:
+                        loop = asyncio.get_running_loop()
+                        _, connection = await loop.create_connection(_Connection, *self._address)
+                    statuses = await connection.exchange(payload, count)
+            except (OSError, TimeoutError):
+                pass
+            if connection is not None:
+                if len(statuses) == count and connection.usable and len(self._idle) < self._max_idle:
+                    self._idle.append(connection)
                 else:
-                    writer.close()
-            if answered or not reused:
-                return statuses
-        return statuses
+                    connection.close()
+            if statuses or not reused:
+                return statuses + [0] * (count - len(statuses))
+        return [0] * count
 
     async def post(self, headers: list[tuple[str, str]], body: bytes) -> int:
         """Send one POST and wait for its status.
@@ -184,8 +179,8 @@ class Http1Client:
     async def aclose(self) -> None:
         """Close every idle connection."""
         idle, self._idle = self._idle, []
-        for _, writer in idle:
-            writer.close()
+        for connection in idle:
+            connection.close()
 
 
 _STATUS_LINE = re.compile(rb"HTTP/1\.([01]) (\d{3})")
@@ -194,28 +189,147 @@ _CHUNKED = re.compile(rb"\r\ntransfer-encoding:[^\r]*chunked", re.IGNORECASE)
 _CONNECTION = re.compile(rb"\r\nconnection:[ \t]*([a-z-]+)", re.IGNORECASE)
 
 
-async def _read_response(reader: asyncio.StreamReader) -> tuple[int, bool]:
-    head = await reader.readuntil(b"\r\n\r\n")
-    status_line = _STATUS_LINE.match(head)
+class _Connection(asyncio.Protocol):
+    """One keep-alive connection: a batch is written at once and its answers parsed as they arrive.
+
+    Parsing happens in :meth:`data_received`, synchronously, so however the answers are split
+    into segments, the waiting sender is woken once: when the last answer is in, or when the
+    connection ends (the answers so far are then the result).
+    """
+
+    def __init__(self) -> None:
+        self._transport: asyncio.Transport | None = None
+        self._buffer = bytearray()
+        self._statuses: list[int] = []
+        self._expected = 0
+        self._waiter: asyncio.Future[list[int]] | None = None
+        self._keep = True
+        self._lost = False
+        self._last: tuple[bytes, int] = (b"", 0)
+        """The last kept-alive answer parsed, and its status."""
+
+    @property
+    def usable(self) -> bool:
+        """Whether another batch may be sent on this connection."""
+        return self._keep and not self._lost and self._transport is not None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self._transport = cast(asyncio.Transport, transport)  # uvloop's are not asyncio.Transport
+
+    def data_received(self, data: bytes) -> None:
+        self._buffer += data
+        if self._waiter is None:
+            self._keep = False  # nothing was asked: the peer is not speaking HTTP/1.1 to us
+            return
+        try:
+            self._parse()
+        except (HttpStatusError, ValueError):
+            self._keep = False
+            self._finish()
+
+    def eof_received(self) -> bool:
+        self._lost = True
+        self._finish()
+        return False
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._lost = True
+        self._finish()
+
+    def close(self) -> None:
+        """Close the connection (answers still due count as missing)."""
+        self._keep = False
+        if self._transport is not None:
+            self._transport.close()
+
+    async def exchange(self, payload: bytes, count: int) -> list[int]:
+        """Write ``count`` pipelined requests and return the statuses answered (fewer when cut short)."""
+        assert self._transport is not None
+        if self._lost or self._transport.is_closing():
+            return []
+        self._statuses = []
+        self._expected = count
+        waiter = self._waiter = asyncio.get_running_loop().create_future()
+        self._transport.write(payload)
+        try:
+            return await waiter
+        finally:
+            self._waiter = None
+            if len(self._statuses) < count:
+                self._keep = False
+
+    def _finish(self) -> None:
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(self._statuses)
+
+    def _parse(self) -> None:
+        buffer = self._buffer
+        statuses = self._statuses
+        position = 0
+        while len(statuses) < self._expected:
+            # A sink answers a batch with the same bytes again and again ("202, no body"): an
+            # answer equal to the last one parsed needs no parsing.
+            last, last_status = self._last
+            if last and buffer.startswith(last, position):
+                position += len(last)
+                statuses.append(last_status)
+                continue
+            answer = _parse_answer(buffer, position)
+            if answer is None:
+                break
+            end, status, keep = answer
+            statuses.append(status)
+            if not keep:
+                self._keep = False
+                break
+            self._last = (bytes(buffer[position:end]), status)
+            position = end
+        if position:
+            del buffer[:position]
+        if len(statuses) == self._expected or not self._keep:
+            self._finish()
+
+
+def _parse_answer(buffer: bytearray, start: int) -> tuple[int, int, bool] | None:
+    """The answer starting at ``start``: ``(where it ends, status, keep-alive)``, ``None`` if incomplete.
+
+    An answer whose body is delimited by the connection closing ends with its head: its status
+    is all the logger needs, and the connection is not reused.
+
+    Raises:
+        HttpStatusError: the bytes are not an HTTP/1.x answer.
+    """
+    head_end = buffer.find(b"\r\n\r\n", start)
+    if head_end < 0:
+        if len(buffer) - start > 65536:
+            raise HttpStatusError("answer head larger than 64 KiB")
+        return None
+    status_line = _STATUS_LINE.match(buffer, start)
     if status_line is None:
-        raise HttpStatusError(f"not an HTTP/1.x answer: {head[:80]!r}")
+        raise HttpStatusError(f"not an HTTP/1.x answer: {bytes(buffer[start : start + 80])!r}")
     status = int(status_line.group(2))
     keep = status_line.group(1) == b"1"
-    connection = _CONNECTION.search(head)
+    connection = _CONNECTION.search(buffer, start, head_end)
     if connection is not None:
         token = connection.group(1).lower()
         keep = token == b"keep-alive" or (keep and token != b"close")
-    length_match = _LENGTH.search(head)
-    if _CHUNKED.search(head):
+    position = head_end + 4
+    if _CHUNKED.search(buffer, start, head_end) is not None:
         while True:
-            size = int((await reader.readuntil(b"\r\n")).split(b";")[0], 16)
-            await reader.readexactly(size + 2)
+            line_end = buffer.find(b"\r\n", position)
+            if line_end < 0:
+                return None
+            size = int(bytes(buffer[position:line_end]).split(b";")[0], 16)
+            position = line_end + 2 + size + 2
+            if position > len(buffer):
+                return None
             if size == 0:
-                break
-    elif length_match is not None:
-        length = int(length_match.group(1))
-        if length:
-            await reader.readexactly(length)
-    elif status not in (204, 304):
+                return position, status, keep
+    length = _LENGTH.search(buffer, start, head_end)
+    if length is not None:
+        position += int(length.group(1))
+        return (position, status, keep) if position <= len(buffer) else None
+    if status not in (204, 304):
         keep = False  # body delimited by close: never reuse the connection
-    return status, keep
+    return position, status, keep

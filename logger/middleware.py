@@ -14,8 +14,8 @@ without lifespan) and are flushed on ``lifespan.shutdown`` or :meth:`PayloadLogg
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -23,7 +23,8 @@ from prometheus_client import CollectorRegistry
 
 from zeroserve.logger.config import LoggerConfig
 from zeroserve.logger.emitter import PayloadLogger
-from zeroserve.logger.events import metadata_attribute, request_event, response_event
+from zeroserve.logger.encoding import KIND_REQUEST, KIND_RESPONSE
+from zeroserve.logger.events import metadata_attribute
 
 __all__ = ["PayloadLoggerMiddleware"]
 
@@ -43,33 +44,100 @@ def _new_id() -> str:
     return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
-def _utcnow() -> datetime:
-    return datetime.now(UTC)
+class _Exchange:
+    """One logged request and its response: copies both bodies as they stream, then logs them.
 
+    A body that grows past ``max_payload_bytes`` is discarded and its event counted as
+    ``too_large``. The request event is logged once the whole request body has been read (or
+    with the response, for an app that answers without reading it all); the response event once
+    the last body message has been sent, or with status 500 when the app fails.
+    """
 
-class _Capture:
-    """Accumulates one body up to a size limit; past it the body is marked oversize and discarded."""
+    __slots__ = (
+        "_receive",
+        "_send",
+        "arrived",
+        "content_type",
+        "event_id",
+        "logger",
+        "metadata",
+        "middleware",
+        "request_body",
+        "request_done",
+        "response_body",
+        "response_done",
+        "status",
+    )
 
-    __slots__ = ("chunks", "limit", "oversize", "size")
+    def __init__(
+        self,
+        middleware: PayloadLoggerMiddleware,
+        receive: Receive,
+        send: Send,
+        event_id: str,
+        content_type: str,
+        metadata: str | None,
+    ) -> None:
+        self.middleware = middleware
+        self.logger = middleware.logger
+        self._receive = receive
+        self._send = send
+        self.event_id = event_id
+        self.content_type = content_type
+        self.metadata = metadata
+        self.arrived = middleware.clock()
+        self.request_body: bytes | list[bytes] | None = b""
+        self.response_body: bytes | list[bytes] | None = b""
+        self.status = 500
+        self.request_done = False
+        self.response_done = False
 
-    def __init__(self, limit: int) -> None:
-        self.chunks: list[bytes] = []
-        self.size = 0
-        self.limit = limit
-        self.oversize = False
+    async def receive(self) -> Message:
+        message: Message = await self._receive()
+        if message["type"] == "http.request":
+            chunk = message.get("body", b"")
+            if chunk:
+                self.request_body = self.middleware.append(self.request_body, chunk)
+            if not message.get("more_body", False):
+                self.log_request()
+        return message
 
-    def add(self, chunk: bytes) -> None:
-        if self.oversize or not chunk:
+    async def send(self, message: Message) -> None:
+        kind = message["type"]
+        if kind == "http.response.body":
+            chunk = message.get("body", b"")
+            if chunk:
+                self.response_body = self.middleware.append(self.response_body, chunk)
+            await self._send(message)
+            if not message.get("more_body", False):
+                self.log_response()
             return
-        self.size += len(chunk)
-        if self.size > self.limit:
-            self.oversize = True
-            self.chunks = []
-            return
-        self.chunks.append(chunk)
+        if kind == "http.response.start":
+            self.status = int(message["status"])
+        await self._send(message)
 
-    def body(self) -> bytes:
-        return b"".join(self.chunks)
+    def log_request(self) -> None:
+        if self.request_done:
+            return
+        self.request_done = True
+        if self.middleware.logs_request:
+            self._log(KIND_REQUEST, self.arrived, self.request_body)
+
+    def log_response(self) -> None:
+        if self.response_done:
+            return
+        self.response_done = True
+        self.log_request()  # a request the app answered before reading it all is still logged
+        if self.middleware.logs_response:
+            self._log(KIND_RESPONSE, self.middleware.clock(), self.response_body)
+
+    def _log(self, kind: int, time_ns: int, body: bytes | list[bytes] | None) -> None:
+        if body is None:
+            self.logger.count_drop("too_large")
+            return
+        if not isinstance(body, bytes):
+            body = b"".join(body)
+        self.logger.log(kind, self.event_id, time_ns, self.status, body, self.content_type, self.metadata)
 
 
 class PayloadLoggerMiddleware:
@@ -81,7 +149,7 @@ class PayloadLoggerMiddleware:
         registry: Prometheus registry for the logger's metrics (the server's own, so they appear on
             its ``/metrics``); a private one when omitted.
         transport: HTTP transport for the sink, for tests and custom networking.
-        now: wall clock for the events' ``time`` attribute.
+        clock: wall clock for the events' ``time`` attribute, in nanoseconds since the epoch.
         logger: an already built :class:`PayloadLogger` to use instead of building one.
     """
 
@@ -92,13 +160,18 @@ class PayloadLoggerMiddleware:
         *,
         registry: CollectorRegistry | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
-        now: Callable[[], datetime] = _utcnow,
+        clock: Callable[[], int] = time.time_ns,
         logger: PayloadLogger | None = None,
     ) -> None:
         self.app = app
         self.config = config
         self.logger = logger or PayloadLogger(config, registry=registry, transport=transport)
-        self._now = now
+        self.clock = clock
+        self.logs_request = config.mode.logs_request
+        self.logs_response = config.mode.logs_response
+        self._limit = config.max_payload_bytes
+        self._prefixes = config.log_paths_prefixes
+        self._metadata_names = frozenset(name.lower() for name in config.metadata_headers)
 
     async def aclose(self) -> None:
         """Flush queued events and stop the senders (for servers that do not run ASGI lifespan)."""
@@ -118,8 +191,19 @@ class PayloadLoggerMiddleware:
     def _logged(self, scope: Scope) -> bool:
         if scope.get("method") != "POST":
             return False
-        prefixes = self.config.log_paths_prefixes
-        return not prefixes or str(scope.get("path", "")).startswith(prefixes)
+        return not self._prefixes or str(scope.get("path", "")).startswith(self._prefixes)
+
+    def append(self, body: bytes | list[bytes] | None, chunk: bytes) -> bytes | list[bytes] | None:
+        """``body`` with ``chunk`` added: one chunk stays as is (no copy), more become a list;
+        ``None`` (discarded) once the total passes ``max_payload_bytes``."""
+        if body is None:
+            return None
+        if isinstance(body, bytes):
+            if not body:
+                return chunk if len(chunk) <= self._limit else None
+            body = [body]
+        body.append(chunk)
+        return body if sum(map(len, body)) <= self._limit else None
 
     def _lifespan_receive(self, receive: Receive) -> Receive:
         async def wrapped() -> Message:
@@ -133,86 +217,33 @@ class PayloadLoggerMiddleware:
         return wrapped
 
     async def _logged_call(self, scope: Scope, receive: Receive, send: Send) -> None:
-        config = self.config
-        headers: dict[str, list[str]] = {}
-        for raw_name, raw_value in scope.get("headers", []):
-            headers.setdefault(raw_name.decode("latin-1").lower(), []).append(raw_value.decode("latin-1"))
-        event_id = (headers.get("ce-id") or [""])[0] or _new_id()
-        content_type = (headers.get("content-type") or [""])[0] or None
-        metadata = metadata_attribute(config, headers) if config.metadata_headers else None
-        arrived = self._now()
-        limit = config.max_payload_bytes
-        request = _Capture(limit)
-        response = _Capture(limit)
-        status = 500
-        request_logged = False
-        response_logged = False
-
-        def log_request() -> None:
-            nonlocal request_logged
-            if request_logged or not config.mode.logs_request:
-                return
-            request_logged = True
-            if request.oversize:
-                self.logger.metrics.dropped.labels(reason="too_large").inc()
-                return
-            self.logger.submit(
-                request_event(
-                    config,
-                    event_id=event_id,
-                    body=request.body(),
-                    content_type=content_type,
-                    metadata=metadata,
-                    when=arrived,
-                )
-            )
-
-        def log_response() -> None:
-            nonlocal response_logged
-            if response_logged:
-                return
-            response_logged = True
-            log_request()  # a request the app answered before reading it all is still logged
-            if not config.mode.logs_response:
-                return
-            if response.oversize:
-                self.logger.metrics.dropped.labels(reason="too_large").inc()
-                return
-            self.logger.submit(
-                response_event(
-                    config,
-                    event_id=event_id,
-                    body=response.body(),
-                    content_type=content_type,
-                    status=status,
-                    metadata=metadata,
-                    when=self._now(),
-                )
-            )
-
-        async def logging_receive() -> Message:
-            message: Message = await receive()
-            if message["type"] == "http.request":
-                request.add(message.get("body", b""))
-                if not message.get("more_body", False):
-                    log_request()
-            return message
-
-        async def logging_send(message: Message) -> None:
-            nonlocal status
-            kind = message["type"]
-            if kind == "http.response.start":
-                status = int(message["status"])
-            elif kind == "http.response.body":
-                response.add(message.get("body", b""))
-            await send(message)
-            if kind == "http.response.body" and not message.get("more_body", False):
-                log_response()
-
+        event_id = ""
+        content_type = ""
+        metadata = None
+        wanted = self._metadata_names
+        for raw_name, raw_value in scope.get("headers", ()):
+            name = raw_name.lower()
+            if name == b"ce-id":
+                event_id = event_id or raw_value.decode("latin-1")
+            elif name == b"content-type":
+                content_type = content_type or raw_value.decode("latin-1")
+        if wanted:
+            metadata = self._metadata(scope)
+        exchange = _Exchange(
+            self, receive, send, event_id or _new_id(), content_type or "application/json", metadata
+        )
         try:
-            await self.app(scope, logging_receive, logging_send)
+            await self.app(scope, exchange.receive, exchange.send)
         except BaseException:
-            status = 500
-            log_response()
+            exchange.status = 500
+            exchange.log_response()
             raise
-        log_response()
+        exchange.log_response()
+
+    def _metadata(self, scope: Scope) -> str | None:
+        headers: dict[str, list[str]] = {}
+        for raw_name, raw_value in scope.get("headers", ()):
+            name = raw_name.decode("latin-1").lower()
+            if name in self._metadata_names:
+                headers.setdefault(name, []).append(raw_value.decode("latin-1"))
+        return metadata_attribute(self.config, headers) if headers else None

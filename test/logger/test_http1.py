@@ -104,3 +104,34 @@ async def test_requests_through_a_proxy_use_the_absolute_form() -> None:
 async def test_a_refused_connection_is_zero() -> None:
     client = Http1Client("http://127.0.0.1:9/")
     assert await client.post_many([client.encode(*binary_event(1))]) == [0]
+
+
+async def test_answers_split_anywhere_and_mixed_are_read_in_order() -> None:
+    answers = (
+        b"HTTP/1.1 202 Accepted\r\ncontent-length: 0\r\n\r\n" * 3
+        + b"HTTP/1.1 503 Busy\r\ncontent-length: 4\r\n\r\nbusy"
+        + b"HTTP/1.1 202 Accepted\r\ncontent-length: 0\r\n\r\n"
+        + b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n"
+        + b"HTTP/1.1 202 Accepted\r\ncontent-length: 0\r\n\r\n"
+    )
+
+    async def dribble(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        for _ in range(7):
+            await read_request(reader)
+        for i in range(0, len(answers), 5):  # 5 bytes at a time: heads and bodies cut anywhere
+            writer.write(answers[i : i + 5])
+            await writer.drain()
+            await asyncio.sleep(0)
+        await read_request(reader)  # the connection was kept for the next batch
+        writer.write(b"HTTP/1.1 202 Accepted\r\ncontent-length: 0\r\n\r\n")
+        await writer.drain()
+        await reader.read()  # until the client closes
+        writer.close()
+
+    async with raw_server(dribble) as url:
+        client = Http1Client(url)
+        statuses = await client.post_many([client.encode(*binary_event(i)) for i in range(7)])
+        again = await client.post(*binary_event(7))
+        await client.aclose()
+    assert statuses == [202, 202, 202, 503, 202, 200, 202]
+    assert again == 202
