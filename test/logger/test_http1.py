@@ -125,8 +125,8 @@ async def test_answers_split_anywhere_and_mixed_are_read_in_order() -> None:
         await read_request(reader)  # the connection was kept for the next batch
         writer.write(b"HTTP/1.1 202 Accepted\r\ncontent-length: 0\r\n\r\n")
         await writer.drain()
-        await reader.read()  # until the client closes
         writer.close()
+        await writer.wait_closed()
 
     async with raw_server(dribble) as url:
         client = Http1Client(url)
