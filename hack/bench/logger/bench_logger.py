@@ -6,9 +6,11 @@ Runs ``zeroserve serve sklearn`` (iris) three times as a process:
 2. ``on``:   ``--log-url`` to a fast CloudEvents sink process (counts what it receives);
 3. ``down``: ``--log-url`` to a closed port (the subscriber is down), watching the server's RSS.
 
-Each phase drives the V1 predict endpoint with a keep-alive HTTP/1.1 load generator (raw asyncio
-streams, so the client costs little CPU) for ``--duration`` seconds at ``--concurrency``
-connections, after a short warm-up, and prints one JSON document with the numbers.
+Each phase drives the V1 predict endpoint for ``--duration`` seconds at ``--concurrency`` keep-alive
+connections, after a short warm-up, and prints one JSON document with the numbers. The load
+generator is Debian's ``wrk`` (one thread) when it is installed, else a Python one on raw asyncio
+streams, which costs the shared machine more CPU. The sink answers each batch of pipelined
+events with one write, so it takes little of the CPU the server and the load generator share.
 
     .venv/bin/python hack/bench/logger/bench_logger.py --duration 10 --concurrency 16
 """
@@ -21,6 +23,7 @@ import contextlib
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -34,28 +37,49 @@ BODY = json.dumps({"instances": [[6.8, 2.8, 4.8, 1.4], [5.1, 3.5, 1.4, 0.2]]}).e
 # ---- a fast CloudEvents sink (run as a separate process with --sink) ---------------------------
 
 
-async def _sink_main(ready_file: Path) -> None:
+_LENGTH = re.compile(rb"(?i)\r\ncontent-length:\s*(\d+)")
+_ACCEPTED = b"HTTP/1.1 202 Accepted\r\ncontent-length: 0\r\n\r\n"
+
+
+class _Sink(asyncio.Protocol):
+    """Counts the requests of each connection and answers every complete one, all in one write."""
+
     received = 0
 
-    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        nonlocal received
-        try:
-            while True:
-                head = await reader.readuntil(b"\r\n\r\n")
-                match = re.search(rb"(?i)content-length:\s*(\d+)", head)
-                if match:
-                    await reader.readexactly(int(match.group(1)))
-                if head.startswith(b"GET /count"):
-                    body = str(received).encode()
-                    writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: %d\r\n\r\n%s" % (len(body), body))
-                else:
-                    received += 1
-                    writer.write(b"HTTP/1.1 202 Accepted\r\ncontent-length: 0\r\n\r\n")
-                await writer.drain()
-        except (asyncio.IncompleteReadError, ConnectionError):
-            writer.close()
+    def __init__(self) -> None:
+        self._buffer = bytearray()
+        self._transport: asyncio.Transport | None = None
 
-    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self._transport = transport  # type: ignore[assignment]
+
+    def data_received(self, data: bytes) -> None:
+        buffer = self._buffer
+        buffer += data
+        position = 0
+        answers = []
+        while True:
+            head_end = buffer.find(b"\r\n\r\n", position)
+            if head_end < 0:
+                break
+            length = _LENGTH.search(buffer, position, head_end + 2)
+            end = head_end + 4 + (int(length.group(1)) if length else 0)
+            if end > len(buffer):
+                break
+            if buffer.startswith(b"GET /count", position):
+                body = str(_Sink.received).encode()
+                answers.append(b"HTTP/1.1 200 OK\r\ncontent-length: %d\r\n\r\n%s" % (len(body), body))
+            else:
+                _Sink.received += 1
+                answers.append(_ACCEPTED)
+            position = end
+        del buffer[:position]
+        if answers and self._transport is not None:
+            self._transport.write(b"".join(answers))
+
+
+async def _sink_main(ready_file: Path) -> None:
+    server = await asyncio.get_running_loop().create_server(_Sink, "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
     await asyncio.to_thread(ready_file.write_text, json.dumps({"http_port": port}))
     async with server:
@@ -95,6 +119,43 @@ async def _drive(port: int, duration: float, concurrency: int) -> tuple[int, lis
     return done, latencies
 
 
+def _wrk_time_ms(text: str) -> float:
+    """A wrk latency such as ``812.00us`` or ``3.21ms`` in milliseconds."""
+    number = re.match(r"[\d.]+", text)
+    assert number is not None, text
+    unit = text[number.end() :]
+    return float(number.group(0)) * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0}[unit]
+
+
+def _wrk(port: int, duration: float, concurrency: int) -> tuple[int, float, float]:
+    """Run wrk (one thread) against the predict endpoint: requests done, p50 and p99 in ms."""
+    with tempfile.TemporaryDirectory(prefix="bench-logger-wrk-") as tmp:
+        script = Path(tmp) / "post.lua"
+        script.write_text(
+            'wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\n'
+            f"wrk.body = [==[{BODY.decode()}]==]\n"
+        )
+        url = f"http://127.0.0.1:{port}/v1/models/iris:predict"
+        seconds = f"-d{max(1, round(duration))}s"
+        command = ["wrk", "-t1", f"-c{concurrency}", seconds, "--latency", "-s", str(script), url]
+        out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    done = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
+    if "Non-2xx" in out:
+        raise RuntimeError(f"unexpected answers: {out}")
+    p50 = _wrk_time_ms(re.search(r"50%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
+    p99 = _wrk_time_ms(re.search(r"99%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
+    return done, p50, p99
+
+
+async def _load(port: int, duration: float, concurrency: int) -> tuple[int, float, float]:
+    """Drive the server for ``duration`` seconds: requests done, p50 and p99 latency in ms."""
+    if shutil.which("wrk"):
+        return await asyncio.to_thread(_wrk, port, duration, concurrency)
+    done, latencies = await _drive(port, duration, concurrency)
+    latencies.sort()
+    return done, latencies[len(latencies) // 2] * 1000, latencies[int(len(latencies) * 0.99)] * 1000
+
+
 def _cpu_seconds(pid: int) -> float:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
@@ -123,7 +184,7 @@ async def _phase(name: str, model_dir: Path, log_url: str | None, args: argparse
         flags += ["--log-url", log_url, "--inference-service", "iris", "--namespace", "bench"]
     with serve_in_subprocess(flags, env={"NO_PROXY": "*"}) as served:
         port, pid = served.http_port, served.process.pid
-        await _drive(port, args.warmup, args.concurrency)
+        await _load(port, args.warmup, args.concurrency)
         rss_before = _rss_kib(pid)
         samples: list[int] = []
 
@@ -134,22 +195,24 @@ async def _phase(name: str, model_dir: Path, log_url: str | None, args: argparse
 
         sampler = asyncio.create_task(sample())
         cpu_before = _cpu_seconds(pid)
+        sink_before = _cpu_seconds(args.sink_pid)
         started = time.perf_counter()
-        done, latencies = await _drive(port, args.duration, args.concurrency)
+        done, p50, p99 = await _load(port, args.duration, args.concurrency)
         elapsed = time.perf_counter() - started
         cpu = _cpu_seconds(pid) - cpu_before
+        sink_cpu = _cpu_seconds(args.sink_pid) - sink_before
         sampler.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await sampler
         metrics = await asyncio.to_thread(_get, f"http://127.0.0.1:{port}/metrics")
-    latencies.sort()
     return {
         "phase": name,
         "requests": done,
         "rps": round(done / elapsed, 1),
         "server_cpu_ms_per_request": round(cpu * 1000 / max(done, 1), 4),
-        "p50_ms": round(latencies[len(latencies) // 2] * 1000, 2),
-        "p99_ms": round(latencies[int(len(latencies) * 0.99)] * 1000, 2),
+        "sink_cpu_ms_per_request": round(sink_cpu * 1000 / max(done, 1), 4),
+        "p50_ms": round(p50, 2),
+        "p99_ms": round(p99, 2),
         "rss_before_mib": round(rss_before / 1024, 1),
         "rss_max_mib": round(max(samples, default=rss_before) / 1024, 1),
         "rss_end_mib": round((samples[-1] if samples else rss_before) / 1024, 1),
@@ -180,6 +243,7 @@ async def _main(args: argparse.Namespace, model_dir: Path, sink_url: str) -> dic
     cpu_on = [p["server_cpu_ms_per_request"] for p in phases if p["phase"] == "on"]
     return {
         "machine": f"{os.cpu_count()} CPUs (shared)",
+        "load_generator": "wrk -t1" if shutil.which("wrk") else "python asyncio",
         "cpu_ratio_off_vs_on": round(sum(cpu_off) / sum(cpu_on), 3),
         "cpu_ratio_off_vs_down": round((sum(cpu_off) / len(cpu_off)) / down["server_cpu_ms_per_request"], 3),
         "duration_s": args.duration,
@@ -208,6 +272,7 @@ def main(argv: list[str]) -> int:
         model_dir = train_iris_sklearn(Path(tmp) / "model")
         ready = Path(tmp) / "sink.json"
         sink = subprocess.Popen([sys.executable, __file__, "--sink", str(ready)])
+        args.sink_pid = sink.pid
         try:
             while not ready.exists():
                 time.sleep(0.05)
