@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import time
+import weakref
 from collections.abc import Callable
 from typing import Any
 
@@ -26,7 +27,7 @@ from zeroserve.logger.emitter import PayloadLogger
 from zeroserve.logger.encoding import KIND_REQUEST, KIND_RESPONSE
 from zeroserve.logger.events import metadata_attribute
 
-__all__ = ["PayloadLoggerMiddleware"]
+__all__ = ["EventIds", "PayloadLoggerMiddleware"]
 
 Scope = dict[str, Any]
 Message = dict[str, Any]
@@ -35,13 +36,44 @@ Send = Callable[[Message], Any]
 ASGIApp = Callable[[Scope, Receive, Send], Any]
 
 
-def _new_id() -> str:
-    """A random (version 4) UUID string, cheaper than ``str(uuid.uuid4())`` on the request path."""
-    raw = bytearray(os.urandom(16))
-    raw[6] = (raw[6] & 0x0F) | 0x40
-    raw[8] = (raw[8] & 0x3F) | 0x80
-    h = raw.hex()
-    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+class EventIds:
+    """New event ids in the UUID format: a random part drawn once per process, then a sequence.
+
+    ``xxxxxxxx-xxxx-4xxx-yxxx-`` (74 random bits, version 4 and variant bits set) followed by a
+    48-bit counter that starts at a random value. Ids are unique within a process by the counter
+    and across processes by the random part, and cost no system call each (``uuid.uuid4()``
+    reads the kernel's random source for every id). The random part is drawn again in a forked
+    child, so two processes never share it.
+    """
+
+    __slots__ = ("__weakref__", "_next", "_prefix")
+
+    def __init__(self) -> None:
+        self._prefix = ""
+        self._next = 0
+        self._draw()
+        ref = weakref.ref(self)
+        os.register_at_fork(after_in_child=lambda: EventIds._redraw(ref))
+
+    @staticmethod
+    def _redraw(ref: weakref.ref[EventIds]) -> None:
+        ids = ref()
+        if ids is not None:
+            ids._draw()
+
+    def _draw(self) -> None:
+        raw = bytearray(os.urandom(16))
+        raw[6] = (raw[6] & 0x0F) | 0x40
+        raw[8] = (raw[8] & 0x3F) | 0x80
+        h = raw.hex()
+        self._prefix = f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-"
+        self._next = int(h[20:], 16)
+
+    def __call__(self) -> str:
+        """The next id."""
+        n = self._next
+        self._next = (n + 1) & 0xFFFF_FFFF_FFFF
+        return f"{self._prefix}{n:012x}"
 
 
 class _Exchange:
@@ -172,6 +204,7 @@ class PayloadLoggerMiddleware:
         self._limit = config.max_payload_bytes
         self._prefixes = config.log_paths_prefixes
         self._metadata_names = frozenset(name.lower() for name in config.metadata_headers)
+        self._new_id = EventIds()
 
     async def aclose(self) -> None:
         """Flush queued events and stop the senders (for servers that do not run ASGI lifespan)."""
@@ -186,7 +219,29 @@ class PayloadLoggerMiddleware:
             return
         if not self.logger.started:
             await self.logger.start()
-        await self._logged_call(scope, receive, send)
+        # Inline rather than a helper coroutine: one await less per request.
+        event_id = ""
+        content_type = ""
+        metadata = None
+        wanted = self._metadata_names
+        for raw_name, raw_value in scope.get("headers", ()):
+            name = raw_name.lower()
+            if name == b"ce-id":
+                event_id = event_id or raw_value.decode("latin-1")
+            elif name == b"content-type":
+                content_type = content_type or raw_value.decode("latin-1")
+        if wanted:
+            metadata = self._metadata(scope)
+        exchange = _Exchange(
+            self, receive, send, event_id or self._new_id(), content_type or "application/json", metadata
+        )
+        try:
+            await self.app(scope, exchange.receive, exchange.send)
+        except BaseException:
+            exchange.status = 500
+            exchange.log_response()
+            raise
+        exchange.log_response()
 
     def _logged(self, scope: Scope) -> bool:
         if scope.get("method") != "POST":
@@ -215,30 +270,6 @@ class PayloadLoggerMiddleware:
             return message
 
         return wrapped
-
-    async def _logged_call(self, scope: Scope, receive: Receive, send: Send) -> None:
-        event_id = ""
-        content_type = ""
-        metadata = None
-        wanted = self._metadata_names
-        for raw_name, raw_value in scope.get("headers", ()):
-            name = raw_name.lower()
-            if name == b"ce-id":
-                event_id = event_id or raw_value.decode("latin-1")
-            elif name == b"content-type":
-                content_type = content_type or raw_value.decode("latin-1")
-        if wanted:
-            metadata = self._metadata(scope)
-        exchange = _Exchange(
-            self, receive, send, event_id or _new_id(), content_type or "application/json", metadata
-        )
-        try:
-            await self.app(scope, exchange.receive, exchange.send)
-        except BaseException:
-            exchange.status = 500
-            exchange.log_response()
-            raise
-        exchange.log_response()
 
     def _metadata(self, scope: Scope) -> str | None:
         headers: dict[str, list[str]] = {}
