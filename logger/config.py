@@ -66,9 +66,9 @@ class LoggerConfig(BaseModel):
     """A body larger than this is not copied; its event is dropped and counted as ``too_large``."""
     workers: int = Field(default=8, ge=1)
     """Concurrent senders sharing one HTTP connection pool."""
-    batch_size: int = Field(default=256, ge=1)
+    batch_size: int = Field(default=512, ge=1)
     """Most events one sender takes from the queue and pipelines on one connection (1: no pipelining)."""
-    batch_linger: float = Field(default=0.02, ge=0)
+    batch_linger: float = Field(default=0.05, ge=0)
     """Seconds a sender waits for more events before sending a short batch (0: send at once)."""
     max_attempts: int = Field(default=5, ge=1)
     """Tries per event (the first send plus retries) before it is dropped as ``retries_exhausted``."""

@@ -134,19 +134,23 @@ class _Exchange:
                 self.log_request()
         return message
 
-    async def send(self, message: Message) -> None:
+    def send(self, message: Message) -> Any:
+        """Note the message, then hand it on: returns the server's own ``send`` awaitable.
+
+        A plain function rather than a coroutine saves a coroutine per message. The response
+        event is therefore queued as the last body message is handed to the server, not after
+        the server has written it: a client that disconnects still gets its response logged.
+        """
         kind = message["type"]
         if kind == "http.response.body":
             chunk = message.get("body", b"")
             if chunk:
                 self.response_body = self.middleware.append(self.response_body, chunk)
-            await self._send(message)
             if not message.get("more_body", False):
                 self.log_response()
-            return
-        if kind == "http.response.start":
+        elif kind == "http.response.start":
             self.status = int(message["status"])
-        await self._send(message)
+        return self._send(message)
 
     def log_request(self) -> None:
         if self.request_done:
