@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -117,19 +118,9 @@ class _Parser:
 
     def parse_query(self, start: int, end: int) -> tuple[GJSONPath | None, str | None, str]:
         text = self.text
-        depth, quoted, i = 0, False, start
-        while i < end:
-            c = text[i]
-            if quoted:
-                if c == "\\":
-                    i += 1
-                elif c == '"':
-                    quoted = False
-            elif c == '"':
-                quoted = True
-            elif c == "\\":
-                i += 1
-            elif c in "([{":
+        depth = 0
+        for i, c in _unquoted(text, start, end):
+            if c in "([{":
                 depth += 1
             elif c in ")]}":
                 depth -= 1
@@ -140,7 +131,6 @@ class _Parser:
                     right = text[i + len(op) : end].strip()
                     path = self.sub_path(left, start) if left else None
                     return path, ("=" if op == "==" else op), self.parse_value(right, i + len(op))
-            i += 1
         left = text[start:end].strip()
         if not left:
             raise self.fail("empty query", start)
@@ -168,27 +158,16 @@ class _Parser:
 
     def parse_multipath(self, kind: str, start: int, end: int) -> Multipath:
         parts: list[tuple[int, int]] = []
-        depth, quoted, i, part_start = 0, False, start, start
+        depth, part_start = 0, start
         text = self.text
-        while i < end:
-            c = text[i]
-            if quoted:
-                if c == "\\":
-                    i += 1
-                elif c == '"':
-                    quoted = False
-            elif c == '"':
-                quoted = True
-            elif c == "\\":
-                i += 1
-            elif c in "([{":
+        for i, c in _unquoted(text, start, end):
+            if c in "([{":
                 depth += 1
             elif c in ")]}":
                 depth -= 1
             elif c == "," and depth == 0:
                 parts.append((part_start, i))
                 part_start = i + 1
-            i += 1
         parts.append((part_start, end))
         paths: list[GJSONPath] = []
         names: list[str] = []
@@ -206,14 +185,10 @@ class _Parser:
         return GJSONPath(raw, _Parser(raw, self.offset + index).parse_path(len(raw)))
 
 
-def _bang(text: str, i: int) -> bool:
-    return text.startswith("!=", i) or text.startswith("!%", i)
-
-
-def _matching(text: str, open_at: int, end: int, parser: _Parser) -> int:
-    pairs = {"(": ")", "[": "]", "{": "}"}
-    stack = [pairs[text[open_at]]]
-    quoted, i = False, open_at + 1
+def _unquoted(text: str, start: int, end: int) -> Iterator[tuple[int, str]]:
+    """Index and character of each character of ``text[start:end]`` that is outside a quoted string
+    and not escaped: the ones whose brackets, operators and commas give a path its structure."""
+    quoted, i = False, start
     while i < end:
         c = text[i]
         if quoted:
@@ -225,14 +200,26 @@ def _matching(text: str, open_at: int, end: int, parser: _Parser) -> int:
             quoted = True
         elif c == "\\":
             i += 1
-        elif c in pairs:
+        else:
+            yield i, c
+        i += 1
+
+
+def _bang(text: str, i: int) -> bool:
+    return text.startswith("!=", i) or text.startswith("!%", i)
+
+
+def _matching(text: str, open_at: int, end: int, parser: _Parser) -> int:
+    pairs = {"(": ")", "[": "]", "{": "}"}
+    stack = [pairs[text[open_at]]]
+    for i, c in _unquoted(text, open_at + 1, end):
+        if c in pairs:
             stack.append(pairs[c])
         elif c in ")]}":
             if c != stack.pop():
                 raise parser.fail(f"mismatched {c!r}", i)
             if not stack:
                 return i
-        i += 1
     raise parser.fail(f"unclosed {text[open_at]!r}", open_at)
 
 

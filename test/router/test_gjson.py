@@ -22,6 +22,7 @@ DOC: dict[str, Any] = {
     "predictions": [{"class": "news", "score": 0.95}],
     "flag": True,
     "nothing": None,
+    "tags": [{"label": "a,b"}, {"label": "x==(y]"}, {"label": 'say "hi"'}],
 }
 
 CASES: list[tuple[str, bool, Any]] = [
@@ -67,6 +68,12 @@ CASES: list[tuple[str, bool, Any]] = [
     ("[age,missing,children.0]", True, [37, "Sara"]),
     ("children|@reverse", True, ["Jack", "Alex", "Sara"]),
     ("name|@keys", True, ["first", "last"]),
+    # brackets, commas, operators and escaped quotes inside a quoted value are not structure
+    ('tags.#(label=="a,b")', True, {"label": "a,b"}),
+    ('tags.#(label=="x==(y]").label', True, "x==(y]"),
+    ('tags.#(label=="say \\"hi\\"").label', True, 'say "hi"'),
+    ('[tags.#(label=="a,b").label,age]', True, ["a,b", 37]),
+    ('{tags.#(label=="x==(y]").label,age}', True, {"label": "x==(y]", "age": 37}),
 ]
 
 
