@@ -7,31 +7,15 @@ as client-go controllers do), 2 for bad arguments or an unreachable kubeconfig.
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import os
 import signal
-import sys
 import threading
-from datetime import UTC, datetime
 from types import FrameType
 
+from zeroserve.process.logs import configure_logging
+
 __all__ = ["build_parser", "main"]
-
-
-class _JsonFormatter(logging.Formatter):
-    """One JSON object per line: ``ts``, ``level``, ``logger``, ``msg`` (docs/contracts.md)."""
-
-    def format(self, record: logging.LogRecord) -> str:
-        entry = {
-            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
-            "level": record.levelname,
-            "logger": record.name,
-            "msg": record.getMessage(),
-        }
-        if record.exc_info:
-            entry["exc"] = self.formatException(record.exc_info)
-        return json.dumps(entry)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -74,11 +58,7 @@ def main(argv: list[str]) -> int:
         The exit code.
     """
     args = build_parser().parse_args(argv)
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(_JsonFormatter())
-    root = logging.getLogger()
-    root.handlers[:] = [handler]
-    root.setLevel(args.log_level.upper())
+    configure_logging(args.log_level)
 
     from prometheus_client import CollectorRegistry
 

@@ -34,7 +34,7 @@ from typing import Any
 import httpx
 from prometheus_client import CollectorRegistry
 
-from zeroserve.logger.cloudevent import CloudEvent, encode_binary
+from zeroserve.cloudevents import CloudEvent, encode_binary
 from zeroserve.logger.config import LoggerConfig
 from zeroserve.logger.encoding import TYPES, EventTemplate
 from zeroserve.logger.http1 import Http1Client, env_proxy_for

@@ -2,13 +2,13 @@
 
 The payload logger turns two events per inference into binary-mode POSTs, inside the model
 server's own process, so every microsecond here is taken from predictions. Building a
-:class:`~zeroserve.logger.cloudevent.CloudEvent` (an attribute dict, a datetime, percent-encoding
+:class:`~zeroserve.cloudevents.CloudEvent` (an attribute dict, a datetime, percent-encoding
 checks of every attribute) and then encoding it costs several times more than filling in a
 template: all but three header lines (``ce-id``, ``ce-time``, ``ce-statuscode``) are the same for
 every event of a component, so :class:`EventTemplate` renders them once and one ``bytes``
 formatting call produces each request.
 
-The bytes are exactly what :func:`~zeroserve.logger.cloudevent.encode_binary` describes: the same
+The bytes are exactly what :func:`~zeroserve.cloudevents.encode_binary` describes: the same
 ``ce-*`` headers in the same order (``specversion``, ``id``, ``type``, ``source``, ``time``, the
 extensions ``inferenceservicename``, ``namespace``, ``component``, ``endpoint``, ``statuscode`` on
 responses and ``metadata`` when present), ``content-type`` and ``content-length``.
@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import time
 
-from zeroserve.logger.cloudevent import CloudEvent, header_value
+from zeroserve.cloudevents import CloudEvent, header_value
 from zeroserve.logger.config import LoggerConfig
 from zeroserve.logger.events import REQUEST_TYPE, RESPONSE_TYPE
 

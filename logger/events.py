@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 
 import orjson
 
-from zeroserve.logger.cloudevent import CloudEvent
+from zeroserve.cloudevents import CloudEvent
 from zeroserve.logger.config import LoggerConfig
 
 __all__ = ["REQUEST_TYPE", "RESPONSE_TYPE", "metadata_attribute", "request_event", "response_event"]

@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from typing import cast
 from urllib.parse import urlsplit
 
-from zeroserve.logger.cloudevent import CloudEvent, header_value
+from zeroserve.cloudevents import CloudEvent, header_value
 
 __all__ = ["Http1Client", "HttpStatusError", "env_proxy_for"]
 

@@ -35,12 +35,12 @@ import orjson
 import uvicorn
 from prometheus_client import CollectorRegistry
 
+from zeroserve.process.logs import configure_logging
 from zeroserve.router.app import RouterApp, create_app
 from zeroserve.router.errors import GraphPlanError
 from zeroserve.router.plan import ExecutableGraph
 from zeroserve.router.planner import load_graph_json
 from zeroserve.router.settings import RouterSettings
-from zeroserve.servers.logs import configure_logging
 
 __all__ = ["main"]
 

@@ -334,8 +334,8 @@ def run_serve(command: ServeCommand, registry: RuntimeRegistry | None = None) ->
     Returns:
         0 after a clean shutdown, 1 when the model or the server fails to start.
     """
+    from zeroserve.process.logs import configure_logging
     from zeroserve.servers.errors import ServingError
-    from zeroserve.servers.logs import configure_logging
     from zeroserve.servers.model_server import ModelServer
     from zeroserve.servers.runtimes import RuntimeRegistry
     from zeroserve.servers.storage import ModelStorage, StorageError

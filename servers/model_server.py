@@ -18,21 +18,19 @@ import asyncio
 import contextlib
 import functools
 import gc
-import json
 import logging
-import os
 import signal
-import socket
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from prometheus_client import CollectorRegistry
 
+from zeroserve.process.listen import bind_socket
+from zeroserve.process.logs import configure_logging, new_request_id_var
+from zeroserve.process.ready import write_ready_file
 from zeroserve.servers.dataplane import DataPlane
-from zeroserve.servers.logs import configure_logging, new_request_id_var
 from zeroserve.servers.metrics import ServerMetrics
 from zeroserve.servers.model import Model, PredictorClient
 from zeroserve.servers.repository import ModelFactory, ModelRepository
@@ -40,7 +38,7 @@ from zeroserve.servers.rest.app import create_rest_app
 from zeroserve.servers.settings import ServerSettings
 from zeroserve.servers.transformer.config import PredictorConfig
 
-__all__ = ["ModelServer", "ServerHandle"]
+__all__ = ["ModelServer", "ServerHandle", "new_event_loop", "uvicorn_server"]
 
 _log = logging.getLogger("zeroserve.servers.server")
 
@@ -77,7 +75,7 @@ class ServerHandle:
         self.stop_event.set()
 
 
-def _uvicorn_server(app: Any, settings: ServerSettings) -> Any:
+def uvicorn_server(app: Any, settings: ServerSettings) -> Any:
     import uvicorn
 
     class _Server(uvicorn.Server):
@@ -102,26 +100,7 @@ def _uvicorn_server(app: Any, settings: ServerSettings) -> Any:
     return _Server(config)
 
 
-def _bind(host: str, port: int) -> socket.socket:
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    # Accepted connections inherit it: without it a response written in two parts (headers, then
-    # body) waits for the client's delayed ACK, ~40 ms, on asyncio's loop (uvloop sets it itself).
-    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    sock.bind((host, port))
-    sock.listen(2048)
-    sock.setblocking(False)
-    return sock
-
-
-def _write_ready_file(path: Path, http_port: int, grpc_port: int | None) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps({"pid": os.getpid(), "http_port": http_port, "grpc_port": grpc_port}))
-    tmp.replace(path)
-
-
-def _new_loop(kind: str = "asyncio") -> asyncio.AbstractEventLoop:
+def new_event_loop(kind: str = "asyncio") -> asyncio.AbstractEventLoop:
     """A new event loop of the kind ``ServerSettings.event_loop`` names (asyncio's without uvloop)."""
     if kind == "uvloop":
         try:
@@ -270,9 +249,9 @@ class ModelServer:
         s = self.settings
         await self.load_models(models)
         app = self.create_application()
-        sock = _bind(s.host, s.http_port)
+        sock = bind_socket(s.host, s.http_port)
         http_port = sock.getsockname()[1]
-        server = _uvicorn_server(app, s)
+        server = uvicorn_server(app, s)
         serve_task = asyncio.create_task(server.serve(sockets=[sock]))
         grpc_server = None
         try:
@@ -297,7 +276,7 @@ class ModelServer:
                 http_port, grpc_port, self.dataplane, self.metrics, self.request_id, host=_client_host(s.host)
             )
             if s.ready_file is not None:
-                _write_ready_file(s.ready_file, http_port, grpc_port)
+                write_ready_file(s.ready_file, http_port, grpc_port)
             _log.info(
                 "serving",
                 extra={
@@ -338,7 +317,9 @@ class ModelServer:
 
             run_workers(self, models)
             return
-        with asyncio.Runner(loop_factory=functools.partial(_new_loop, self.settings.event_loop)) as runner:
+        with asyncio.Runner(
+            loop_factory=functools.partial(new_event_loop, self.settings.event_loop)
+        ) as runner:
             runner.run(self.serve(models))
 
 

@@ -22,7 +22,7 @@ __all__ = ["InferInput", "InferOutput", "InferRequest", "InferResponse", "Reques
 Parameters = dict[str, Any]
 
 
-class _Tensor:
+class Tensor:
     """A named, typed, shaped tensor whose data is a list, raw bytes or a numpy array."""
 
     __slots__ = ("_array", "_data", "_raw", "datatype", "name", "parameters", "shape")
@@ -168,7 +168,7 @@ class _Tensor:
         return inferred.astype(dtype, copy=False).reshape(self.shape)
 
     def __eq__(self, other: object) -> bool:
-        if not isinstance(other, _Tensor):
+        if not isinstance(other, Tensor):
             return NotImplemented
         return (
             self.name == other.name
@@ -183,7 +183,7 @@ class _Tensor:
         return f"{type(self).__name__}(name={self.name!r}, shape={self.shape}, datatype={self.datatype!r})"
 
 
-class InferInput(_Tensor):
+class InferInput(Tensor):
     """An input tensor of an inference request (KServe's ``InferInput``)."""
 
     __slots__ = ()
@@ -194,7 +194,7 @@ class InferInput(_Tensor):
         super().set_data_from_numpy(input_tensor, binary_data)
 
 
-class InferOutput(_Tensor):
+class InferOutput(Tensor):
     """An output tensor of an inference response (KServe's ``InferOutput``)."""
 
     __slots__ = ()

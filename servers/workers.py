@@ -18,7 +18,9 @@ import socket
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from zeroserve.servers.logs import configure_logging
+from zeroserve.process.listen import bind_socket
+from zeroserve.process.logs import configure_logging
+from zeroserve.process.ready import write_ready_file
 from zeroserve.servers.model import Model
 
 if TYPE_CHECKING:
@@ -36,15 +38,15 @@ def run_workers(server: ModelServer, models: Sequence[Model]) -> None:
         server: the configured server (its settings, repository and metrics).
         models: the models to load before forking.
     """
-    from zeroserve.servers.model_server import _bind, _new_loop
+    from zeroserve.servers.model_server import new_event_loop
 
     s = server.settings
-    new_loop = functools.partial(_new_loop, s.event_loop)
+    new_loop = functools.partial(new_event_loop, s.event_loop)
     if s.configure_logging:
         configure_logging(s.log_level, server.request_id)
     with asyncio.Runner(loop_factory=new_loop) as runner:
         runner.run(server.load_models(models))
-    sock = _bind(s.host, s.http_port)
+    sock = bind_socket(s.host, s.http_port)
     children: list[int] = []
     for _ in range(s.workers):
         pid = os.fork()
@@ -68,10 +70,10 @@ def run_workers(server: ModelServer, models: Sequence[Model]) -> None:
 
 
 async def _worker(server: ModelServer, sock: socket.socket) -> None:
-    from zeroserve.servers.model_server import _uvicorn_server
+    from zeroserve.servers.model_server import uvicorn_server
 
     app = server.create_application()
-    http = _uvicorn_server(app, server.settings)
+    http = uvicorn_server(app, server.settings)
     loop = asyncio.get_running_loop()
 
     def stop() -> None:
@@ -86,8 +88,6 @@ async def _worker(server: ModelServer, sock: socket.socket) -> None:
 
 
 async def _supervise(server: ModelServer, sock: socket.socket, children: list[int]) -> None:
-    from zeroserve.servers.model_server import _write_ready_file
-
     s = server.settings
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -110,7 +110,7 @@ async def _supervise(server: ModelServer, sock: socket.socket, children: list[in
         )
     http_port = sock.getsockname()[1]
     if s.ready_file is not None:
-        _write_ready_file(s.ready_file, http_port, grpc_port)
+        write_ready_file(s.ready_file, http_port, grpc_port)
     _log.info(
         "serving with %d workers", len(children), extra={"http_port": http_port, "grpc_port": grpc_port}
     )

@@ -25,7 +25,7 @@ import numpy as np
 import orjson
 from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
 
-from zeroserve.logger.cloudevent import CloudEvent, CloudEventError, decode_http, encode_binary, lower_headers
+from zeroserve.cloudevents import CloudEvent, CloudEventError, decode_http, encode_binary, lower_headers
 from zeroserve.logger.detectors.drift import DriftResult, KSDriftDetector
 from zeroserve.logger.detectors.mmd import MMDDriftDetector
 from zeroserve.logger.detectors.outlier import OutlierDetector, OutlierResult

@@ -20,7 +20,7 @@ from zeroserve.servers.types import (
     InferRequest,
     InferResponse,
     RequestedOutput,
-    _Tensor,
+    Tensor,
 )
 
 __all__ = [
@@ -57,7 +57,7 @@ def _split(body: bytes, header_length: int | None) -> tuple[Any, memoryview | No
 
 
 def _tensors(
-    doc: dict[str, Any], key: str, binary: memoryview | None, cls: type[_Tensor], validate: bool
+    doc: dict[str, Any], key: str, binary: memoryview | None, cls: type[Tensor], validate: bool
 ) -> list[Any]:
     items = doc.get(key)
     if not isinstance(items, list):
@@ -151,7 +151,7 @@ def decode_infer_request(
 
 
 def _encode(
-    head: dict[str, Any], tensors: list[_Tensor], key: str, binary_flags: list[bool]
+    head: dict[str, Any], tensors: list[Tensor], key: str, binary_flags: list[bool]
 ) -> tuple[bytes, int | None]:
     items = []
     chunks: list[bytes] = []

@@ -54,7 +54,7 @@ def main(argv: list[str]) -> int:
         print("zeroserve storage-initializer: expected pairs of <srcURI> <destPath>", file=sys.stderr)
         return 2
 
-    from zeroserve.servers.logs import JsonFormatter
+    from zeroserve.process.logs import JsonFormatter
 
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter())

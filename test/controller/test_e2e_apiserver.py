@@ -257,8 +257,8 @@ def test_cli_process_reconciles_and_stops_on_sigterm(store: KubeStore, kubeconfi
 async def test_platform_component_starts_reconciles_and_stops(kubeconfig: Path, tmp_path: Path) -> None:
     import asyncio
 
-    from zeroserve.controller.component import ControllerComponent
     from zeroserve.local.component import Component, PlatformContext
+    from zeroserve.local.controller import ControllerComponent
 
     component = ControllerComponent(ControllerOptions(namespace="platform", watch_timeout_seconds=5))
     assert isinstance(component, Component)

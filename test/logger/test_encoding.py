@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from zeroserve.logger.cloudevent import encode_binary
+from zeroserve.cloudevents import encode_binary
 from zeroserve.logger.config import LoggerConfig
 from zeroserve.logger.encoding import KIND_REQUEST, KIND_RESPONSE, EventTemplate, UtcClock
 from zeroserve.logger.events import request_event, response_event

@@ -30,7 +30,7 @@ from .test_detectors import iris_like
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 COMPONENTS = [
-    "zeroserve.controller.component:ControllerComponent",
+    "zeroserve.local.controller:ControllerComponent",
     "zeroserve.local.engine.component:EngineComponent",
     "zeroserve.local.eventing.component:BrokerComponent",
 ]

@@ -15,10 +15,10 @@ import pytest
 import yaml
 
 from zeroserve.apis.crds import all_crds
-from zeroserve.controller.component import ControllerComponent
 from zeroserve.local.apiserver.server import run_in_thread
 from zeroserve.local.apiserver.settings import ApiServerSettings
 from zeroserve.local.component import PlatformContext
+from zeroserve.local.controller import ControllerComponent
 from zeroserve.local.engine.component import EngineComponent
 from zeroserve.local.engine.settings import EngineSettings
 from zeroserve.local.kubeconfig import write_kubeconfig

@@ -13,8 +13,8 @@ import tritonclient.grpc as tgrpc
 from prometheus_client import CollectorRegistry
 from prometheus_client.parser import text_string_to_metric_families
 
+from zeroserve.process.logs import JsonFormatter, new_request_id_var
 from zeroserve.servers import ServerHandle
-from zeroserve.servers.logs import JsonFormatter, new_request_id_var
 from zeroserve.servers.metrics import ServerMetrics
 
 

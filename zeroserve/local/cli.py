@@ -11,7 +11,6 @@ import argparse
 import asyncio
 import contextlib
 import json
-import logging
 import os
 import shutil
 import signal
@@ -23,31 +22,11 @@ from pathlib import Path
 from typing import Any
 
 from zeroserve.local.kubeconfig import kubeconfig_path
+from zeroserve.process.logs import configure_logging
 
 __all__ = ["apiserver", "apply", "delete", "down", "get", "kubeconfig", "logs", "status", "up"]
 
 _STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
-
-
-class _JsonFormatter(logging.Formatter):
-    def format(self, record: logging.LogRecord) -> str:
-        entry = {
-            "ts": self.formatTime(record),
-            "level": record.levelname.lower(),
-            "logger": record.name,
-            "msg": record.getMessage(),
-        }
-        if record.exc_info:
-            entry["exc"] = self.formatException(record.exc_info)
-        return json.dumps(entry)
-
-
-def _configure_logging(level: str) -> None:
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(_JsonFormatter())
-    root = logging.getLogger()
-    root.handlers[:] = [handler]
-    root.setLevel(level.upper())
 
 
 def _default_home() -> Path:
@@ -143,7 +122,7 @@ def up(argv: list[str]) -> int:
         return 1
     if args.detach:
         return _up_detached(argv, home)
-    _configure_logging(args.log_level)
+    configure_logging(args.log_level)
     return asyncio.run(_run_up(args, home))
 
 
@@ -337,7 +316,7 @@ def apiserver(argv: list[str]) -> int:
     )
     parser.add_argument("--log-level", default="info")
     args = parser.parse_args(argv)
-    _configure_logging(args.log_level)
+    configure_logging(args.log_level)
     return asyncio.run(_run_apiserver(args))
 
 

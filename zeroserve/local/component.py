@@ -6,6 +6,7 @@ first); components find each other only through the API server and HTTP addresse
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol, runtime_checkable
@@ -28,6 +29,10 @@ class PlatformContext:
     """Where the serving gateway listens (0 picks a free port; the engine writes back the real one)."""
     domain: str = "example.com"
     """Domain of external URLs: ``http://<name>.<namespace>.<domain>``."""
+    broker_token: str = field(default_factory=lambda: secrets.token_urlsafe(32))
+    """The credential the broker ingress requires (``Authorization: Bearer <token>``); the engine
+    hands it to every instance as ``ZEROSERVE_BROKER_TOKEN``, and the payload logger and detectors
+    send it with each event."""
     extra: dict[str, object] = field(default_factory=dict)
     """Addresses components publish for each other, e.g. ``{"broker_url": "http://127.0.0.1:1234"}``."""
 

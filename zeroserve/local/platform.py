@@ -37,7 +37,7 @@ __all__ = [
 _log = logging.getLogger(__name__)
 
 DEFAULT_COMPONENTS: tuple[str, ...] = (
-    "zeroserve.controller.component:ControllerComponent",
+    "zeroserve.local.controller:ControllerComponent",
     "zeroserve.local.engine.component:EngineComponent",
     "zeroserve.local.eventing.component:BrokerComponent",
 )

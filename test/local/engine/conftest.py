@@ -110,7 +110,7 @@ async def serving_platform(
         component = EngineComponent(settings, images=images, resolve_model=resolve_model)
         operator = None
         if controller:
-            from zeroserve.controller.component import ControllerComponent
+            from zeroserve.local.controller import ControllerComponent
 
             operator = ControllerComponent()
             await operator.start(ctx)

@@ -17,12 +17,12 @@ from cloudevents.core.base import BaseCloudEvent
 from cloudevents.core.bindings.http import to_binary_event, to_structured_event
 from cloudevents.core.v1.event import CloudEvent as LibEvent
 
+from zeroserve.cloudevents import CloudEvent
 from zeroserve.local.component import PlatformContext
 from zeroserve.local.eventing.component import BrokerComponent
 from zeroserve.local.eventing.delivery import DeliveryPolicy
 from zeroserve.local.eventing.store import EventStore
 from zeroserve.local.eventing.triggers import TriggerRule, TriggerTable
-from zeroserve.logger.cloudevent import CloudEvent
 
 from .conftest import EventSink, serve
 

@@ -14,7 +14,7 @@ from zeroserve.local.testing import PlatformProcess, platform_process
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 SAMPLES = Path(__file__).resolve().parents[3] / "config" / "samples"
-CONTROLLER = "zeroserve.controller.component:ControllerComponent"
+CONTROLLER = "zeroserve.local.controller:ControllerComponent"
 
 
 def _eventually(check: Callable[[], Any], what: str, timeout: float = 30.0) -> Any:

@@ -27,11 +27,11 @@ from collections.abc import Callable
 import httpx
 from prometheus_client import CollectorRegistry, Counter
 
+from zeroserve.cloudevents import CloudEvent, CloudEventError, decode_http, encode_binary
 from zeroserve.local.eventing.delivery import is_retryable
 from zeroserve.local.eventing.ingress import TTL_ATTRIBUTE, BrokerIngress, IngestError
 from zeroserve.local.eventing.store import Delivery, EventStore
 from zeroserve.local.eventing.triggers import TriggerTable
-from zeroserve.logger.cloudevent import CloudEvent, CloudEventError, decode_http, encode_binary
 
 __all__ = ["Dispatcher"]
 

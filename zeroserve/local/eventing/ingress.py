@@ -18,9 +18,9 @@ from typing import Any
 import orjson
 from prometheus_client import CollectorRegistry, Counter, generate_latest
 
+from zeroserve.cloudevents import CloudEvent, CloudEventError, decode_http, lower_headers
 from zeroserve.local.eventing.store import EventStore
 from zeroserve.local.eventing.triggers import TriggerTable
-from zeroserve.logger.cloudevent import CloudEvent, CloudEventError, decode_http, lower_headers
 
 __all__ = ["MAX_TTL", "TTL_ATTRIBUTE", "BrokerIngress", "IngestError"]
 

@@ -19,7 +19,7 @@ from typing import Any
 
 import orjson
 
-from zeroserve.logger.cloudevent import CloudEvent
+from zeroserve.cloudevents import CloudEvent
 
 __all__ = ["Delivery", "EventStore"]
 
