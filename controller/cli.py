@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import signal
+import sys
 import threading
 from types import FrameType
 
+from zeroserve.process.listen import PortInUse, default_http_port
 from zeroserve.process.logs import configure_logging
 
 __all__ = ["build_parser", "main"]
@@ -71,7 +72,7 @@ def main(argv: list[str]) -> int:
     try:
         store = KubeStore.from_kubeconfig(args.kubeconfig, args.context)
     except Exception as exc:  # the client library raises several kinds for a bad kubeconfig
-        logging.getLogger("zeroserve.controller").error("cannot load the Kubernetes configuration: %s", exc)
+        logging.getLogger(__name__).error("cannot load the Kubernetes configuration: %s", exc)
         return 2
     config = ControllerConfig(domain=args.domain) if args.domain else ControllerConfig()
     options = ControllerOptions(
@@ -85,15 +86,20 @@ def main(argv: list[str]) -> int:
     )
     registry = CollectorRegistry()
     controller = Controller(store, config, options, metrics=ControllerMetrics(registry))
-    port = args.http_port if args.http_port is not None else int(os.environ.get("PORT", "8080"))
+    port = args.http_port if args.http_port is not None else default_http_port()
     health = None
     if port >= 0:
         # ready while running, and while waiting as a leader-election candidate (a standby is healthy)
-        health = HealthServer(
-            "0.0.0.0", port, registry, lambda: options.leader_elect or controller.started.is_set()
-        )
+        try:
+            health = HealthServer(
+                "0.0.0.0", port, registry, lambda: options.leader_elect or controller.started.is_set()
+            )
+        except OSError as exc:
+            reason = PortInUse("0.0.0.0", port, "--http-port", exc.strerror or str(exc))
+            print(f"zeroserve controller: {reason}", file=sys.stderr)
+            return 2
         health.start()
-        logging.getLogger("zeroserve.controller").info("health and metrics on port %d", health.port)
+        logging.getLogger(__name__).info("health and metrics on port %d", health.port)
     stop = threading.Event()
 
     def on_signal(_signum: int, _frame: FrameType | None) -> None:
