@@ -9,6 +9,7 @@ __all__ = [
     "BATCHER_MAX_LATENCY",
     "COMPONENT_LABEL",
     "DEFAULT_MIN_REPLICAS",
+    "ENABLE_AUTH",
     "ENABLE_TAG_ROUTING",
     "INFERENCE_GRAPH_LABEL",
     "INFERENCE_SERVICE_LABEL",
@@ -26,6 +27,7 @@ __all__ = [
     "STORAGE_INITIALIZER",
     "STORAGE_URI_ANNOTATION",
     "TARGET",
+    "auth_annotations",
 ]
 
 INFERENCE_SERVICE_LABEL = "serving.kserve.io/inferenceservice"
@@ -42,6 +44,9 @@ DEFAULT_MIN_REPLICAS = 1
 
 ROLLOUT_DURATION = "serving.knative.dev/rollout-duration"
 ENABLE_TAG_ROUTING = "serving.kserve.io/enable-tag-routing"
+ENABLE_AUTH = "serving.kserve.io/enable-auth"
+"""On an InferenceService or InferenceGraph: callers must present a ServiceAccount token; the
+controller copies it onto every Knative Service and HTTPRoute it builds, where the gateway reads it."""
 
 LOGGER = "internal.serving.kserve.io/logger"
 LOGGER_SINK_URL = "internal.serving.kserve.io/logger-sink-url"
@@ -55,3 +60,15 @@ MODEL_CONTAINER = "kserve-container"
 STORAGE_INITIALIZER = "storage-initializer"
 MODEL_VOLUME = "kserve-provision-location"
 MODEL_DIR = "/mnt/models"
+
+
+def auth_annotations(annotations: dict[str, str]) -> dict[str, str]:
+    """``{ENABLE_AUTH: "true"}`` when the owner's annotations turn authentication on, else ``{}``.
+
+    Args:
+        annotations: the InferenceService's or InferenceGraph's annotations.
+
+    Returns:
+        The annotation to copy onto the objects built for it.
+    """
+    return {ENABLE_AUTH: "true"} if annotations.get(ENABLE_AUTH, "").strip().lower() == "true" else {}

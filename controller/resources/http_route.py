@@ -20,7 +20,7 @@ from typing import Any
 from zeroserve.apis.serving.v1beta1 import InferenceService
 from zeroserve.controller.config import ControllerConfig
 from zeroserve.controller.names import cluster_local_host, component_service_name, external_host
-from zeroserve.controller.resources.constants import INFERENCE_SERVICE_LABEL
+from zeroserve.controller.resources.constants import INFERENCE_SERVICE_LABEL, auth_annotations
 from zeroserve.controller.resources.owner import owner_reference
 
 __all__ = ["EXPLAIN_PATH_REGEX", "build_http_route", "default_component"]
@@ -74,15 +74,18 @@ def build_http_route(isvc: InferenceService, config: ControllerConfig) -> dict[s
         match = {"path": {"type": "RegularExpression", "value": EXPLAIN_PATH_REGEX}}
         rules.append(_rule(isvc, "explainer", match, config))
     rules.append(_rule(isvc, default_component(isvc), {"path": {"type": "PathPrefix", "value": "/"}}, config))
+    metadata: dict[str, Any] = {
+        "name": isvc.name,
+        "namespace": namespace,
+        "labels": {**isvc.labels, INFERENCE_SERVICE_LABEL: isvc.name},
+        "ownerReferences": [owner_reference(isvc)],
+    }
+    if annotations := auth_annotations(isvc.annotations):
+        metadata["annotations"] = annotations
     return {
         "apiVersion": "gateway.networking.k8s.io/v1",
         "kind": "HTTPRoute",
-        "metadata": {
-            "name": isvc.name,
-            "namespace": namespace,
-            "labels": {**isvc.labels, INFERENCE_SERVICE_LABEL: isvc.name},
-            "ownerReferences": [owner_reference(isvc)],
-        },
+        "metadata": metadata,
         "spec": {
             "parentRefs": [_parent_ref(config.ingress_gateway), _parent_ref(config.local_gateway)],
             "hostnames": [

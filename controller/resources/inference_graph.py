@@ -17,7 +17,7 @@ from zeroserve.apis.serving.v1beta1 import InferenceService
 from zeroserve.controller.config import ControllerConfig
 from zeroserve.controller.names import cluster_local_host
 from zeroserve.controller.resources.autoscaling import autoscaling_annotations
-from zeroserve.controller.resources.constants import INFERENCE_GRAPH_LABEL
+from zeroserve.controller.resources.constants import INFERENCE_GRAPH_LABEL, auth_annotations
 from zeroserve.controller.resources.containers import predictor_protocol
 from zeroserve.controller.resources.knative_service import DISALLOWED_ANNOTATIONS
 from zeroserve.controller.resources.owner import owner_reference
@@ -155,6 +155,7 @@ def build_graph_service(
             "namespace": namespace,
             "labels": labels,
             "ownerReferences": [owner_reference(graph)],
+            **({"annotations": auth} if (auth := auth_annotations(graph.annotations)) else {}),
         },
         "spec": {
             "template": {"metadata": {"labels": dict(labels), "annotations": annotations}, "spec": pod},

@@ -160,8 +160,11 @@ def build_component_service(
         "labels": labels,
         "ownerReferences": [owner_reference(isvc)],
     }
+    annotations = c.auth_annotations(isvc.annotations)
     if isvc.annotations.get(c.ROLLOUT_DURATION):
-        metadata["annotations"] = {c.ROLLOUT_DURATION: isvc.annotations[c.ROLLOUT_DURATION]}
+        annotations[c.ROLLOUT_DURATION] = isvc.annotations[c.ROLLOUT_DURATION]
+    if annotations:
+        metadata["annotations"] = annotations
 
     pinned = traffic_splits(isvc).get(component)
     if pinned is not None:  # A/B/N: the serving.zeroserve.io/traffic annotation, validated beforehand
