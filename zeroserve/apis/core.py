@@ -9,7 +9,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from pydantic import ConfigDict
+
 from zeroserve.apis.meta import LooseModel, Quantity
+from zeroserve.apis.structural import CORE_TYPE, PRESERVE
 
 __all__ = [
     "Container",
@@ -23,12 +26,16 @@ __all__ = [
 class ResourceRequirements(LooseModel):
     """``resources``: ``limits`` and ``requests`` by resource name (``cpu``, ``nvidia.com/gpu`` ...)."""
 
+    model_config = ConfigDict(json_schema_extra={PRESERVE: True, CORE_TYPE: "ResourceRequirements"})
+
     limits: dict[str, Quantity] | None = None
     requests: dict[str, Quantity] | None = None
 
 
 class EnvVar(LooseModel):
     """``env[]``: a name with a value or a ``valueFrom`` source (kept as written)."""
+
+    model_config = ConfigDict(json_schema_extra={PRESERVE: True, CORE_TYPE: "EnvVar"})
 
     name: str
     value: str | None = None
@@ -38,6 +45,8 @@ class EnvVar(LooseModel):
 class ContainerPort(LooseModel):
     """``ports[]``."""
 
+    model_config = ConfigDict(json_schema_extra={PRESERVE: True, CORE_TYPE: "ContainerPort"})
+
     container_port: int
     name: str | None = None
     protocol: str | None = None
@@ -45,6 +54,8 @@ class ContainerPort(LooseModel):
 
 class Container(LooseModel):
     """A container: what the engine needs to run it; other fields round-trip untouched."""
+
+    model_config = ConfigDict(json_schema_extra={PRESERVE: True, CORE_TYPE: "Container"})
 
     name: str | None = None
     image: str | None = None
@@ -66,6 +77,8 @@ class PodSpec(LooseModel):
 
     Fields named here are the ones the platform reads; any other pod field is kept as an extra.
     """
+
+    model_config = ConfigDict(json_schema_extra={PRESERVE: True, CORE_TYPE: "PodSpec"})
 
     containers: list[Container] | None = None
     init_containers: list[Container] | None = None

@@ -13,6 +13,11 @@ Kubernetes accepts a CRD schema only if it is structural: every node has a ``typ
 - marks free-form objects (``dict[str, Any]``, ``Any``) and :class:`~zeroserve.apis.meta.LooseModel`
   shapes with ``x-kubernetes-preserve-unknown-fields: true``, and closed models with nothing, so the
   API server prunes unknown fields there as KServe's and Knative's CRDs do;
+- closes a loose shape that stands for a Kubernetes core type (its JSON schema names the type under
+  :data:`CORE_TYPE`, e.g. ``Container`` or ``PodSpec``): every field of that core type is listed
+  (those the model does not describe keep their contents as written), and any other field is pruned,
+  as KServe's CRD, which spells out the whole pod spec, prunes ``storageUrl`` (a typo) or
+  ``storage_uri`` (snake_case) beside ``storageUri``;
 - drops ``title`` and ``default`` (defaulting is the ``defaults`` modules' job, not the API server's).
 """
 
@@ -20,10 +25,55 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["SchemaConversionError", "structural_schema"]
+__all__ = ["CORE_TYPE", "CORE_TYPE_FIELDS", "SchemaConversionError", "structural_schema"]
 
 PRESERVE = "x-kubernetes-preserve-unknown-fields"
 INT_OR_STRING = "x-kubernetes-int-or-string"
+CORE_TYPE = "x-zeroserve-core-type"
+"""The JSON-schema key by which a loose model says which Kubernetes core type it stands for."""
+
+_OBJECT = "object"
+_LIST = "array"
+_TEXT = "string"
+_INT = "integer"
+_BOOL = "boolean"
+_CONTAINER = {
+    "name": _TEXT, "image": _TEXT, "command": _LIST, "args": _LIST, "workingDir": _TEXT,
+    "ports": _LIST, "envFrom": _LIST, "env": _LIST, "resources": _OBJECT, "resizePolicy": _LIST,
+    "restartPolicy": _TEXT, "restartPolicyRules": _LIST, "volumeMounts": _LIST, "volumeDevices": _LIST,
+    "livenessProbe": _OBJECT,
+    "readinessProbe": _OBJECT, "startupProbe": _OBJECT, "lifecycle": _OBJECT,
+    "terminationMessagePath": _TEXT, "terminationMessagePolicy": _TEXT, "imagePullPolicy": _TEXT,
+    "securityContext": _OBJECT, "stdin": _BOOL, "stdinOnce": _BOOL, "tty": _BOOL,
+}  # fmt: skip
+_POD_SPEC = {
+    "volumes": _LIST, "initContainers": _LIST, "containers": _LIST, "ephemeralContainers": _LIST,
+    "restartPolicy": _TEXT, "terminationGracePeriodSeconds": _INT, "activeDeadlineSeconds": _INT,
+    "dnsPolicy": _TEXT, "nodeSelector": _OBJECT, "serviceAccountName": _TEXT, "serviceAccount": _TEXT,
+    "automountServiceAccountToken": _BOOL, "nodeName": _TEXT, "hostNetwork": _BOOL, "hostPID": _BOOL,
+    "hostIPC": _BOOL, "shareProcessNamespace": _BOOL, "securityContext": _OBJECT,
+    "imagePullSecrets": _LIST, "hostname": _TEXT, "hostnameOverride": _TEXT, "subdomain": _TEXT,
+    "affinity": _OBJECT,
+    "schedulerName": _TEXT, "tolerations": _LIST, "hostAliases": _LIST, "priorityClassName": _TEXT,
+    "priority": _INT, "dnsConfig": _OBJECT, "readinessGates": _LIST, "runtimeClassName": _TEXT,
+    "enableServiceLinks": _BOOL, "preemptionPolicy": _TEXT, "overhead": _OBJECT,
+    "topologySpreadConstraints": _LIST, "setHostnameAsFQDN": _BOOL, "os": _OBJECT, "hostUsers": _BOOL,
+    "schedulingGates": _LIST, "resourceClaims": _LIST, "resources": _OBJECT,
+}  # fmt: skip
+CORE_TYPE_FIELDS: dict[str, dict[str, str]] = {
+    "Container": _CONTAINER,
+    "PodSpec": _POD_SPEC,
+    "EnvVar": {"name": _TEXT, "value": _TEXT, "valueFrom": _OBJECT},
+    "ContainerPort": {
+        "containerPort": _INT,
+        "hostIP": _TEXT,
+        "hostPort": _INT,
+        "name": _TEXT,
+        "protocol": _TEXT,
+    },
+    "ResourceRequirements": {"limits": _OBJECT, "requests": _OBJECT, "claims": _LIST},
+}
+"""Every field of the Kubernetes ``core/v1`` types the API types model loosely, with its JSON type."""
 _KEEP = ("type", "format", "enum", "description", "required", "minimum", "maximum", PRESERVE)
 _NULL = {"type": "null"}
 
@@ -77,7 +127,31 @@ def _convert(node: dict[str, Any], defs: dict[str, Any], seen: tuple[str, ...]) 
         out[PRESERVE] = True
     if out.get("type") == "array" and "items" not in out:
         out["items"] = {PRESERVE: True}
+    core = node.get(CORE_TYPE)
+    if core is not None:
+        _close(out, core)
     return out
+
+
+def _close(out: dict[str, Any], core: str) -> None:
+    """List every field of a core type on a loose shape's schema instead of preserving unknown ones."""
+    fields = CORE_TYPE_FIELDS.get(core)
+    if fields is None:
+        raise SchemaConversionError(f"unknown core type {core}")
+    properties = out.setdefault("properties", {})
+    for name, kind in fields.items():
+        if name not in properties:
+            properties[name] = _free(kind)
+    out.pop(PRESERVE, None)
+    out["type"] = "object"
+
+
+def _free(kind: str) -> dict[str, Any]:
+    if kind == "array":
+        return {"type": "array", "items": {PRESERVE: True}}
+    if kind == "object":
+        return {"type": "object", PRESERVE: True}
+    return {"type": kind}
 
 
 def _convert_union(node: dict[str, Any], defs: dict[str, Any], seen: tuple[str, ...]) -> dict[str, Any]:

@@ -83,6 +83,8 @@ class PredictorExtensionSpec(Container):
     runtime_version: str | None = None
     protocol_version: str | None = enum_field("v1", "v2", "grpc-v1", "grpc-v2")
     storage: StorageSpec | None = None
+    confidential: dict[str, Any] | None = None
+    """Confidential-computing settings (accepted, not acted on)."""
 
 
 class ModelFormat(KubeModel):
@@ -150,6 +152,7 @@ class ComponentExtensionSpec(KubeModel):
     labels: dict[str, str] | None = None
     annotations: dict[str, str] | None = None
     deployment_strategy: dict[str, Any] | None = None
+    storage_uris: list[StorageUri] | None = None
 
 
 class PredictorSpec(PodSpec, ComponentExtensionSpec):
@@ -167,7 +170,6 @@ class PredictorSpec(PodSpec, ComponentExtensionSpec):
     paddle: PredictorExtensionSpec | None = None
     model: ModelSpec | None = None
     name: str | None = None
-    storage_uris: list[StorageUri] | None = None
     storage_container_name: str | None = None
     worker_spec: dict[str, Any] | None = None
 
