@@ -9,14 +9,28 @@ the ``zeroserve logger-agent`` sidecar uses the same flags.
 from __future__ import annotations
 
 import argparse
+import os
 from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-__all__ = ["DEFAULT_SOURCE_URI", "LogMode", "LoggerConfig", "add_logger_arguments", "config_from_args"]
+__all__ = [
+    "BROKER_TOKEN_ENV",
+    "DEFAULT_SOURCE_URI",
+    "LogMode",
+    "LoggerConfig",
+    "add_logger_arguments",
+    "config_from_args",
+]
 
 DEFAULT_SOURCE_URI = "http://localhost:9081/"
 """KServe's agent falls back to this ``ce-source`` when the pod name is unknown; so do we."""
+BROKER_TOKEN_ENV = "ZEROSERVE_BROKER_TOKEN"
+"""The environment variable holding the broker ingress's credential (``docs/contracts.md``)."""
+
+
+def _token_from_env() -> str | None:
+    return os.environ.get(BROKER_TOKEN_ENV) or None
 
 
 class LogMode(StrEnum):
@@ -70,11 +84,14 @@ class LoggerConfig(BaseModel):
     """Most events one sender takes from the queue and pipelines on one connection (1: no pipelining)."""
     batch_linger: float = Field(default=0.05, ge=0)
     """Seconds a sender waits for more events before sending a short batch (0: send at once)."""
-    max_attempts: int = Field(default=5, ge=1)
-    """Tries per event (the first send plus retries) before it is dropped as ``retries_exhausted``."""
+    max_age: float = Field(default=600.0, gt=0)
+    """Seconds an event may wait (queued or retried) for delivery; older ones are dropped (``max_age``)."""
+    max_attempts: int | None = Field(default=None, ge=1)
+    """When set, also give up on an event after this many tries (``retries_exhausted``); by default
+    only its age ends the retries."""
     backoff_initial: float = Field(default=0.1, ge=0)
     """Delay in seconds before the first retry; doubled on each further retry."""
-    backoff_max: float = Field(default=5.0, ge=0)
+    backoff_max: float = Field(default=30.0, ge=0)
     """Upper bound of one retry delay, in seconds."""
     send_timeout: float = Field(default=5.0, gt=0)
     """Timeout of one HTTP send, in seconds."""
@@ -82,6 +99,8 @@ class LoggerConfig(BaseModel):
     """How long shutdown waits for queued events to be sent before dropping the rest."""
     proxy: str | None = None
     """HTTP proxy for the sink; ``None`` honours ``HTTP_PROXY`` / ``NO_PROXY`` from the environment."""
+    broker_token: str | None = Field(default_factory=_token_from_env, repr=False)
+    """Sent as ``Authorization: Bearer <token>`` with every event; defaults to ``$ZEROSERVE_BROKER_TOKEN``."""
 
     @field_validator("metadata_headers", "log_paths_prefixes", mode="before")
     @classmethod
@@ -116,7 +135,20 @@ def add_logger_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--source-uri", "--source_uri", dest="source_uri", default=DEFAULT_SOURCE_URI)
     group.add_argument("--log-queue-size", dest="log_queue_size", type=int, default=10_000)
     group.add_argument("--log-workers", dest="log_workers", type=int, default=8)
-    group.add_argument("--log-max-attempts", dest="log_max_attempts", type=int, default=5)
+    group.add_argument(
+        "--log-max-age",
+        dest="log_max_age",
+        type=float,
+        default=600.0,
+        help="seconds an event is retried before it is dropped (default 600)",
+    )
+    group.add_argument(
+        "--log-max-attempts",
+        dest="log_max_attempts",
+        type=int,
+        default=None,
+        help="also give up on an event after this many tries (default: no limit but its age)",
+    )
 
 
 def config_from_args(args: argparse.Namespace) -> LoggerConfig | None:
@@ -141,5 +173,6 @@ def config_from_args(args: argparse.Namespace) -> LoggerConfig | None:
         source_uri=args.source_uri,
         queue_size=args.log_queue_size,
         workers=args.log_workers,
+        max_age=args.log_max_age,
         max_attempts=args.log_max_attempts,
     )

@@ -1,5 +1,9 @@
 """The payload logger's delivery engine: a bounded queue drained by a small pool of async senders.
 
+Guarantee: an event the queue accepted is retried until the sink takes it, unless it grows older
+than ``max_age`` (default 10 minutes), the sink refuses it for good (a 4xx other than 404, 408,
+409 or 429), or the process stops; every event given up on is counted by reason.
+
 Policy (what KServe's logger lacks, kserve#6167 / #6193):
 
 - :meth:`PayloadLogger.submit` never blocks and never awaits: it puts the event on a queue bounded
@@ -11,14 +15,19 @@ Policy (what KServe's logger lacks, kserve#6167 / #6193):
   ``batch_linger`` for a batch to build up) and send each batch pipelined on one keep-alive
   connection (plain ``http`` sinks; ``https`` goes through httpx one by one), so
   the per-event cost stays small next to a prediction. A send is retried on network errors and on
-  the statuses Knative retries (5xx, 404, 408, 409, 429) with exponential backoff
-  (``backoff_initial`` doubling up to ``backoff_max``) for at most ``max_attempts`` tries; then
-  the event is dropped as ``retries_exhausted``. Other 4xx answers are final (``rejected``).
-- :meth:`PayloadLogger.stop` flushes: it waits up to ``shutdown_timeout`` for the queue to drain.
+  the statuses Knative retries (5xx, 404, 408, 409, 429) with capped exponential backoff
+  (``backoff_initial`` doubling up to ``backoff_max``) for as long as the event is younger than
+  ``max_age``; an older one is dropped as ``max_age`` (and, only when ``max_attempts`` is set,
+  one tried that often as ``retries_exhausted``). Other 4xx answers are final (``rejected``).
+  Ages and delays are read from the injected ``monotonic`` clock and ``sleep``.
+- :meth:`PayloadLogger.stop` flushes: it waits up to ``shutdown_timeout`` for the queue to drain;
+  what is still unsent then is counted as ``shutdown``.
+- With ``broker_token`` set (by default from ``$ZEROSERVE_BROKER_TOKEN``) every POST carries
+  ``Authorization: Bearer <token>``.
 
-Delivery is therefore best effort with bounded retries (a retry after a lost answer may repeat an
-event the sink already took; receivers de-duplicate on ``ce-id``); for durable at-least-once
-delivery point the logger at a Broker, which stores each event before it acknowledges it.
+A retry after a lost answer may repeat an event the sink already took (receivers de-duplicate on
+``ce-id``); the queue lives in memory, so for delivery that survives a crash of the model server
+point the logger at a Broker, which stores each event before it acknowledges it.
 """
 
 from __future__ import annotations
@@ -42,14 +51,15 @@ from zeroserve.logger.metrics import LoggerMetrics
 
 __all__ = ["RETRYABLE_STATUS", "PayloadLogger", "retry_delay"]
 
-log = logging.getLogger("zeroserve.logger")
+log = logging.getLogger(__name__)
 
 RETRYABLE_STATUS = frozenset({404, 408, 409, 429})
 """Client-error statuses retried (as Knative's dispatcher does); every 5xx is retried too."""
 
 Sleep = Callable[[float], Awaitable[None]]
-_Queued = tuple[str, str, int, Any]
-"""A queued event: ``(type, id, payload size, request)``, the request already encoded."""
+_Queued = tuple[str, str, int, Any, float]
+"""A queued event: ``(type, id, payload size, request, when queued)``, the request already encoded
+and the time read from the ``monotonic`` clock."""
 
 
 def retry_delay(retry: int, initial: float, cap: float) -> float:
@@ -78,8 +88,8 @@ class PayloadLogger:
         config: sink URL, queue bounds, retry policy.
         registry: Prometheus registry for the logger's metrics; a private one when omitted.
         transport: HTTP transport for the sink (tests and the sidecar may inject one).
-        sleep: the clock's sleep, injected so retry tests need not wait.
-        monotonic: the clock used to time sends.
+        sleep: the clock's sleep for retry delays, injected so retry tests need not wait.
+        monotonic: the clock that ages events and times sends (the same clock as ``sleep``).
     """
 
     def __init__(
@@ -102,6 +112,8 @@ class PayloadLogger:
         self._drained = asyncio.Event()
         """Set when every submitted event is finished (sent or given up): what ``stop`` waits for."""
         self._unfinished = 0
+        self._in_flight = 0
+        """Events taken from the queue by senders and not finished yet (counted on a forced stop)."""
         self._queued_bytes = 0
         self._workers: list[asyncio.Task[None]] = []
         self._client: httpx.AsyncClient | None = None
@@ -138,19 +150,24 @@ class PayloadLogger:
         self._drained.set()
         self._unfinished = 0
         self._collecting = asyncio.Lock()
-        workers = self.config.workers
-        url = self.config.url
+        config = self.config
+        workers = config.workers
+        url = config.url
+        headers = [("authorization", f"Bearer {config.broker_token}")] if config.broker_token else []
         if self._transport is None and url.startswith("http://"):
-            proxy = self.config.proxy if self.config.proxy is not None else env_proxy_for(url)
-            self._fast = Http1Client(url, proxy=proxy, timeout=self.config.send_timeout, max_idle=workers)
-            self._template = EventTemplate(self.config, self._fast.prefix)
+            proxy = config.proxy if config.proxy is not None else env_proxy_for(url)
+            self._fast = Http1Client(
+                url, proxy=proxy, timeout=config.send_timeout, max_idle=workers, headers=headers
+            )
+            self._template = EventTemplate(config, self._fast.prefix)
         else:
             limits = httpx.Limits(max_connections=workers, max_keepalive_connections=workers)
             self._client = httpx.AsyncClient(
                 transport=self._transport,
-                proxy=self.config.proxy,
-                timeout=self.config.send_timeout,
+                proxy=config.proxy,
+                timeout=config.send_timeout,
                 limits=limits,
+                headers=headers,
                 trust_env=self._transport is None,
             )
         self._workers = [
@@ -229,7 +246,7 @@ class PayloadLogger:
         return True
 
     def _enqueue(self, event_type: str, event_id: str, size: int, request: Any) -> None:
-        self._buffer.append((event_type, event_id, size, request))
+        self._buffer.append((event_type, event_id, size, request, self._monotonic()))
         self._queued_bytes += size
         self._unfinished += 1
         if not self._ready.is_set():
@@ -248,7 +265,7 @@ class PayloadLogger:
         for task in self._workers:
             task.cancel()
         await asyncio.gather(*self._workers, return_exceptions=True)
-        left = len(self._buffer)
+        left = len(self._buffer) + self._in_flight
         if left:
             self.count_drop("shutdown", left)
             log.warning("payload logger stopped with %d unsent events", left)
@@ -261,6 +278,7 @@ class PayloadLogger:
         self._fast = None
         self._buffer = deque()
         self._unfinished = 0
+        self._in_flight = 0
         self._queued_bytes = 0
         self._loop = None
 
@@ -276,16 +294,22 @@ class PayloadLogger:
                 if linger > 0 and len(buffer) < limit:
                     await asyncio.sleep(linger)  # not a retry delay: lets a batch build up
                 batch = [buffer.popleft() for _ in range(min(limit, len(buffer)))]
+            taken = len(batch)
+            size = sum(item[2] for item in batch)
+            self._in_flight += taken
             try:
                 await self._deliver(batch)
             except asyncio.CancelledError:
                 raise
             except Exception:  # a sender must survive any batch
                 log.exception("payload logger failed to deliver %d events", len(batch))
-                self.count_drop("retries_exhausted", len(batch))
+                self.count_drop("send_error", len(batch))
+                batch.clear()
             finally:
-                self._queued_bytes -= sum(item[2] for item in batch)
-                self._unfinished -= len(batch)
+                # Cancelled by ``stop``: the events left in ``batch`` stay in flight, counted there.
+                self._in_flight -= taken - len(batch)
+                self._queued_bytes -= size
+                self._unfinished -= taken
                 if self._unfinished == 0:
                     self._drained.set()
 
@@ -307,37 +331,61 @@ class PayloadLogger:
         return statuses
 
     async def _deliver(self, batch: list[_Queued]) -> None:
-        pending = batch
-        status = 0
+        """Send ``batch`` until each of its events is finished; the list keeps the unfinished ones.
+
+        Failed sends are retried after :func:`retry_delay` while an event is younger than
+        ``max_age`` (and, when set, tried fewer than ``max_attempts`` times).
+        """
+        config = self.config
         sent = self.metrics.sent
-        for attempt in range(1, self.config.max_attempts + 1):
+        attempt = 0
+        failure = 0
+        while True:
+            self._expire(batch, self._monotonic())
+            if not batch:
+                return
             started = self._monotonic()
-            statuses = await self._post_all([item[3] for item in pending])
+            statuses = await self._post_all([item[3] for item in batch])
             self.metrics.send_latency.observe(max(0.0, self._monotonic() - started))
+            attempt += 1
             retry = []
-            for item, status in zip(pending, statuses, strict=True):
-                event_type, event_id = item[0], item[1]
+            for item, status in zip(batch, statuses, strict=True):
                 if 200 <= status < 300:
-                    sent[event_type] += 1
+                    sent[item[0]] += 1
                 elif status and not is_retryable(status):
                     self.count_drop("rejected")
-                    log.warning("sink %s rejected event %s with HTTP %d", self.config.url, event_id, status)
+                    log.warning("sink %s rejected event %s with HTTP %d", config.url, item[1], status)
                 else:
+                    failure = status
                     retry.append(item)
+            batch[:] = retry
             if not retry:
                 return
-            pending = retry
-            if attempt == self.config.max_attempts:
-                break
-            for item in pending:
-                self.metrics.retried[item[0]] += 1
-            await self._sleep(retry_delay(attempt, self.config.backoff_initial, self.config.backoff_max))
-        self.count_drop("retries_exhausted", len(pending))
-        reason = f"HTTP {status}" if status else "no answer"
-        log.warning(
-            "giving up on %d events after %d attempts to %s (%s)",
-            len(pending),
-            self.config.max_attempts,
-            self.config.url,
-            reason,
-        )
+            if config.max_attempts is not None and attempt >= config.max_attempts:
+                self.count_drop("retries_exhausted", len(retry))
+                log.warning(
+                    "giving up on %d events after %d attempts to %s (%s)",
+                    len(retry),
+                    attempt,
+                    config.url,
+                    f"HTTP {failure}" if failure else "no answer",
+                )
+                batch.clear()
+                return
+            retried = self.metrics.retried
+            for item in retry:
+                retried[item[0]] += 1
+            await self._sleep(retry_delay(attempt, config.backoff_initial, config.backoff_max))
+
+    def _expire(self, batch: list[_Queued], now: float) -> None:
+        """Drop (and count as ``max_age``) the events of ``batch`` older than ``max_age`` at ``now``."""
+        oldest = now - self.config.max_age
+        if batch[0][4] >= oldest:
+            return  # a batch keeps queue order: its first event is its oldest
+        young = [item for item in batch if item[4] >= oldest]
+        expired = len(batch) - len(young)
+        if expired:
+            batch[:] = young
+            self.count_drop("max_age", expired)
+            config = self.config
+            log.warning("dropped %d events older than %gs, unsent to %s", expired, config.max_age, config.url)

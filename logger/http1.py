@@ -56,6 +56,7 @@ class Http1Client:
         proxy: an ``http://`` proxy to go through, or ``None``.
         timeout: seconds for connecting plus one batch of requests and their answers.
         max_idle: most idle connections kept.
+        headers: header lines every request carries after ``host`` (e.g. ``authorization``).
     """
 
     def __init__(
@@ -65,6 +66,7 @@ class Http1Client:
         proxy: str | None = None,
         timeout: float = 5.0,
         max_idle: int = 8,
+        headers: Sequence[tuple[str, str]] = (),
     ) -> None:
         target = urlsplit(url)
         if target.scheme != "http":
@@ -83,9 +85,10 @@ class Http1Client:
         else:
             self._address = (host, port)
             request_target = path
-        host_header = target.netloc
-        self.prefix = f"POST {request_target} HTTP/1.1\r\nhost: {host_header}\r\n".encode("latin-1")
-        """The request line and ``host`` header every request starts with."""
+        lines = "".join(f"{name}: {value}\r\n" for name, value in headers)
+        head = f"POST {request_target} HTTP/1.1\r\nhost: {target.netloc}\r\n{lines}"
+        self.prefix = head.encode("latin-1")
+        """The request line, ``host`` and the fixed headers every request starts with."""
         self._idle: list[_Connection] = []
         self._lines: dict[tuple[str, str], bytes] = {}
 

@@ -29,7 +29,8 @@ _COUNTERS = (
     (
         "dropped",
         "zeroserve_logger_events_dropped",
-        "CloudEvents given up on, by reason: queue_full, too_large, retries_exhausted, rejected, shutdown",
+        "CloudEvents given up on, by reason: queue_full, max_age, too_large, rejected, shutdown,"
+        " retries_exhausted (only with max_attempts), send_error",
         "reason",
     ),
 )
