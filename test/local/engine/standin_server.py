@@ -2,8 +2,10 @@
 
 Listens on ``--http_port`` (else ``$PORT``); every request answers JSON describing the process
 (pid, path, Host, a few environment variables). ``?sleep=S`` delays the answer, ``?stream=N&gap=S``
-answers N chunks S seconds apart (chunked encoding); ``--exit-code N``
-makes it fail at start, like a server whose model is missing.
+answers N chunks S seconds apart (chunked encoding), ``?fetch=URL`` answers what a GET of URL through
+the instance's ``HTTP_PROXY`` returned; ``--exit-code N`` makes it fail at start, like a server whose
+model is missing. ``first_body_at`` / ``body_done_at`` (``time.monotonic()``) say when the body's first
+and last pieces arrived.
 """
 
 from __future__ import annotations
@@ -13,7 +15,9 @@ import asyncio
 import json
 import os
 import sys
+import time
 from typing import Any
+from urllib.parse import unquote
 
 
 async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
@@ -21,11 +25,30 @@ async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
         return
     more = True
     body = b""
+    first_body_at = None
     while more:
         msg = await receive()
         body += msg.get("body", b"")
+        if first_body_at is None and body:
+            first_body_at = time.monotonic()
         more = msg.get("more_body", False)
+    body_done_at = time.monotonic()
     query = dict(p.split("=", 1) for p in scope["query_string"].decode().split("&") if "=" in p)
+    if "fetch" in query:
+        import httpx
+
+        async with httpx.AsyncClient() as client:  # honours HTTP_PROXY, credentials included
+            fetched = await client.get(unquote(query["fetch"]))
+        data = json.dumps({"status": fetched.status_code, "text": fetched.text}).encode()
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [(b"content-length", b"%d" % len(data))],
+            }
+        )
+        await send({"type": "http.response.body", "body": data})
+        return
     if "sleep" in query:
         await asyncio.sleep(float(query["sleep"]))
     if "stream" in query:  # chunked: N chunks, ``gap`` seconds apart
@@ -43,8 +66,21 @@ async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
         "pid": os.getpid(),
         "path": scope["path"],
         "host": headers.get("host"),
-        "body": body.decode(errors="replace"),
-        "env": {k: os.environ.get(k) for k in ("K_REVISION", "HTTP_PROXY", "CUDA_VISIBLE_DEVICES", "PORT")},
+        "body": body.decode(errors="replace") if len(body) < 4096 else "",
+        "body_len": len(body),
+        "first_body_at": first_body_at,
+        "body_done_at": body_done_at,
+        "env": {
+            k: os.environ.get(k)
+            for k in (
+                "K_REVISION",
+                "HTTP_PROXY",
+                "CUDA_VISIBLE_DEVICES",
+                "PORT",
+                "ZEROSERVE_HOME",
+                "ZEROSERVE_HOST",
+            )
+        },
     }
     data = json.dumps(payload).encode()
     await send(

@@ -11,7 +11,7 @@
 - :mod:`.gateway` / :mod:`.routing` / :mod:`.upstream` / :mod:`.activator` — Host and path routing,
   traffic splits, the ``zeroserve-revision`` response header, pooled upstream connections, and the
   activator that holds requests while a revision scales from zero.
-- :mod:`.autoscaler` / :mod:`.traffic` / :mod:`.procstat` — the KPA (and HPA-class) decision as a pure
+- :mod:`.autoscaler` / :mod:`.concurrency` / :mod:`.procstat` — the KPA (and HPA-class) decision as a pure
   function and what it observes.
 - :mod:`.metrics` / :mod:`.logs` / :mod:`.settings` — Prometheus metrics, instance logs, settings
   (``ZEROSERVE_ENGINE_*``).

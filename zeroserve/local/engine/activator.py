@@ -15,8 +15,8 @@ import time
 from collections import deque
 from collections.abc import Callable
 
+from zeroserve.local.engine.concurrency import ConcurrencyRecorder
 from zeroserve.local.engine.instances import Instance
-from zeroserve.local.engine.traffic import TrafficRecorder
 
 __all__ = ["Activator", "ActivatorRejected"]
 
@@ -52,7 +52,7 @@ class Activator:
         self.clock = clock
         self.on_demand = on_demand
         self.ready: list[Instance] = []
-        self.traffic = TrafficRecorder(clock())
+        self.traffic = ConcurrencyRecorder(clock())
         self._waiters: deque[asyncio.Future[Instance]] = deque()
         self._rr = 0
 

@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import secrets
 import socket
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -21,21 +22,25 @@ from urllib.parse import urlsplit
 
 import uvicorn
 
-from zeroserve.local.engine.gateway import Gateway
+from zeroserve.local.engine.gateway import Gateway, egress_proxy_url
 from zeroserve.local.engine.gpus import GpuAllocator, discover_gpus
 from zeroserve.local.engine.images import ImageTable
 from zeroserve.local.engine.metrics import EngineCollector, render_metrics
 from zeroserve.local.engine.revision import RevisionRuntime, RevisionSpec, RuntimeContext
 from zeroserve.local.engine.routing import HTTPRouteRule, RouteEntry, RoutingTable
 from zeroserve.local.engine.settings import EngineSettings
+from zeroserve.local.engine.statefiles import private_dir
 from zeroserve.local.engine.zygote import Zygote
 
-__all__ = ["BROKER_HOST", "Engine"]
+__all__ = ["BROKER_HOST", "INSTANCE_HOST", "Engine"]
 
-_LOG = logging.getLogger("zeroserve.engine")
+_LOG = logging.getLogger(__name__)
 
 BROKER_HOST = "broker-ingress.knative-eventing.svc.cluster.local"
 """Knative's multi-tenant broker ingress host, routed to the local broker when one is published."""
+
+INSTANCE_HOST = "127.0.0.1"
+"""The address every instance listens on: loopback only, requests reach them through the gateway."""
 
 
 def _default_resolver() -> Callable[[str], Path]:
@@ -80,8 +85,13 @@ class Engine:
             clock=time.monotonic,
         )
         self.revisions: dict[tuple[str, str], RevisionRuntime] = {}
+        self._egress_token = secrets.token_urlsafe(24) if settings.egress else None
         self.gateway = Gateway(
-            self._lookup, activator_deadline=settings.activator_deadline, egress=settings.egress
+            self._lookup,
+            activator_deadline=settings.activator_deadline,
+            egress=settings.egress,
+            egress_token=self._egress_token,
+            max_body_bytes=settings.max_request_body_bytes,
         )
         collector = EngineCollector(lambda: self.revisions, self.gateway.responses)
         self.gateway.metrics = lambda: render_metrics(collector)
@@ -108,7 +118,7 @@ class Engine:
         Returns:
             The gateway's port.
         """
-        (self.state_dir / "engine").mkdir(parents=True, exist_ok=True)
+        private_dir(self.state_dir / "engine")
         if self.settings.gpus is None:
             self.ctx.gpus = GpuAllocator(await asyncio.to_thread(discover_gpus))
         # proto IPPROTO_TCP matters: asyncio sets TCP_NODELAY only on sockets that say they are TCP,
@@ -129,7 +139,7 @@ class Engine:
         sock.setblocking(False)
         self.gateway_port = int(sock.getsockname()[1])
         self._socket = sock
-        proxy = f"http://{host}:{self.gateway_port}"
+        proxy = egress_proxy_url(host, self.gateway_port, self._egress_token)
         env = dict(os.environ)
         env.update(
             {
@@ -137,6 +147,10 @@ class Engine:
                 "http_proxy": proxy,
                 "NO_PROXY": "127.0.0.1,localhost",
                 "no_proxy": "127.0.0.1,localhost",
+                # components keep their state (a graph router's bandits) under the platform's folder
+                "ZEROSERVE_HOME": str(self.state_dir),
+                # our servers bind loopback only (ServerSettings.host); the gateway is the way in
+                "ZEROSERVE_HOST": INSTANCE_HOST,
             }
         )
         env.pop("HTTPS_PROXY", None)

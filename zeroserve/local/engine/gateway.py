@@ -1,6 +1,6 @@
 """The gateway: one ASGI app in front of every revision, the local stand-in for Knative's ingress.
 
-Per request: read the body, resolve Host and path through the current
+Per request: resolve Host and path through the current
 :class:`~zeroserve.local.engine.routing.RoutingTable`, admit the request through the revision's
 :class:`~zeroserve.local.engine.activator.Activator` (which holds it while the revision scales from
 zero), forward it over a pooled connection, and answer with the instance's response plus the header
@@ -8,24 +8,51 @@ zero), forward it over a pooled connection, and answer with the instance's respo
 ``timeoutSeconds`` bounds the whole exchange (504 when passed); a request whose instance vanished
 before answering (crash, scale down) is tried again, on another instance when one is ready (three
 tries in all).
+
+What it refuses (a JSON ``{"error": ...}`` saying why):
+
+- hosts and paths that are not the platform's own (404): there is no open proxy. Requests for outside
+  hosts are forwarded only when egress is enabled, and then only when they carry the platform's
+  proxy credentials (which only its instances get, in their ``HTTP_PROXY``);
+- the model repository API (``/v2/repository/...``, 404): loading and unloading models is not for
+  clients of the platform;
+- bodies over the size limit (413). A body already in hand when the request starts (the usual small
+  inference payload) is sent as it is; a larger one is streamed to the instance as it arrives.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
+import hmac
 import random
-from collections.abc import Callable
-from typing import Any, Protocol
+from collections.abc import AsyncIterator, Callable
+from typing import Protocol
+from urllib.parse import unquote
 
 from zeroserve.local.engine.activator import Activator, ActivatorRejected
 from zeroserve.local.engine.instances import Instance
-from zeroserve.local.engine.routing import Resolution, RoutingTable
+from zeroserve.local.engine.routing import PATH_PREFIX, Resolution, RoutingTable
 from zeroserve.local.engine.upstream import UpstreamError, UpstreamPool, UpstreamResponse
+from zeroserve.process.asgi import (
+    BodyTooLarge,
+    ClientDisconnected,
+    Message,
+    Receive,
+    Scope,
+    Send,
+    respond,
+    respond_json,
+    serve_lifespan,
+)
 
-__all__ = ["REVISION_HEADER", "Gateway", "ServedRevision"]
+__all__ = ["EGRESS_USER", "REVISION_HEADER", "Gateway", "ServedRevision", "egress_proxy_url"]
 
 REVISION_HEADER = "zeroserve-revision"
 """Response header naming the revision that served a request."""
+
+EGRESS_USER = "zeroserve"
+"""The user name in the proxy credentials instances use for egress."""
 
 _REVISION_HEADER = REVISION_HEADER.encode()
 _ATTEMPTS = 3
@@ -33,6 +60,7 @@ _ATTEMPTS = 3
 _SKIP_RESPONSE = frozenset(
     {b"connection", b"keep-alive", b"transfer-encoding", b"content-length", b"server", b"date"}
 )
+_REPOSITORY = "/v2/repository"
 
 
 class ServedRevision(Protocol):
@@ -47,9 +75,47 @@ class ServedRevision(Protocol):
     def unavailable(self) -> str | None: ...
 
 
-Scope = dict[str, Any]
-Receive = Callable[[], Any]
-Send = Callable[[dict[str, Any]], Any]
+def egress_proxy_url(host: str, port: int, token: str | None) -> str:
+    """The ``HTTP_PROXY`` an instance gets: the gateway, with the egress credentials when there are any.
+
+    Args:
+        host: the gateway's address.
+        port: its port.
+        token: the egress token (``None``: egress is off, no credentials).
+
+    Returns:
+        ``http://[zeroserve:<token>@]host:port``.
+    """
+    userinfo = f"{EGRESS_USER}:{token}@" if token else ""
+    return f"http://{userinfo}{host}:{port}"
+
+
+class _RequestBody:
+    """A request body still arriving from the client, with the gateway's size limit applied."""
+
+    def __init__(self, first: Message, receive: Receive, length: int | None, limit: int) -> None:
+        self._first = first
+        self._receive = receive
+        self.length = length
+        self._limit = limit
+        self.started = False
+        """Whether any of it was handed out (then the request cannot be tried again)."""
+
+    async def chunks(self) -> AsyncIterator[bytes]:
+        self.started = True
+        message = self._first
+        size = 0
+        while True:
+            if message["type"] == "http.disconnect":
+                raise ClientDisconnected
+            chunk: bytes = message.get("body", b"")
+            size += len(chunk)
+            if size > self._limit:
+                raise BodyTooLarge(self._limit)
+            yield chunk
+            if not message.get("more_body", False):
+                return
+            message = await self._receive()
 
 
 class Gateway:
@@ -61,7 +127,9 @@ class Gateway:
         *,
         activator_deadline: float = 300.0,
         pool: UpstreamPool | None = None,
-        egress: bool = True,
+        egress: bool = False,
+        egress_token: str | None = None,
+        max_body_bytes: int = 100 * 2**20,
     ) -> None:
         """Create the gateway.
 
@@ -70,6 +138,10 @@ class Gateway:
             activator_deadline: the longest a request waits at the activator.
             pool: the upstream connection pool.
             egress: forward requests for hosts outside the platform instead of answering 404.
+            egress_token: when set, egress requests must carry it as proxy credentials
+                (``Proxy-Authorization: Basic zeroserve:<token>``), so only the platform's instances
+                use the gateway as a proxy.
+            max_body_bytes: the largest request body forwarded (413 above it).
         """
         self.table = RoutingTable()
         self._revisions = revisions
@@ -80,15 +152,25 @@ class Gateway:
         """``(namespace, revision, status) -> responses sent``, read by the metrics collector."""
         self.egress = egress
         """Forward requests for hosts outside the platform (instances reach the internet over HTTP)."""
+        self._egress_auth = (
+            b"Basic " + base64.b64encode(f"{EGRESS_USER}:{egress_token}".encode()) if egress_token else None
+        )
+        self.max_body_bytes = max_body_bytes
         self.metrics: Callable[[], bytes] | None = None
         """Renders ``/metrics`` (for requests whose Host no route claims)."""
+        self.opened = asyncio.Event()
+        """Set once the routes are known; requests wait for it (a restarted platform serves its last
+        routes at once instead of answering 404 while it reads them)."""
+        self.opened.set()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
-            await _lifespan(receive, send)
+            await serve_lifespan(receive, send)
             return
         if scope["type"] != "http":
             return
+        if not self.opened.is_set():
+            await self.opened.wait()
         headers: list[tuple[bytes, bytes]] = scope["headers"]
         host = b""
         for name, value in headers:
@@ -99,40 +181,108 @@ class Gateway:
         path = raw.decode("latin-1")
         res = self.table.resolve(host.decode("latin-1"), path, self._random())
         if res is None:
-            if path in ("/healthz", "/readyz"):
-                await _respond(send, 200, b"ok\n")
-                return
-            if path == "/metrics" and self.metrics is not None:
-                await _respond(send, 200, self.metrics(), b"text/plain; version=0.0.4; charset=utf-8")
-                return
-            target_host = host.decode("latin-1")
-            if self.egress and _external(target_host, self.table):
-                await self._egress(scope, receive, send, target_host, raw)
-                return
-            await _drain(receive)
-            await _respond(send, 404, f"no route for host {target_host!r} and path {path!r}\n".encode())
+            await self._unrouted(scope, receive, send, host.decode("latin-1"), path, raw)
             return
-        body = await _read_body(receive)
+        if _is_repository(res.path):
+            await respond_json(
+                send,
+                404,
+                {"error": f"{res.path!r}: the model repository API is not served through the gateway"},
+            )
+            return
+        body = await self._body(receive, headers, send)
+        if body is None:
+            return
         target = res.path.encode("latin-1")
         if scope.get("query_string"):
             target += b"?" + scope["query_string"]
         if res.upstream is not None:
-            try:
-                resp = await self.pool.request(
-                    res.upstream[0],
-                    res.upstream[1],
-                    scope["method"],
-                    target,
-                    headers,
-                    body,
-                    res.host.encode(),
-                )
-            except UpstreamError as err:
-                await _respond(send, 502, f"upstream {res.host} failed: {err}\n".encode())
-                return
-            await _forward(send, resp, None)
+            await self._proxy(send, res.upstream, scope["method"], target, headers, body, res.host)
             return
         await self._serve_revision(scope, send, res, target, headers, body)
+
+    async def _unrouted(
+        self, scope: Scope, receive: Receive, send: Send, host: str, path: str, raw: bytes
+    ) -> None:
+        if path in ("/healthz", "/readyz"):
+            await respond(send, 200, b"ok\n", content_type=b"text/plain; charset=utf-8")
+            return
+        if path == "/metrics" and self.metrics is not None:
+            await respond(send, 200, self.metrics(), content_type=b"text/plain; version=0.0.4; charset=utf-8")
+            return
+        if self.egress and _external(host, self.table) and self._may_egress(scope["headers"]):
+            await self._egress(scope, receive, send, host, raw)
+            return
+        message = (
+            f"no route for host {host!r} and path {path!r}: the gateway serves the platform's routes "
+            f"(<name>.<namespace>, <name>.<namespace>.svc[.cluster.local], "
+            f"<name>.<namespace>.{self.table.domain}) and the path prefix {PATH_PREFIX}<namespace>/<name>/"
+        )
+        await respond_json(send, 404, {"error": message})
+
+    def _may_egress(self, headers: list[tuple[bytes, bytes]]) -> bool:
+        expected = self._egress_auth
+        if expected is None:
+            return True
+        for name, value in headers:
+            if name == b"proxy-authorization":
+                return hmac.compare_digest(value, expected)
+        return False
+
+    async def _body(
+        self, receive: Receive, headers: list[tuple[bytes, bytes]], send: Send
+    ) -> bytes | _RequestBody | None:
+        """The body in hand, or a stream of it when it is still arriving; ``None`` once answered."""
+        limit = self.max_body_bytes
+        length: int | None = None
+        for name, value in headers:
+            if name == b"content-length":
+                try:
+                    length = int(value)
+                except ValueError:
+                    await respond_json(
+                        send, 400, {"error": f"bad content-length {value.decode('latin-1')!r}"}
+                    )
+                    return None
+                if length > limit:
+                    await _too_large(send, limit)
+                    return None
+                break
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return None
+        if not message.get("more_body", False):
+            body: bytes = message.get("body", b"")
+            if len(body) > limit:
+                await _too_large(send, limit)
+                return None
+            return body
+        return _RequestBody(message, receive, length, limit)
+
+    async def _proxy(
+        self,
+        send: Send,
+        upstream: tuple[str, int],
+        method: str,
+        target: bytes,
+        headers: list[tuple[bytes, bytes]],
+        body: bytes | _RequestBody,
+        host: str,
+    ) -> None:
+        """Forward to a plain upstream (the broker, or an outside host for egress)."""
+        try:
+            resp = await self.pool.request(
+                upstream[0], upstream[1], method, target, headers, body, host.encode()
+            )
+        except UpstreamError as err:
+            await respond_json(send, 502, {"error": f"upstream {host} failed: {err}"})
+            return
+        except BodyTooLarge as err:
+            await _too_large(send, err.limit)
+            return
+        except ClientDisconnected:
+            return
+        await _forward(send, resp, None)
 
     async def _serve_revision(
         self,
@@ -141,19 +291,23 @@ class Gateway:
         res: Resolution,
         target: bytes,
         headers: list[tuple[bytes, bytes]],
-        body: bytes,
+        body: bytes | _RequestBody,
     ) -> None:
         if res.revision is None:
-            await _respond(send, 503, f"route {res.route} has no revision ready to take traffic\n".encode())
+            await respond_json(
+                send, 503, {"error": f"route {res.route} has no revision ready to take traffic"}
+            )
             return
         rev = self._revisions(res.namespace, res.revision)
         if rev is None:
-            await _respond(send, 503, f"revision {res.namespace}/{res.revision} is not running\n".encode())
+            await respond_json(
+                send, 503, {"error": f"revision {res.namespace}/{res.revision} is not running"}
+            )
             return
         unavailable = rev.unavailable
         if unavailable is not None:
             self._count(res, 503)
-            await _respond(send, 503, f"{unavailable}\n".encode())
+            await respond_json(send, 503, {"error": unavailable})
             return
         timeout = rev.timeout_seconds
         activator = rev.activator
@@ -173,7 +327,7 @@ class Gateway:
                 inst = await activator.acquire(min(self._deadline, max(0.0, deadline - loop.time())), failed)
             except ActivatorRejected as err:
                 self._count(res, 503)
-                await _respond(send, 503, f"{err}\n".encode())
+                await respond_json(send, 503, {"error": str(err)})
                 return
             try:
                 async with asyncio.timeout_at(deadline):
@@ -191,20 +345,26 @@ class Gateway:
                     resp.abandon()
                 return
             except UpstreamError as err:
-                if attempt == _ATTEMPTS - 1:
+                replayable = isinstance(body, bytes) or not body.started
+                if attempt == _ATTEMPTS - 1 or not replayable:
                     self._count(res, 502)
-                    await _respond(send, 502, f"revision {res.revision} failed to answer: {err}\n".encode())
+                    await respond_json(
+                        send, 502, {"error": f"revision {res.revision} failed to answer: {err}"}
+                    )
                     return
                 # the instance vanished (crash, kill): give the runtime a moment to take it out
                 failed = inst
                 await asyncio.sleep(0.005 * (attempt + 1))
+            except BodyTooLarge as err:
+                self._count(res, 413)
+                await _too_large(send, err.limit)
+                return
+            except ClientDisconnected:
+                return
             except TimeoutError:
                 self._count(res, 504)
-                await _respond(
-                    send,
-                    504,
-                    f"revision {res.revision} did not answer within {timeout:g}s (timeoutSeconds)\n".encode(),
-                )
+                message = f"revision {res.revision} did not answer within {timeout:g}s (timeoutSeconds)"
+                await respond_json(send, 504, {"error": message})
                 return
             finally:
                 activator.release(inst)
@@ -217,18 +377,14 @@ class Gateway:
         try:
             port = int(port_text) if port_text else 80
         except ValueError:
-            await _respond(send, 400, f"bad Host {host!r}\n".encode())
+            await respond_json(send, 400, {"error": f"bad Host {host!r}"})
             return
-        body = await _read_body(receive)
+        headers: list[tuple[bytes, bytes]] = scope["headers"]
+        body = await self._body(receive, headers, send)
+        if body is None:
+            return
         target = raw + (b"?" + scope["query_string"] if scope.get("query_string") else b"")
-        try:
-            resp = await self.pool.request(
-                name, port, scope["method"], target, scope["headers"], body, host.encode()
-            )
-        except UpstreamError as err:
-            await _respond(send, 502, f"cannot reach {host}: {err}\n".encode())
-            return
-        await _forward(send, resp, None)
+        await self._proxy(send, (name, port), scope["method"], target, headers, body, host)
 
     def _count(self, res: Resolution, status: int) -> None:
         key = (res.namespace, res.revision or "", status)
@@ -252,6 +408,26 @@ def _external(host: str, table: RoutingTable) -> bool:
         return False
     labels = name.split(".")
     return not (len(labels) == 2 and labels[1] in table.namespaces)
+
+
+def _is_repository(path: str) -> bool:
+    """Whether a path reaches the model repository API (as the instance will read it: decoded, with
+    repeated slashes collapsed)."""
+    if "%" in path:
+        path = unquote(path)
+    if "//" in path:
+        while "//" in path:
+            path = path.replace("//", "/")
+    return path == _REPOSITORY or path.startswith(_REPOSITORY + "/")
+
+
+async def _too_large(send: Send, limit: int) -> None:
+    message = (
+        f"request body larger than the gateway's limit of {limit} bytes "
+        "(raise ZEROSERVE_ENGINE_MAX_REQUEST_BODY_BYTES to allow more)"
+    )
+    # the rest of the body is read and dropped by the server, so the client sees the answer
+    await respond_json(send, 413, {"error": message})
 
 
 async def _forward(send: Send, resp: UpstreamResponse, revision: bytes | None) -> None:
@@ -285,47 +461,3 @@ async def _forward_stream(send: Send, resp: UpstreamResponse, headers: list[tupl
     finally:
         if not finished:
             resp.abandon()
-
-
-async def _respond(
-    send: Send, status: int, body: bytes, content_type: bytes = b"text/plain; charset=utf-8"
-) -> None:
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [
-                (b"content-type", content_type),
-                (b"content-length", str(len(body)).encode()),
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})
-
-
-async def _read_body(receive: Receive) -> bytes:
-    message = await receive()
-    body: bytes = message.get("body", b"")
-    if not message.get("more_body"):
-        return body
-    chunks = [body]
-    while message.get("more_body"):
-        message = await receive()
-        chunks.append(message.get("body", b""))
-    return b"".join(chunks)
-
-
-async def _drain(receive: Receive) -> None:
-    message = await receive()
-    while message.get("more_body"):
-        message = await receive()
-
-
-async def _lifespan(receive: Receive, send: Send) -> None:
-    while True:
-        message = await receive()
-        if message["type"] == "lifespan.startup":
-            await send({"type": "lifespan.startup.complete"})
-        elif message["type"] == "lifespan.shutdown":
-            await send({"type": "lifespan.shutdown.complete"})
-            return

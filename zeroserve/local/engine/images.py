@@ -26,6 +26,8 @@ MODEL_MOUNT = "/mnt/models"
 _ZEROSERVE_PREFIX = ("python", "-m", "zeroserve")
 _HTTP_PORT_FLAGS = ("--http_port", "--http-port")
 _GRPC_PORT_FLAGS = ("--grpc_port", "--grpc-port")
+_SERVER_COMMANDS = ("serve", "router", "logger-agent", "detector")
+"""``zeroserve`` sub-commands that listen, and so take ``--host``."""
 
 
 class ImageNotRunnable(Exception):
@@ -157,6 +159,7 @@ def plan_launch(
     base_env: Mapping[str, str],
     python: str = "",
     serve: bool = True,
+    host: str = "127.0.0.1",
 ) -> LaunchPlan:
     """Plan how to run a container locally.
 
@@ -170,6 +173,7 @@ def plan_launch(
         base_env: the environment the container's ``env`` is laid over.
         python: the interpreter for ``python`` commands (empty: this one).
         serve: whether the container is a server (an init container gets no ports or ready file).
+        host: the address our servers bind (``--host``), loopback so only the gateway reaches them.
 
     Returns:
         The plan.
@@ -211,6 +215,8 @@ def plan_launch(
             cli_args += ["--http_port", "0", "--ready-file", str(ready_file)]
             if cli_args[:1] == ["serve"]:
                 cli_args = [*_strip_flags(cli_args, _GRPC_PORT_FLAGS), "--grpc_port", str(grpc_port)]
+            if cli_args[:1] and cli_args[0] in _SERVER_COMMANDS:
+                cli_args = [*_strip_flags(cli_args, ("--host",)), "--host", host]
             env["PORT"] = "0"
             plan_ready = ready_file
             port = 0

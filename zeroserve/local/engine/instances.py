@@ -23,6 +23,7 @@ from typing import Protocol
 
 from zeroserve.local.engine.images import LaunchPlan
 from zeroserve.local.engine.processctl import set_parent_death_signal
+from zeroserve.local.engine.statefiles import PRIVATE_FILE, private_dir
 from zeroserve.local.engine.zygote import Zygote, ZygoteError
 
 __all__ = ["Instance", "InstanceFailed", "InstanceState", "free_port", "log_tail", "rotate_log"]
@@ -180,7 +181,7 @@ class Instance:
         Raises:
             InstanceFailed: the program could not be started.
         """
-        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(self.log_path.parent)
         rotate_log(self.log_path, self.log_max_bytes)
         if self.plan.ready_file is not None:
             with contextlib.suppress(FileNotFoundError):
@@ -191,15 +192,18 @@ class Instance:
 
     async def _launch(self) -> _Process:
         plan = self.plan
-        with self.log_path.open("ab") as log:
-            log.write(f"--- instance {self.id} starting: {' '.join(plan.argv)}\n".encode())
+        fd = os.open(self.log_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, PRIVATE_FILE)
+        try:
+            os.write(fd, f"--- instance {self.id} starting: {' '.join(plan.argv)}\n".encode())
+        finally:
+            os.close(fd)
         if plan.cli_args is not None and self._zygote is not None and self._zygote.alive:
             try:
                 pid = await self._zygote.spawn(plan.cli_args, plan.env, self.log_path, plan.cwd)
                 return _ForkedProcess(self._zygote, pid)
             except ZygoteError:
                 pass
-        fd = os.open(self.log_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        fd = os.open(self.log_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, PRIVATE_FILE)
         try:
             proc = await asyncio.create_subprocess_exec(
                 *plan.argv,

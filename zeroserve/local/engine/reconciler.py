@@ -45,7 +45,7 @@ from zeroserve.local.engine.routing import HTTPRouteRule, RouteEntry, http_route
 
 __all__ = ["ServingReconciler", "revision_status"]
 
-_LOG = logging.getLogger("zeroserve.engine.reconciler")
+_LOG = logging.getLogger(__name__)
 
 VERSION = "v1"
 GATEWAY_GROUP = "gateway.networking.k8s.io"

@@ -28,6 +28,7 @@ from zeroserve.local.engine.instances import Instance, InstanceFailed, InstanceS
 from zeroserve.local.engine.preparation import instance_plan, prepare_model_dir
 from zeroserve.local.engine.procstat import cpu_seconds, parse_cpu, rss_mib
 from zeroserve.local.engine.spec import STORAGE_URI_ANNOTATION, Condition, RevisionSpec, RuntimeContext
+from zeroserve.local.engine.statefiles import private_dir
 
 __all__ = ["STORAGE_URI_ANNOTATION", "Condition", "RevisionRuntime", "RevisionSpec", "RuntimeContext"]
 
@@ -324,7 +325,7 @@ class RevisionRuntime:
 
     def _plan(self, model_dir: Path, gpus: list[str] | None) -> LaunchPlan:
         run_dir = self.ctx.run_dir()
-        run_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(run_dir)
         ready_file = run_dir / f"{self.spec.namespace}.{self.spec.name}.{os.getpid()}.{next(self._ids)}.ready"
         return instance_plan(self.spec, self.ctx, model_dir, gpus, ready_file)
 

@@ -61,9 +61,13 @@ class EngineSettings(BaseSettings):
     """Default ``timeoutSeconds`` of a revision."""
     max_revision_timeout_seconds: float = 600.0
     """Cap on a revision's ``timeoutSeconds``."""
-    egress: bool = True
-    """Forward plain-HTTP requests for hosts outside the platform: instances have the gateway as their
-    ``HTTP_PROXY``, so without this they could not reach external HTTP services."""
+    egress: bool = False
+    """Forward plain-HTTP requests for hosts outside the platform. Instances have the gateway as their
+    ``HTTP_PROXY``; with this on they reach external HTTP services through it (only they can: the proxy
+    URL they get carries credentials the gateway checks). Off, the gateway is no proxy at all."""
+    max_request_body_bytes: int = Field(default=100 * 2**20, ge=1)
+    """Largest request body the gateway forwards; larger ones are answered 413. Bodies are streamed to
+    the instance as they arrive, not held whole."""
     activator_deadline: float = 300.0
     """Longest a request waits in the activator's queue for an instance (also bounded by the timeout)."""
 

@@ -2,22 +2,37 @@
 
 The gateway adds one hop to every request, so the hop is kept cheap: pooled keep-alive
 connections per ``(host, port)``, an :class:`asyncio.Protocol` with ``httptools``' C parser for the
-response, and no per-request objects beyond the response itself. Responses are read whole
-(inference payloads are small); chunked and ``text/event-stream`` responses are streamed chunk by
-chunk instead. A request that fails on a reused
-connection before any response byte arrives is retried once on a fresh one (the instance may have
-closed an idle connection).
+response, and no per-request objects beyond the response itself. A request body already in hand is
+written in one go; a :class:`StreamedBody` (a large upload still arriving) is written chunk by chunk
+as it arrives, over a fresh connection, with the writer paused while the upstream's socket is full.
+Responses are read whole (inference payloads are small); chunked and ``text/event-stream`` responses
+are streamed chunk by chunk instead. A request that fails on a reused connection before any response
+byte arrives is retried once on a fresh one (the instance may have closed an idle connection).
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import httptools
 
-__all__ = ["UpstreamError", "UpstreamPool", "UpstreamResponse"]
+__all__ = ["StreamedBody", "UpstreamError", "UpstreamPool", "UpstreamResponse"]
+
+
+class StreamedBody(Protocol):
+    """A request body still arriving, forwarded as it comes instead of being held whole."""
+
+    @property
+    def length(self) -> int | None:
+        """The body's size when the client announced it (``content-length``), else ``None`` (chunked)."""
+        ...
+
+    def chunks(self) -> AsyncIterator[bytes]:
+        """The body's pieces in order; may raise to abort the request (the connection is closed)."""
+        ...
 
 
 class UpstreamError(Exception):
@@ -58,6 +73,8 @@ class _Connection(asyncio.Protocol):
         self.streaming = False
         self.stream_ended = False
         self.on_stream_end: Callable[[], None] | None = None
+        self._paused = False
+        self._drained: asyncio.Future[None] | None = None
 
     # protocol callbacks
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -66,12 +83,28 @@ class _Connection(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
+        self.resume_writing()
         if self.streaming and self.response.stream is not None:
             self.streaming = False
             self.response.stream.put_nowait(UpstreamError(f"upstream closed mid-response: {exc}", sent=True))
         done = self._done
         if done is not None and not done.done():
             done.set_exception(UpstreamError(f"upstream closed the connection: {exc or 'EOF'}", sent=True))
+
+    def pause_writing(self) -> None:
+        self._paused = True
+
+    def resume_writing(self) -> None:
+        self._paused = False
+        drained = self._drained
+        if drained is not None and not drained.done():
+            drained.set_result(None)
+
+    async def drain(self) -> None:
+        """Wait while the transport's buffer is over its high-water mark."""
+        if self._paused and not self.closed:
+            self._drained = asyncio.get_running_loop().create_future()
+            await self._drained
 
     def data_received(self, data: bytes) -> None:
         self.received = True
@@ -137,17 +170,52 @@ class _Connection(asyncio.Protocol):
             self.streaming = False
             self.transport.close()
 
-    async def exchange(self, data: bytes, *, head: bool = False) -> UpstreamResponse:
+    def _begin(self, head: bool) -> asyncio.Future[UpstreamResponse]:
         self.head_request = head
         self.on_stream_end = None
         self.stream_ended = False
         self.response = UpstreamResponse()
         self._body = []
         self.received = False
-        self._done = asyncio.get_running_loop().create_future()
+        self._done = done = asyncio.get_running_loop().create_future()
+        return done
+
+    async def exchange(self, data: bytes, *, head: bool = False) -> UpstreamResponse:
+        done = self._begin(head)
         assert self.transport is not None
         self.transport.write(data)
-        return await self._done
+        return await done
+
+    async def exchange_streamed(
+        self, head_bytes: bytes, body: StreamedBody, *, head: bool
+    ) -> UpstreamResponse:
+        """Write the request head, then the body as it arrives (chunked when its length is unknown)."""
+        done = self._begin(head)
+        transport = self.transport
+        assert transport is not None
+        chunked = body.length is None
+        transport.write(head_bytes)
+        try:
+            async for chunk in body.chunks():
+                if done.done() or self.closed:
+                    # the upstream answered (or went away) before the whole body: do not reuse
+                    self.keep = False
+                    break
+                if chunk:
+                    transport.write(b"%x\r\n%s\r\n" % (len(chunk), chunk) if chunked else chunk)
+                    await self.drain()
+            else:
+                if chunked:
+                    transport.write(b"0\r\n\r\n")
+        except BaseException:
+            self.keep = False
+            transport.close()
+            if not done.done():
+                done.cancel()
+            elif not done.cancelled():
+                done.exception()  # retrieved: the body's own error is the one to report
+            raise
+        return await done
 
 
 _HOP_BY_HOP = frozenset(
@@ -195,7 +263,7 @@ class UpstreamPool:
         method: str,
         target: bytes,
         headers: Iterable[tuple[bytes, bytes]],
-        body: bytes,
+        body: bytes | StreamedBody,
         host_header: bytes,
     ) -> UpstreamResponse:
         """Send one request and read the whole response.
@@ -206,7 +274,8 @@ class UpstreamPool:
             method: the HTTP method.
             target: the request target (path and query).
             headers: request headers (hop-by-hop ones, ``host`` and ``content-length`` are dropped).
-            body: the request body.
+            body: the request body: bytes, or a :class:`StreamedBody` written as it arrives (over a
+                fresh connection; whatever its ``chunks`` raise is raised here, the connection closed).
             host_header: the ``Host`` to send.
 
         Returns:
@@ -219,10 +288,20 @@ class UpstreamPool:
         for name, value in headers:
             if name.lower() not in _HOP_BY_HOP:
                 parts += [name, b": ", value, b"\r\n"]
-        parts += [b"content-length: ", str(len(body)).encode(), b"\r\n\r\n", body]
-        data = b"".join(parts)
         head = method == "HEAD"
         key = (host, port)
+        if not isinstance(body, bytes):
+            length = body.length
+            if length is None:
+                parts.append(b"transfer-encoding: chunked\r\n\r\n")
+            else:
+                parts += [b"content-length: ", str(length).encode(), b"\r\n\r\n"]
+            conn = await self._connect(host, port)
+            resp = await conn.exchange_streamed(b"".join(parts), body, head=head)
+            self._settle(key, conn, resp)
+            return resp
+        parts += [b"content-length: ", str(len(body)).encode(), b"\r\n\r\n", body]
+        data = b"".join(parts)
         idle = self._idle.get(key)
         while idle:
             conn = idle.pop()

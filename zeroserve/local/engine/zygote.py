@@ -28,6 +28,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from zeroserve.local.engine.processctl import set_parent_death_signal, set_process_name
+from zeroserve.local.engine.statefiles import private_dir
 
 __all__ = ["Zygote", "ZygoteError", "main"]
 
@@ -64,10 +65,10 @@ class Zygote:
 
     async def start(self) -> None:
         """Launch the zygote and wait until it has imported its modules."""
-        self._log_path.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(self._log_path.parent)
         loop = asyncio.get_running_loop()
         self._ready = loop.create_future()
-        log = os.open(self._log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        log = os.open(self._log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
         try:
             self._proc = await asyncio.create_subprocess_exec(
                 self._python,
@@ -212,7 +213,7 @@ def _child(request: dict[str, object]) -> None:
         env_in = request.get("env")
         if isinstance(env_in, dict):
             set_process_name(f"zs:{env_in.get('K_REVISION') or 'instance'}")
-        log_fd = os.open(str(request["log"]), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        log_fd = os.open(str(request["log"]), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
         null_fd = os.open(os.devnull, os.O_RDONLY)
         os.dup2(null_fd, 0)
         os.dup2(log_fd, 1)

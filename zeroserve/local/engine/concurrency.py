@@ -1,6 +1,6 @@
 """What the autoscaler observes: a revision's requests in flight, integrated over time.
 
-:class:`TrafficRecorder` is told when a request arrives and when it finishes (queued requests
+:class:`ConcurrencyRecorder` is told when a request arrives and when it finishes (queued requests
 count: the activator holds them on the revision's behalf, as Knative's activator reports them),
 and cuts the running integral into :class:`~zeroserve.local.engine.autoscaler.MetricSample` buckets.
 Every method takes ``now``, so it is tested with a fake clock.
@@ -12,10 +12,10 @@ from collections import deque
 
 from zeroserve.local.engine.autoscaler import MetricSample
 
-__all__ = ["TrafficRecorder"]
+__all__ = ["ConcurrencyRecorder"]
 
 
-class TrafficRecorder:
+class ConcurrencyRecorder:
     """Time-weighted concurrency and request rate of one revision."""
 
     def __init__(self, now: float, max_samples: int = 3600) -> None:
