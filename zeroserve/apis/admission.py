@@ -8,6 +8,12 @@ and update of the main resource, after the server has assigned ``metadata.name``
 ``generateName``); status updates are not admitted, as webhooks do not see the status subresource.
 On update, pass the stored object as ``old`` to check immutable fields (an InferenceService's
 deployment mode, a Revision's spec, a Trigger's broker, a Broker's class, a named revision template).
+
+KServe's defaulter rewrites a legacy framework key into ``model`` on every write, replacing the model
+it finds. So an update that carries a legacy key beside the very ``model`` stored (``kubectl apply``
+of a manifest with ``sklearn:`` merges it into the stored, already rewritten object) is rewritten
+again, while an InferenceService created or updated with both a legacy key and a ``model`` of its own
+is refused, as KServe's validator refuses two implementations.
 """
 
 from __future__ import annotations
@@ -51,7 +57,7 @@ from zeroserve.apis.serving.v1alpha1.defaults import default_inference_graph
 from zeroserve.apis.serving.v1alpha1.types import InferenceGraph
 from zeroserve.apis.serving.v1alpha1.validation import validate_inference_graph
 from zeroserve.apis.serving.v1beta1.defaults import default_inference_service
-from zeroserve.apis.serving.v1beta1.types import InferenceService
+from zeroserve.apis.serving.v1beta1.types import LEGACY_FRAMEWORKS, InferenceService
 from zeroserve.apis.serving.v1beta1.validation import (
     validate_inference_service,
     validate_inference_service_update,
@@ -112,6 +118,8 @@ def admit(obj: dict[str, Any], old: dict[str, Any] | None = None) -> dict[str, A
     entry = admission_table().get((str(obj.get("apiVersion")), str(obj.get("kind"))))
     if entry is None:
         return obj
+    if entry.model is InferenceService and old is not None:
+        obj = _legacy_key_replaces_stored_model(obj, old)
     try:
         parsed = entry.model.from_dict(obj)
     except ValidationError as exc:
@@ -128,3 +136,18 @@ def admit(obj: dict[str, Any], old: dict[str, Any] | None = None) -> dict[str, A
     if errors:
         raise InvalidObjectError(errors)
     return defaulted.to_dict()
+
+
+def _legacy_key_replaces_stored_model(obj: dict[str, Any], old: dict[str, Any]) -> dict[str, Any]:
+    """Drop ``spec.predictor.model`` when it is the stored one and a legacy key now stands beside it."""
+    predictor = (obj.get("spec") or {}).get("predictor")
+    stored = (old.get("spec") or {}).get("predictor")
+    if not isinstance(predictor, dict) or not isinstance(stored, dict):
+        return obj
+    legacy = [key for key in LEGACY_FRAMEWORKS if predictor.get(key) is not None]
+    stored_legacy = [key for key in LEGACY_FRAMEWORKS if stored.get(key) is not None]
+    if len(legacy) != 1 or stored_legacy or predictor.get("model") != stored.get("model"):
+        return obj
+    rewritten = {**obj, "spec": {**obj["spec"], "predictor": dict(predictor)}}
+    del rewritten["spec"]["predictor"]["model"]
+    return rewritten

@@ -61,7 +61,13 @@ def test_apply_multi_document_samples_and_get_shows_kserve_columns(cluster: Clus
     assert {line.split()[0] for line in table[1:]} >= {"sklearn-iris", "sklearn-canary"}
     assert cluster.kubectl("get", "ig").stdout.split()[:4] == ["NAME", "URL", "READY", "AGE"]
     again = cluster.kubectl("apply", "-f", str(bundle)).stdout
-    assert "inferenceservice.serving.kserve.io/sklearn-iris unchanged" in again
+    stored = cluster.kubectl.json("get", "isvc", "sklearn-iris")
+    # KServe's mutating webhook stores sklearn: as model:, so kubectl's three-way merge sends sklearn:
+    # again on every apply ("configured", as on a cluster with KServe); the result is the same object
+    assert "inferenceservice.serving.kserve.io/sklearn-canary unchanged" in again
+    assert "sklearn" not in stored["spec"]["predictor"]
+    assert stored["spec"]["predictor"]["model"]["modelFormat"] == {"name": "sklearn"}
+    assert stored["metadata"]["generation"] == 1
 
 
 def test_get_yaml_and_describe(cluster: Cluster) -> None:
@@ -313,3 +319,96 @@ def test_kubectl_create_generators_send_protobuf(cluster: Cluster) -> None:
     assert config["data"] == {"mode": "fast"}
     cluster.kubectl("delete", "namespace", "kserve-test")
     assert "NotFound" in cluster.kubectl("get", "namespace", "kserve-test", check=False).stderr
+
+
+def _manifest(name: str, predictor: dict) -> str:
+    return yaml.safe_dump(
+        {
+            "apiVersion": "serving.kserve.io/v1beta1",
+            "kind": "InferenceService",
+            "metadata": {"name": name},
+            "spec": {"predictor": predictor},
+        }
+    )
+
+
+def test_webhook_rules_refuse_create_and_update_with_every_error(cluster: Cluster) -> None:
+    broken = {
+        "canaryTrafficPercent": 150,
+        "minReplicas": -1,
+        "maxReplicas": -2,
+        "sklearn": {"storageUri": "gs://bucket/a"},
+        "model": {"modelFormat": {"name": "sklearn"}, "storageUri": "gs://bucket/b"},
+    }
+
+    created = cluster.kubectl("apply", "-f", "-", input=_manifest("ruled", broken), check=False)
+    cluster.kubectl("apply", "-f", "-", input=_manifest("ruled", {"sklearn": {"storageUri": "gs://b/m"}}))
+    patched = cluster.kubectl(
+        "patch", "isvc", "ruled", "--type", "merge", "-p", '{"spec":{"predictor":{"minReplicas":3,'
+        '"maxReplicas":2}}}', check=False,
+    )  # fmt: skip
+    stored = cluster.kubectl.json("get", "isvc", "ruled")
+
+    assert created.returncode == 1
+    assert created.stderr.startswith('The InferenceService "ruled" is invalid: \n* ')
+    for expected in (
+        "spec.predictor: exactly one of [sklearn, ",
+        "spec.predictor.canaryTrafficPercent: must be between 0 and 100",
+        "* spec.predictor.minReplicas: must be >= 0",
+        "* spec.predictor.maxReplicas: must be >= 0",
+    ):
+        assert expected in created.stderr
+    assert patched.returncode == 1
+    assert "spec.predictor.minReplicas: must be <= maxReplicas" in patched.stderr
+    assert stored["spec"]["predictor"] == {
+        "minReplicas": 1,
+        "model": {"modelFormat": {"name": "sklearn"}, "protocolVersion": "v1", "storageUri": "gs://b/m"},
+    }, "KServe's defaulting is what is stored"
+    assert stored["metadata"]["generation"] == 1
+
+
+def test_knative_service_rules_refuse_with_the_field_path(cluster: Cluster) -> None:
+    ksvc = {
+        "apiVersion": "serving.knative.dev/v1",
+        "kind": "Service",
+        "metadata": {"name": "no-containers"},
+        "spec": {"template": {"spec": {"containers": []}}},
+    }
+
+    result = cluster.kubectl("apply", "-f", "-", input=yaml.safe_dump(ksvc), check=False)
+
+    assert result.returncode == 1
+    assert result.stderr.startswith('The Service "no-containers" is invalid: spec.template.spec.containers')
+
+
+def test_unknown_fields_strict_refuses_warn_prunes_and_warns(cluster: Cluster) -> None:
+    typo = {"sklearn": {"storageUrl": "gs://bucket/typo"}, "min_replicas": 0}
+
+    strict = cluster.kubectl(
+        "apply", "--validate=strict", "-f", "-", input=_manifest("typo", typo), check=False
+    )
+    missing = cluster.kubectl("get", "isvc", "typo", check=False)
+    warned = cluster.kubectl("apply", "--validate=warn", "-f", "-", input=_manifest("typo", typo))
+    stored = cluster.kubectl.json("get", "isvc", "typo")
+
+    assert strict.returncode == 1
+    assert strict.stderr.startswith("Error from server (BadRequest)")
+    assert 'unknown field "spec.predictor.sklearn.storageUrl"' in strict.stderr
+    assert 'unknown field "spec.predictor.min_replicas"' in strict.stderr
+    assert "not found" in missing.stderr
+    assert 'Warning: unknown field "spec.predictor.sklearn.storageUrl"' in warned.stderr
+    assert 'Warning: unknown field "spec.predictor.min_replicas"' in warned.stderr
+    assert stored["spec"]["predictor"] == {
+        "minReplicas": 1,
+        "model": {"modelFormat": {"name": "sklearn"}, "protocolVersion": "v1"},
+    }, "neither misspelt field is stored or acted on"
+
+
+def test_warn_mode_stores_the_object_without_the_unknown_field(cluster: Cluster) -> None:
+    predictor = {"model": {"modelFormat": {"name": "sklearn"}, "storageUri": "gs://b/m", "storage_uri": "x"}}
+
+    result = cluster.kubectl("apply", "--validate=warn", "-f", "-", input=_manifest("warned", predictor))
+    stored = cluster.kubectl.json("get", "isvc", "warned")
+
+    assert 'Warning: unknown field "spec.predictor.model.storage_uri"' in result.stderr
+    assert "storage_uri" not in stored["spec"]["predictor"]["model"]

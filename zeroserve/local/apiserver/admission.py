@@ -1,7 +1,16 @@
 """Admission: what happens to an object between the request and storage.
 
 Decoding (apiVersion and kind checks), pruning, defaulting and validation against the version's
-structural schema and the shared metadata rules, and the fields the server fills for built-in kinds.
+structural schema and the shared metadata rules, then the webhooks of the kinds
+:mod:`zeroserve.apis.admission` covers (InferenceService, InferenceGraph, Knative Serving and
+Eventing, HTTPRoute), and the fields the server fills for built-in kinds.
+
+The webhooks run on create and update of the main resource, never on the ``status`` subresource, as
+on a cluster with KServe's and Knative's webhooks installed: what is stored is the *defaulted* object
+(KServe's mutating webhook rewrites ``sklearn:`` to ``model:``), and an object that breaks a rule is
+refused with ``422 Invalid`` listing every error with its field path. An update that changes neither
+the spec nor the labels and annotations (a controller adding or removing its finalizer, an owner
+reference) is not sent to them, so an object stored before a rule existed can still be finalized.
 """
 
 from __future__ import annotations
@@ -10,6 +19,8 @@ import base64
 import copy
 from typing import Any
 
+from zeroserve.apis.admission import admit as admit_kind
+from zeroserve.apis.field_errors import InvalidObjectError
 from zeroserve.local.apiserver import errors
 from zeroserve.local.apiserver.crds import crd_errors, crd_status
 from zeroserve.local.apiserver.meta import validate_metadata
@@ -73,7 +84,14 @@ def decode(rt: ResourceType, version: str, body: Any) -> dict[str, Any]:
 
 
 def admit(
-    rt: ResourceType, version: str, obj: dict[str, Any], field_validation: str, reserved: set[tuple[str, str]]
+    rt: ResourceType,
+    version: str,
+    obj: dict[str, Any],
+    field_validation: str,
+    reserved: set[tuple[str, str]],
+    *,
+    old: dict[str, Any] | None = None,
+    webhooks: bool = True,
 ) -> list[str]:
     """Prune, default and validate ``obj`` in place, as the API server does before storing.
 
@@ -83,6 +101,8 @@ def admit(
         obj: the object (modified).
         field_validation: ``Strict`` (unknown fields are an error), ``Warn`` or ``Ignore``.
         reserved: ``(group, plural)`` of built-in kinds, which CRDs may not define.
+        old: on update, the stored object (immutable fields are checked against it).
+        webhooks: whether the kind's admission webhooks run (not for the ``status`` subresource).
 
     Returns:
         Warnings for the client (unknown fields, in ``Warn`` mode).
@@ -105,7 +125,46 @@ def admit(
         found += crd_errors(obj, reserved)
     if found:
         raise errors.invalid(rt.kind, rt.group, str(obj["metadata"].get("name") or ""), found)
+    if webhooks and not rt.builtin and _webhooks_see(obj, old):
+        _run_webhooks(rt, obj, old)
     return warnings
+
+
+_NOT_SEEN = {"status", "metadata"}
+
+
+def _webhooks_see(obj: dict[str, Any], old: dict[str, Any] | None) -> bool:
+    """Whether an update is one the webhooks look at (it changes the spec, labels or annotations)."""
+    if old is None:
+        return True
+    body = {k: v for k, v in obj.items() if k not in _NOT_SEEN}
+    before = {k: v for k, v in old.items() if k not in _NOT_SEEN}
+    meta, old_meta = obj["metadata"], old.get("metadata") or {}
+    return (
+        body != before
+        or (meta.get("labels") or {}) != (old_meta.get("labels") or {})
+        or (meta.get("annotations") or {}) != (old_meta.get("annotations") or {})
+    )
+
+
+def _run_webhooks(rt: ResourceType, obj: dict[str, Any], old: dict[str, Any] | None) -> None:
+    """Default and validate ``obj`` (in place) with its kind's webhooks; 422 with every error."""
+    try:
+        defaulted = admit_kind(obj, old)
+    except InvalidObjectError as exc:
+        causes = [errors.FieldError("FieldValueInvalid", e.path, e.message) for e in exc.errors]
+        raise errors.invalid(rt.kind, rt.group, str(obj["metadata"].get("name") or ""), causes) from None
+    if defaulted is obj:
+        return
+    for key in [k for k in obj if k not in defaulted and k not in _NOT_SEEN]:
+        del obj[key]
+    for key, value in defaulted.items():
+        if key not in _NOT_SEEN:
+            obj[key] = value
+    meta, defaulted_meta = obj["metadata"], defaulted.get("metadata") or {}
+    for key in ("labels", "annotations"):
+        if defaulted_meta.get(key):
+            meta[key] = defaulted_meta[key]
 
 
 def prepare(rt: ResourceType, obj: dict[str, Any], old: dict[str, Any] | None) -> None:

@@ -270,7 +270,9 @@ def _replace(
         meta["managedFields"] = managed_fields
     elif "managedFields" in current["metadata"]:
         meta["managedFields"] = current["metadata"]["managedFields"]
-    warnings = admit(rt, version, new, field_validation, registry.reserved)
+    warnings = admit(
+        rt, version, new, field_validation, registry.reserved, old=current, webhooks=subresource != "status"
+    )
     deleting = "deletionTimestamp" in meta
     if deleting:
         added = set(meta.get("finalizers") or []) - set(current["metadata"].get("finalizers") or [])
