@@ -7,7 +7,7 @@ this file names their packages accordingly, so nothing generic lands in site-pac
 
 from setuptools import find_packages, setup
 
-MAPPED_FOLDERS = ("servers", "controller", "router", "logger")
+MAPPED_FOLDERS = ("servers", "controller", "router", "logger", "monitoring")
 
 packages = find_packages(include=["zeroserve", "zeroserve.*"])
 for folder in MAPPED_FOLDERS:

@@ -9,7 +9,7 @@ case "$VENV" in /*) ;; *) VENV="$ROOT/$VENV" ;; esac
 TREE=$(mktemp -d "${TMPDIR:-/tmp}/zeroserve-typecheck.XXXXXX")
 trap 'rm -rf "$TREE"' EXIT
 cp -rs "$ROOT/zeroserve" "$TREE/zeroserve"
-for pkg in servers controller router logger; do
+for pkg in servers controller router logger monitoring; do
   cp -rs "$ROOT/$pkg" "$TREE/zeroserve/$pkg"
 done
 find "$TREE" -name __pycache__ -prune -exec rm -rf {} +

@@ -1,6 +1,6 @@
-"""Model monitoring: the payload logger (CloudEvents emitter, in-process middleware and sidecar proxy)
-and the drift / outlier detector services that consume its events.
+"""Payload logging: the CloudEvents emitter, the in-process middleware and the sidecar proxy.
 
 Import the concrete modules (``zeroserve.logger.middleware``, ``zeroserve.logger.config`` ...);
-this package imports nothing so that ``import zeroserve`` stays light.
+this package imports nothing so that ``import zeroserve`` stays light. The detectors that consume
+the events are :mod:`zeroserve.monitoring`.
 """

@@ -71,9 +71,9 @@ def retry_delay(retry: int, initial: float, cap: float) -> float:
         cap: the largest delay, in seconds.
 
     Returns:
-        ``min(cap, initial * 2 ** (retry - 1))``.
+        ``min(cap, initial * 2 ** (retry - 1))`` (the exponent stops growing at 64).
     """
-    return float(min(cap, initial * (2 ** max(0, retry - 1))))
+    return float(min(cap, initial * (2 ** min(max(0, retry - 1), 64))))
 
 
 def is_retryable(status: int) -> bool:

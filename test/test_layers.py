@@ -16,6 +16,7 @@ FOLDERS = {
     "controller": "zeroserve.controller",
     "router": "zeroserve.router",
     "logger": "zeroserve.logger",
+    "monitoring": "zeroserve.monitoring",
     "zeroserve": "zeroserve",
 }
 

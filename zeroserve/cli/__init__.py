@@ -47,7 +47,7 @@ COMMANDS: dict[str, Command] = {
     "controller": Command("zeroserve.controller.cli:main", "run the InferenceService and graph operator"),
     "router": Command("zeroserve.router.cli:main", "run an InferenceGraph router"),
     "logger-agent": Command("zeroserve.logger.cli:agent", "run the payload-logging sidecar proxy"),
-    "detector": Command("zeroserve.logger.cli:detector", "run a drift or outlier detector"),
+    "detector": Command("zeroserve.monitoring.cli:detector", "run a drift or outlier detector"),
 }
 
 

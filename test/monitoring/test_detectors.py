@@ -13,13 +13,12 @@ from cloudevents.core.v1.event import CloudEvent as LibEvent
 from prometheus_client import CollectorRegistry
 from sklearn.datasets import load_iris
 
-from zeroserve.logger.config import LoggerConfig
-from zeroserve.logger.detectors.drift import KSDriftDetector
-from zeroserve.logger.detectors.mmd import MMDDriftDetector
-from zeroserve.logger.detectors.payload import PayloadError, instances_from_payload
-from zeroserve.logger.detectors.reference import ReferenceDataError, load_reference
-from zeroserve.logger.detectors.server import DRIFT_TYPE, OUTLIER_TYPE, DetectorService, build_method
-from zeroserve.logger.emitter import PayloadLogger
+from zeroserve.monitoring.drift import KSDriftDetector
+from zeroserve.monitoring.mmd import MMDDriftDetector
+from zeroserve.monitoring.payload import PayloadError, instances_from_payload
+from zeroserve.monitoring.reference import ReferenceDataError, load_reference
+from zeroserve.monitoring.sender import ResultSender
+from zeroserve.monitoring.server import DRIFT_TYPE, OUTLIER_TYPE, DetectorService, build_method
 
 from .conftest import EventSink, serve
 
@@ -150,7 +149,7 @@ async def test_outlier_service_flags_injected_outliers_and_sends_results_to_a_si
     sink = EventSink()
     registry = CollectorRegistry()
     async with serve(sink) as sink_server:
-        emitter = PayloadLogger(LoggerConfig(url=sink_server.url), registry=CollectorRegistry())
+        emitter = ResultSender(sink_server.url, registry=CollectorRegistry())
         service = DetectorService(
             "outlier",
             build_method("outlier", threshold_percentile=99.5),

@@ -8,7 +8,7 @@ without being counted again.
 
 A result is a CloudEvent of type ``org.kubeflow.serving.inference.drift`` / ``.outlier`` with
 data ``{"data": {...}, "meta": {...}}`` (alibi-detect-server's shape). With a sink configured it
-is POSTed there (through a :class:`~zeroserve.logger.emitter.PayloadLogger`: queued, retried) and
+is POSTed there (through a :class:`~zeroserve.monitoring.sender.ResultSender`: queued, retried) and
 the request is answered 202; otherwise it is the reply (200, binary mode) — which a Broker
 re-ingests. No result yet (window filling, reference being fitted): 202 with an empty body.
 """
@@ -26,18 +26,32 @@ import orjson
 from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
 
 from zeroserve.cloudevents import CloudEvent, CloudEventError, decode_http, encode_binary, lower_headers
-from zeroserve.logger.detectors.drift import DriftResult, KSDriftDetector
-from zeroserve.logger.detectors.mmd import MMDDriftDetector
-from zeroserve.logger.detectors.outlier import OutlierDetector, OutlierResult
-from zeroserve.logger.detectors.payload import PayloadError, instances_from_payload
-from zeroserve.logger.emitter import PayloadLogger
-from zeroserve.logger.events import REQUEST_TYPE
+from zeroserve.monitoring.drift import DriftResult, KSDriftDetector
+from zeroserve.monitoring.mmd import MMDDriftDetector
+from zeroserve.monitoring.outlier import OutlierDetector, OutlierResult
+from zeroserve.monitoring.payload import PayloadError, instances_from_payload
+from zeroserve.monitoring.sender import ResultSender
+from zeroserve.process.asgi import (
+    BodyTooLarge,
+    ClientDisconnected,
+    Receive,
+    Scope,
+    Send,
+    read_body,
+    respond,
+    respond_json,
+    serve_lifespan,
+)
 
-__all__ = ["DRIFT_TYPE", "OUTLIER_TYPE", "DetectorService"]
+__all__ = ["DRIFT_TYPE", "OUTLIER_TYPE", "REQUEST_TYPE", "DetectorService", "build_method"]
 
+
+REQUEST_TYPE = "org.kubeflow.serving.inference.request"
+"""The payload logger's request events: what a detector scores."""
 DRIFT_TYPE = "org.kubeflow.serving.inference.drift"
 OUTLIER_TYPE = "org.kubeflow.serving.inference.outlier"
 _MAX_BODY = 16 * 1024 * 1024
+_PROMETHEUS = b"text/plain; version=0.0.4"
 
 
 class _Method(Protocol):
@@ -75,7 +89,7 @@ class DetectorService:
         fit_first: int = 0,
         name: str = "detector",
         event_source: str | None = None,
-        sink: PayloadLogger | None = None,
+        sink: ResultSender | None = None,
         registry: CollectorRegistry | None = None,
         accept_types: tuple[str, ...] = (REQUEST_TYPE,),
         dedupe_window: int = 100_000,
@@ -127,38 +141,44 @@ class DetectorService:
                 "zeroserve_outlier_rate", "Outliers / instances since start", registry=self.registry
             )
 
-    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
-            await self._lifespan(receive, send)
+            await serve_lifespan(receive, send, startup=self._startup, shutdown=self._shutdown)
             return
         if scope["type"] != "http":
             return
         method, path = scope["method"], scope["path"]
         if method == "GET":
             if path == "/metrics":
-                await _send(
-                    send, 200, [("content-type", "text/plain; version=0.0.4")], generate_latest(self.registry)
-                )
+                await respond(send, 200, generate_latest(self.registry), content_type=_PROMETHEUS)
             elif path in ("/", "/healthz", "/v2/health/live", "/v2/health/ready"):
-                await _json(send, 200, {"status": "alive", "fitted": self.method is not None})
+                await respond_json(send, 200, {"status": "alive", "fitted": self.method is not None})
             else:
-                await _json(send, 404, {"error": f"no route {path}"})
+                await respond_json(send, 404, {"error": f"no route {path}"})
             return
         if method != "POST":
-            await _json(send, 405, {"error": "POST a CloudEvent"})
+            await respond_json(send, 405, {"error": "POST a CloudEvent"})
             return
         try:
-            body = await _read(receive)
+            body = await read_body(receive, _MAX_BODY)
+        except BodyTooLarge:
+            self._events.labels(outcome="rejected_413").inc()
+            await respond_json(send, 413, {"error": f"event larger than {_MAX_BODY} bytes"})
+            return
+        except ClientDisconnected:
+            return
+        try:
             reply = self.handle(lower_headers(scope["headers"]), body)
         except _DetectorError as exc:
             self._events.labels(outcome=f"rejected_{exc.status}").inc()
-            await _json(send, exc.status, {"error": str(exc)})
+            await respond_json(send, exc.status, {"error": str(exc)})
             return
         if reply is None:
-            await _send(send, 202, [], b"")
+            await respond(send, 202)
             return
         headers, content = encode_binary(reply)
-        await _send(send, 200, headers, content)
+        raw = [(name.encode("latin-1"), value.encode("latin-1")) for name, value in headers]
+        await respond(send, 200, content, raw)
 
     def handle(self, headers: dict[str, str], body: bytes) -> CloudEvent | None:
         """Process one request event.
@@ -268,18 +288,13 @@ class DetectorService:
         data = orjson.dumps({"data": result.data(), "meta": meta})
         return CloudEvent(attributes=attributes, data=data, datacontenttype="application/json")
 
-    async def _lifespan(self, receive: Any, send: Any) -> None:
-        while True:
-            message = await receive()
-            if message["type"] == "lifespan.startup":
-                if self.sink is not None:
-                    await self.sink.start()
-                await send({"type": "lifespan.startup.complete"})
-            elif message["type"] == "lifespan.shutdown":
-                if self.sink is not None:
-                    await self.sink.stop()
-                await send({"type": "lifespan.shutdown.complete"})
-                return
+    async def _startup(self) -> None:
+        if self.sink is not None:
+            await self.sink.start()
+
+    async def _shutdown(self) -> None:
+        if self.sink is not None:
+            await self.sink.stop()
 
 
 def build_method(kind: str, **options: Any) -> Callable[[np.ndarray], Any]:
@@ -299,27 +314,3 @@ def build_method(kind: str, **options: Any) -> Callable[[np.ndarray], Any]:
             return lambda reference: MMDDriftDetector(reference, **mmd)
         return lambda reference: KSDriftDetector(reference, **options)
     return lambda reference: OutlierDetector(reference, **options)
-
-
-async def _read(receive: Any) -> bytes:
-    chunks, size = [], 0
-    while True:
-        message = await receive()
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        if size > _MAX_BODY:
-            raise _DetectorError(413, "event too large")
-        chunks.append(chunk)
-        if not message.get("more_body", False):
-            return b"".join(chunks)
-
-
-async def _json(send: Any, status: int, doc: object) -> None:
-    await _send(send, status, [("content-type", "application/json")], orjson.dumps(doc))
-
-
-async def _send(send: Any, status: int, headers: list[tuple[str, str]], body: bytes) -> None:
-    raw = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers]
-    raw.append((b"content-length", str(len(body)).encode()))
-    await send({"type": "http.response.start", "status": status, "headers": raw})
-    await send({"type": "http.response.body", "body": body})

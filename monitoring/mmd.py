@@ -12,7 +12,7 @@ from collections import deque
 
 import numpy as np
 
-from zeroserve.logger.detectors.drift import DriftResult
+from zeroserve.monitoring.drift import DriftResult
 
 __all__ = ["MMDDriftDetector", "mmd2"]
 
