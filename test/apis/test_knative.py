@@ -329,6 +329,7 @@ def test_service_lifecycle_propagates_configuration_and_route(reference_schema: 
 
     route = Route.from_dict({"metadata": {"name": "hello"}, "spec": {}})
     serving.mark_route_traffic_assigned(route, _now)
+    serving.mark_route_tls_not_enabled(route, _now)
     serving.mark_route_ingress_not_ready(route, "Configuring", "gateway not ready", _now)
     assert route.status is not None and not route.status.is_ready()
     serving.mark_route_ingress_ready(
@@ -366,6 +367,17 @@ def test_service_lifecycle_propagates_configuration_and_route(reference_schema: 
         "RevisionMissing",
         "Revision 'hello-00009' referenced in traffic not found.",
     )
+    serving.mark_route_configuration_not_ready(route, "hello", _now)
+    assigned = route.status.get_condition("AllTrafficAssigned")
+    ready = route.status.get_condition("Ready")
+    assert assigned is not None and ready is not None
+    assert (ready.status, ready.reason, ready.message) == (
+        "False",
+        "RevisionMissing",
+        "Configuration 'hello' does not have any ready Revision.",
+    )
+    certificate = route.status.get_condition("CertificateProvisioned")
+    assert certificate is not None and (certificate.status, certificate.reason) == ("True", "TLSNotEnabled")
 
 
 def test_revision_lifecycle(reference_schema: dict[str, Validate]) -> None:
@@ -389,6 +401,20 @@ def test_revision_lifecycle(reference_schema: dict[str, Validate]) -> None:
     assert not revision.status.is_ready()
     serving.mark_revision_resources_unavailable(revision, "ImageNotRunnable", "no local mapping", _now)
     assert reference_schema["Revision"](revision.to_dict()) == []
+
+    starting = Revision.from_dict(
+        {"metadata": {"name": "hello-00002"}, "spec": {"containers": [{"image": "x"}]}}
+    )
+    serving.mark_revision_container_healthy(starting, _now)
+    serving.mark_revision_resources_unknown(starting, "Deploying", "Instances are starting.", _now)
+    serving.mark_revision_activating(starting, "Activating", "Instances are starting.", _now)
+    assert starting.status is not None
+    ready = starting.status.get_condition("Ready")
+    assert ready is not None and (ready.status, ready.reason) == ("Unknown", "Deploying")
+    active = starting.status.get_condition("Active")
+    assert active is not None and (active.status, active.severity) == ("Unknown", "Info")
+    serving.mark_revision_container_healthy_unknown(starting, "Pending", now=_now)
+    assert not starting.status.is_ready()
 
 
 def test_eventing_defaults_validation_and_lifecycle(reference_schema: dict[str, Validate]) -> None:

@@ -5,7 +5,8 @@
 - Configuration: ``Ready`` only; it follows the latest created revision (ready, failed or pending).
 - Revision: ``Ready`` over ``ResourcesAvailable`` and ``ContainerHealthy``; ``Active`` is informational
   (``False`` with reason ``NoTraffic`` while scaled to zero, which does not make the revision unready).
-- Route: ``Ready`` over ``AllTrafficAssigned`` and ``IngressReady``.
+- Route: ``Ready`` over ``AllTrafficAssigned``, ``IngressReady`` and ``CertificateProvisioned`` (``True``
+  with reason ``TLSNotEnabled`` when no certificate is wanted).
 
 Every helper takes the object, changes its status in place (creating it when missing) and accepts a
 ``now`` clock for transition times.
@@ -39,15 +40,20 @@ __all__ = [
     "mark_configuration_latest_created",
     "mark_configuration_latest_failed",
     "mark_configuration_latest_ready",
+    "mark_revision_activating",
     "mark_revision_active",
     "mark_revision_container_healthy",
+    "mark_revision_container_healthy_unknown",
     "mark_revision_container_unhealthy",
     "mark_revision_inactive",
     "mark_revision_resources_available",
     "mark_revision_resources_unavailable",
+    "mark_revision_resources_unknown",
+    "mark_route_configuration_not_ready",
     "mark_route_ingress_not_ready",
     "mark_route_ingress_ready",
     "mark_route_missing_target",
+    "mark_route_tls_not_enabled",
     "mark_route_traffic_assigned",
     "propagate_configuration_status",
     "propagate_route_status",
@@ -61,7 +67,7 @@ Clock = Callable[[], datetime] | None
 SERVICE_CONDITIONS = ConditionSet.living("ConfigurationsReady", "RoutesReady")
 CONFIGURATION_CONDITIONS = ConditionSet.living()
 REVISION_CONDITIONS = ConditionSet.living("ResourcesAvailable", "ContainerHealthy")
-ROUTE_CONDITIONS = ConditionSet.living("AllTrafficAssigned", "IngressReady")
+ROUTE_CONDITIONS = ConditionSet.living("AllTrafficAssigned", "IngressReady", "CertificateProvisioned")
 
 
 def service_conditions(service: Service, now: Clock = None) -> ConditionManager:
@@ -202,6 +208,25 @@ def mark_revision_container_unhealthy(
     revision_conditions(revision, now).mark_false("ContainerHealthy", reason, message)
 
 
+def mark_revision_resources_unknown(
+    revision: Revision, reason: str, message: str = "", now: Clock = None
+) -> None:
+    """``ResourcesAvailable=Unknown``, e.g. reason ``Deploying`` while the first instances start."""
+    revision_conditions(revision, now).mark_unknown("ResourcesAvailable", reason, message)
+
+
+def mark_revision_container_healthy_unknown(
+    revision: Revision, reason: str, message: str = "", now: Clock = None
+) -> None:
+    """``ContainerHealthy=Unknown``: not known yet (or not knowable: the container cannot start)."""
+    revision_conditions(revision, now).mark_unknown("ContainerHealthy", reason, message)
+
+
+def mark_revision_activating(revision: Revision, reason: str, message: str = "", now: Clock = None) -> None:
+    """``Active=Unknown`` (informational), e.g. reason ``Activating`` while instances start."""
+    revision_conditions(revision, now).mark_unknown("Active", reason, message)
+
+
 def mark_revision_active(revision: Revision, now: Clock = None) -> None:
     """``Active=True``: the revision has running instances."""
     revision_conditions(revision, now).mark_true("Active")
@@ -232,6 +257,23 @@ def mark_route_missing_target(route: Route, kind: str, name: str, now: Clock = N
     """
     message = f"{kind} {name!r} referenced in traffic not found."
     route_conditions(route, now).mark_false("AllTrafficAssigned", f"{kind}Missing", message)
+
+
+def mark_route_configuration_not_ready(route: Route, name: str, now: Clock = None) -> None:
+    """``AllTrafficAssigned=False``: a target follows a Configuration with no ready Revision yet.
+
+    Args:
+        route: The Route.
+        name: The Configuration's name.
+        now: The clock for transition times.
+    """
+    message = f"Configuration {name!r} does not have any ready Revision."
+    route_conditions(route, now).mark_false("AllTrafficAssigned", "RevisionMissing", message)
+
+
+def mark_route_tls_not_enabled(route: Route, now: Clock = None) -> None:
+    """``CertificateProvisioned=True`` with reason ``TLSNotEnabled``: the route serves plain HTTP."""
+    route_conditions(route, now).mark_true("CertificateProvisioned", "TLSNotEnabled")
 
 
 def mark_route_ingress_ready(route: Route, url: str, address_url: str, now: Clock = None) -> None:
