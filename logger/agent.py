@@ -9,15 +9,27 @@ reachable through it.
 
 from __future__ import annotations
 
-from typing import Any
+import logging
 
 import httpx
 from prometheus_client import CollectorRegistry, generate_latest
 
 from zeroserve.logger.config import LoggerConfig
 from zeroserve.logger.middleware import PayloadLoggerMiddleware
+from zeroserve.process.asgi import (
+    ClientDisconnected,
+    Receive,
+    Scope,
+    Send,
+    read_body,
+    respond,
+    respond_json,
+    serve_lifespan,
+)
 
 __all__ = ["METRICS_PATH", "ReverseProxy", "create_agent_app"]
+
+log = logging.getLogger(__name__)
 
 METRICS_PATH = "/_zeroserve/logger/metrics"
 _HOP_BY_HOP = frozenset(
@@ -72,28 +84,20 @@ class ReverseProxy:
             await self._client.aclose()
             self._client = None
 
-    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
-            while True:
-                message = await receive()
-                if message["type"] == "lifespan.startup":
-                    await send({"type": "lifespan.startup.complete"})
-                elif message["type"] == "lifespan.shutdown":
-                    await self.aclose()
-                    await send({"type": "lifespan.shutdown.complete"})
-                    return
+            await serve_lifespan(receive, send, shutdown=self.aclose)
+            return
         if scope["type"] != "http":
             return
         if scope["method"] == "GET" and scope["path"] == METRICS_PATH:
             body = generate_latest(self.registry)
-            await _respond(send, 200, [(b"content-type", b"text/plain; version=0.0.4")], body)
+            await respond(send, 200, body, content_type=b"text/plain; version=0.0.4")
             return
-        chunks = []
-        while True:
-            message = await receive()
-            chunks.append(message.get("body", b""))
-            if not message.get("more_body", False):
-                break
+        try:
+            content = await read_body(receive)
+        except ClientDisconnected:
+            return
         headers = [
             (k.decode("latin-1"), v.decode("latin-1"))
             for k, v in scope["headers"]
@@ -103,29 +107,17 @@ class ReverseProxy:
         if scope.get("query_string"):
             url += "?" + scope["query_string"].decode("latin-1")
         try:
-            response = await self._http().request(
-                scope["method"], url, headers=headers, content=b"".join(chunks)
-            )
+            response = await self._http().request(scope["method"], url, headers=headers, content=content)
         except httpx.HTTPError as exc:
-            await _respond(
-                send,
-                502,
-                [(b"content-type", b"application/json")],
-                b'{"error": "upstream unavailable: %s"}' % type(exc).__name__.encode(),
-            )
+            log.warning("upstream %s unavailable: %s", self.upstream, exc)
+            await respond_json(send, 502, {"error": f"upstream {self.upstream} unavailable"})
             return
         out = [
             (k.encode("latin-1"), v.encode("latin-1"))
             for k, v in response.headers.multi_items()
             if k.lower() not in _HOP_BY_HOP and k.lower() != "content-encoding"
         ]
-        await _respond(send, response.status_code, out, response.content)
-
-
-async def _respond(send: Any, status: int, headers: list[tuple[bytes, bytes]], body: bytes) -> None:
-    headers = [*headers, (b"content-length", str(len(body)).encode())]
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
+        await respond(send, response.status_code, response.content, out)
 
 
 def create_agent_app(

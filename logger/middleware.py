@@ -26,13 +26,10 @@ from zeroserve.logger.config import LoggerConfig
 from zeroserve.logger.emitter import PayloadLogger
 from zeroserve.logger.encoding import KIND_REQUEST, KIND_RESPONSE
 from zeroserve.logger.events import metadata_attribute
+from zeroserve.process.asgi import Message, Receive, Scope, Send
 
 __all__ = ["EventIds", "PayloadLoggerMiddleware"]
 
-Scope = dict[str, Any]
-Message = dict[str, Any]
-Receive = Callable[[], Any]
-Send = Callable[[Message], Any]
 ASGIApp = Callable[[Scope, Receive, Send], Any]
 
 
