@@ -9,6 +9,7 @@ Typical use::
 
 from zeroserve.servers.storage.errors import (
     ArchiveEscapeError,
+    ArchiveTooLargeError,
     BackendUnavailableError,
     DownloadError,
     StorageError,
@@ -21,6 +22,7 @@ from zeroserve.servers.storage.settings import StorageSettings, default_cache_di
 
 __all__ = [
     "ArchiveEscapeError",
+    "ArchiveTooLargeError",
     "BackendUnavailableError",
     "DownloadError",
     "DownloadProgress",

@@ -3,18 +3,91 @@
 Every member is checked before anything is written: absolute paths, ``..`` components, links that
 point outside the target, device files and (in zips) symlink entries are refused with an
 :class:`ArchiveEscapeError` naming the member, and nothing is extracted.
+
+Sizes are checked first too (:class:`ArchiveLimits`): the expanded size against the archive's own
+(a zip bomb), against a byte budget (the free disk by default) and the member count. A tar header
+states each member's exact size and zipfile never writes more than a member's declared size, so the
+sum of the declared sizes bounds what extraction writes. The archive is unpacked into a temporary
+folder beside the target and moved into place only once all of it is out, so a failure (a limit, a
+corrupt member, a full disk) leaves nothing half-written.
 """
 
 from __future__ import annotations
 
+import os
+import shutil
 import stat
 import tarfile
+import tempfile
 import zipfile
+from dataclasses import dataclass
 from pathlib import Path, PurePosixPath, PureWindowsPath
 
-from zeroserve.servers.storage.errors import ArchiveEscapeError, StorageError
+from zeroserve.servers.storage.errors import ArchiveEscapeError, ArchiveTooLargeError, StorageError
 
-__all__ = ["archive_kind", "extract_archive"]
+__all__ = ["ArchiveLimits", "archive_kind", "extract_archive"]
+
+
+@dataclass(frozen=True)
+class ArchiveLimits:
+    """How far an archive may expand (see ``StorageSettings.archive_*`` for the settings)."""
+
+    max_ratio: float = 100.0
+    """Largest expanded size / archive size, once the expanded size passes ``ratio_floor_bytes``."""
+    ratio_floor_bytes: int = 100 * 1024 * 1024
+    """Expanded size below which the ratio is not checked."""
+    max_bytes: int | None = None
+    """Largest expanded size; ``None``: the free space of the target's disk minus the margin."""
+    disk_margin_bytes: int = 256 * 1024 * 1024
+    """Space kept free when ``max_bytes`` is ``None``."""
+    max_entries: int = 10_000
+    """Most members an archive may have."""
+
+    def check(self, label: str, archive_size: int, expanded: int, entries: int, target: Path) -> None:
+        """Refuse an archive that passes a limit.
+
+        Args:
+            label: how the message names the archive.
+            archive_size: the archive file's size in bytes.
+            expanded: the sum of its members' sizes.
+            entries: its number of members.
+            target: the folder it would be extracted into (for the free disk space).
+
+        Raises:
+            ArchiveTooLargeError: a limit is passed; the message names it and its setting.
+        """
+        if entries > self.max_entries:
+            raise ArchiveTooLargeError(
+                f"archive {label} has {entries} members, more than the {self.max_entries} allowed "
+                "(ZEROSERVE_STORAGE_ARCHIVE_MAX_ENTRIES)"
+            )
+        ratio = expanded / max(archive_size, 1)
+        if expanded > self.ratio_floor_bytes and ratio > self.max_ratio:
+            raise ArchiveTooLargeError(
+                f"archive {label} would expand from {_size(archive_size)} to {_size(expanded)} "
+                f"({ratio:.0f}:1), more than the {self.max_ratio:g}:1 allowed past "
+                f"{_size(self.ratio_floor_bytes)} (ZEROSERVE_STORAGE_ARCHIVE_MAX_RATIO)"
+            )
+        if self.max_bytes is not None:
+            budget, setting = self.max_bytes, "ZEROSERVE_STORAGE_ARCHIVE_MAX_BYTES"
+        else:
+            free = shutil.disk_usage(target).free
+            budget, setting = max(free - self.disk_margin_bytes, 0), "free disk space less the margin"
+        if expanded > budget:
+            raise ArchiveTooLargeError(
+                f"archive {label} would expand to {_size(expanded)}, more than the {_size(budget)} "
+                f"allowed ({setting})"
+            )
+
+
+def _size(n: int) -> str:
+    value = float(n)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if value < 1024 or unit == "GiB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{n} B"  # pragma: no cover - the loop always returns
+
 
 _TAR_SUFFIXES = (".tar.gz", ".tgz", ".tar", ".tar.bz2", ".tar.xz")
 _ZIP_SUFFIXES = (".zip",)
@@ -89,32 +162,58 @@ def _check_zip(archive: str, zf: zipfile.ZipFile) -> None:
             raise ArchiveEscapeError(f"archive {archive}: member {info.filename!r} is a symbolic link")
 
 
-def extract_archive(archive: Path, target: Path, kind: str, label: str | None = None) -> None:
-    """Unpack ``archive`` into ``target`` after checking every member.
+def extract_archive(
+    archive: Path, target: Path, kind: str, label: str | None = None, limits: ArchiveLimits | None = None
+) -> None:
+    """Unpack ``archive`` into ``target`` after checking every member and the sizes.
 
     Args:
         archive: the downloaded archive file.
         target: an existing folder to extract into.
         kind: ``"tar"`` or ``"zip"`` (see :func:`archive_kind`).
         label: how messages name the archive (e.g. its URI); the file name when omitted.
+        limits: the size and count limits; the defaults when omitted.
 
     Raises:
         ArchiveEscapeError: a member would be written outside ``target``; nothing is extracted then.
-        StorageError: the file is not a valid archive of that kind.
+        ArchiveTooLargeError: the archive passes a limit; nothing is extracted then.
+        StorageError: the file is not a valid archive of that kind (nothing is left of it).
     """
     name = label or archive.name
+    limits = limits or ArchiveLimits()
+    size = archive.stat().st_size
+    staging = Path(tempfile.mkdtemp(prefix=".unpack-", dir=target))
     try:
         if kind == "tar":
             with tarfile.open(archive) as tar:
-                members = _check_tar(name, tar, target)
-                tar.extractall(target, members=members, filter="tar")
+                members = _check_tar(name, tar, staging)
+                expanded = sum(m.size for m in members if m.isfile())
+                limits.check(name, size, expanded, len(members), target)
+                tar.extractall(staging, members=members, filter="tar")
         elif kind == "zip":
             with zipfile.ZipFile(archive) as zf:
                 _check_zip(name, zf)
-                zf.extractall(target)
+                infos = zf.infolist()
+                limits.check(name, size, sum(i.file_size for i in infos), len(infos), target)
+                zf.extractall(staging)
         else:
             raise ValueError(f"unknown archive kind {kind!r}")
+        _move_into(staging, target)
     except (tarfile.TarError, zipfile.BadZipFile, EOFError) as exc:
         if isinstance(exc, tarfile.FilterError):
             raise ArchiveEscapeError(f"archive {name}: {exc}") from exc
         raise StorageError(f"{name} is not a valid {kind} archive: {exc}") from exc
+    except OSError as exc:
+        raise StorageError(f"archive {name}: extraction failed: {exc.strerror or exc}") from exc
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def _move_into(source: Path, target: Path) -> None:
+    """Move every entry of ``source`` into ``target`` (renames; folders present in both are merged)."""
+    for entry in os.scandir(source):
+        dest = target / entry.name
+        if entry.is_dir(follow_symlinks=False) and dest.is_dir() and not dest.is_symlink():
+            _move_into(Path(entry.path), dest)
+        else:
+            os.replace(entry.path, dest)

@@ -106,4 +106,4 @@ class BucketBackend(abc.ABC):
         finally:
             if self._owns_clients and hasattr(client, "close"):
                 client.close()
-        unpack_single_file(placed, prefix, content_type)
+        unpack_single_file(placed, prefix, content_type, self._settings.archive_limits())

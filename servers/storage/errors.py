@@ -4,6 +4,7 @@ from __future__ import annotations
 
 __all__ = [
     "ArchiveEscapeError",
+    "ArchiveTooLargeError",
     "BackendUnavailableError",
     "DownloadError",
     "StorageError",
@@ -34,3 +35,7 @@ class BackendUnavailableError(StorageError):
 
 class ArchiveEscapeError(StorageError):
     """An archive member would land outside the extraction folder (``../``, absolute path, link)."""
+
+
+class ArchiveTooLargeError(StorageError):
+    """An archive would expand past a limit (size ratio, total bytes, entry count); nothing is kept."""

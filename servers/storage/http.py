@@ -108,5 +108,5 @@ class HTTPBackend:
         if kind is None:
             file.rename(target / name)
             return
-        extract_archive(file, target, kind, label=uri)
+        extract_archive(file, target, kind, label=uri, limits=self._settings.archive_limits())
         file.unlink()

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from zeroserve.servers.storage.archive import archive_kind, extract_archive
+from zeroserve.servers.storage.archive import ArchiveLimits, archive_kind, extract_archive
 from zeroserve.servers.storage.errors import ArchiveEscapeError, StorageNotFoundError
 
 __all__ = ["PlacedObject", "place_objects", "unpack_single_file"]
@@ -67,18 +67,24 @@ def place_objects(
     return placed
 
 
-def unpack_single_file(placed: list[PlacedObject], prefix: str, content_type: str | None = None) -> None:
+def unpack_single_file(
+    placed: list[PlacedObject],
+    prefix: str,
+    content_type: str | None = None,
+    limits: ArchiveLimits | None = None,
+) -> None:
     """Unpack the download when the URI named exactly one archive object (``.../model.tar.gz``).
 
     Args:
         placed: what was downloaded.
         prefix: the key prefix from the URI.
         content_type: the object's content type, if known.
+        limits: the archive extraction limits.
     """
     if len(placed) != 1 or placed[0].key != prefix.rstrip("/"):
         return
     file = placed[0].path
     kind = archive_kind(file.name, content_type)
     if kind is not None:
-        extract_archive(file, file.parent, kind)
+        extract_archive(file, file.parent, kind, limits=limits)
         file.unlink()

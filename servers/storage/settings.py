@@ -14,6 +14,8 @@ from pathlib import Path
 from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from zeroserve.servers.storage.archive import ArchiveLimits
+
 __all__ = ["StorageSettings", "default_cache_dir"]
 
 _PREFIX = "ZEROSERVE_STORAGE_"
@@ -86,6 +88,24 @@ class StorageSettings(BaseSettings):
     s3_region: str | None = Field(default=None, validation_alias=_aliases("s3_region", "AWS_DEFAULT_REGION"))
     """Region of the S3 bucket; ``AWS_DEFAULT_REGION`` also works."""
 
+    archive_max_ratio: float = Field(default=100.0, gt=0)
+    """Largest expanded size of an archive as a multiple of its own size, once the expanded size
+    passes :attr:`archive_ratio_floor_bytes` (a 1.6 MB zip bomb expanding to 1.6 GB is refused)."""
+
+    archive_ratio_floor_bytes: int = Field(default=100 * 1024 * 1024, ge=0)
+    """Expanded size under which :attr:`archive_max_ratio` is not applied (small archives of very
+    compressible files are fine)."""
+
+    archive_max_bytes: int | None = Field(default=None, ge=0)
+    """Largest total expanded size of an archive in bytes; unset, what the disk holding the target
+    folder has free minus :attr:`archive_disk_margin_bytes`."""
+
+    archive_disk_margin_bytes: int = Field(default=256 * 1024 * 1024, ge=0)
+    """Space left free on the disk when :attr:`archive_max_bytes` is unset."""
+
+    archive_max_entries: int = Field(default=10_000, ge=1)
+    """Most members (files, folders, links) an archive may have."""
+
     gcs_anonymous: bool = False
     """Use an anonymous Google Cloud Storage client (public buckets such as ``gs://kfserving-examples``)."""
 
@@ -117,3 +137,13 @@ class StorageSettings(BaseSettings):
             scheme = "https" if self.s3_use_https else "http"
             return f"{scheme}://{self.s3_endpoint}"
         return None
+
+    def archive_limits(self) -> ArchiveLimits:
+        """The archive extraction limits these settings describe."""
+        return ArchiveLimits(
+            max_ratio=self.archive_max_ratio,
+            ratio_floor_bytes=self.archive_ratio_floor_bytes,
+            max_bytes=self.archive_max_bytes,
+            disk_margin_bytes=self.archive_disk_margin_bytes,
+            max_entries=self.archive_max_entries,
+        )
