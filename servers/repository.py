@@ -22,7 +22,7 @@ ModelFactory = Callable[[str, Path], Model]
 
 LoadObserver = Callable[[str, float], None]
 
-_log = logging.getLogger("zeroserve.servers.repository")
+_log = logging.getLogger(__name__)
 
 
 class ModelRepository:

@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 
 __all__ = ["run_workers"]
 
-_log = logging.getLogger("zeroserve.servers.workers")
+_log = logging.getLogger(__name__)
 
 
 def run_workers(server: ModelServer, models: Sequence[Model]) -> None:

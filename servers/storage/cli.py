@@ -70,7 +70,7 @@ def main(argv: list[str]) -> int:
 def _run(args: argparse.Namespace) -> int:
     from zeroserve.servers.storage import ModelStorage, StorageError, StorageSettings
 
-    log = logging.getLogger("zeroserve.servers.storage")
+    log = logging.getLogger(__name__)
     settings = StorageSettings() if args.cache_dir is None else StorageSettings(cache_dir=args.cache_dir)
     storage = ModelStorage(settings)
     pairs = list(zip(args.pairs[::2], args.pairs[1::2], strict=True))

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 __all__ = ["DownloadProgress", "ProgressReporter", "log_progress"]
 
-_LOG = logging.getLogger("zeroserve.servers.storage")
+_LOG = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)

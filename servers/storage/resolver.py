@@ -27,7 +27,7 @@ from zeroserve.servers.storage.uri import cache_key, scheme_of
 
 __all__ = ["ModelStorage", "RemoteBackend"]
 
-_LOG = logging.getLogger("zeroserve.servers.storage")
+_LOG = logging.getLogger(__name__)
 
 
 class RemoteBackend(Protocol):
