@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 
 __all__ = ["ServeCommand", "UsageError", "build_parser", "main", "parse_serve_args", "run_serve"]
 
-_log = logging.getLogger("zeroserve.servers.cli")
+_log = logging.getLogger(__name__)
 
 # KServe ModelServer flags with no effect here: accepted and ignored (with a note in the log).
 _IGNORED_KSERVE_FLAGS = (
@@ -106,6 +106,21 @@ def build_parser(runtime_names: list[str] | None = None) -> argparse.ArgumentPar
     _flag(server, "workers", type=int, help="HTTP worker processes")
     _flag(server, "ready-file", type=Path, help="write {pid, http_port, grpc_port} here once serving")
     _flag(server, "max-request-size", type=int, help="largest request body in bytes (413 beyond)")
+    _flag(server, "max-json-depth", type=int, help="deepest JSON nesting of a request body (400 beyond)")
+    _flag(
+        server,
+        "request-read-timeout",
+        type=float,
+        help="seconds a request body may take to arrive (408 beyond; default 60)",
+    )
+    _flag(
+        server,
+        "enable-model-repository",
+        type=_bool,
+        nargs="?",
+        const=True,
+        help="serve the model repository API (/v2/repository load, unload, index); off by default",
+    )
     _flag(server, "max-threads", type=int, help="gRPC executor threads")
     _flag(server, "grpc-max-send-message-length", type=int, help="largest gRPC message")
     _flag(server, "grpc-max-receive-message-length", type=int, help="largest gRPC message")
@@ -148,6 +163,9 @@ def _server_fields(args: argparse.Namespace) -> dict[str, Any]:
         "workers",
         "ready_file",
         "max_request_size",
+        "max_json_depth",
+        "request_read_timeout",
+        "enable_model_repository",
         "timeout_keep_alive",
         "enable_docs_url",
         "configure_logging",
@@ -314,7 +332,8 @@ def main(argv: list[str]) -> int:
             ``["sklearn", "--model_name=iris", "--model_dir=/mnt/models"]``.
 
     Returns:
-        0 after a clean shutdown, 1 when the model or the server fails to start, 2 on bad arguments.
+        0 after a clean shutdown, 1 when the model or the server fails to start (a busy port: one
+        line naming it and the flag that changes it), 2 on bad arguments.
     """
     try:
         command = parse_serve_args(argv)
@@ -334,6 +353,7 @@ def run_serve(command: ServeCommand, registry: RuntimeRegistry | None = None) ->
     Returns:
         0 after a clean shutdown, 1 when the model or the server fails to start.
     """
+    from zeroserve.process.listen import PortInUse
     from zeroserve.process.logs import configure_logging
     from zeroserve.servers.errors import ServingError
     from zeroserve.servers.model_server import ModelServer
@@ -366,6 +386,9 @@ def run_serve(command: ServeCommand, registry: RuntimeRegistry | None = None) ->
             model.predictor_config = command.predictor
         _log.info("starting %s model %s from %s", command.runtime, command.model_name, command.model_dir)
         server.start([model])
+    except PortInUse as exc:
+        print(f"zeroserve serve: {exc}", file=sys.stderr)
+        return 1
     except (ServingError, StorageError) as exc:
         _log.error("model server failed to start: %s", exc)
         return 1

@@ -85,17 +85,23 @@ class DataPlane:
         repository: the models served.
         server_name: ``name`` in the V2 server metadata.
         server_version: ``version`` in the V2 server metadata.
+        enable_model_repository: whether the transports serve the repository extension (listed in
+            the server metadata only then).
     """
 
     def __init__(
-        self, repository: ModelRepository, server_name: str = "zeroserve", server_version: str = __version__
+        self,
+        repository: ModelRepository,
+        server_name: str = "zeroserve",
+        server_version: str = __version__,
+        *,
+        enable_model_repository: bool = False,
     ) -> None:
         self.repository = repository
-        self._metadata = {
-            "name": server_name,
-            "version": server_version,
-            "extensions": ["model_repository_extension", "binary_tensor_data"],
-        }
+        extensions = ["binary_tensor_data"]
+        if enable_model_repository:
+            extensions.insert(0, "model_repository_extension")
+        self._metadata = {"name": server_name, "version": server_version, "extensions": extensions}
         self._hooks: dict[str, _Hooks] = {}
         self.live = True
         """Set to ``False`` while shutting down (``/v2/health/live`` then answers 503)."""
@@ -107,10 +113,17 @@ class DataPlane:
     # -- health and metadata ---------------------------------------------------------------------
 
     async def ready(self) -> bool:
-        """Whether the server is live and every served model is healthy."""
+        """Whether the server is live, serves at least one model and every served model is healthy.
+
+        A server with no model (every one unloaded) is not ready: it would answer every inference
+        with 404, so a load balancer should not send it any.
+        """
         if not self.live:
             return False
-        for model in self.repository.get_models():
+        models = self.repository.get_models()
+        if not models:
+            return False
+        for model in models:
             if not await maybe_await(model.healthy()):
                 return False
         return True

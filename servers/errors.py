@@ -10,6 +10,7 @@ Tree::
     ServingError
     +-- InvalidInput          400  INVALID_ARGUMENT
     +-- ModelNotFound         404  NOT_FOUND
+    +-- RequestTimeout        408  DEADLINE_EXCEEDED
     +-- RequestTooLarge       413  RESOURCE_EXHAUSTED
     +-- InferenceError        500  INTERNAL
     +-- UnsupportedProtocol   501  UNIMPLEMENTED
@@ -31,6 +32,7 @@ __all__ = [
     "ModelNotReady",
     "NotImplementedYet",
     "PredictorError",
+    "RequestTimeout",
     "RequestTooLarge",
     "ServerNotLive",
     "ServerNotReady",
@@ -76,6 +78,13 @@ class ModelNotFound(ServingError):
     def __init__(self, model_name: str) -> None:
         super().__init__(f"Model with name {model_name} does not exist.")
         self.model_name = model_name
+
+
+class RequestTimeout(ServingError):
+    """The request body did not arrive within the server's read timeout (a slow or half-sent body)."""
+
+    status_code = 408
+    grpc_code = "DEADLINE_EXCEEDED"
 
 
 class RequestTooLarge(ServingError):

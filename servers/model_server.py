@@ -34,13 +34,13 @@ from zeroserve.servers.dataplane import DataPlane
 from zeroserve.servers.metrics import ServerMetrics
 from zeroserve.servers.model import Model, PredictorClient
 from zeroserve.servers.repository import ModelFactory, ModelRepository
-from zeroserve.servers.rest.app import create_rest_app
+from zeroserve.servers.rest.app import RequestLimits, create_rest_app
 from zeroserve.servers.settings import ServerSettings
 from zeroserve.servers.transformer.config import PredictorConfig
 
 __all__ = ["ModelServer", "ServerHandle", "new_event_loop", "uvicorn_server"]
 
-_log = logging.getLogger("zeroserve.servers.server")
+_log = logging.getLogger(__name__)
 
 PredictorClientFactory = Callable[[PredictorConfig], PredictorClient]
 
@@ -153,7 +153,9 @@ class ModelServer:
         self.metrics = ServerMetrics(self.registry)
         self.request_id: ContextVar[str | None] = new_request_id_var()
         self.repository = ModelRepository(self.settings.models_dir, model_factory, self.metrics.observe_load)
-        self.dataplane = DataPlane(self.repository)
+        self.dataplane = DataPlane(
+            self.repository, enable_model_repository=self.settings.enable_model_repository
+        )
         self._predictor_client_factory = predictor_client_factory
         self._clients: list[PredictorClient] = []
         self._closers: list[Callable[[], Awaitable[None]]] = []
@@ -193,8 +195,13 @@ class ModelServer:
     def create_application(self) -> Any:
         """The ASGI app, wrapped with the payload logger when ``log_url`` is set."""
         s = self.settings
+        limits = RequestLimits(
+            max_body_size=s.max_request_size,
+            max_json_depth=s.max_json_depth,
+            read_timeout=s.request_read_timeout,
+        )
         app: Any = create_rest_app(
-            self.dataplane, self.metrics, self.request_id, s.max_request_size, s.access_log
+            self.dataplane, self.metrics, self.request_id, limits, s.access_log, s.enable_model_repository
         )
         if s.log_url:
             app = self._wrap_payload_logger(app)
@@ -249,7 +256,7 @@ class ModelServer:
         s = self.settings
         await self.load_models(models)
         app = self.create_application()
-        sock = bind_socket(s.host, s.http_port)
+        sock = bind_socket(s.host, s.http_port, flag="--http_port")
         http_port = sock.getsockname()[1]
         server = uvicorn_server(app, s)
         serve_task = asyncio.create_task(server.serve(sockets=[sock]))
@@ -271,6 +278,7 @@ class ModelServer:
                     s.host,
                     s.grpc_port,
                     s.grpc_max_message_length,
+                    enable_model_repository=s.enable_model_repository,
                 )
             handle = ServerHandle(
                 http_port, grpc_port, self.dataplane, self.metrics, self.request_id, host=_client_host(s.host)

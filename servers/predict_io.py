@@ -26,7 +26,8 @@ def get_predict_input(payload: Any) -> Any:
 
     Returns:
         For V2 with one input, that input as a numpy array; with several, a list of arrays. For V1,
-        the ``instances`` (or ``inputs``) list as sent (a list of dicts stays a list of dicts).
+        the ``instances`` (or ``inputs``) list as sent (a list of dicts stays a list of dicts), or
+        the array a large numeric body was parsed into for a model with ``accepts_array_instances``.
     """
     if isinstance(payload, InferRequest):
         if not payload.inputs:
@@ -38,7 +39,7 @@ def get_predict_input(payload: Any) -> Any:
         for key in ("instances", "inputs"):
             if key in payload:
                 value = payload[key]
-                if not isinstance(value, list):
+                if not isinstance(value, list | np.ndarray):
                     raise InvalidInput(f'Expected "{key}" to be a list, got {type(value).__name__}')
                 return value
         raise InvalidInput('Expected "instances" or "inputs" in the request body')

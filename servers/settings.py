@@ -23,7 +23,7 @@ class ServerSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="ZEROSERVE_", extra="forbid", populate_by_name=True)
 
     host: str = "0.0.0.0"
-    """Address the HTTP and gRPC servers bind."""
+    """Address the HTTP and gRPC servers both bind (``127.0.0.1`` for loopback only)."""
 
     http_port: int = Field(
         default=8080, validation_alias=AliasChoices("http_port", "ZEROSERVE_HTTP_PORT", "PORT")
@@ -40,7 +40,19 @@ class ServerSettings(BaseSettings):
     """Once every model is loaded and every port bound, write ``{"pid", "http_port", "grpc_port"}`` here."""
 
     max_request_size: int = Field(default=64 * 1024 * 1024, ge=1)
-    """Largest accepted request body in bytes; larger answers 413 (gRPC: max receive size)."""
+    """Largest accepted request body in bytes; larger answers 413, refused from ``Content-Length``
+    before any of it is read, else as soon as the streamed body passes it."""
+
+    max_json_depth: int = Field(default=64, ge=1, le=1024)
+    """Deepest nesting of arrays and objects in a JSON request body; deeper answers 400."""
+
+    request_read_timeout: float = Field(default=60.0, gt=0)
+    """Seconds a request body may take to arrive; a slow or half-sent body answers 408."""
+
+    enable_model_repository: bool = False
+    """Serve the model repository API (``/v2/repository/...`` load, unload, index; the gRPC
+    ``RepositoryModelLoad`` / ``Unload``). Off by default: anyone who reaches the port could
+    otherwise unload the model (KServe's ``--enable_model_repository``)."""
 
     grpc_max_message_length: int = Field(default=8 * 1024 * 1024, ge=1)
     """Largest gRPC message sent or received (KServe's default: 8 MiB)."""
@@ -76,7 +88,8 @@ class ServerSettings(BaseSettings):
     """Accepted for KServe compatibility; this server has no OpenAPI UI."""
 
     models_dir: Path | None = None
-    """Model repository root: ``POST /v2/repository/models/<m>/load`` builds ``<models_dir>/<m>``."""
+    """Model repository root: ``POST /v2/repository/models/<m>/load`` builds ``<models_dir>/<m>``
+    (with ``enable_model_repository``)."""
 
     log_url: str | None = None
     """Payload logger sink (``--log-url``); when set the app is wrapped with the payload logger."""

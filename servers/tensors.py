@@ -18,6 +18,7 @@ from zeroserve.servers.errors import InvalidInput
 
 __all__ = [
     "DATATYPES",
+    "MAX_DIMENSION",
     "datatype_of",
     "decode_bytes_tensor",
     "element_count",
@@ -45,6 +46,9 @@ DATATYPES: dict[str, np.dtype[Any]] = {
     "BYTES": np.dtype(np.object_),
 }
 """V2 datatype name -> numpy dtype (little-endian, the wire byte order)."""
+
+MAX_DIMENSION = 2**63 - 1
+"""The largest size of one dimension of a shape (an ``int64``, as in the gRPC messages)."""
 
 # Which numpy kinds (as inferred from JSON data) each datatype accepts.
 ACCEPTED_KINDS: dict[str, str] = {

@@ -154,18 +154,30 @@ class Tensor:
             raise InvalidInput(
                 f"{self.where}: datatype is {self.datatype} but data holds {tensors.kind_name(kind)} values"
             )
-        if kind == "i" and self.datatype.startswith("UINT") and inferred.size and inferred.min() < 0:
-            raise InvalidInput(f"{self.where}: datatype is {self.datatype} but data holds negative values")
         expected = tensors.element_count(self.shape)
         if inferred.size != expected:
             raise InvalidInput(
                 f"{self.where}: shape {self.shape} needs {expected} elements, got {inferred.size}"
             )
         if self.datatype == "BYTES":
+            items = inferred.ravel().tolist()
+            if kind == "O" and not all(isinstance(x, str | bytes) for x in items):
+                raise InvalidInput(f"{self.where}: datatype is BYTES but data holds non-string values")
             arr = np.empty(inferred.size, dtype=object)
-            arr[:] = [x.encode() if isinstance(x, str) else x for x in inferred.ravel().tolist()]
+            arr[:] = [x.encode() if isinstance(x, str) else x for x in items]
             return arr.reshape(self.shape)
-        return inferred.astype(dtype, copy=False).reshape(self.shape)
+        if kind in "iu" and dtype.kind in "iu" and inferred.size:
+            info = np.iinfo(dtype)
+            low, high = inferred.min(), inferred.max()
+            if low < 0 and dtype.kind == "u":
+                raise InvalidInput(f"{self.where}: datatype is {self.datatype} but data holds negatives")
+            if low < info.min or high > info.max:
+                raise InvalidInput(
+                    f"{self.where}: datatype is {self.datatype} but data holds values outside "
+                    f"[{info.min}, {info.max}]"
+                )
+        with np.errstate(over="ignore", invalid="ignore"):  # FP16 overflow becomes inf, as a cast does
+            return inferred.astype(dtype, copy=False).reshape(self.shape)
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Tensor):

@@ -13,6 +13,7 @@ import numpy as np
 import orjson
 
 from zeroserve.servers.errors import InvalidInput
+from zeroserve.servers.protocols.json_body import DEFAULT_MAX_DEPTH, loads
 from zeroserve.servers.types import InferResponse
 
 __all__ = ["decode_request", "encode_response", "pick_model"]
@@ -28,38 +29,72 @@ def pick_model(names: list[str], headers: Mapping[str, str]) -> str:
     return names[0]
 
 
-def decode_request(body: bytes) -> tuple[dict[str, Any], str, list[str]]:
+def decode_request(body: bytes, max_depth: int = DEFAULT_MAX_DEPTH) -> tuple[dict[str, Any], str, list[str]]:
     """Decode a Seldon request.
+
+    Args:
+        body: the request body.
+        max_depth: the deepest JSON nesting accepted.
 
     Returns:
         ``(v1_payload, kind, names)`` where ``kind`` is ``ndarray``, ``tensor`` or ``jsonData``.
+
+    Raises:
+        InvalidInput: the body is not a Seldon message; the error names the field.
     """
-    try:
-        doc = orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        raise InvalidInput(f"Unrecognized request format: invalid JSON body: {exc}") from None
+    doc = loads(body, "Seldon request", max_depth)
     if not isinstance(doc, dict):
-        raise InvalidInput("Seldon request must be a JSON object")
+        raise InvalidInput(f"Seldon request must be a JSON object, got {_json_type(doc)}")
     if "jsonData" in doc:
         return {"instances": [doc["jsonData"]]}, "jsonData", []
     data = doc.get("data")
     if not isinstance(data, dict):
         raise InvalidInput('Seldon request needs "data" (with "ndarray" or "tensor") or "jsonData"')
     names = data.get("names") or []
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+        raise InvalidInput('Seldon "data.names" must be a list of strings')
     if "ndarray" in data:
         rows = data["ndarray"]
         if not isinstance(rows, list):
-            raise InvalidInput('Seldon "data.ndarray" must be a list')
+            raise InvalidInput(f'Seldon "data.ndarray" must be a list, got {_json_type(rows)}')
         return {"instances": rows}, "ndarray", names
     tensor = data.get("tensor")
     if isinstance(tensor, dict) and isinstance(tensor.get("values"), list):
-        shape = tensor.get("shape") or [len(tensor["values"])]
-        try:
-            rows = np.asarray(tensor["values"]).reshape(shape).tolist()
-        except ValueError as exc:
-            raise InvalidInput(f'Seldon "data.tensor": values do not fit shape {shape}: {exc}') from None
-        return {"instances": rows}, "tensor", names
+        return {"instances": _tensor_rows(tensor)}, "tensor", names
     raise InvalidInput('Seldon "data" needs "ndarray" or "tensor" with "values"')
+
+
+def _json_type(value: Any) -> str:
+    if value is None:
+        return "null"
+    return {dict: "an object", list: "an array", str: "a string", bool: "a boolean"}.get(
+        type(value), "a number"
+    )
+
+
+def _tensor_rows(tensor: dict[str, Any]) -> Any:
+    values = tensor["values"]
+    if not all(isinstance(v, int | float) and not isinstance(v, bool) for v in values):
+        raise InvalidInput('Seldon "data.tensor.values" must be a list of numbers')
+    shape = tensor.get("shape")
+    if shape is None:
+        shape = [len(values)]
+    if not isinstance(shape, list) or not all(
+        isinstance(d, int) and not isinstance(d, bool) and 0 <= d <= len(values) for d in shape
+    ):
+        raise InvalidInput(
+            f'Seldon "data.tensor.shape" must be a list of non-negative integers no larger than the '
+            f"number of values ({len(values)}), got {_short(shape)}"
+        )
+    expected = int(np.prod(shape, dtype=np.float64)) if shape else 1
+    if expected != len(values):
+        raise InvalidInput(f'Seldon "data.tensor": shape {shape} needs {expected} values, got {len(values)}')
+    return np.asarray(values).reshape(shape).tolist()
+
+
+def _short(value: Any) -> str:
+    text = orjson.dumps(value).decode()
+    return text if len(text) <= 80 else text[:77] + "..."
 
 
 def encode_response(result: Any, kind: str, names: list[str]) -> bytes:

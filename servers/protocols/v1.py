@@ -8,29 +8,30 @@ import numpy as np
 import orjson
 
 from zeroserve.servers.errors import InvalidInput
+from zeroserve.servers.protocols.json_body import DEFAULT_MAX_DEPTH, loads
+from zeroserve.servers.protocols.numeric_rows import parse_numeric_instances
 from zeroserve.servers.types import InferResponse
 
-__all__ = ["decode_request", "encode_response"]
+__all__ = ["decode_large_request", "decode_request", "encode_response"]
 
 _DUMPS_OPTS = orjson.OPT_SERIALIZE_NUMPY
 
 
-def decode_request(body: bytes) -> dict[str, Any]:
+def decode_request(body: bytes, max_depth: int = DEFAULT_MAX_DEPTH) -> dict[str, Any]:
     """Parse a V1 ``:predict`` / ``:explain`` body.
 
     Args:
         body: the raw request body.
+        max_depth: the deepest JSON nesting accepted.
 
     Returns:
         The JSON object, handed to the model as is.
 
     Raises:
-        InvalidInput: not JSON, not an object, or ``instances`` / ``inputs`` not a list.
+        InvalidInput: not JSON, nested too deep, not an object, or ``instances`` / ``inputs`` not a
+            list.
     """
-    try:
-        payload = orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        raise InvalidInput(f"Unrecognized request format: invalid JSON body: {exc}") from None
+    payload = loads(body, "Unrecognized request format", max_depth)
     if not isinstance(payload, dict):
         raise InvalidInput(
             f"Unrecognized request format: expected a JSON object, got {type(payload).__name__}"
@@ -44,6 +45,26 @@ def decode_request(body: bytes) -> dict[str, Any]:
         if inputs is not None and not isinstance(inputs, list):
             raise InvalidInput(f'Expected "inputs" to be a list, got {type(inputs).__name__}')
     return payload
+
+
+def decode_large_request(body: bytes, max_depth: int = DEFAULT_MAX_DEPTH) -> dict[str, Any]:
+    """Parse a large V1 body for a model that takes ``instances`` as an array.
+
+    Equal-length rows of numbers (``{"instances": [[...], ...]}``) become one ``[N, F]`` numpy array
+    without building Python lists (a fraction of the memory); any other body is parsed as
+    :func:`decode_request` does.
+
+    Args:
+        body: the raw request body.
+        max_depth: the deepest JSON nesting accepted.
+
+    Returns:
+        The payload, ``instances`` a numpy array when the fast path applied.
+    """
+    matrix = parse_numeric_instances(body)
+    if matrix is not None:
+        return {"instances": matrix}
+    return decode_request(body, max_depth)
 
 
 def encode_response(result: Any) -> bytes:

@@ -13,7 +13,8 @@ from typing import Any
 import orjson
 
 from zeroserve.servers.errors import InvalidInput
-from zeroserve.servers.tensors import to_raw
+from zeroserve.servers.protocols.json_body import DEFAULT_MAX_DEPTH, loads
+from zeroserve.servers.tensors import MAX_DIMENSION, to_raw
 from zeroserve.servers.types import (
     InferInput,
     InferOutput,
@@ -37,7 +38,7 @@ HEADER_LENGTH = "inference-header-content-length"
 _OPTS = orjson.OPT_SERIALIZE_NUMPY
 
 
-def _split(body: bytes, header_length: int | None) -> tuple[Any, memoryview | None]:
+def _split(body: bytes, header_length: int | None, max_depth: int) -> tuple[Any, memoryview | None]:
     if header_length is None:
         json_part, binary = body, None
     else:
@@ -47,10 +48,7 @@ def _split(body: bytes, header_length: int | None) -> tuple[Any, memoryview | No
             )
         view = memoryview(body)
         json_part, binary = bytes(view[:header_length]), view[header_length:]
-    try:
-        doc = orjson.loads(json_part)
-    except orjson.JSONDecodeError as exc:
-        raise InvalidInput(f"Unrecognized request format: invalid JSON: {exc}") from None
+    doc = loads(json_part, "Unrecognized request format", max_depth)
     if not isinstance(doc, dict):
         raise InvalidInput(f"Unrecognized request format: expected a JSON object, got {type(doc).__name__}")
     return doc, binary
@@ -73,8 +71,12 @@ def _tensors(
             raise InvalidInput(f"{key}[{i}]: missing or non-string 'name'")
         where = f"{key}[{i}] '{name}'"
         shape = item.get("shape")
-        if not isinstance(shape, list) or not all(isinstance(d, int) and d >= 0 for d in shape):
-            raise InvalidInput(f"{where}: 'shape' must be a list of non-negative integers, got {shape!r}")
+        if not isinstance(shape, list) or not all(
+            type(d) is int and 0 <= d <= MAX_DIMENSION
+            for d in shape  # not bool, not float
+        ):
+            shown = orjson.dumps(shape).decode()[:80]
+            raise InvalidInput(f"{where}: 'shape' must be a list of non-negative integers, got {shown}")
         datatype = item.get("datatype")
         if not isinstance(datatype, str):
             raise InvalidInput(f"{where}: missing or non-string 'datatype'")
@@ -88,7 +90,7 @@ def _tensors(
                 raise InvalidInput(
                     f"{where}: has binary_data_size but the request has no Inference-Header-Content-Length"
                 )
-            if not isinstance(size, int) or size < 0 or offset + size > len(binary):
+            if type(size) is not int or size < 0 or offset + size > len(binary):
                 raise InvalidInput(
                     f"{where}: binary_data_size {size!r} exceeds the {len(binary) - offset} binary bytes left"
                 )
@@ -108,7 +110,11 @@ def _tensors(
 
 
 def decode_infer_request(
-    body: bytes, model_name: str, header_length: int | None = None, model_version: str | None = None
+    body: bytes,
+    model_name: str,
+    header_length: int | None = None,
+    model_version: str | None = None,
+    max_depth: int = DEFAULT_MAX_DEPTH,
 ) -> InferRequest:
     """Decode a ``POST /v2/models/<m>/infer`` body.
 
@@ -120,11 +126,16 @@ def decode_infer_request(
         model_name: the model named in the path.
         header_length: ``Inference-Header-Content-Length`` when present (binary extension).
         model_version: the version named in the path, if any.
+        max_depth: the deepest JSON nesting accepted.
 
     Returns:
         The request.
+
+    Raises:
+        InvalidInput: the body is not a V2 request, or an input does not fit its shape and datatype;
+            the message names the field (``inputs[0] 'x'``, ``outputs[1].parameters``).
     """
-    doc, binary = _split(body, header_length)
+    doc, binary = _split(body, header_length, max_depth)
     inputs = _tensors(doc, "inputs", binary, InferInput, validate=True)
     params = doc.get("parameters")
     if params is not None and not isinstance(params, dict):
@@ -138,8 +149,13 @@ def decode_infer_request(
         for i, item in enumerate(outputs):
             if not isinstance(item, dict) or not isinstance(item.get("name"), str):
                 raise InvalidInput(f"outputs[{i}]: expected an object with a string 'name'")
-            requested.append(RequestedOutput(item["name"], item.get("parameters") or {}))
+            out_params = item.get("parameters")
+            if out_params is not None and not isinstance(out_params, dict):
+                raise InvalidInput(f"outputs[{i}] '{item['name']}': 'parameters' must be an object")
+            requested.append(RequestedOutput(item["name"], out_params or {}))
     rid = doc.get("id")
+    if rid is not None and not isinstance(rid, str | int):
+        raise InvalidInput(f"'id' must be a string, got {type(rid).__name__}")
     return InferRequest(
         model_name,
         inputs,
@@ -246,7 +262,7 @@ def encode_infer_request(request: InferRequest, binary: bool = False) -> tuple[b
 
 def decode_infer_response(body: bytes, header_length: int | None = None) -> InferResponse:
     """Decode a V2 infer response body (JSON or binary extension)."""
-    doc, binary = _split(body, header_length)
+    doc, binary = _split(body, header_length, 1024)
     outputs = _tensors(doc, "outputs", binary, InferOutput, validate=False)
     return InferResponse(
         doc.get("id"),

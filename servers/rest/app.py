@@ -8,19 +8,32 @@ generated) and, for inference routes, is counted in the metrics per model / prot
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 import uuid
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, TypeVar
 
 import orjson
 
+from zeroserve.process.asgi import (
+    BodyTooLarge,
+    ClientDisconnected,
+    Receive,
+    Scope,
+    Send,
+    read_body,
+    respond,
+    serve_lifespan,
+)
 from zeroserve.servers.dataplane import DataPlane
 from zeroserve.servers.errors import (
     InvalidInput,
     ModelNotReady,
+    RequestTimeout,
     RequestTooLarge,
     ServerNotLive,
     ServingError,
@@ -30,23 +43,35 @@ from zeroserve.servers.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from zeroserve.servers.metrics import ServerMetrics
 from zeroserve.servers.predict_io import result_to_infer_response
 from zeroserve.servers.protocols import seldon, v1, v2_rest
+from zeroserve.servers.protocols.json_body import DEFAULT_MAX_DEPTH
 from zeroserve.servers.rest.routes import Route, match
 from zeroserve.servers.types import InferResponse
 
-__all__ = ["RestApp", "create_rest_app"]
-
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
+__all__ = ["RequestLimits", "RestApp", "create_rest_app"]
 
 _JSON = b"application/json"
 _BINARY = b"application/octet-stream"
 _INFERENCE_ACTIONS = frozenset({"predict_v1", "explain_v1", "infer_v2", "seldon_predict"})
+_REPOSITORY_ACTIONS = frozenset({"load", "unload", "repository_index"})
+_CLOSE = [(b"connection", b"close")]
+
+_log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 
-class _Disconnected(Exception):
-    pass
+@dataclass(frozen=True)
+class RequestLimits:
+    """What one request may cost the server before it is refused."""
+
+    max_body_size: int = 64 * 1024 * 1024
+    """Largest body in bytes (``Content-Length`` checked first, then while it streams): 413 beyond."""
+    max_json_depth: int = DEFAULT_MAX_DEPTH
+    """Deepest nesting of arrays and objects in a JSON body: 400 beyond."""
+    read_timeout: float = 60.0
+    """Seconds the whole body may take to arrive: 408 beyond (a slow or half-sent body)."""
+    offload_size: int = 1024 * 1024
+    """Bodies at least this large are decoded in a worker thread, so the event loop keeps answering."""
 
 
 class Reply:
@@ -78,8 +103,9 @@ class RestApp:
         dataplane: the data plane answering every operation.
         metrics: where inference requests are counted and timed.
         request_id: the context variable holding the current request id (read by the JSON logs).
-        max_request_size: largest accepted body in bytes; larger answers 413.
+        limits: body size, JSON depth and read time limits.
         access_log: log one line per request.
+        enable_model_repository: serve ``/v2/repository/...`` (load, unload, index); 404 otherwise.
         clock: monotonic seconds, for latencies.
     """
 
@@ -88,17 +114,18 @@ class RestApp:
         dataplane: DataPlane,
         metrics: ServerMetrics,
         request_id: ContextVar[str | None],
-        max_request_size: int = 64 * 1024 * 1024,
+        limits: RequestLimits | None = None,
         access_log: bool = False,
+        enable_model_repository: bool = False,
         clock: Callable[[], float] = time.perf_counter,
     ) -> None:
         self.dataplane = dataplane
         self.metrics = metrics
         self._request_id = request_id
-        self.max_request_size = max_request_size
+        self.limits = limits or RequestLimits()
         self.access_log = access_log
+        self.enable_model_repository = enable_model_repository
         self._clock = clock
-        self._log = logging.getLogger("zeroserve.servers.rest")
         self._handlers: dict[str, Callable[[Route, bytes, dict[str, str]], Awaitable[Reply]]] = {
             "live_v1": self._live_v1,
             "list_models_v1": self._list_models_v1,
@@ -124,13 +151,7 @@ class RestApp:
         if kind == "http":
             await self._http(scope, receive, send)
         elif kind == "lifespan":
-            while True:
-                message = await receive()
-                if message["type"] == "lifespan.startup":
-                    await send({"type": "lifespan.startup.complete"})
-                elif message["type"] == "lifespan.shutdown":
-                    await send({"type": "lifespan.shutdown.complete"})
-                    return
+            await serve_lifespan(receive, send)
 
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
         started = self._clock()
@@ -139,16 +160,26 @@ class RestApp:
         token = self._request_id.set(rid)
         method = scope["method"]
         route = match(method, scope["path"])
+        if route.action in _REPOSITORY_ACTIONS and not self.enable_model_repository:
+            route = Route("repository_disabled")
         try:
             try:
                 if route.action == "not_found":
                     reply = _json(404, {"error": f"No route for {method} {scope['path']}"})
                 elif route.action == "method_not_allowed":
                     reply = _json(405, {"error": f"Method {method} not allowed on {scope['path']}"})
+                elif route.action == "repository_disabled":
+                    reply = _json(
+                        404,
+                        {
+                            "error": "the model repository API is disabled on this server "
+                            "(start it with --enable_model_repository)"
+                        },
+                    )
                 else:
                     body = await self._read_body(receive, headers) if method == "POST" else b""
                     reply = await self._handlers[route.action](route, body, headers)
-            except _Disconnected:
+            except ClientDisconnected:
                 return
             except Exception as exc:
                 reply = self._error(exc, method, scope["path"])
@@ -159,7 +190,7 @@ class RestApp:
                     route.model if known else "", route.protocol, str(reply.status), self._clock() - started
                 )
             if self.access_log:
-                self._log.info(
+                _log.info(
                     "%s %s %d",
                     method,
                     scope["path"],
@@ -172,47 +203,66 @@ class RestApp:
     def _error(self, exc: Exception, method: str, path: str) -> Reply:
         status, _, message = status_of(exc)
         if status >= 500 and not isinstance(exc, ServingError):
-            self._log.error("%s %s failed: %s", method, path, message, exc_info=exc)
+            _log.error("%s %s failed: %s", method, path, message, exc_info=exc)
         elif status >= 500:
-            self._log.error("%s %s: %s", method, path, message)
+            _log.error("%s %s: %s", method, path, message)
         else:
-            self._log.warning("%s %s: %d %s", method, path, status, message)
-        return _json(status, {"error": message})
+            _log.warning("%s %s: %d %s", method, path, status, message)
+        reply = _json(status, {"error": message})
+        if status in (408, 413):
+            reply.extra = list(_CLOSE)  # the rest of the body is never read: end the connection
+        return reply
 
     async def _read_body(self, receive: Receive, headers: dict[str, str]) -> bytes:
-        limit = self.max_request_size
+        limits = self.limits
         declared = headers.get("content-length")
-        if declared is not None and declared.isdigit() and int(declared) > limit:
-            raise RequestTooLarge(f"Request body of {declared} bytes exceeds the limit of {limit} bytes")
-        chunks: list[bytes] = []
-        size = 0
-        while True:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                raise _Disconnected
-            chunk = message.get("body", b"")
-            if chunk:
-                size += len(chunk)
-                if size > limit:
-                    raise RequestTooLarge(f"Request body exceeds the limit of {limit} bytes")
-                chunks.append(chunk)
-            if not message.get("more_body", False):
-                break
-        if len(chunks) == 1:
-            return chunks[0]
-        return b"".join(chunks)
+        if declared is not None and declared.isdigit() and int(declared) > limits.max_body_size:
+            raise RequestTooLarge(
+                f"Request body of {declared} bytes exceeds the limit of {limits.max_body_size} bytes"
+            )
+        try:
+            async with asyncio.timeout(limits.read_timeout):
+                return await read_body(receive, limits.max_body_size)
+        except BodyTooLarge:
+            raise RequestTooLarge(f"Request body exceeds the limit of {limits.max_body_size} bytes") from None
+        except TimeoutError:
+            raise RequestTimeout(
+                f"Request body not received within {limits.read_timeout:g} s (the server's read timeout)"
+            ) from None
+
+    async def _decode(self, what: str, body: bytes, decode: Callable[[], T]) -> T:
+        """Run a codec's ``decode``: in a worker thread for a large body; a codec bug is a 400, not a 500."""
+        try:
+            if len(body) >= self.limits.offload_size:
+                return await asyncio.to_thread(decode)
+            return decode()
+        except ServingError:
+            raise
+        except (ValueError, TypeError, AttributeError, KeyError, IndexError, OverflowError, RecursionError):
+            _log.warning("could not decode a %s", what, exc_info=True)
+            raise InvalidInput(f"Unrecognized request format: the {what} could not be decoded") from None
 
     @staticmethod
     async def _send(send: Send, reply: Reply, rid: str, head_only: bool) -> None:
-        headers = [
-            (b"content-type", reply.content_type),
-            (b"content-length", str(len(reply.body)).encode()),
-            (b"x-request-id", rid.encode("latin-1")),
-        ]
+        headers = [(b"x-request-id", rid.encode("latin-1"))]
         if reply.extra:
             headers.extend(reply.extra)
-        await send({"type": "http.response.start", "status": reply.status, "headers": headers})
-        await send({"type": "http.response.body", "body": b"" if head_only else reply.body})
+        body = reply.body
+        if head_only:
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": reply.status,
+                    "headers": [
+                        (b"content-length", str(len(body)).encode()),
+                        (b"content-type", reply.content_type),
+                        *headers,
+                    ],
+                }
+            )
+            await send({"type": "http.response.body", "body": b""})
+            return
+        await respond(send, reply.status, body, headers, content_type=reply.content_type)
 
     # -- V1 ---------------------------------------------------------------------------------------
 
@@ -228,13 +278,20 @@ class RestApp:
         return _json(200, {"name": route.model, "ready": True})
 
     async def _predict_v1(self, route: Route, body: bytes, headers: dict[str, str]) -> Reply:
-        payload = v1.decode_request(body)
+        model = self.dataplane.repository.get_model(route.model)
+        as_array = bool(getattr(model, "accepts_array_instances", False))
+        depth = self.limits.max_json_depth
+        if as_array and len(body) >= self.limits.offload_size:
+            payload = await self._decode("V1 request", body, lambda: v1.decode_large_request(body, depth))
+        else:
+            payload = await self._decode("V1 request", body, lambda: v1.decode_request(body, depth))
         response_headers: dict[str, str] = {}
         result = await self.dataplane.infer(route.model, payload, headers, response_headers)
         return Reply(200, v1.encode_response(result), _JSON, _extra(response_headers))
 
     async def _explain_v1(self, route: Route, body: bytes, headers: dict[str, str]) -> Reply:
-        payload = v1.decode_request(body)
+        depth = self.limits.max_json_depth
+        payload = await self._decode("V1 request", body, lambda: v1.decode_request(body, depth))
         result = await self.dataplane.explain(route.model, payload, headers)
         return Reply(200, v1.encode_response(result))
 
@@ -272,7 +329,12 @@ class RestApp:
                     f"Inference-Header-Content-Length must be an integer, got {header_length!r}"
                 )
             length = int(header_length)
-        request = v2_rest.decode_infer_request(body, route.model, length, route.version)
+        depth = self.limits.max_json_depth
+        request = await self._decode(
+            "V2 inference request",
+            body,
+            lambda: v2_rest.decode_infer_request(body, route.model, length, route.version, depth),
+        )
         if request.id is None:
             request.id = self._request_id.get()
         response_headers: dict[str, str] = {}
@@ -311,7 +373,10 @@ class RestApp:
     async def _seldon_predict(self, route: Route, body: bytes, headers: dict[str, str]) -> Reply:
         model_name = seldon.pick_model(self.dataplane.model_names(), headers)
         route_model = Route(route.action, model_name, None, route.protocol)
-        payload, kind, names = seldon.decode_request(body)
+        depth = self.limits.max_json_depth
+        payload, kind, names = await self._decode(
+            "Seldon request", body, lambda: seldon.decode_request(body, depth)
+        )
         result = await self.dataplane.infer(route_model.model, payload, headers)
         return Reply(200, seldon.encode_response(result, kind, names))
 
@@ -326,8 +391,9 @@ def create_rest_app(
     dataplane: DataPlane,
     metrics: ServerMetrics,
     request_id: ContextVar[str | None],
-    max_request_size: int = 64 * 1024 * 1024,
+    limits: RequestLimits | None = None,
     access_log: bool = False,
+    enable_model_repository: bool = False,
 ) -> RestApp:
     """Build the REST ASGI app (see :class:`RestApp` for the arguments)."""
-    return RestApp(dataplane, metrics, request_id, max_request_size, access_log)
+    return RestApp(dataplane, metrics, request_id, limits, access_log, enable_model_repository)

@@ -36,6 +36,17 @@ def _from_dict_rows(model: str, rows: list[Any], names: Sequence[str] | None) ->
     return np.asarray(matrix)
 
 
+def _check_scalars(model: str, matrix: np.ndarray) -> None:
+    """Refuse an object matrix holding anything but numbers and strings (a dict, a list, null)."""
+    for index, value in np.ndenumerate(matrix):
+        if isinstance(value, int | float | str | bytes):  # bool is an int
+            continue
+        got = "null" if value is None else type(value).__name__
+        got = {"dict": "an object", "list": "an array"}.get(got, got)
+        path = "".join(f"[{i}]" for i in index)
+        raise InvalidInput(f"model {model}: instances{path} must be a number or a string, got {got}")
+
+
 def feature_matrix(
     model: str,
     payload: Any,
@@ -84,6 +95,8 @@ def feature_matrix(
             f"model {model}: expected {n_features} features per instance (shape [N, {n_features}]), "
             f"got shape {list(matrix.shape)}"
         )
+    if matrix.dtype.kind == "O":
+        _check_scalars(model, matrix)
     if matrix.dtype.kind not in "biuf" and matrix.size:
         if matrix.dtype.kind in "USO" and dtype is None:
             return matrix

@@ -51,6 +51,8 @@ class SKLearnModel(FileModel):
     """
 
     runtime = "sklearn"
+    accepts_array_instances = True
+    """A large V1 body of numeric rows may arrive as one numpy array (``feature_matrix`` takes both)."""
     patterns = ("*.joblib", "*.pkl", "*.pickle")
     options_class = SKLearnOptions
     options: SKLearnOptions
@@ -130,6 +132,6 @@ class SKLearnModel(FileModel):
                 result = self._model.predict_proba(matrix)
             else:
                 result = self._model.predict(matrix)
-        except ValueError as exc:
-            raise InvalidInput(f"model {self.name}: {exc}") from exc
+        except (ValueError, TypeError) as exc:
+            raise InvalidInput(f"model {self.name}: the instances do not fit the model: {exc}") from None
         return get_predict_response(payload, result, self.name)

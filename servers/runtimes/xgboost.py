@@ -47,6 +47,8 @@ class XGBoostModel(FileModel):
     """
 
     runtime = "xgboost"
+    accepts_array_instances = True
+    """A large V1 body of numeric rows may arrive as one numpy array (``feature_matrix`` takes both)."""
     patterns = ("*.bst", "*.json", "*.ubj")
     options_class = XGBoostOptions
     options: XGBoostOptions

@@ -3,24 +3,19 @@
 A server runs in its own thread and event loop (see ``servers_support``), so one started server is
 shared by a whole session and the tests talk to it with ordinary blocking clients (httpx,
 tritonclient).
+
+``sample_models`` and ``servers_support`` are plain modules of this folder: pytest's default
+(``prepend``) import mode puts the folder of this conftest (a folder without ``__init__.py``) on
+``sys.path`` before importing it, so they import by name here and in the test modules.
 """
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
-
-from zeroserve.servers import Model, ServerHandle
-
-HERE = Path(__file__).resolve().parent
-if str(HERE) not in sys.path:
-    sys.path.insert(0, str(HERE))
-
-from sample_models import (  # noqa: E402
+from sample_models import (
     DeclaredModel,
     FailingModel,
     HeaderModel,
@@ -28,7 +23,9 @@ from sample_models import (  # noqa: E402
     MultiOutputModel,
     SumModel,
 )
-from servers_support import BackgroundServer, serve_in_background  # noqa: E402
+from servers_support import BackgroundServer, serve_in_background
+
+from zeroserve.servers import Model, ServerHandle
 
 MAX_REQUEST_SIZE = 64 * 1024
 
@@ -44,7 +41,7 @@ def main_server() -> Iterator[BackgroundServer]:
         HeaderModel("headers"),
         LoggingModel("logging"),
     ]
-    server = serve_in_background(models, max_request_size=MAX_REQUEST_SIZE)
+    server = serve_in_background(models, max_request_size=MAX_REQUEST_SIZE, enable_model_repository=True)
     yield server
     server.stop()
 

@@ -22,7 +22,9 @@ def test_load_builds_new_models_from_models_dir(tmp_path: Path) -> None:
     (tmp_path / "extra").mkdir()
     (tmp_path / "bad").mkdir()
     (tmp_path / "bad" / "broken").write_text("x")
-    settings = ServerSettings(http_port=0, grpc_port=-1, models_dir=tmp_path, configure_logging=False)
+    settings = ServerSettings(
+        http_port=0, grpc_port=-1, models_dir=tmp_path, configure_logging=False, enable_model_repository=True
+    )
     server = BackgroundServer([SumModel("base")], settings, model_factory=_factory)
     handle = server.start()
     try:

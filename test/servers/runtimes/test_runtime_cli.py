@@ -46,6 +46,7 @@ def kserve_style(
         "--model_name=iris",
         f"--model_dir={sklearn_dir}",
         f"--models_dir={repository}",
+        "--enable_model_repository",
         "--http_port=0",
         "--grpc_port=0",
         "--workers=1",
