@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import sys
 from pathlib import Path
 
 import httpx
@@ -10,6 +12,7 @@ from prometheus_client import CollectorRegistry
 from zeroserve.logger.agent import METRICS_PATH, create_agent_app
 from zeroserve.logger.config import LoggerConfig
 from zeroserve.logger.testing import zeroserve_process
+from zeroserve.process.listen import bind_socket
 
 from .conftest import EventSink, serve
 from .test_logger_middleware import model_app
@@ -68,3 +71,20 @@ async def test_logger_agent_command_runs_as_a_sidecar(tmp_path: Path, sink: Even
         (event,) = await sink.wait_for(1)
     assert response.json() == {"predictions": [3]}
     assert event.get_type() == REQUEST and event.get_extension("inferenceservicename") == "iris"
+
+
+async def test_a_busy_port_is_one_line_naming_the_port_and_the_flag() -> None:
+    taken = bind_socket("127.0.0.1", 0)
+    port = taken.getsockname()[1]
+    try:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "zeroserve", "logger-agent", "--upstream", "http://127.0.0.1:9",
+            "--log-url", "http://127.0.0.1:9", "--host", "127.0.0.1", "--http-port", str(port),
+            stderr=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        _, stderr = await asyncio.wait_for(process.communicate(), timeout=60)
+    finally:
+        taken.close()
+    lines = stderr.decode().strip().splitlines()
+    assert process.returncode == 2
+    assert len(lines) == 1 and f"127.0.0.1:{port}" in lines[0] and "--http-port" in lines[0], lines
