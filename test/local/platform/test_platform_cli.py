@@ -58,7 +58,7 @@ def test_detached_platform_lifecycle_and_thin_clients(tmp_path: Path) -> None:
         assert table[0].split()[:3] == ["NAME", "URL", "READY"]
         assert table[1].split()[0] == "sklearn-iris"
         shown = yaml.safe_load(_zeroserve("get", "isvc", "sklearn-iris", "-o", "yaml", state=state).stdout)
-        assert shown["spec"]["predictor"]["sklearn"]["storageUri"].startswith("gs://")
+        assert shown["spec"]["predictor"]["model"]["storageUri"].startswith("gs://")  # KServe-defaulted
         unknown = _zeroserve("get", "nonsense", state=state)
         assert unknown.returncode == 1
         assert 'the server doesn\'t have a resource type "nonsense"' in unknown.stderr
