@@ -150,3 +150,22 @@ def test_invalid_object_error_lists_every_error() -> None:
     error = InvalidObjectError([FieldError("a", "x"), FieldError("", "y")])
     assert str(error) == "a: x; y"
     assert len(error.errors) == 2
+
+
+def test_independent_conditions_have_no_summary_and_no_severity() -> None:
+    from datetime import UTC, datetime
+
+    from zeroserve.apis.conditions import ConditionSet
+    from zeroserve.apis.meta import Status
+
+    status = Status()
+    manager = ConditionSet.independent("Accepted", "ResolvedRefs").manage(
+        status, lambda: datetime(2026, 1, 1, tzinfo=UTC)
+    )
+    manager.initialize()
+    manager.mark_false("ResolvedRefs", "BackendNotFound", "x")
+    manager.mark_true("Accepted", "Accepted")
+    by_type = {c.type: c for c in status.conditions or []}
+    assert set(by_type) == {"Accepted", "ResolvedRefs"}
+    assert by_type["Accepted"].is_true and by_type["ResolvedRefs"].is_false
+    assert all(c.severity is None for c in by_type.values())

@@ -597,18 +597,17 @@ def test_http_route_hostnames_and_status() -> None:
     assert [str(e) for e in validate_http_route(route)] == [
         "spec.hostnames[0]: must be a lower-case DNS name"
     ]
-    clock = iter([datetime(2026, 1, 1, tzinfo=UTC), datetime(2026, 1, 2, tzinfo=UTC)])
+    moment = [datetime(2026, 1, 1, tzinfo=UTC)]
     set_parent_conditions(
-        route,
-        "zeroserve.io/gateway",
-        accepted=False,
-        resolved_refs=True,
-        message="m",
-        now=lambda: next(clock),
+        route, "zeroserve.io/gateway", accepted=None, resolved_refs=True, message="m", now=lambda: moment[0]
     )
     assert not is_accepted(route)
+    assert route.status is not None and route.status.parents is not None
+    pending = {c["type"]: c for c in route.status.parents[0].conditions or []}["Accepted"]
+    assert (pending["status"], pending["reason"], pending["message"]) == ("Unknown", "Pending", "m")
+    moment[0] = datetime(2026, 1, 2, tzinfo=UTC)
     set_parent_conditions(
-        route, "zeroserve.io/gateway", accepted=True, resolved_refs=True, now=lambda: next(clock)
+        route, "zeroserve.io/gateway", accepted=True, resolved_refs=True, now=lambda: moment[0]
     )
     assert is_accepted(route)
     assert route.status is not None and route.status.parents is not None and len(route.status.parents) == 1

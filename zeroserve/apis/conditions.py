@@ -10,6 +10,8 @@ made of (a "living" set). :meth:`ConditionSet.manage` wraps an object's status i
   ``False`` (failures trump unknowns).
 
 Conditions that are not dependents get severity ``Info`` and never affect the happy condition.
+:meth:`ConditionSet.independent` is a set with no happy condition and no severities, for Gateway API's
+``metav1.Condition`` lists (``Accepted``, ``ResolvedRefs``), where each condition stands alone.
 ``lastTransitionTime`` changes only when a condition's status, reason or message changes; the clock is
 an argument so tests control it.
 """
@@ -58,6 +60,8 @@ class ConditionSet:
 
     happy: str
     dependents: tuple[str, ...]
+    summarised: bool = True
+    """Whether ``happy`` summarises the dependents (False: every condition stands alone)."""
 
     @classmethod
     def living(cls, *dependents: str) -> ConditionSet:
@@ -70,6 +74,18 @@ class ConditionSet:
             The condition set.
         """
         return cls(happy="Ready", dependents=tuple(dependents))
+
+    @classmethod
+    def independent(cls, *types: str) -> ConditionSet:
+        """A set of conditions that stand alone: no happy condition, no severities (``metav1.Condition``).
+
+        Args:
+            *types: The condition types.
+
+        Returns:
+            The condition set.
+        """
+        return cls(happy="", dependents=tuple(types), summarised=False)
 
     def manage(self, status: Status, now: Callable[[], datetime] | None = None) -> ConditionManager:
         """Wrap a status so its conditions can be marked.
@@ -110,6 +126,11 @@ class ConditionManager:
 
         When the happy condition is already ``True``, missing dependents are added as ``True``.
         """
+        if not self._set.summarised:
+            for condition_type in self._set.dependents:
+                if self.get(condition_type) is None:
+                    self.set(Condition(type=condition_type, status=UNKNOWN))
+            return
         happy = self.happy()
         if happy is None:
             happy = Condition(type=self._set.happy, status=UNKNOWN)
@@ -128,7 +149,8 @@ class ConditionManager:
         Args:
             condition: The new condition.
         """
-        if condition.type != self._set.happy and condition.type not in self._set.dependents:
+        outside = condition.type != self._set.happy and condition.type not in self._set.dependents
+        if outside and self._set.summarised:
             condition.severity = condition.severity or "Info"
         conditions = list(self._status.conditions or [])
         for index, existing in enumerate(conditions):
@@ -154,7 +176,7 @@ class ConditionManager:
             message: Optional human-readable message.
         """
         self.set(Condition(type=condition_type, status=TRUE, reason=reason, message=message))
-        if condition_type == self._set.happy:
+        if condition_type == self._set.happy or not self._set.summarised:
             return
         if all(self._is(dep, TRUE) for dep in self._set.dependents):
             self.set(Condition(type=self._set.happy, status=TRUE))
@@ -168,7 +190,7 @@ class ConditionManager:
             message: Human-readable message.
         """
         self.set(Condition(type=condition_type, status=FALSE, reason=reason, message=message or None))
-        if condition_type in self._set.dependents:
+        if condition_type in self._set.dependents and self._set.summarised:
             self.set(Condition(type=self._set.happy, status=FALSE, reason=reason, message=message or None))
 
     def mark_unknown(self, condition_type: str, reason: str, message: str = "") -> None:
@@ -180,7 +202,7 @@ class ConditionManager:
             message: Human-readable message.
         """
         self.set(Condition(type=condition_type, status=UNKNOWN, reason=reason, message=message or None))
-        if condition_type not in self._set.dependents:
+        if condition_type not in self._set.dependents or not self._set.summarised:
             return
         for dependent in self._set.dependents:
             failed = self.get(dependent)
