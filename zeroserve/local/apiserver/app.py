@@ -8,13 +8,12 @@ discovery, bearer-token authentication, and the rendering of every error as ``me
 from __future__ import annotations
 
 import hmac
-import json
+import logging
 import time
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
-import yaml
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
@@ -22,9 +21,10 @@ from starlette.routing import Route
 
 from zeroserve.local.apiserver import discovery, errors
 from zeroserve.local.apiserver.collector import delete_object
+from zeroserve.local.apiserver.decoding import BodyLimits, DecodedBody, decode_body, read_limited
 from zeroserve.local.apiserver.metrics import ApiServerMetrics
 from zeroserve.local.apiserver.openapi import OpenApiDocuments
-from zeroserve.local.apiserver.protobuf import PROTOBUF, decode_protobuf
+from zeroserve.local.apiserver.patches import APPLY_PATCH
 from zeroserve.local.apiserver.registry import Registry
 from zeroserve.local.apiserver.resources import ResourceType
 from zeroserve.local.apiserver.selectors import Selector, parse_field_selector, parse_label_selector
@@ -34,6 +34,7 @@ from zeroserve.local.apiserver.writes import create_object, patch_object, update
 
 __all__ = ["create_app"]
 
+_log = logging.getLogger(__name__)
 _METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
 _HEALTH = ("/healthz", "/livez", "/readyz")
 _DEFAULT_WATCH_SECONDS = 1800
@@ -98,20 +99,6 @@ def _classify(request: Request) -> tuple[str, str]:
     return verb, target.plural + (f"/{target.subresource}" if target.subresource else "")
 
 
-def _decode_body(raw: bytes, content_type: str) -> Any:
-    media = content_type.split(";")[0].strip()
-    if media == PROTOBUF:
-        return decode_protobuf(raw)
-    if "protobuf" in media or "cbor" in media:
-        raise errors.unsupported_media_type(content_type)
-    try:
-        if "yaml" in media:
-            return yaml.safe_load(raw)
-        return json.loads(raw or b"{}")
-    except (ValueError, yaml.YAMLError) as exc:
-        raise errors.bad_request(f"the request body could not be decoded: {exc}") from exc
-
-
 class _Handlers:
     def __init__(
         self,
@@ -120,7 +107,9 @@ class _Handlers:
         server_address: str,
         bookmark_interval: float,
         metrics: ApiServerMetrics,
+        limits: BodyLimits,
     ) -> None:
+        self.limits = limits
         self.registry = registry
         self.metrics = metrics
         self.bookmark_interval = bookmark_interval
@@ -134,6 +123,10 @@ class _Handlers:
             response = await self._dispatch(request)
         except errors.ApiError as exc:
             response = _json(exc.to_status(), exc.code)
+        except Exception:
+            _log.exception("%s %s failed", request.method, request.url.path)
+            message = "an internal error occurred; the API server's log has the details"
+            response = _json(errors.status_object(500, "InternalError", message), 500)
         verb, resource = _classify(request)
         self.metrics.observe(verb, resource, response.status_code, time.perf_counter() - started)
         return response
@@ -232,27 +225,36 @@ class _Handlers:
         if target.watch:
             raise errors.method_not_allowed(method, rt.group_resource)
         if method == "POST" and not target.name:
-            body = _decode_body(await request.body(), request.headers.get("content-type", ""))
+            decoded = await self._body(request, rt, version, field_validation)
             created, warnings = create_object(
-                registry, rt, version, namespace, body, dry_run=dry_run, field_validation=field_validation
+                registry,
+                rt,
+                version,
+                namespace,
+                decoded.value,
+                dry_run=dry_run,
+                field_validation=field_validation,
             )
-            return self._written(rt, version, created, warnings, 201)
+            return self._written(rt, version, created, decoded.duplicates + warnings, 201)
         if method == "PUT" and target.name:
-            body = _decode_body(await request.body(), request.headers.get("content-type", ""))
+            decoded = await self._body(request, rt, version, field_validation)
             updated, warnings = update_object(
                 registry,
                 rt,
                 version,
                 namespace or "",
                 target.name,
-                body,
+                decoded.value,
                 subresource=target.subresource,
                 dry_run=dry_run,
                 field_validation=field_validation,
             )
-            return self._written(rt, version, updated, warnings, 200)
+            return self._written(rt, version, updated, decoded.duplicates + warnings, 200)
         if method == "PATCH" and target.name:
-            raw = await request.body()
+            raw = await read_limited(request.receive, request.headers, self.limits)
+            content_type = request.headers.get("content-type", "")
+            shape = "application/yaml" if content_type.startswith(APPLY_PATCH) else "application/json"
+            decode_body(raw, shape, self.limits)
             patched, warnings = patch_object(
                 registry,
                 rt,
@@ -268,8 +270,8 @@ class _Handlers:
             )
             return self._written(rt, version, patched, warnings, 200)
         if method == "DELETE" and not target.subresource:
-            raw = await request.body()
-            options = _decode_body(raw, request.headers.get("content-type", "")) if raw.strip() else {}
+            raw = await read_limited(request.receive, request.headers, self.limits)
+            options = decode_body(raw, request.headers.get("content-type", ""), self.limits).value
             if not isinstance(options, dict):
                 raise errors.bad_request("DeleteOptions must be an object")
             policy = query.get("propagationPolicy") or options.get("propagationPolicy")
@@ -291,6 +293,18 @@ class _Handlers:
                 self._list_body(rt, version, deleted, {"resourceVersion": str(registry.resource_version)})
             )
         raise errors.method_not_allowed(method, rt.group_resource)
+
+    async def _body(
+        self, request: Request, rt: ResourceType, version: str, field_validation: str
+    ) -> DecodedBody:
+        """Read and decode a create or update body; repeated keys refused under ``Strict``."""
+        raw = await read_limited(request.receive, request.headers, self.limits)
+        content_type = request.headers.get("content-type", "")
+        decoded = decode_body(raw, content_type, self.limits, duplicates=field_validation != "Ignore")
+        if decoded.duplicates and field_validation == "Strict":
+            prefix = f'{rt.kind} in version "{version}" cannot be handled as a {rt.kind}'
+            raise errors.bad_request(f"{prefix}: strict decoding error: {', '.join(decoded.duplicates)}")
+        return decoded
 
     def _delete_one(
         self,
@@ -401,6 +415,7 @@ def create_app(
     server_address: str = "127.0.0.1",
     bookmark_interval: float = 60.0,
     metrics: ApiServerMetrics | None = None,
+    limits: BodyLimits | None = None,
 ) -> Starlette:
     """Build the API server's ASGI application.
 
@@ -410,9 +425,17 @@ def create_app(
         server_address: ``host:port`` advertised in ``/api``.
         bookmark_interval: seconds of quiet after which a watch that allows bookmarks gets one.
         metrics: where request metrics go (served at ``/metrics``); a fresh registry when omitted.
+        limits: request body limits (size, nesting, YAML alias expansion); Kubernetes' when omitted.
 
     Returns:
         The Starlette application.
     """
-    handlers = _Handlers(registry, token, server_address, bookmark_interval, metrics or ApiServerMetrics())
+    handlers = _Handlers(
+        registry,
+        token,
+        server_address,
+        bookmark_interval,
+        metrics or ApiServerMetrics(),
+        limits or BodyLimits(),
+    )
     return Starlette(routes=[Route("/{path:path}", handlers.handle, methods=_METHODS)])

@@ -12,6 +12,8 @@ import copy
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import orjson
+
 from zeroserve.local.apiserver import errors
 from zeroserve.local.apiserver.admission import (
     CRD_KEY,
@@ -31,9 +33,11 @@ class Registry:
     Args:
         storage: where objects and the event log persist; loaded on construction.
         hub: the watches to notify of every change.
+        max_object_bytes: the largest object stored, as JSON; ``None`` for no limit.
     """
 
-    def __init__(self, storage: Storage, hub: WatchHub) -> None:
+    def __init__(self, storage: Storage, hub: WatchHub, *, max_object_bytes: int | None = None) -> None:
+        self._max_object_bytes = max_object_bytes
         self._storage = storage
         self._hub = hub
         self._types: dict[tuple[str, str], ResourceType] = {rt.key: rt for rt in builtin_types()}
@@ -156,7 +160,19 @@ class Registry:
 
         Returns:
             ``obj``.
+
+        Raises:
+            ApiError: 413 when the object is larger than the registry's object size limit.
         """
+        if self._max_object_bytes is not None and event_type != "DELETED":
+            size = len(orjson.dumps(obj))
+            if size > self._max_object_bytes:
+                raise errors.ApiError(
+                    413,
+                    "RequestEntityTooLarge",
+                    f"the object would be {size} bytes once stored; the limit is {self._max_object_bytes} "
+                    "bytes (setting ZEROSERVE_APISERVER_MAX_OBJECT_BYTES)",
+                )
         self._rv += 1
         meta = obj["metadata"]
         meta["resourceVersion"] = str(self._rv)

@@ -26,6 +26,7 @@ from zeroserve.local.apiserver import errors
 from zeroserve.local.apiserver.app import create_app
 from zeroserve.local.apiserver.certs import ServingCertificate, ensure_serving_certificate
 from zeroserve.local.apiserver.collector import GarbageCollector
+from zeroserve.local.apiserver.decoding import BodyLimits
 from zeroserve.local.apiserver.registry import CRD_KEY, NAMESPACE_KEY, Registry
 from zeroserve.local.apiserver.settings import ApiServerSettings
 from zeroserve.local.apiserver.storage import Storage
@@ -134,7 +135,7 @@ class ApiServer:
         else:
             self._storage = Storage(self.folder / "state.db", event_retention=settings.event_retention)
             self.token = settings.token or _load_or_create_token(self.folder)
-        registry = Registry(self._storage, self._hub)
+        registry = Registry(self._storage, self._hub, max_object_bytes=settings.max_object_bytes)
         GarbageCollector(registry)
         bootstrap(registry, self.settings.namespaces, self._crds)
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -143,7 +144,14 @@ class ApiServer:
         sock.listen(128)
         self._socket = sock
         self.port = sock.getsockname()[1]
-        app = create_app(registry, token=self.token, server_address=f"{settings.host}:{self.port}")
+        limits = BodyLimits(
+            max_bytes=settings.max_request_bytes,
+            max_depth=settings.max_nesting_depth,
+            max_values=settings.max_yaml_values,
+        )
+        app = create_app(
+            registry, token=self.token, server_address=f"{settings.host}:{self.port}", limits=limits
+        )
         tls: dict[str, Any] = {}
         if settings.tls:
             if settings.in_memory:

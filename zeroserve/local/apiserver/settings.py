@@ -36,6 +36,15 @@ class ApiServerSettings(BaseSettings):
     """Bearer token clients must present; generated and stored in the state folder when unset."""
     event_retention: int = 20000
     """Events kept for watch resumption; a watch from an older ``resourceVersion`` gets ``410 Gone``."""
+    max_request_bytes: int = 3 * 1024 * 1024
+    """Largest request body accepted (Kubernetes' 3 MiB); a larger one gets ``413``."""
+    max_object_bytes: int = 1536 * 1024
+    """Largest object stored, as JSON (etcd's 1.5 MiB request limit); a larger one gets ``413``."""
+    max_nesting_depth: int = 100
+    """Deepest nesting of objects and lists in a request body."""
+    max_yaml_values: int = 100_000
+    """Most values a YAML body may expand to through its aliases (a 465-byte alias bomb expands to
+    hundreds of millions)."""
     namespaces: tuple[str, ...] = (
         "default",
         "kube-system",
