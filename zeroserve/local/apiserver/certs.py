@@ -18,6 +18,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from zeroserve.local.apiserver.filemodes import private_folder
+
 __all__ = ["ServingCertificate", "ensure_serving_certificate"]
 
 _VALIDITY = datetime.timedelta(days=3650)
@@ -59,7 +61,7 @@ def ensure_serving_certificate(
     paths = ServingCertificate(folder / "ca.crt", folder / "tls.crt", folder / "tls.key")
     if paths.ca_cert.exists() and paths.cert.exists() and paths.key.exists():
         return paths
-    folder.mkdir(parents=True, exist_ok=True)
+    private_folder(folder)
     now = datetime.datetime.now(datetime.UTC) - datetime.timedelta(minutes=5)
     ca_key = ec.generate_private_key(ec.SECP256R1())
     ca_name = _name("zeroserve-ca")
@@ -116,6 +118,6 @@ def ensure_serving_certificate(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     )
     _write(paths.key, pem_key, 0o600)
-    _write(paths.cert, cert.public_bytes(serialization.Encoding.PEM), 0o644)
-    _write(paths.ca_cert, ca_cert.public_bytes(serialization.Encoding.PEM), 0o644)
+    _write(paths.cert, cert.public_bytes(serialization.Encoding.PEM), 0o600)
+    _write(paths.ca_cert, ca_cert.public_bytes(serialization.Encoding.PEM), 0o600)
     return paths

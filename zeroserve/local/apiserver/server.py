@@ -27,6 +27,7 @@ from zeroserve.local.apiserver.app import create_app
 from zeroserve.local.apiserver.certs import ServingCertificate, ensure_serving_certificate
 from zeroserve.local.apiserver.collector import GarbageCollector
 from zeroserve.local.apiserver.decoding import BodyLimits
+from zeroserve.local.apiserver.filemodes import private_folder, secure_folder
 from zeroserve.local.apiserver.registry import CRD_KEY, NAMESPACE_KEY, Registry
 from zeroserve.local.apiserver.settings import ApiServerSettings
 from zeroserve.local.apiserver.storage import Storage
@@ -42,7 +43,7 @@ def _load_or_create_token(folder: Path) -> str:
     path = folder / "token"
     if path.exists():
         return path.read_text().strip()
-    folder.mkdir(parents=True, exist_ok=True)
+    private_folder(folder)
     token = secrets.token_urlsafe(32)
     temporary = path.with_suffix(".tmp")
     fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -133,6 +134,8 @@ class ApiServer:
             self._storage = Storage(None, event_retention=settings.event_retention)
             self.token = settings.token or secrets.token_urlsafe(32)
         else:
+            private_folder(settings.state_dir)
+            secure_folder(self.folder)
             self._storage = Storage(self.folder / "state.db", event_retention=settings.event_retention)
             self.token = settings.token or _load_or_create_token(self.folder)
         registry = Registry(self._storage, self._hub, max_object_bytes=settings.max_object_bytes)

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from zeroserve.local.apiserver.filemodes import create_private_file, private_folder
+
 __all__ = ["ObjectKey", "Storage", "StoredEvent"]
 
 _SCHEMA = """
@@ -59,7 +61,8 @@ class Storage:
 
     def __init__(self, path: Path | None, *, event_retention: int = 20000) -> None:
         if path is not None:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            private_folder(path.parent)
+            create_private_file(path)
         self._db = sqlite3.connect(
             str(path) if path else ":memory:", isolation_level=None, check_same_thread=False
         )
