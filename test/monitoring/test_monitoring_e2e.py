@@ -4,9 +4,10 @@
 applied with real kubectl: a sklearn iris InferenceService with ``logger: {mode: all, url: <broker>}``,
 a Broker, drift and outlier detectors as Knative Services, Triggers from the Broker to the
 detectors, and Triggers that bring the detectors' replies (re-ingested by the Broker) to a
-CloudEvents sink in this test. 1,000 in-distribution requests, then 1,000 shifted ones, then
-injected outliers: drift is reported only on the shifted windows, the outliers are flagged, and
-every request produced exactly one outlier result (nothing lost; duplicates would be visible).
+CloudEvents sink in this test. 200 in-distribution requests, then 200 shifted ones (drift windows
+of 100), then injected outliers: drift is reported only on the shifted windows, the outliers are
+flagged, and every request produced exactly one outlier result (nothing lost; duplicates would be
+visible). Requests go 8 at a time; the phases are kept apart by waiting for the first windows.
 """
 
 from __future__ import annotations
@@ -34,6 +35,8 @@ COMPONENTS = [
     "zeroserve.local.engine.component:EngineComponent",
     "zeroserve.local.eventing.component:BrokerComponent",
 ]
+WINDOW = 100
+"""Drift window; each phase sends two windows of rows."""
 DRIFT = "org.kubeflow.serving.inference.drift"
 OUTLIER = "org.kubeflow.serving.inference.outlier"
 
@@ -67,7 +70,7 @@ def manifests(model_dir: Path, reference: Path, sink_url: str) -> str:
         spec:
           containers:
           - image: {detector}
-            args: [detector, drift, --reference-uri, "{reference}", --window, "500", --name, iris-drift]
+            args: [detector, drift, --reference-uri, "{reference}", --window, "{WINDOW}", --name, iris-drift]
     ---
     apiVersion: serving.knative.dev/v1
     kind: Service
@@ -124,10 +127,18 @@ async def wait_ready(platform: PlatformProcess, kind: str, count: int, deadline_
         await asyncio.sleep(0.5)
 
 
-async def predict(client: httpx.AsyncClient, rows: np.ndarray) -> None:
-    for row in rows:
-        response = await client.post("/v1/models/sklearn-iris:predict", json={"instances": [row.tolist()]})
-        assert response.status_code == 200, response.text
+async def predict(client: httpx.AsyncClient, rows: np.ndarray, concurrency: int = 8) -> None:
+    """One request per row, ``concurrency`` at a time (the detectors' windows do not depend on order)."""
+    pending = iter(rows)
+
+    async def worker() -> None:
+        for row in pending:
+            response = await client.post(
+                "/v1/models/sklearn-iris:predict", json={"instances": [row.tolist()]}
+            )
+            assert response.status_code == 200, response.text
+
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
 
 
 async def test_logged_inferences_reach_drift_and_outlier_detectors_through_broker_and_triggers(
@@ -154,17 +165,18 @@ async def test_logged_inferences_reach_drift_and_outlier_detectors_through_broke
             headers = {"host": urlsplit(isvc["status"]["url"]).netloc}
             async with httpx.AsyncClient(base_url=gateway, headers=headers, timeout=30) as client:
                 await _wait_routed(client)
-                await predict(client, iris_like(1000, seed=2))
+                await predict(client, iris_like(2 * WINDOW, seed=2))
                 await _wait_for_type(sink, DRIFT, 2)
-                await predict(client, iris_like(1000, seed=3, shift=0.8))
+                await predict(client, iris_like(2 * WINDOW, seed=3, shift=0.8))
                 await predict(client, np.array([[12.0, 0.5, 12.0, 6.0], [1.0, 9.0, 0.2, 4.0]]))
             await _wait_for_type(sink, DRIFT, 4)
-            outliers = await _wait_for_type(sink, OUTLIER, 2002)
+            outliers = await _wait_for_type(sink, OUTLIER, 4 * WINDOW + 2)
         finally:
             await asyncio.to_thread(manager.__exit__, None, None, None)
     drift = [e.get_data()["data"]["is_drift"] for e in sink.events if e.get_type() == DRIFT]
     assert drift == [0, 0, 1, 1]
-    assert len(outliers) == 2002  # one result per logged request: none lost, none doubled
+    assert len(outliers) == 4 * WINDOW + 2  # one result per logged request: none lost, none doubled
+    assert len({e.get_data()["meta"]["request_id"] for e in outliers}) == 4 * WINDOW + 2
     injected = [e for e in outliers if e.get_data()["data"]["instance_score"][0] > 100]
     assert len(injected) == 2 and all(e.get_data()["data"]["is_outlier"] == [1] for e in injected)
 
