@@ -91,7 +91,7 @@ class LoggerConfig(BaseModel):
     only its age ends the retries."""
     backoff_initial: float = Field(default=0.1, ge=0)
     """Delay in seconds before the first retry; doubled on each further retry."""
-    backoff_max: float = Field(default=30.0, ge=0)
+    backoff_max: float = Field(default=5.0, ge=0)
     """Upper bound of one retry delay, in seconds."""
     send_timeout: float = Field(default=5.0, gt=0)
     """Timeout of one HTTP send, in seconds."""

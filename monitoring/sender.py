@@ -61,7 +61,7 @@ class ResultSender:
         queue_size: int = 10_000,
         max_age: float = 600.0,
         backoff_initial: float = 0.1,
-        backoff_max: float = 30.0,
+        backoff_max: float = 5.0,
         timeout: float = 5.0,
         shutdown_timeout: float = 10.0,
         transport: httpx.AsyncBaseTransport | None = None,

@@ -72,7 +72,7 @@ async def test_results_queued_during_an_outage_are_all_delivered_with_the_token(
     await sender.stop()
     assert [r.headers["ce-id"] for r in received] == ["0", "1", "2", "3", "4"]
     assert {r.headers["authorization"] for r in received} == {"Bearer s3cret"}
-    assert max(clock.delays) == 30.0 and clock.delays[:3] == [0.1, 0.2, 0.4]
+    assert max(clock.delays) == 5.0 and clock.delays[:3] == [0.1, 0.2, 0.4]
     assert registry.get_sample_value("zeroserve_detector_results_total", {"outcome": "sent"}) == 5
 
 

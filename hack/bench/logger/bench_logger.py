@@ -6,6 +6,11 @@ Runs ``zeroserve serve sklearn`` (iris) three times as a process:
 2. ``on``:   ``--log-url`` to a fast CloudEvents sink process (counts what it receives);
 3. ``down``: ``--log-url`` to a closed port (the subscriber is down), watching the server's RSS.
 
+``--outage SECONDS`` runs issue #16's scenario instead: ``--rate`` requests per second (40) while
+the sink is down for SECONDS, then the sink comes up on its address, the load goes on for
+``--after`` seconds, and the server's counters say how many events were queued, sent and dropped
+(by reason) once its queue has drained.
+
 Each phase drives the V1 predict endpoint for ``--duration`` seconds at ``--concurrency`` keep-alive
 connections, after a short warm-up, and prints one JSON document with the numbers. The load
 generator is Debian's ``wrk`` (one thread) when it is installed, else a Python one on raw asyncio
@@ -78,8 +83,8 @@ class _Sink(asyncio.Protocol):
             self._transport.write(b"".join(answers))
 
 
-async def _sink_main(ready_file: Path) -> None:
-    server = await asyncio.get_running_loop().create_server(_Sink, "127.0.0.1", 0)
+async def _sink_main(ready_file: Path, port: int = 0) -> None:
+    server = await asyncio.get_running_loop().create_server(_Sink, "127.0.0.1", port)
     port = server.sockets[0].getsockname()[1]
     await asyncio.to_thread(ready_file.write_text, json.dumps({"http_port": port}))
     async with server:
@@ -229,6 +234,90 @@ def _get(url: str) -> str:
     return httpx.get(url, timeout=10, trust_env=False).text
 
 
+def _wait_for_file(path: Path, deadline_s: float = 30.0) -> None:
+    deadline = time.perf_counter() + deadline_s
+    while not path.exists():
+        if time.perf_counter() > deadline:
+            raise RuntimeError(f"{path} never appeared")
+        time.sleep(0.05)
+
+
+def _labelled(text: str, name: str) -> dict[str, float]:
+    """``{label value: sample}`` of a counter with one label."""
+    found: dict[str, float] = {}
+    for match in re.finditer(rf'(?m)^{name}{{[a-z]+="([^"]*)"}} (\S+)$', text):
+        found[match.group(1)] = float(match.group(2))
+    return found
+
+
+async def _outage(model_dir: Path, args: argparse.Namespace) -> dict[str, Any]:
+    """Issue #16: ``args.rate`` req/s with the sink down for ``args.outage`` s, then up again."""
+    import httpx
+
+    from zeroserve.servers.testing import serve_in_subprocess
+
+    with contextlib.closing(__import__("socket").socket()) as probe:
+        probe.bind(("127.0.0.1", 0))
+        sink_port = probe.getsockname()[1]  # free now; nobody listens there until the sink starts
+    log_url = f"http://127.0.0.1:{sink_port}/"
+    flags = ["sklearn", "--model-name", "iris", "--model-dir", str(model_dir), "--grpc-port", "-1"]
+    flags += ["--log-url", log_url, "--inference-service", "iris", "--namespace", "bench"]
+    sink: asyncio.subprocess.Process | None = None
+    with (
+        tempfile.TemporaryDirectory(prefix="bench-logger-outage-") as tmp,
+        serve_in_subprocess(flags, env={"NO_PROXY": "*"}) as served,
+    ):
+        base = f"http://127.0.0.1:{served.http_port}"
+        requests = 0
+        async with httpx.AsyncClient(base_url=base, trust_env=False, timeout=10) as client:
+
+            async def paced(seconds: float) -> None:
+                nonlocal requests
+                loop = asyncio.get_running_loop()
+                start = loop.time()
+                for n in range(int(seconds * args.rate)):
+                    await asyncio.sleep(max(0.0, start + n / args.rate - loop.time()))
+                    response = await client.post("/v1/models/iris:predict", content=BODY)
+                    assert response.status_code == 200, response.text
+                    requests += 1
+
+            await paced(args.outage)
+            during = await asyncio.to_thread(_get, f"{base}/metrics")
+            ready = Path(tmp) / "sink.json"
+            sink = await asyncio.create_subprocess_exec(
+                sys.executable, __file__, "--sink", str(ready), "--sink-port", str(sink_port)
+            )
+            await asyncio.to_thread(_wait_for_file, ready)
+            up = time.perf_counter()
+            await paced(args.after)
+            deadline = time.perf_counter() + 120
+            while True:
+                metrics = await asyncio.to_thread(_get, f"{base}/metrics")
+                queued = _metric(metrics, "zeroserve_logger_events_queued_total")
+                finished = _metric(metrics, "zeroserve_logger_events_sent_total") + _metric(
+                    metrics, "zeroserve_logger_events_dropped_total"
+                )
+                if finished >= queued or time.perf_counter() > deadline:
+                    break
+                await asyncio.sleep(0.2)
+            drained_s = time.perf_counter() - up
+        received = int(await asyncio.to_thread(_get, f"http://127.0.0.1:{sink_port}/count"))
+    if sink is not None:
+        sink.terminate()
+        await sink.wait()
+    return {
+        "scenario": f"{args.rate} req/s, sink down {args.outage} s then up, {args.after} s more",
+        "requests": requests,
+        "events_queued": queued,
+        "events_sent": _metric(metrics, "zeroserve_logger_events_sent_total"),
+        "events_retried": _metric(metrics, "zeroserve_logger_events_retried_total"),
+        "dropped_by_reason": _labelled(metrics, "zeroserve_logger_events_dropped_total"),
+        "queue_depth_when_the_sink_came_back": _metric(during, "zeroserve_logger_queue_depth"),
+        "sink_received": received,
+        "seconds_from_sink_up_to_drained": round(drained_s, 1),
+    }
+
+
 async def _main(args: argparse.Namespace, model_dir: Path, sink_url: str) -> dict[str, Any]:
     phases = []
     for _ in range(args.rounds):  # alternate, so a noisy neighbour hits both sides
@@ -261,15 +350,22 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--warmup", type=float, default=2.0)
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--rounds", type=int, default=2, help="alternating off/on rounds")
+    parser.add_argument("--outage", type=float, default=0.0, help="run issue #16's outage scenario")
+    parser.add_argument("--rate", type=float, default=40.0, help="requests per second in --outage")
+    parser.add_argument("--after", type=float, default=5.0, help="seconds of load once the sink is back")
     parser.add_argument("--sink", type=Path, default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--sink-port", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.sink is not None:
-        asyncio.run(_sink_main(args.sink))
+        asyncio.run(_sink_main(args.sink, args.sink_port))
         return 0
     from zeroserve.servers.testing import train_iris_sklearn
 
     with tempfile.TemporaryDirectory(prefix="bench-logger-") as tmp:
         model_dir = train_iris_sklearn(Path(tmp) / "model")
+        if args.outage:
+            print(json.dumps(asyncio.run(_outage(model_dir, args)), indent=2))
+            return 0
         ready = Path(tmp) / "sink.json"
         sink = subprocess.Popen([sys.executable, __file__, "--sink", str(ready)])
         args.sink_pid = sink.pid
