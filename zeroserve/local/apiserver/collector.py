@@ -1,9 +1,13 @@
 """Deletion: finalizers, propagation policies, owner-reference garbage collection, namespace termination.
 
-Runs after every deletion (scheduled on the event loop, so the request that deleted returns first, like
-Kubernetes' background cascade) and sweeps until nothing changes:
+Runs after every deletion, after an object is stored with new owner references, and once when the
+server starts (scheduled on the event loop, so the request that deleted returns first, like
+Kubernetes' background cascade), and sweeps until nothing changes. Whatever the timing, a child never
+outlives its owner: one created by a controller that had not yet seen its owner's deletion, one whose
+owner is being deleted in the foreground, and one left from before a restart are all collected.
 
-- an object whose ``ownerReferences`` all point at uids that no longer exist is deleted; dangling
+- an object whose ``ownerReferences`` all point at uids that no longer exist (a deleted owner, or a
+  newer owner of the same name) is deleted; dangling
   references next to a live owner are removed;
 - an owner being deleted in the foreground loses its ``foregroundDeletion`` finalizer once its
   dependents are gone; an orphaning owner first strips itself from its dependents' references;

@@ -45,7 +45,9 @@ class Registry:
         self._objects: dict[tuple[str, str], dict[tuple[str, str], dict[str, Any]]] = {}
         self._rv = storage.resource_version
         self.after_delete: list[Callable[[], None]] = []
-        """Callbacks run after each committed deletion or finalizer change (the garbage collector)."""
+        """Callbacks run after each committed deletion or finalizer change, and after an object is
+        stored with owner references it did not have (the garbage collector: a child created after
+        its owner was deleted, or while it is being deleted, is collected too)."""
         for key, obj in storage.load():
             self._objects.setdefault((key.group, key.resource), {})[(key.namespace, key.name)] = obj
         for crd in self._objects.get(CRD_KEY, {}).values():
@@ -188,6 +190,10 @@ class Registry:
         self._hub.publish(rt.group, rt.plural, event_type, obj, old)
         if rt.key == CRD_KEY:
             self._crd_changed(obj, event_type)
+        refs = meta.get("ownerReferences")
+        new_refs = bool(refs) and (old is None or old["metadata"].get("ownerReferences") != refs)
+        if event_type != "DELETED" and new_refs:
+            self.after_deletion()
         return obj
 
     def _crd_changed(self, crd: dict[str, Any], event_type: str) -> None:

@@ -139,8 +139,9 @@ class ApiServer:
             self._storage = Storage(self.folder / "state.db", event_retention=settings.event_retention)
             self.token = settings.token or _load_or_create_token(self.folder)
         registry = Registry(self._storage, self._hub, max_object_bytes=settings.max_object_bytes)
-        GarbageCollector(registry)
+        collector = GarbageCollector(registry)
         bootstrap(registry, self.settings.namespaces, self._crds)
+        collector.sweep()  # children whose owners went while the server was down, or before a fix
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((settings.host, settings.port))
