@@ -141,8 +141,10 @@ class Tensor:
         dtype = tensors.numpy_dtype(self.datatype, self.where)
         try:
             inferred = np.asarray(data)
-        except ValueError as exc:  # ragged nesting
-            raise InvalidInput(f"{self.where}: data is not a regular (rectangular) array: {exc}") from None
+        except ValueError:  # ragged nesting
+            raise InvalidInput(
+                f"{self.where}: data is not a regular (rectangular) array: rows of different lengths"
+            ) from None
         kind = inferred.dtype.kind
         if self.datatype == "UINT64" and kind in "fO":  # values past 2**63 make numpy guess float/object
             try:
