@@ -368,10 +368,15 @@ def test_service_lifecycle_propagates_configuration_and_route(reference_schema: 
         "Revision 'hello-00009' referenced in traffic not found.",
     )
     serving.mark_route_configuration_not_ready(route, "hello", _now)
-    assigned = route.status.get_condition("AllTrafficAssigned")
     ready = route.status.get_condition("Ready")
-    assert assigned is not None and ready is not None
-    assert (ready.status, ready.reason, ready.message) == (
+    assert ready is not None and (ready.status, ready.reason, ready.message) == (
+        "Unknown",
+        "RevisionMissing",
+        "Configuration 'hello' is waiting for a Revision to become ready.",
+    )
+    serving.mark_route_configuration_failed(route, "hello", _now)
+    ready = route.status.get_condition("Ready")
+    assert ready is not None and (ready.status, ready.reason, ready.message) == (
         "False",
         "RevisionMissing",
         "Configuration 'hello' does not have any ready Revision.",

@@ -44,6 +44,8 @@ def test_kserve_images_map_to_our_server(image: str) -> None:
         "/run/r.ready",
         "--grpc_port",
         "0",
+        "--host",
+        "127.0.0.1",
     ]
     assert plan.env == {"A": "1", "PORT": "0"}
     assert plan.ready_file == Path("/run/r.ready")

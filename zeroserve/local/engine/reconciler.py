@@ -6,8 +6,10 @@ One pass (every ``interval`` seconds, and soon after any revision's status chang
 2. get-or-create each Service's Configuration and Route (same name, owner-referenced), updating
    their spec when the Service's changed;
 3. stamp a Revision ``<configuration>-0000N`` for each Configuration generation not yet stamped;
-4. write statuses: Revisions (from the engine), Configurations, Routes (traffic resolved),
-   Services (propagated), HTTPRoutes (accepted or not);
+4. mark statuses with the apis lifecycle helpers, on the typed objects (``zeroserve.apis``): Revisions
+   (from the engine), Configurations, Routes (traffic resolved), Services (propagated), HTTPRoutes
+   (accepted or not); a status is written only when it changed other than in its transition times
+   (the condition manager stamps those, with the reconciler's clock);
 5. hand the engine the revisions to run (those that take traffic or carry a tag, and each
    Configuration's latest) and then the gateway its routes; a revision no longer routed scales to
    zero like an idle one (``min-scale`` no longer holds it, as in Knative) and is then forgotten.
@@ -25,8 +27,12 @@ import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
+from zeroserve.apis.gateway.v1 import HTTPRoute
+from zeroserve.apis.gateway.v1.lifecycle import DEFAULT_PARENT, set_parent_conditions
+from zeroserve.apis.knative.serving.v1 import Configuration, Revision, Route, Service
+from zeroserve.apis.meta import KubeObject
 from zeroserve.local.engine.engine import Engine
 from zeroserve.local.engine.resources import (
     GROUP,
@@ -34,16 +40,17 @@ from zeroserve.local.engine.resources import (
     build_configuration,
     build_revision,
     build_route,
-    configuration_status,
+    mark_configuration_status,
+    mark_route_status,
+    mark_service_status,
     resolve_traffic,
     revision_name,
-    route_status,
-    service_status,
 )
-from zeroserve.local.engine.revision import RevisionRuntime, RevisionSpec
+from zeroserve.local.engine.revision import RevisionSpec
 from zeroserve.local.engine.routing import HTTPRouteRule, RouteEntry, http_route_rules
+from zeroserve.local.engine.status import RevisionObservation, mark_revision_status, mark_revision_unobserved
 
-__all__ = ["ServingReconciler", "revision_status"]
+__all__ = ["ServingReconciler"]
 
 _LOG = logging.getLogger(__name__)
 
@@ -52,31 +59,8 @@ GATEWAY_GROUP = "gateway.networking.k8s.io"
 CONTROLLER_NAME = "zeroserve.dev/local-gateway"
 
 Key = tuple[str, str]
-
-
-def revision_status(rev: RevisionRuntime) -> dict[str, Any]:
-    """A running revision's status as the Revision object reports it.
-
-    Args:
-        rev: the runtime.
-
-    Returns:
-        ``conditions``, ``actualReplicas``, ``desiredReplicas`` and ``serviceName``.
-    """
-    conditions = []
-    for cond in rev.conditions():
-        item = {"type": cond.type, "status": cond.status}
-        if cond.reason:
-            item["reason"] = cond.reason
-        if cond.message:
-            item["message"] = cond.message
-        conditions.append(item)
-    return {
-        "conditions": conditions,
-        "actualReplicas": rev.ready_count,
-        "desiredReplicas": rev.desired,
-        "serviceName": rev.spec.name,
-    }
+_Object = TypeVar("_Object", bound=KubeObject)
+_Child = TypeVar("_Child", Configuration, Route)
 
 
 @dataclass
@@ -87,22 +71,27 @@ class _Plan:
     http_routes: dict[str, list[HTTPRouteRule]] = field(default_factory=dict)
 
 
-def _key(obj: Mapping[str, Any]) -> Key:
-    meta = obj["metadata"]
-    return (str(meta.get("namespace") or "default"), str(meta["name"]))
+def _key(obj: KubeObject) -> Key:
+    return (obj.namespace or "default", obj.name)
 
 
-def _owned_by(obj: Mapping[str, Any], owner: Mapping[str, Any]) -> bool:
-    uid = owner["metadata"].get("uid")
-    refs = (obj.get("metadata") or {}).get("ownerReferences") or []
-    return not uid or any(r.get("uid") == uid for r in refs)
+def _owned_by(obj: KubeObject, owner: KubeObject) -> bool:
+    uid = owner.metadata.uid
+    return not uid or any(r.uid == uid for r in obj.metadata.owner_references or [])
 
 
-def _strip_times(status: Mapping[str, Any]) -> dict[str, Any]:
+def _without_times(status: Mapping[str, Any]) -> dict[str, Any]:
+    """A status with the conditions' transition times left out (what "changed" is judged on)."""
+
+    def strip(conditions: Any) -> Any:
+        return [{k: v for k, v in c.items() if k != "lastTransitionTime"} for c in conditions or []]
+
     out = dict(status)
-    out["conditions"] = [
-        {k: v for k, v in c.items() if k != "lastTransitionTime"} for c in status.get("conditions") or []
-    ]
+    out["conditions"] = strip(status.get("conditions"))
+    if "parents" in status:
+        out["parents"] = [
+            {**p, "conditions": strip(p.get("conditions"))} for p in status.get("parents") or []
+        ]
     return out
 
 
@@ -157,7 +146,7 @@ class ServingReconciler:
         """One pass (see the module docstring)."""
         for hook in self.before_pass:
             hook()
-        snapshot = {key: revision_status(rev) for key, rev in self.engine.revisions.items()}
+        snapshot = {key: rev.observe() for key, rev in self.engine.revisions.items()}
         plan = await asyncio.to_thread(self._pass, snapshot)
         wanted = {(s.namespace, s.name) for s in plan.run}
         for spec in plan.run:
@@ -180,23 +169,33 @@ class ServingReconciler:
 
     # ------------------------------------------------------------------ the pass (worker thread)
 
-    def _list(self, plural: str, group: str = GROUP) -> list[dict[str, Any]]:
+    def _list(self, kind: type[_Object], plural: str, group: str = GROUP) -> dict[Key, _Object]:
         try:
             items: list[dict[str, Any]] = self.api.list_cluster_custom_object(group, VERSION, plural).get(
                 "items", []
             )
         except Exception as err:
             if getattr(err, "status", None) == 404:
-                return []
+                return {}
             raise
-        return items
+        objects: dict[Key, _Object] = {}
+        for item in items:
+            try:
+                obj = kind.from_dict(item)
+            except ValueError as err:
+                meta = item.get("metadata") or {}
+                _LOG.warning("skipping %s %s/%s: %s", plural, meta.get("namespace"), meta.get("name"), err)
+                continue
+            objects[_key(obj)] = obj
+        return objects
 
-    def _pass(self, snapshot: Mapping[Key, dict[str, Any]]) -> _Plan:
-        services = {_key(o): o for o in self._list("services")}
-        configs = {_key(o): o for o in self._list("configurations")}
-        revisions = {_key(o): o for o in self._list("revisions")}
-        routes = {_key(o): o for o in self._list("routes")}
-        http_routes = self._list("httproutes", GATEWAY_GROUP)
+    def _pass(self, snapshot: Mapping[Key, RevisionObservation]) -> _Plan:
+        now = self._now
+        services = self._list(Service, "services")
+        configs = self._list(Configuration, "configurations")
+        revisions = self._list(Revision, "revisions")
+        routes = self._list(Route, "routes")
+        http_routes = self._list(HTTPRoute, "httproutes", GATEWAY_GROUP)
 
         for key, svc in services.items():
             configs[key] = self._ensure_child(
@@ -204,43 +203,35 @@ class ServingReconciler:
             )
             routes[key] = self._ensure_child(svc, "routes", build_route(svc), routes.get(key))
 
-        by_config: dict[Key, list[dict[str, Any]]] = {}
         for key, cfg in configs.items():
             name = revision_name(cfg)
             if (key[0], name) not in revisions:
                 created = self._create("revisions", build_revision(cfg))
                 if created is not None:
                     revisions[(key[0], name)] = created
+        by_config: dict[Key, list[Revision]] = {}
         for key, rev in revisions.items():
-            owner = ((rev.get("metadata") or {}).get("labels") or {}).get(LABEL_CONFIGURATION)
+            owner = rev.labels.get(LABEL_CONFIGURATION)
             if owner:
                 by_config.setdefault((key[0], owner), []).append(rev)
 
         for key, rev in revisions.items():
-            status = dict(snapshot.get(key) or {})
-            if not status:
-                previous = rev.get("status") or {}
-                if previous.get("conditions"):
-                    status = {**previous, "actualReplicas": 0}
-                else:
-                    status = {
-                        "conditions": [
-                            {"type": "Ready", "status": "Unknown", "reason": "Deploying"},
-                            {"type": "ResourcesAvailable", "status": "Unknown", "reason": "Deploying"},
-                            {"type": "ContainerHealthy", "status": "Unknown", "reason": "Deploying"},
-                            {"type": "Active", "status": "Unknown", "reason": "Deploying"},
-                        ],
-                        "actualReplicas": 0,
-                    }
-            rev["status"] = self._write_status("revisions", rev, status)
+            before = self._status_of(rev)
+            seen = snapshot.get(key)
+            if seen is None:
+                mark_revision_unobserved(rev, now)
+            else:
+                mark_revision_status(rev, seen, now)
+            assert rev.status is not None
+            rev.status.observed_generation = rev.metadata.generation or 1
+            self._write_status("revisions", rev, before)
 
-        config_statuses: dict[Key, dict[str, Any]] = {}
         for key, cfg in configs.items():
-            st = configuration_status(cfg, by_config.get(key, []))
-            cfg["status"] = config_statuses[key] = self._write_status("configurations", cfg, st)
+            before = self._status_of(cfg)
+            mark_configuration_status(cfg, by_config.get(key, []), now)
+            self._write_status("configurations", cfg, before)
 
         plan = _Plan()
-        route_statuses: dict[Key, dict[str, Any]] = {}
         routed: set[Key] = set()
         for key, route in routes.items():
             ns = key[0]
@@ -250,34 +241,27 @@ class ServingReconciler:
                 {k[1]: v for k, v in revisions.items() if k[0] == ns},
                 self.domain,
             )
-            route_statuses[key] = self._write_status(
-                "routes", route, route_status(route, resolved, self.domain)
-            )
+            before = self._status_of(route)
+            mark_route_status(route, resolved, self.domain, now)
+            self._write_status("routes", route, before)
             plan.routes.append(RouteEntry(ns, key[1], tuple(resolved.targets), dict(resolved.tags)))
             routed.update((ns, name) for name, _ in resolved.targets)
             routed.update((ns, name) for name in resolved.tags.values())
 
         for key, svc in services.items():
-            st = service_status(
-                svc,
-                configs.get(key),
-                routes.get(key),
-                config_statuses.get(key, {}),
-                route_statuses.get(key, {}),
-            )
-            self._write_status("services", svc, st)
+            before = self._status_of(svc)
+            mark_service_status(svc, configs.get(key), routes.get(key), now)
+            self._write_status("services", svc, before)
 
         installed = self.engine.gateway.table.http_route_source
-        for hr in http_routes:
+        for hr in http_routes.values():
             hr_rules = http_route_rules(hr)
             plan.http_routes.update(hr_rules)
             programmed = all(installed.get(host) == rules for host, rules in hr_rules.items())
             self._http_route_status(hr, services, programmed)
 
         plan.exists = set(revisions)
-        latest = {
-            (k[0], str(c.get("status", {}).get("latestCreatedRevisionName"))) for k, c in configs.items()
-        }
+        latest = {(k[0], str(c.status.latest_created_revision_name)) for k, c in configs.items() if c.status}
         settings = self.engine.settings
         for key, rev in revisions.items():
             if key in routed or key in latest:
@@ -287,100 +271,80 @@ class ServingReconciler:
                     _LOG.warning("revision %s/%s cannot run: %s", key[0], key[1], err)
         return plan
 
-    def _http_route_status(self, hr: dict[str, Any], services: Mapping[Key, Any], programmed: bool) -> None:
+    def _http_route_status(self, hr: HTTPRoute, services: Mapping[Key, Service], programmed: bool) -> None:
         ns = _key(hr)[0]
-        missing = []
-        for rule in (hr.get("spec") or {}).get("rules") or []:
-            for ref in rule.get("backendRefs") or []:
-                if (ref.get("namespace") or ns, ref.get("name")) not in services:
-                    missing.append(str(ref.get("name")))
-        resolved = {"type": "ResolvedRefs", "status": "True", "reason": "ResolvedRefs"}
-        if missing:
-            resolved = {
-                "type": "ResolvedRefs",
-                "status": "False",
-                "reason": "BackendNotFound",
-                "message": f"Knative Services not found: {', '.join(sorted(set(missing)))}",
-            }
-        # Accepted only once the gateway serves these rules, so "Accepted" means requests route
-        accepted = {"type": "Accepted", "status": "True", "reason": "Accepted"}
-        if not programmed:
-            accepted = {
-                "type": "Accepted",
-                "status": "Unknown",
-                "reason": "Pending",
-                "message": "the local gateway is installing the route",
-            }
-        parents = [
+        missing = sorted(
             {
-                "parentRef": ref,
-                "controllerName": CONTROLLER_NAME,
-                "conditions": [accepted, resolved],
+                ref.name
+                for rule in hr.spec.rules or []
+                for ref in rule.backend_refs or []
+                if (ref.namespace or ns, ref.name) not in services
             }
-            for ref in (hr.get("spec") or {}).get("parentRefs") or [{"name": "local-gateway"}]
-        ]
-        self._write_status("httproutes", hr, {"parents": parents}, group=GATEWAY_GROUP, generation=False)
+        )
+        if missing:
+            message = f"Knative Services not found: {', '.join(missing)}"
+        else:
+            message = "" if programmed else "the local gateway is installing the route"
+        before = self._status_of(hr)
+        # Accepted only once the gateway serves these rules, so "Accepted" means requests route
+        for parent in hr.spec.parent_refs or [DEFAULT_PARENT]:
+            set_parent_conditions(
+                hr,
+                CONTROLLER_NAME,
+                accepted=True if programmed else None,
+                resolved_refs=not missing,
+                message=message,
+                parent=parent,
+                now=self._now,
+            )
+        self._write_status("httproutes", hr, before, group=GATEWAY_GROUP)
 
-    def _ensure_child(
-        self, owner: dict[str, Any], plural: str, want: dict[str, Any], current: dict[str, Any] | None
-    ) -> dict[str, Any]:
+    def _ensure_child(self, owner: Service, plural: str, want: _Child, current: _Child | None) -> _Child:
         if current is None:
             return self._create(plural, want) or want
         if not _owned_by(current, owner):
             return current
-        if current.get("spec") == want["spec"]:
+        spec = want.spec.to_dict()
+        if current.spec.to_dict() == spec:
             return current
-        body = {**current, "spec": want["spec"]}
+        body = {**current.to_dict(), "spec": spec}
         ns, name = _key(current)
         try:
-            updated: dict[str, Any] = self.api.replace_namespaced_custom_object(
-                GROUP, VERSION, ns, plural, name, body
-            )
-            return updated
+            updated = self.api.replace_namespaced_custom_object(GROUP, VERSION, ns, plural, name, body)
+            return type(current).from_dict(updated)
         except Exception as err:
             _LOG.warning("cannot update %s %s/%s: %s", plural, ns, name, err)
             return current
 
-    def _create(self, plural: str, body: dict[str, Any]) -> dict[str, Any] | None:
-        ns = body["metadata"]["namespace"]
+    def _create(self, plural: str, body: _Object) -> _Object | None:
+        ns, name = _key(body)
         try:
-            created: dict[str, Any] = self.api.create_namespaced_custom_object(
-                GROUP, VERSION, ns, plural, body
-            )
-            return created
+            created = self.api.create_namespaced_custom_object(GROUP, VERSION, ns, plural, body.to_dict())
+            return type(body).from_dict(created)
         except Exception as err:
             if getattr(err, "status", None) == 409:
                 return None
-            _LOG.warning("cannot create %s %s/%s: %s", plural, ns, body["metadata"]["name"], err)
+            _LOG.warning("cannot create %s %s/%s: %s", plural, ns, name, err)
             return None
 
+    @staticmethod
+    def _status_of(obj: KubeObject) -> dict[str, Any]:
+        status = getattr(obj, "status", None)
+        return status.to_dict() if status is not None else {}
+
     def _write_status(
-        self,
-        plural: str,
-        obj: dict[str, Any],
-        status: dict[str, Any],
-        *,
-        group: str = GROUP,
-        generation: bool = True,
-    ) -> dict[str, Any]:
-        meta = obj["metadata"]
-        if generation:
-            status.setdefault("observedGeneration", meta.get("generation") or 1)
-        current = obj.get("status") or {}
-        if _strip_times(current) == _strip_times(status):
-            return current
-        stamp = self._now().strftime("%Y-%m-%dT%H:%M:%SZ")
-        old = {c.get("type"): c for c in current.get("conditions") or []}
-        for cond in status.get("conditions") or []:
-            before = old.get(cond["type"])
-            same = before is not None and before.get("status") == cond["status"]
-            cond["lastTransitionTime"] = before.get("lastTransitionTime", stamp) if before and same else stamp
+        self, plural: str, obj: KubeObject, before: dict[str, Any], *, group: str = GROUP
+    ) -> None:
+        """Write the object's marked status when it changed (other than in transition times only)."""
+        status = getattr(obj, "status", None)
+        after = status.to_dict() if status is not None else {}
+        if _without_times(before) == _without_times(after):
+            return
         ns, name = _key(obj)
         try:
             self.api.patch_namespaced_custom_object_status(
-                group, VERSION, ns, plural, name, {"status": status}
+                group, VERSION, ns, plural, name, {"status": after}
             )
         except Exception as err:
             if getattr(err, "status", None) != 404:
                 _LOG.warning("cannot write status of %s %s/%s: %s", plural, ns, name, err)
-        return status

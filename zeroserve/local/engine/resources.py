@@ -1,16 +1,34 @@
 """Pure builders of Knative objects and statuses: Service -> Configuration + Route,
 Configuration -> Revision, Route traffic resolution, and the statuses each one reports.
 
-Everything here takes dicts (objects as the API server returns them) and returns dicts, so the
-reconciler stays a short get-or-create-and-propagate loop and these are tested as plain functions.
+Everything here works on the ``zeroserve.apis.knative.serving.v1`` types: the children are built from
+the parent's typed spec (traffic through Knative's defaults), and statuses are marked in place with
+the apis lifecycle helpers, whose condition manager alone stamps transition times (the ``now``
+argument). The reconciler stays a short get-or-create-and-propagate loop and these are tested as
+plain functions.
 """
 
 from __future__ import annotations
 
-import copy
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from datetime import datetime
+
+from zeroserve.apis.knative.serving.v1 import (
+    API_VERSION,
+    Configuration,
+    ConfigurationSpec,
+    ConfigurationStatus,
+    Revision,
+    RevisionSpec,
+    Route,
+    RouteSpec,
+    Service,
+    TrafficTarget,
+    lifecycle,
+)
+from zeroserve.apis.knative.serving.v1.defaults import default_traffic
+from zeroserve.apis.meta import KubeObject, ObjectMeta, OwnerReference
 
 __all__ = [
     "GROUP",
@@ -22,50 +40,44 @@ __all__ = [
     "build_configuration",
     "build_revision",
     "build_route",
-    "condition",
-    "configuration_status",
+    "mark_configuration_status",
+    "mark_route_status",
+    "mark_service_status",
     "resolve_traffic",
     "revision_name",
-    "route_status",
-    "service_status",
 ]
 
 GROUP = "serving.knative.dev"
-API_VERSION = f"{GROUP}/v1"
 LABEL_SERVICE = f"{GROUP}/service"
 LABEL_CONFIGURATION = f"{GROUP}/configuration"
 LABEL_GENERATION = f"{GROUP}/configurationGeneration"
 LABEL_ROUTE = f"{GROUP}/route"
+DEPLOYING = "Deploying"
+
+Clock = Callable[[], datetime] | None
 
 
-def condition(kind: str, status: str | bool, reason: str = "", message: str = "") -> dict[str, str]:
-    """A condition dict (``status`` as a bool becomes ``"True"``/``"False"``)."""
-    value = ("True" if status else "False") if isinstance(status, bool) else status
-    cond = {"type": kind, "status": value}
-    if reason:
-        cond["reason"] = reason
-    if message:
-        cond["message"] = message
-    return cond
+def _owner(obj: KubeObject) -> OwnerReference:
+    return OwnerReference(
+        api_version=obj.api_version or API_VERSION,
+        kind=obj.kind or type(obj).KIND,
+        name=obj.name,
+        uid=obj.metadata.uid or "",
+        controller=True,
+        block_owner_deletion=True,
+    )
 
 
-def _owner(obj: Mapping[str, Any]) -> dict[str, Any]:
-    meta = obj["metadata"]
-    return {
-        "apiVersion": obj.get("apiVersion", API_VERSION),
-        "kind": obj["kind"],
-        "name": meta["name"],
-        "uid": meta.get("uid", ""),
-        "controller": True,
-        "blockOwnerDeletion": True,
-    }
+def _child_meta(service: Service) -> ObjectMeta:
+    return ObjectMeta(
+        name=service.name,
+        namespace=service.namespace,
+        labels={**service.labels, LABEL_SERVICE: service.name},
+        owner_references=[_owner(service)],
+    )
 
 
-def _labels(obj: Mapping[str, Any]) -> dict[str, str]:
-    return {str(k): str(v) for k, v in ((obj.get("metadata") or {}).get("labels") or {}).items()}
-
-
-def build_configuration(service: Mapping[str, Any]) -> dict[str, Any]:
+def build_configuration(service: Service) -> Configuration:
     """The Configuration a Knative Service owns (same name, the Service's template).
 
     Args:
@@ -74,21 +86,11 @@ def build_configuration(service: Mapping[str, Any]) -> dict[str, Any]:
     Returns:
         The Configuration.
     """
-    meta = service["metadata"]
-    return {
-        "apiVersion": API_VERSION,
-        "kind": "Configuration",
-        "metadata": {
-            "name": meta["name"],
-            "namespace": meta["namespace"],
-            "labels": {**_labels(service), LABEL_SERVICE: meta["name"]},
-            "ownerReferences": [_owner(service)],
-        },
-        "spec": {"template": copy.deepcopy((service.get("spec") or {}).get("template") or {})},
-    }
+    template = service.spec.template.model_copy(deep=True)
+    return Configuration(metadata=_child_meta(service), spec=ConfigurationSpec(template=template))
 
 
-def build_route(service: Mapping[str, Any]) -> dict[str, Any]:
+def build_route(service: Service) -> Route:
     """The Route a Knative Service owns: its traffic, ``latestRevision`` targets pointed at its Configuration.
 
     Args:
@@ -97,30 +99,15 @@ def build_route(service: Mapping[str, Any]) -> dict[str, Any]:
     Returns:
         The Route.
     """
-    meta = service["metadata"]
-    traffic = copy.deepcopy((service.get("spec") or {}).get("traffic") or [])
-    if not traffic:
-        traffic = [{"latestRevision": True, "percent": 100}]
+    traffic = default_traffic(service.spec.traffic)
     for target in traffic:
-        latest = target.get("latestRevision", not target.get("revisionName"))
-        target["latestRevision"] = bool(latest)
-        if latest:
-            target.pop("revisionName", None)
-            target["configurationName"] = meta["name"]
-    return {
-        "apiVersion": API_VERSION,
-        "kind": "Route",
-        "metadata": {
-            "name": meta["name"],
-            "namespace": meta["namespace"],
-            "labels": {**_labels(service), LABEL_SERVICE: meta["name"]},
-            "ownerReferences": [_owner(service)],
-        },
-        "spec": {"traffic": traffic},
-    }
+        if target.latest_revision:
+            target.revision_name = None
+            target.configuration_name = service.name
+    return Route(metadata=_child_meta(service), spec=RouteSpec(traffic=traffic))
 
 
-def revision_name(configuration: Mapping[str, Any]) -> str:
+def revision_name(configuration: Configuration) -> str:
     """The name of the Revision for the Configuration's current generation (``<name>-0000N``).
 
     Args:
@@ -129,14 +116,13 @@ def revision_name(configuration: Mapping[str, Any]) -> str:
     Returns:
         ``spec.template.metadata.name`` when given, else ``<configuration>-<generation:05d>``.
     """
-    meta = configuration["metadata"]
-    template_meta = ((configuration.get("spec") or {}).get("template") or {}).get("metadata") or {}
-    if template_meta.get("name"):
-        return str(template_meta["name"])
-    return f"{meta['name']}-{int(meta.get('generation') or 1):05d}"
+    template_meta = configuration.spec.template.metadata
+    if template_meta is not None and template_meta.name:
+        return template_meta.name
+    return f"{configuration.name}-{int(configuration.metadata.generation or 1):05d}"
 
 
-def build_revision(configuration: Mapping[str, Any]) -> dict[str, Any]:
+def build_revision(configuration: Configuration) -> Revision:
     """The immutable Revision stamped from the Configuration's template.
 
     Args:
@@ -145,77 +131,72 @@ def build_revision(configuration: Mapping[str, Any]) -> dict[str, Any]:
     Returns:
         The Revision.
     """
-    meta = configuration["metadata"]
-    template = copy.deepcopy((configuration.get("spec") or {}).get("template") or {})
-    template_meta = template.get("metadata") or {}
+    template = configuration.spec.template.model_copy(deep=True)
+    template_meta = template.metadata or ObjectMeta()
     labels = {
-        **(template_meta.get("labels") or {}),
-        LABEL_CONFIGURATION: meta["name"],
-        LABEL_GENERATION: str(int(meta.get("generation") or 1)),
+        **(template_meta.labels or {}),
+        LABEL_CONFIGURATION: configuration.name,
+        LABEL_GENERATION: str(int(configuration.metadata.generation or 1)),
     }
-    service = _labels(configuration).get(LABEL_SERVICE)
+    service = configuration.labels.get(LABEL_SERVICE)
     if service:
         labels[LABEL_SERVICE] = service
-    return {
-        "apiVersion": API_VERSION,
-        "kind": "Revision",
-        "metadata": {
-            "name": revision_name(configuration),
-            "namespace": meta["namespace"],
-            "labels": labels,
-            "annotations": dict(template_meta.get("annotations") or {}),
-            "ownerReferences": [_owner(configuration)],
-        },
-        "spec": template.get("spec") or {},
-    }
+    return Revision(
+        metadata=ObjectMeta(
+            name=revision_name(configuration),
+            namespace=configuration.namespace,
+            labels=labels,
+            annotations=dict(template_meta.annotations or {}),
+            owner_references=[_owner(configuration)],
+        ),
+        spec=template.spec if template.spec is not None else RevisionSpec(),
+    )
 
 
-def _ready(obj: Mapping[str, Any] | None) -> dict[str, Any] | None:
-    if obj is None:
-        return None
-    for cond in (obj.get("status") or {}).get("conditions") or []:
-        if cond.get("type") == "Ready":
-            return dict(cond)
-    return None
+def _generation(revision: Revision) -> int:
+    try:
+        return int(revision.labels.get(LABEL_GENERATION, "0"))
+    except ValueError:
+        return 0
 
 
-def configuration_status(
-    configuration: Mapping[str, Any], revisions: Sequence[Mapping[str, Any]]
-) -> dict[str, Any]:
-    """A Configuration's status from its Revisions.
+def mark_configuration_status(
+    configuration: Configuration, revisions: Sequence[Revision], now: Clock = None
+) -> None:
+    """Mark a Configuration's status from its Revisions.
 
     ``latestCreatedRevisionName`` is the newest Revision; ``latestReadyRevisionName`` the newest one
     that is Ready. Ready follows the latest created Revision: False with ``RevisionFailed`` when it
     failed, True once it is Ready, Unknown while it deploys.
 
     Args:
-        configuration: the Configuration.
+        configuration: the Configuration; its status changes in place.
         revisions: its Revisions (any order).
-
-    Returns:
-        The status.
+        now: the clock for transition times.
     """
-    ordered = sorted(revisions, key=lambda r: int(_labels(r).get(LABEL_GENERATION, "0")))
-    status: dict[str, Any] = {"observedGeneration": (configuration["metadata"].get("generation") or 1)}
+    manager = lifecycle.configuration_conditions(configuration, now)
+    status = configuration.status
+    assert status is not None
+    status.observed_generation = configuration.metadata.generation or 1
+    ordered = sorted(revisions, key=_generation)
     if not ordered:
-        status["conditions"] = [condition("Ready", "Unknown", "Deploying")]
-        return status
+        manager.mark_unknown("Ready", DEPLOYING)
+        return
     latest = ordered[-1]
-    status["latestCreatedRevisionName"] = latest["metadata"]["name"]
-    ready_names = [r["metadata"]["name"] for r in ordered if (_ready(r) or {}).get("status") == "True"]
-    if ready_names:
-        status["latestReadyRevisionName"] = ready_names[-1]
-    latest_ready = _ready(latest) or {}
-    if latest_ready.get("status") == "True":
-        status["conditions"] = [condition("Ready", True)]
-    elif latest_ready.get("status") == "False":
-        message = (
-            f"Revision {latest['metadata']['name']!r} failed with message: {latest_ready.get('message', '')}"
+    ready = [r.name for r in ordered if r.status is not None and r.status.is_ready()]
+    if ready:
+        status.latest_ready_revision_name = ready[-1]
+    latest_ready = latest.status.get_condition("Ready") if latest.status is not None else None
+    if latest_ready is not None and latest_ready.is_true:
+        status.latest_created_revision_name = latest.name
+        lifecycle.mark_configuration_latest_ready(configuration, latest.name, now)
+    elif latest_ready is not None and latest_ready.is_false:
+        status.latest_created_revision_name = latest.name
+        lifecycle.mark_configuration_latest_failed(
+            configuration, latest.name, latest_ready.message or "", now
         )
-        status["conditions"] = [condition("Ready", False, "RevisionFailed", message)]
     else:
-        status["conditions"] = [condition("Ready", "Unknown", "Deploying")]
-    return status
+        lifecycle.mark_configuration_latest_created(configuration, latest.name, now)
 
 
 @dataclass
@@ -224,15 +205,17 @@ class ResolvedTraffic:
 
     targets: list[tuple[str, int]] = field(default_factory=list)
     tags: dict[str, str] = field(default_factory=dict)
-    status_traffic: list[dict[str, Any]] = field(default_factory=list)
-    missing: str = ""
-    """Why some traffic could not be assigned (empty when all of it was)."""
+    status_traffic: list[TrafficTarget] = field(default_factory=list)
+    missing: tuple[str, str] | None = None
+    """Why some traffic could not be assigned: ``("Revision" | "Configuration", name)`` for a target
+    that does not exist, ``("NotReady" | "Failed", configuration)`` for a Configuration with no ready
+    Revision yet (its latest still deploying, or failed)."""
 
 
 def resolve_traffic(
-    route: Mapping[str, Any],
-    configurations: Mapping[str, Mapping[str, Any]],
-    revisions: Mapping[str, Mapping[str, Any]],
+    route: Route,
+    configurations: Mapping[str, Configuration],
+    revisions: Mapping[str, Revision],
     domain: str,
 ) -> ResolvedTraffic:
     """Resolve a Route's targets to Revision names.
@@ -246,127 +229,93 @@ def resolve_traffic(
     Returns:
         The resolution.
     """
-    meta = route["metadata"]
     out = ResolvedTraffic()
     percents: dict[str, int] = {}
-    for target in (route.get("spec") or {}).get("traffic") or []:
-        name: str | None
-        if target.get("configurationName"):
-            config = configurations.get(str(target["configurationName"]))
-            name = ((config or {}).get("status") or {}).get("latestReadyRevisionName")
+    for target in route.spec.traffic or []:
+        if target.configuration_name:
+            config = configurations.get(target.configuration_name)
             if config is None:
-                out.missing = (
-                    f"Configuration {target['configurationName']!r} referenced in traffic not found."
-                )
+                out.missing = ("Configuration", target.configuration_name)
                 continue
+            name = config.status.latest_ready_revision_name if config.status is not None else None
             if name is None:
-                out.missing = (
-                    f"Configuration {target['configurationName']!r} does not have any ready Revision."
-                )
+                ready = config.status.get_condition("Ready") if config.status is not None else None
+                failed = ready is not None and ready.is_false
+                out.missing = ("Failed" if failed else "NotReady", target.configuration_name)
                 continue
         else:
-            name = str(target.get("revisionName") or "")
+            name = target.revision_name or ""
             if name not in revisions:
-                out.missing = f"Revision {name!r} referenced in traffic not found."
+                out.missing = ("Revision", name)
                 continue
-        percent = int(target.get("percent") or 0)
+        percent = int(target.percent or 0)
         if percent:
             percents[name] = percents.get(name, 0) + percent
-        entry: dict[str, Any] = {"revisionName": name, "percent": percent}
-        if target.get("latestRevision"):
-            entry["latestRevision"] = True
-        else:
-            entry["latestRevision"] = False
-        if target.get("configurationName"):
-            entry["configurationName"] = target["configurationName"]
-        if target.get("tag"):
-            tag = str(target["tag"])
-            out.tags[tag] = name
-            entry["tag"] = tag
-            entry["url"] = f"http://{tag}-{meta['name']}.{meta['namespace']}.{domain}"
+        entry = TrafficTarget(
+            revision_name=name, percent=percent, latest_revision=bool(target.latest_revision)
+        )
+        if target.configuration_name:
+            entry.configuration_name = target.configuration_name
+        if target.tag:
+            out.tags[target.tag] = name
+            entry.tag = target.tag
+            entry.url = f"http://{target.tag}-{route.name}.{route.namespace}.{domain}"
         out.status_traffic.append(entry)
     out.targets = [(n, p) for n, p in percents.items() if p > 0]
     return out
 
 
-def route_status(route: Mapping[str, Any], resolved: ResolvedTraffic, domain: str) -> dict[str, Any]:
-    """A Route's status.
+def mark_route_status(route: Route, resolved: ResolvedTraffic, domain: str, now: Clock = None) -> None:
+    """Mark a Route's status: ``url``, ``address``, ``traffic`` and its conditions.
 
     Args:
-        route: the Route.
+        route: the Route; its status changes in place.
         resolved: its resolved traffic.
         domain: the external domain.
-
-    Returns:
-        The status (``url``, ``address``, ``traffic``, conditions).
+        now: the clock for transition times.
     """
-    meta = route["metadata"]
-    name, namespace = meta["name"], meta["namespace"]
-    if resolved.missing:
-        assigned = condition("AllTrafficAssigned", False, "RevisionMissing", resolved.missing)
-        ready = condition("Ready", False, "RevisionMissing", resolved.missing)
+    lifecycle.route_conditions(route, now)
+    status = route.status
+    assert status is not None
+    status.observed_generation = route.metadata.generation or 1
+    status.traffic = list(resolved.status_traffic)
+    url = f"http://{route.name}.{route.namespace}.{domain}"
+    address = f"http://{route.name}.{route.namespace}.svc.cluster.local"
+    if resolved.missing is None:
+        lifecycle.mark_route_traffic_assigned(route, now)
+    elif resolved.missing[0] == "NotReady":
+        lifecycle.mark_route_configuration_not_ready(route, resolved.missing[1], now)
+    elif resolved.missing[0] == "Failed":
+        lifecycle.mark_route_configuration_failed(route, resolved.missing[1], now)
     else:
-        assigned = condition("AllTrafficAssigned", True)
-        ready = condition("Ready", True)
-    return {
-        "observedGeneration": meta.get("generation") or 1,
-        "url": f"http://{name}.{namespace}.{domain}",
-        "address": {"url": f"http://{name}.{namespace}.svc.cluster.local"},
-        "traffic": resolved.status_traffic,
-        "conditions": [
-            assigned,
-            condition("CertificateProvisioned", True, "TLSNotEnabled"),
-            condition(
-                "IngressReady", not resolved.missing, "" if not resolved.missing else "RevisionMissing"
-            ),
-            ready,
-        ],
-    }
+        lifecycle.mark_route_missing_target(route, resolved.missing[0], resolved.missing[1], now)
+    lifecycle.mark_route_tls_not_enabled(route, now)
+    # the gateway serves a Route's hosts as soon as it has one (a target not assigned answers 503)
+    lifecycle.mark_route_ingress_ready(route, url, address, now)
 
 
-def service_status(
-    service: Mapping[str, Any],
-    configuration: Mapping[str, Any] | None,
-    route: Mapping[str, Any] | None,
-    config_status: Mapping[str, Any],
-    route_st: Mapping[str, Any],
-) -> dict[str, Any]:
-    """A Knative Service's status, propagated from its Configuration and Route.
+def mark_service_status(
+    service: Service, configuration: Configuration | None, route: Route | None, now: Clock = None
+) -> None:
+    """Mark a Knative Service's status, propagated from its Configuration and Route.
 
     Args:
-        service: the Service.
-        configuration: its Configuration (``None`` before it exists).
-        route: its Route.
-        config_status: the Configuration's fresh status.
-        route_st: the Route's fresh status.
-
-    Returns:
-        The status.
+        service: the Service; its status changes in place.
+        configuration: its Configuration with a fresh status (``None`` before it exists).
+        route: its Route with a fresh status.
+        now: the clock for transition times.
     """
-    meta = service["metadata"]
-    status: dict[str, Any] = {"observedGeneration": meta.get("generation") or 1}
-    for key in ("latestReadyRevisionName", "latestCreatedRevisionName"):
-        if key in config_status:
-            status[key] = config_status[key]
-    if route is not None:
-        status["url"] = route_st.get("url")
-        status["address"] = route_st.get("address")
-        status["traffic"] = route_st.get("traffic", [])
-    config_ready = next((c for c in config_status.get("conditions", []) if c["type"] == "Ready"), None)
-    route_ready = next((c for c in route_st.get("conditions", []) if c["type"] == "Ready"), None)
-    cr = dict(config_ready or condition("Ready", "Unknown", "Deploying"))
-    rr = dict(route_ready or condition("Ready", "Unknown", "Deploying"))
-    cr["type"], rr["type"] = "ConfigurationsReady", "RoutesReady"
-    if configuration is None:
-        cr = condition("ConfigurationsReady", "Unknown", "Deploying")
-    if cr["status"] == "False":
-        top = {**cr, "type": "Ready"}
-    elif rr["status"] == "False" and cr["status"] == "True":
-        top = {**rr, "type": "Ready"}
-    elif cr["status"] == "True" and rr["status"] == "True":
-        top = condition("Ready", True)
+    manager = lifecycle.service_conditions(service, now)
+    status = service.status
+    assert status is not None
+    status.observed_generation = service.metadata.generation or 1
+    # the Route first: a failed Configuration then gives the Service its reason (RevisionFailed, with
+    # the revision's message) rather than the Route's RevisionMissing
+    if route is None or route.status is None:
+        manager.mark_unknown("RoutesReady", DEPLOYING)
     else:
-        top = {**(cr if cr["status"] != "True" else rr), "type": "Ready"}
-        top["status"] = "Unknown" if top["status"] != "False" else "False"
-    status["conditions"] = [cr, rr, top]
-    return status
+        lifecycle.propagate_route_status(service, route.status, now)
+    if configuration is None:
+        manager.mark_unknown("ConfigurationsReady", DEPLOYING)
+    else:
+        lifecycle.propagate_configuration_status(service, configuration.status or ConfigurationStatus(), now)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import logging
 import os
 import time
 from collections.abc import Callable
@@ -20,6 +21,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from zeroserve.apis.knative.serving.v1 import Revision
+from zeroserve.apis.meta import Condition, ObjectMeta
 from zeroserve.local.engine.activator import Activator
 from zeroserve.local.engine.autoscaler import AutoscalingSpec, ScaleDecider, ScalerState
 from zeroserve.local.engine.gpus import InsufficientGPUs, gpus_requested
@@ -27,10 +30,13 @@ from zeroserve.local.engine.images import ImageNotRunnable, LaunchPlan
 from zeroserve.local.engine.instances import Instance, InstanceFailed, InstanceState
 from zeroserve.local.engine.preparation import instance_plan, prepare_model_dir
 from zeroserve.local.engine.procstat import cpu_seconds, parse_cpu, rss_mib
-from zeroserve.local.engine.spec import STORAGE_URI_ANNOTATION, Condition, RevisionSpec, RuntimeContext
+from zeroserve.local.engine.spec import STORAGE_URI_ANNOTATION, RevisionSpec, RuntimeContext
 from zeroserve.local.engine.statefiles import private_dir
+from zeroserve.local.engine.status import Problem, RevisionObservation, mark_revision_status, one_line
 
-__all__ = ["STORAGE_URI_ANNOTATION", "Condition", "RevisionRuntime", "RevisionSpec", "RuntimeContext"]
+__all__ = ["STORAGE_URI_ANNOTATION", "RevisionRuntime", "RevisionSpec", "RuntimeContext"]
+
+_LOG = logging.getLogger(__name__)
 
 _CRASH_LOOP = 3
 """Consecutive failures to start after which waiting requests are answered instead of held."""
@@ -71,9 +77,9 @@ class RevisionRuntime:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._crashes = 0
         self._next_start = 0.0
-        self._fatal: Condition | None = None
-        self._failure: Condition | None = None
-        self._crash_note: Condition | None = None
+        self._fatal: Problem | None = None
+        self._failure: Problem | None = None
+        self._crash_note: Problem | None = None
         self._ever_ready = False
         self._stopped = False
         self.last_reason = ""
@@ -98,14 +104,14 @@ class RevisionRuntime:
                 self.spec.annotations, self.ctx.settings, self.spec.container_concurrency
             )
         except ValueError as err:
-            self._fatal = Condition("Ready", "False", "InvalidAutoscaling", str(err))
+            self._fatal = Problem("InvalidAutoscaling", str(err))
         if self._fatal is None:
             try:
                 self.ctx.images.command_for(str(self.spec.container.get("image") or ""))
                 for init in self.spec.init_containers:
                     self.ctx.images.command_for(str(init.get("image") or ""))
             except ImageNotRunnable as err:
-                self._fatal = Condition("Ready", "False", "ImageNotRunnableLocally", str(err))
+                self._fatal = Problem("ImageNotRunnableLocally", str(err))
         if self._fatal is None and self._autoscaling is not None:
             self.desired = max(self._autoscaling.initial_scale, self._autoscaling.min_scale)
             # initial-scale 0 (allowed globally): the revision is at its wanted scale, so it is Ready
@@ -164,40 +170,27 @@ class RevisionRuntime:
         """The resolved autoscaling spec (``None`` when the annotations are invalid)."""
         return self._autoscaling
 
+    def observe(self) -> RevisionObservation:
+        """What the revision's status reports now (see :func:`~.status.mark_revision_status`)."""
+        return RevisionObservation(
+            ready=self.ready_count,
+            desired=self.desired,
+            ever_ready=self._ever_ready,
+            fatal=self._fatal,
+            failure=self._failure,
+            crash=self._crash_note,
+        )
+
     def conditions(self) -> list[Condition]:
-        """The revision's conditions as Knative names them.
+        """The revision's conditions as its Revision reports them (for tests and tools).
 
         Returns:
-            ``Ready``, ``ResourcesAvailable``, ``ContainerHealthy`` and ``Active``.
+            ``Active``, ``ContainerHealthy``, ``Ready`` and ``ResourcesAvailable``.
         """
-        fatal = self._fatal
-        if fatal is not None:
-            return [
-                fatal,
-                Condition("ResourcesAvailable", "False", fatal.reason, fatal.message),
-                Condition("ContainerHealthy", "Unknown", fatal.reason, fatal.message),
-                Condition("Active", "Unknown", fatal.reason, fatal.message),
-            ]
-        ready = self.ready_count
-        healthy = self._crash_note or Condition("ContainerHealthy", "True")
-        if ready:
-            active = Condition("Active", "True")
-        elif self.desired == 0 and self._ever_ready:
-            active = Condition("Active", "False", "NoTraffic", "The target is not receiving traffic.")
-        else:
-            active = Condition("Active", "Unknown", "Activating", "Instances are starting.")
-        if self._ever_ready and (ready or self._failure is None):
-            resources = Condition("ResourcesAvailable", "True")
-            top = Condition("Ready", "True")
-        elif self._failure is not None:
-            resources = Condition("ResourcesAvailable", "False", self._failure.reason, self._failure.message)
-            top = Condition("Ready", "False", self._failure.reason, self._failure.message)
-        else:
-            resources = Condition("ResourcesAvailable", "Unknown", "Deploying")
-            top = Condition("Ready", "Unknown", "Deploying", "Instances are starting.")
-        if healthy.status == "False" and not ready and self._failure is None:
-            top = Condition("Ready", "False", healthy.reason, healthy.message)
-        return [top, resources, healthy, active]
+        revision = Revision(metadata=ObjectMeta(name=self.spec.name, namespace=self.spec.namespace))
+        mark_revision_status(revision, self.observe())
+        assert revision.status is not None
+        return list(revision.status.conditions or [])
 
     def _notify(self) -> None:
         self._on_status(self)
@@ -361,10 +354,12 @@ class RevisionRuntime:
             }.get(type(err), "ExitCode" if isinstance(err, InstanceFailed) else "StorageInitializerFailed")
             if isinstance(err, InstanceFailed) and inst is not None and inst.exit_code is not None:
                 reason = f"ExitCode{inst.exit_code}"
+            problem = Problem(reason, self._summary(err, reason))
+            _LOG.warning("revision %s: %s", self.spec.key, err, exc_info=not isinstance(err, InstanceFailed))
             if isinstance(err, ImageNotRunnable):
-                self._fatal = Condition("Ready", "False", reason, str(err))
+                self._fatal = problem
             else:
-                self._failure = Condition("Ready", "False", reason, str(err))
+                self._failure = problem
                 delay = self._backoff()
                 if isinstance(err, InstanceFailed):
                     self._note_crash(f"instance failed to start: {err}", delay)
@@ -382,6 +377,18 @@ class RevisionRuntime:
         self._ever_ready = self._ever_ready or self.ready_count >= wanted
         self._notify()
 
+    def _summary(self, err: Exception, reason: str) -> str:
+        """One readable line: what failed and what to do (the full text goes to the engine's log)."""
+        text = one_line(str(err)) or type(err).__name__
+        uri = self.spec.storage_uri
+        if reason == "StorageInitializerFailed":
+            return f"cannot fetch the model from storageUri {uri}: {text}" if uri else text
+        if isinstance(err, InstanceFailed):
+            if uri:
+                text += f" (storageUri {uri})"
+            return f"{text}; full log: zeroserve logs {self.spec.service} -n {self.spec.namespace}"
+        return text
+
     def _reject_if_crash_looping(self) -> None:
         reason = self.unavailable
         if reason is not None:
@@ -398,11 +405,9 @@ class RevisionRuntime:
         return delay
 
     def _note_crash(self, what: str, delay: float) -> None:
-        self._crash_note = Condition(
-            "ContainerHealthy",
-            "False",
+        self._crash_note = Problem(
             "CrashLoopBackOff" if self._crashes > 1 else "ContainerRestarted",
-            f"{what.splitlines()[0]}; restart {self._crashes} in {delay:g}s",
+            f"{one_line(what)}; restart {self._crashes} in {delay:g}s",
         )
 
     def _on_exit(self, inst: Instance) -> None:

@@ -19,6 +19,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from zeroserve.apis.gateway.v1 import HTTPRoute
+from zeroserve.apis.gateway.v1.defaults import default_http_route
+
 __all__ = [
     "PATH_PREFIX",
     "HTTPRouteRule",
@@ -237,41 +240,41 @@ class RoutingTable:
         return None
 
 
-def http_route_rules(obj: Mapping[str, Any]) -> dict[str, list[HTTPRouteRule]]:
-    """Read a ``gateway.networking.k8s.io/v1`` HTTPRoute into hostname -> rules.
+def http_route_rules(route: HTTPRoute | Mapping[str, Any]) -> dict[str, list[HTTPRouteRule]]:
+    """Read a ``gateway.networking.k8s.io/v1`` HTTPRoute, with Gateway API's defaults, into hostname -> rules.
 
     Only ``backendRefs`` of kind ``Service`` are understood (a Knative Service's Route of that name);
     the first such backend of a rule is used.
 
     Args:
-        obj: the HTTPRoute as a dict.
+        route: the HTTPRoute, typed or as the API server returns it.
 
     Returns:
         hostname -> rules.
     """
-    meta = obj.get("metadata") or {}
-    namespace = str(meta.get("namespace") or "default")
-    spec = obj.get("spec") or {}
+    typed = route if isinstance(route, HTTPRoute) else HTTPRoute.from_dict(dict(route))
+    typed = default_http_route(typed)
+    namespace = typed.namespace or "default"
     rules: list[HTTPRouteRule] = []
-    for rule in spec.get("rules") or []:
-        backends = [b for b in rule.get("backendRefs") or [] if (b.get("kind") or "Service") == "Service"]
+    for rule in typed.spec.rules or []:
+        backends = [b for b in rule.backend_refs or [] if b.kind == "Service"]
         if not backends:
             continue
         backend = backends[0]
         rewrite = None
-        for flt in rule.get("filters") or []:
-            if flt.get("type") == "URLRewrite":
-                rewrite = (flt.get("urlRewrite") or {}).get("hostname") or rewrite
-        matches = rule.get("matches") or [{"path": {"type": "PathPrefix", "value": "/"}}]
-        for match in matches:
-            path = match.get("path") or {"type": "PathPrefix", "value": "/"}
+        for flt in rule.filters or []:
+            if flt.type == "URLRewrite" and flt.url_rewrite is not None:
+                rewrite = flt.url_rewrite.hostname or rewrite
+        for match in rule.matches or []:
+            if match.path is None:
+                continue
             rules.append(
                 HTTPRouteRule(
-                    match_type=str(path.get("type") or "PathPrefix"),
-                    value=str(path.get("value") or "/"),
-                    backend_namespace=str(backend.get("namespace") or namespace),
-                    backend_name=str(backend["name"]),
-                    rewrite_host=str(rewrite) if rewrite else None,
+                    match_type=match.path.type or "PathPrefix",
+                    value=match.path.value or "/",
+                    backend_namespace=backend.namespace or namespace,
+                    backend_name=backend.name,
+                    rewrite_host=rewrite or None,
                 )
             )
-    return {str(h): rules for h in spec.get("hostnames") or []}
+    return {h: rules for h in typed.spec.hostnames or []}

@@ -1,9 +1,9 @@
 """What the engine knows of a revision before running it, and what its revisions share.
 
-:class:`RevisionSpec` is read from a ``serving.knative.dev/v1`` Revision (the serving container, init
-containers, annotations, ``containerConcurrency``, ``timeoutSeconds`` and the model's storage URI);
-:class:`Condition` is a Knative condition; :class:`RuntimeContext` holds what every running revision
-shares (settings, image table, zygote, GPUs, folders).
+:class:`RevisionSpec` is read from a ``serving.knative.dev/v1`` Revision, parsed with the apis types
+and Knative's defaults (the serving container, init containers, annotations, ``containerConcurrency``,
+``timeoutSeconds`` and the model's storage URI); :class:`RuntimeContext` holds what every running
+revision shares (settings, image table, zygote, GPUs, folders).
 """
 
 from __future__ import annotations
@@ -14,12 +14,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from zeroserve.apis.knative.serving.v1 import Revision
+from zeroserve.apis.knative.serving.v1.defaults import ServingDefaults, default_revision
 from zeroserve.local.engine.gpus import GpuAllocator
 from zeroserve.local.engine.images import ImageTable
 from zeroserve.local.engine.settings import EngineSettings
 from zeroserve.local.engine.zygote import Zygote
 
-__all__ = ["STORAGE_INITIALIZER", "STORAGE_URI_ANNOTATION", "Condition", "RevisionSpec", "RuntimeContext"]
+__all__ = ["STORAGE_INITIALIZER", "STORAGE_URI_ANNOTATION", "RevisionSpec", "RuntimeContext"]
 
 STORAGE_URI_ANNOTATION = "internal.serving.kserve.io/storage-initializer-sourceuri"
 """KServe's annotation naming the model to download into ``/mnt/models`` before the container starts."""
@@ -50,54 +52,45 @@ class RevisionSpec:
         return f"{self.namespace}/{self.name}"
 
     @classmethod
-    def from_object(cls, obj: Mapping[str, Any], settings: EngineSettings) -> RevisionSpec:
-        """Read a Revision (``serving.knative.dev/v1``) as a dict.
+    def from_object(cls, obj: Mapping[str, Any] | Revision, settings: EngineSettings) -> RevisionSpec:
+        """Read a Revision (``serving.knative.dev/v1``), with Knative's defaults applied.
 
         Args:
-            obj: the Revision.
+            obj: the Revision, typed or as the API server returns it.
             settings: defaults for timeouts.
 
         Returns:
             The spec.
         """
-        meta = obj.get("metadata") or {}
-        spec = obj.get("spec") or {}
-        containers = spec.get("containers") or [{}]
+        revision = obj if isinstance(obj, Revision) else Revision.from_dict(dict(obj))
+        defaults = ServingDefaults(revision_timeout_seconds=int(settings.revision_timeout_seconds))
+        revision = default_revision(revision, defaults)
+        spec = revision.spec
+        containers = [c.to_dict() for c in spec.containers or []] or [{}]
         serving = next((c for c in containers if c.get("ports")), containers[0])
-        labels = meta.get("labels") or {}
-        annotations = {str(k): str(v) for k, v in (meta.get("annotations") or {}).items()}
+        annotations = revision.annotations
         storage_uri = annotations.get(STORAGE_URI_ANNOTATION)
         if storage_uri is None:
             for item in serving.get("env") or []:
                 if item.get("name") == "STORAGE_URI" and item.get("value") and "://" in str(item["value"]):
                     storage_uri = str(item["value"])
-        init_containers = list(spec.get("initContainers") or [])
+        init_containers = [c.to_dict() for c in spec.init_containers or []]
         if storage_uri is not None:
             # the engine downloads in-process through the storage layer (cache, mirrors), so the
             # injected initializer container would only repeat the work
             init_containers = [c for c in init_containers if c.get("name") != STORAGE_INITIALIZER]
-        timeout = float(spec.get("timeoutSeconds") or settings.revision_timeout_seconds)
+        timeout = float(spec.timeout_seconds or settings.revision_timeout_seconds)
         return cls(
-            namespace=str(meta.get("namespace") or "default"),
-            name=str(meta.get("name")),
-            service=str(labels.get("serving.knative.dev/configuration") or meta.get("name")),
-            container=dict(serving),
+            namespace=revision.namespace or "default",
+            name=revision.name,
+            service=revision.labels.get("serving.knative.dev/configuration") or revision.name,
+            container=serving,
             init_containers=init_containers,
             annotations=annotations,
-            container_concurrency=int(spec.get("containerConcurrency") or 0),
+            container_concurrency=int(spec.container_concurrency or 0),
             timeout_seconds=min(timeout, settings.max_revision_timeout_seconds),
             storage_uri=storage_uri,
         )
-
-
-@dataclass(frozen=True)
-class Condition:
-    """A Knative condition: ``status`` is ``"True"``, ``"False"`` or ``"Unknown"``."""
-
-    type: str
-    status: str
-    reason: str = ""
-    message: str = ""
 
 
 @dataclass

@@ -49,6 +49,7 @@ __all__ = [
     "mark_revision_resources_available",
     "mark_revision_resources_unavailable",
     "mark_revision_resources_unknown",
+    "mark_route_configuration_failed",
     "mark_route_configuration_not_ready",
     "mark_route_ingress_not_ready",
     "mark_route_ingress_ready",
@@ -260,7 +261,19 @@ def mark_route_missing_target(route: Route, kind: str, name: str, now: Clock = N
 
 
 def mark_route_configuration_not_ready(route: Route, name: str, now: Clock = None) -> None:
-    """``AllTrafficAssigned=False``: a target follows a Configuration with no ready Revision yet.
+    """``AllTrafficAssigned=Unknown``: a target follows a Configuration still waiting for a ready Revision.
+
+    Args:
+        route: The Route.
+        name: The Configuration's name.
+        now: The clock for transition times.
+    """
+    message = f"Configuration {name!r} is waiting for a Revision to become ready."
+    route_conditions(route, now).mark_unknown("AllTrafficAssigned", "RevisionMissing", message)
+
+
+def mark_route_configuration_failed(route: Route, name: str, now: Clock = None) -> None:
+    """``AllTrafficAssigned=False``: a target follows a Configuration whose latest Revision failed.
 
     Args:
         route: The Route.
