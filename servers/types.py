@@ -55,15 +55,15 @@ class Tensor:
 
     @property
     def data(self) -> Any:
-        """The tensor's data as a (flat or nested) list, as it arrives in or leaves as JSON."""
+        """The tensor's data as a (flat or nested) list, as it arrives in or leaves as JSON.
+
+        BYTES elements that arrived as raw data (gRPC, the binary extension) stay ``bytes``, as in
+        KServe, so binary contents such as a JPEG are never decoded; :meth:`as_string` decodes.
+        """
         if self._data is None:
             if self._array is None and self._raw is None:
                 return None
-            arr = self.as_numpy()
-            if arr.dtype == object:
-                self._data = [x.decode() if isinstance(x, bytes) else x for x in arr.ravel()]
-            else:
-                self._data = arr.ravel().tolist()
+            self._data = self.as_numpy().ravel().tolist()
         return self._data
 
     @data.setter
@@ -140,7 +140,8 @@ class Tensor:
     def _from_list(self, data: Any) -> np.ndarray:
         dtype = tensors.numpy_dtype(self.datatype, self.where)
         try:
-            inferred = np.asarray(data)
+            # BYTES as objects: numpy's fixed-width bytes type would drop trailing NUL bytes
+            inferred = np.array(data, dtype=object) if self.datatype == "BYTES" else np.asarray(data)
         except ValueError:  # ragged nesting
             raise InvalidInput(
                 f"{self.where}: data is not a regular (rectangular) array: rows of different lengths"

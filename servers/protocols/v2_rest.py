@@ -166,6 +166,23 @@ def decode_infer_request(
     )
 
 
+def _bytes_as_text(tensor: Tensor) -> list[Any] | None:
+    """A BYTES tensor's elements as JSON strings, or ``None`` when one of them is not UTF-8."""
+    items = tensor._data if tensor._data is not None else tensor.as_numpy().ravel().tolist()
+
+    def text(value: Any) -> Any:
+        if isinstance(value, bytes):
+            return value.decode()
+        if isinstance(value, list):
+            return [text(v) for v in value]
+        return value
+
+    try:
+        return [text(v) for v in items] if isinstance(items, list) else text(items)
+    except UnicodeDecodeError:
+        return None
+
+
 def _encode(
     head: dict[str, Any], tensors: list[Tensor], key: str, binary_flags: list[bool]
 ) -> tuple[bytes, int | None]:
@@ -174,11 +191,17 @@ def _encode(
     for tensor, binary in zip(tensors, binary_flags, strict=True):
         entry: dict[str, Any] = {"name": tensor.name, "shape": tensor.shape, "datatype": tensor.datatype}
         params = {k: v for k, v in tensor.parameters.items() if k not in ("binary_data", "binary_data_size")}
+        text = None
+        if not binary and tensor.datatype == "BYTES":
+            text = _bytes_as_text(tensor)
+            binary = text is None  # not UTF-8: JSON cannot carry it, the binary extension can
         if binary:
             raw = tensor.raw_data
             chunk = bytes(raw) if raw is not None else to_raw(tensor.as_numpy(), tensor.datatype)
             params["binary_data_size"] = len(chunk)
             chunks.append(chunk)
+        elif text is not None:
+            entry["data"] = text
         elif tensor._data is not None:
             entry["data"] = tensor._data
         else:
