@@ -29,6 +29,13 @@ from zeroserve.local.apiserver.registry import Registry
 from zeroserve.local.apiserver.resources import ResourceType
 from zeroserve.local.apiserver.selectors import Selector, parse_field_selector, parse_label_selector
 from zeroserve.local.apiserver.tables import table_for, wants_table
+from zeroserve.local.apiserver.tokens import (
+    TokenIssuer,
+    ensure_default_service_accounts,
+    load_or_create_key,
+    token_request,
+    token_review,
+)
 from zeroserve.local.apiserver.watchstream import WatchOptions, watch_response
 from zeroserve.local.apiserver.writes import create_object, patch_object, update_object
 
@@ -36,6 +43,9 @@ __all__ = ["create_app"]
 
 _log = logging.getLogger(__name__)
 _METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
+_SERVICE_ACCOUNTS = ("", "serviceaccounts")
+_TOKEN_REVIEWS = ("authentication.k8s.io", "tokenreviews")
+_NAMESPACES = ("", "namespaces")
 _HEALTH = ("/healthz", "/livez", "/readyz")
 _DEFAULT_WATCH_SECONDS = 1800
 
@@ -108,8 +118,10 @@ class _Handlers:
         bookmark_interval: float,
         metrics: ApiServerMetrics,
         limits: BodyLimits,
+        issuer: TokenIssuer,
     ) -> None:
         self.limits = limits
+        self.issuer = issuer
         self.registry = registry
         self.metrics = metrics
         self.bookmark_interval = bookmark_interval
@@ -161,6 +173,19 @@ class _Handlers:
             raise errors.ApiError(404, "NotFound", "the server could not find the requested resource")
         if rt.namespaced and target.name and target.namespace is None:
             raise errors.ApiError(404, "NotFound", "the server could not find the requested resource")
+        if rt.key == _SERVICE_ACCOUNTS and target.subresource == "token" and target.name:
+            if request.method != "POST":
+                raise errors.method_not_allowed(request.method, "serviceaccounts/token")
+            decoded = await self._body(request, rt, target.version, "Ignore")
+            issued = token_request(
+                self.registry, self.issuer, target.namespace or "", target.name, decoded.value
+            )
+            return _json(issued, 201)
+        if rt.key == _TOKEN_REVIEWS:
+            if request.method != "POST" or target.name or target.watch:
+                raise errors.method_not_allowed(request.method, rt.group_resource)
+            decoded = await self._body(request, rt, target.version, "Ignore")
+            return _json(token_review(self.registry, self.issuer, decoded.value, self.token), 201)
         if target.subresource and target.subresource != "status":
             raise errors.ApiError(404, "NotFound", "the server could not find the requested resource")
         return await self._resource(request, rt, target)
@@ -335,6 +360,8 @@ class _Handlers:
     def _written(
         self, rt: ResourceType, version: str, obj: dict[str, Any], warnings: list[str], code: int
     ) -> Response:
+        if rt.key == _NAMESPACES and self.registry.lookup(rt, "", obj["metadata"]["name"]) is obj:
+            ensure_default_service_accounts(self.registry, obj["metadata"]["name"])
         response = _json(self.registry.output(rt, version, obj), code)
         for warning in warnings:
             response.headers.append("Warning", f'299 - "{warning.replace(chr(34), chr(92) + chr(34))}"')
@@ -416,6 +443,7 @@ def create_app(
     bookmark_interval: float = 60.0,
     metrics: ApiServerMetrics | None = None,
     limits: BodyLimits | None = None,
+    issuer: TokenIssuer | None = None,
 ) -> Starlette:
     """Build the API server's ASGI application.
 
@@ -426,6 +454,7 @@ def create_app(
         bookmark_interval: seconds of quiet after which a watch that allows bookmarks gets one.
         metrics: where request metrics go (served at ``/metrics``); a fresh registry when omitted.
         limits: request body limits (size, nesting, YAML alias expansion); Kubernetes' when omitted.
+        issuer: signs and verifies ServiceAccount tokens; one with a fresh in-memory key when omitted.
 
     Returns:
         The Starlette application.
@@ -437,5 +466,6 @@ def create_app(
         bookmark_interval,
         metrics or ApiServerMetrics(),
         limits or BodyLimits(),
+        issuer or TokenIssuer(load_or_create_key(None)),
     )
     return Starlette(routes=[Route("/{path:path}", handlers.handle, methods=_METHODS)])

@@ -23,6 +23,7 @@ __all__ = [
 AGGREGATED_MEDIA = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList"
 _VERSION = re.compile(r"^v(\d+)(?:(alpha|beta)(\d+))?$")
 _STATUS_VERBS = ["get", "patch", "update"]
+_AUTHENTICATION = "authentication.k8s.io"  # the group of every non-status subresource served (token)
 
 
 def _version_priority(version: str) -> tuple[int, int, int, str]:
@@ -115,13 +116,25 @@ def api_resource_list(types: list[ResourceType], group: str, version: str) -> di
             "singularName": rt.singular,
             "namespaced": rt.namespaced,
             "kind": rt.kind,
-            "verbs": VERBS,
+            "verbs": rt.extra.get("verbs", VERBS),
         }
         if rt.short_names:
             entry["shortNames"] = list(rt.short_names)
         if rt.categories:
             entry["categories"] = list(rt.categories)
         resources.append(entry)
+        for name, kind in rt.extra.get("subresources", {}).items():
+            resources.append(
+                {
+                    "name": f"{rt.plural}/{name}",
+                    "singularName": "",
+                    "namespaced": rt.namespaced,
+                    "group": _AUTHENTICATION,
+                    "version": "v1",
+                    "kind": kind,
+                    "verbs": ["create"],
+                }
+            )
         version_def = rt.version(version)
         if version_def is not None and version_def.status_subresource:
             resources.append(
@@ -171,16 +184,22 @@ def aggregated_discovery(types: list[ResourceType], *, core: bool) -> dict[str, 
                     "responseKind": kind,
                     "scope": "Namespaced" if rt.namespaced else "Cluster",
                     "singularResource": rt.singular,
-                    "verbs": VERBS,
+                    "verbs": rt.extra.get("verbs", VERBS),
                 }
                 if rt.short_names:
                     resource["shortNames"] = list(rt.short_names)
                 if rt.categories:
                     resource["categories"] = list(rt.categories)
+                subresources = []
                 if version_def.status_subresource:
-                    resource["subresources"] = [
+                    subresources.append(
                         {"subresource": "status", "responseKind": kind, "verbs": _STATUS_VERBS}
-                    ]
+                    )
+                for name, response_kind in rt.extra.get("subresources", {}).items():
+                    response = {"group": _AUTHENTICATION, "version": "v1", "kind": response_kind}
+                    subresources.append({"subresource": name, "responseKind": response, "verbs": ["create"]})
+                if subresources:
+                    resource["subresources"] = subresources
                 resources.append(resource)
             entries.append({"version": version, "resources": resources, "freshness": "Current"})
         items.append({"metadata": {"name": group, "creationTimestamp": None}, "versions": entries})

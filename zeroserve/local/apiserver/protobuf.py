@@ -1,9 +1,10 @@
 """Decoding of the Kubernetes protobuf request bodies kubectl sends for a few built-in kinds.
 
-kubectl's typed clients (``kubectl create namespace | configmap | secret``) send
+kubectl's typed clients (``kubectl create namespace | configmap | secret | serviceaccount | token``) send
 ``application/vnd.kubernetes.protobuf``: the magic ``k8s\\0`` and a ``runtime.Unknown`` envelope whose
 ``raw`` bytes are the object's message. This module reads the protobuf wire format and maps the field
-numbers of ``k8s.io/api/core/v1`` Namespace, ConfigMap and Secret (and ``ObjectMeta``) to their JSON
+numbers of ``k8s.io/api/core/v1`` Namespace, ConfigMap, Secret and ServiceAccount, and of
+``authentication.k8s.io/v1`` TokenRequest and TokenReview (and ``ObjectMeta``) to their JSON
 form. Responses are always JSON, which clients accept.
 """
 
@@ -72,8 +73,24 @@ _SCHEMAS: dict[str, _Schema] = {
         4: ("stringData", "map:str"),
         5: ("immutable", "bool"),
     },
+    "ServiceAccount": {1: ("metadata", "msg:ObjectMeta"), 4: ("automountServiceAccountToken", "bool")},
+    "BoundObjectReference": {
+        1: ("kind", "str"),
+        2: ("apiVersion", "str"),
+        3: ("name", "str"),
+        4: ("uid", "str"),
+    },
+    "TokenRequestSpec": {
+        1: ("audiences", "list:str"),
+        3: ("boundObjectRef", "msg:BoundObjectReference"),
+        4: ("expirationSeconds", "int"),
+    },
+    "TokenRequest": {1: ("metadata", "msg:ObjectMeta"), 2: ("spec", "msg:TokenRequestSpec")},
+    "TokenReviewSpec": {1: ("token", "str"), 2: ("audiences", "list:str")},
+    "TokenReview": {1: ("metadata", "msg:ObjectMeta"), 2: ("spec", "msg:TokenReviewSpec")},
     "Time": {1: ("seconds", "int"), 2: ("nanos", "int")},
 }
+_DECODED_KINDS = ("Namespace", "ConfigMap", "Secret", "ServiceAccount", "TokenRequest", "TokenReview")
 
 
 def _varint(data: bytes, pos: int) -> tuple[int, int]:
@@ -168,7 +185,7 @@ def decode_protobuf(body: bytes) -> dict[str, Any]:
         envelope = _message("Unknown", body[len(_MAGIC) :])
         type_meta = envelope.get("typeMeta", {})
         kind = type_meta.get("kind", "")
-        if kind not in ("Namespace", "ConfigMap", "Secret"):
+        if kind not in _DECODED_KINDS:
             raise unsupported_media_type(f"{PROTOBUF} (kind {kind or 'unknown'}); send application/json")
         obj = _message(kind, envelope.get("raw", b""))
     except (ValueError, UnicodeDecodeError) as exc:

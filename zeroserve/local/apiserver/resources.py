@@ -53,6 +53,8 @@ class ResourceType:
     list_kind: str = ""
     builtin: bool = False
     extra: dict[str, Any] = field(default_factory=dict, compare=False)
+    """Serving details of some built-ins: ``verbs`` (when not all of :data:`VERBS`) and
+    ``subresources`` other than ``status`` (name -> the kind a ``create`` on it returns)."""
 
     @property
     def key(self) -> tuple[str, str]:
@@ -89,6 +91,7 @@ def _builtin(
     status: bool = False,
     columns: tuple[dict[str, Any], ...] = (_AGE,),
     schema: dict[str, Any] | None = None,
+    extra: dict[str, Any] | None = None,
 ) -> ResourceType:
     return ResourceType(
         group=group,
@@ -100,6 +103,7 @@ def _builtin(
         short_names=short_names,
         list_kind=f"{kind}List",
         builtin=True,
+        extra=extra or {},
     )
 
 
@@ -121,6 +125,14 @@ _NAMESPACE_SCHEMA = _object(
 )
 _CONFIGMAP_SCHEMA = _object(data=_STRINGS, binaryData=_STRINGS, immutable={"type": "boolean"})
 _SECRET_SCHEMA = _object(data=_STRINGS, stringData=_STRINGS, type=_STRING, immutable={"type": "boolean"})
+_SERVICE_ACCOUNT_SCHEMA = _object(
+    secrets={"type": "array", "items": {"type": "object", "x-kubernetes-preserve-unknown-fields": True}},
+    imagePullSecrets={
+        "type": "array",
+        "items": {"type": "object", "x-kubernetes-preserve-unknown-fields": True},
+    },
+    automountServiceAccountToken={"type": "boolean"},
+)
 _LEASE_SCHEMA = _object(
     spec=_object(
         holderIdentity=_STRING,
@@ -165,6 +177,23 @@ def builtin_types() -> list[ResourceType]:
             schema=_SECRET_SCHEMA,
         ),
         _builtin("", "v1", "events", "Event", short_names=("ev",), columns=event_columns),
+        _builtin(
+            "",
+            "v1",
+            "serviceaccounts",
+            "ServiceAccount",
+            short_names=("sa",),
+            schema=_SERVICE_ACCOUNT_SCHEMA,
+            extra={"subresources": {"token": "TokenRequest"}},
+        ),
+        _builtin(
+            "authentication.k8s.io",
+            "v1",
+            "tokenreviews",
+            "TokenReview",
+            namespaced=False,
+            extra={"verbs": ["create"]},
+        ),
         _builtin("events.k8s.io", "v1", "events", "Event", short_names=("ev",), columns=event_columns),
         _builtin(
             "coordination.k8s.io",

@@ -31,6 +31,7 @@ from zeroserve.local.apiserver.filemodes import private_folder, secure_folder
 from zeroserve.local.apiserver.registry import CRD_KEY, NAMESPACE_KEY, Registry
 from zeroserve.local.apiserver.settings import ApiServerSettings
 from zeroserve.local.apiserver.storage import Storage
+from zeroserve.local.apiserver.tokens import TokenIssuer, ensure_default_service_accounts, load_or_create_key
 from zeroserve.local.apiserver.watch import WatchHub
 from zeroserve.local.apiserver.writes import create_object, update_object
 
@@ -141,6 +142,8 @@ class ApiServer:
         registry = Registry(self._storage, self._hub, max_object_bytes=settings.max_object_bytes)
         collector = GarbageCollector(registry)
         bootstrap(registry, self.settings.namespaces, self._crds)
+        ensure_default_service_accounts(registry)
+        issuer = TokenIssuer(load_or_create_key(None if settings.in_memory else self.folder))
         collector.sweep()  # children whose owners went while the server was down, or before a fix
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -154,7 +157,11 @@ class ApiServer:
             max_values=settings.max_yaml_values,
         )
         app = create_app(
-            registry, token=self.token, server_address=f"{settings.host}:{self.port}", limits=limits
+            registry,
+            token=self.token,
+            server_address=f"{settings.host}:{self.port}",
+            limits=limits,
+            issuer=issuer,
         )
         tls: dict[str, Any] = {}
         if settings.tls:
