@@ -257,6 +257,14 @@ class ModelServer:
         await self.load_models(models)
         app = self.create_application()
         sock = bind_socket(s.host, s.http_port, flag="--http_port")
+        if s.grpc_port > 0:
+            # Fail fast, before HTTP serves, with the one-line message (grpc's own failure would log
+            # a C-core error line first); grpc binds the port itself right after.
+            try:
+                bind_socket(s.host, s.grpc_port, flag="--grpc_port").close()
+            except OSError:
+                sock.close()
+                raise
         http_port = sock.getsockname()[1]
         server = uvicorn_server(app, s)
         serve_task = asyncio.create_task(server.serve(sockets=[sock]))

@@ -46,7 +46,13 @@ def run_workers(server: ModelServer, models: Sequence[Model]) -> None:
         configure_logging(s.log_level, server.request_id)
     with asyncio.Runner(loop_factory=new_loop) as runner:
         runner.run(server.load_models(models))
-    sock = bind_socket(s.host, s.http_port)
+    sock = bind_socket(s.host, s.http_port, flag="--http_port")
+    if s.grpc_port > 0:  # fail fast with the one-line message, before any worker forks
+        try:
+            bind_socket(s.host, s.grpc_port, flag="--grpc_port").close()
+        except OSError:
+            sock.close()
+            raise
     children: list[int] = []
     for _ in range(s.workers):
         pid = os.fork()
@@ -107,6 +113,7 @@ async def _supervise(server: ModelServer, sock: socket.socket, children: list[in
             s.host,
             s.grpc_port,
             s.grpc_max_message_length,
+            enable_model_repository=s.enable_model_repository,
         )
     http_port = sock.getsockname()[1]
     if s.ready_file is not None:
