@@ -150,3 +150,24 @@ async def test_duplicate_fields_refused_under_strict_and_warned_otherwise(api: h
     assert warned.json()["metadata"]["name"] == "dup", "the last value wins, as in Kubernetes"
     assert warned.headers["warning"] == '299 - "duplicate field \\"metadata.name\\""'
     assert ignored.status_code == 201 and "warning" not in ignored.headers
+
+
+async def test_an_internal_failure_is_a_status_without_python_details() -> None:
+    storage = Storage(None)
+    registry = Registry(storage, WatchHub())
+    bootstrap(registry, ["default"], [])
+    app = create_app(registry, token=None)
+    storage.close()  # the database goes away under the server: every write now fails inside sqlite3
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://api") as client:
+        failed = await client.post(CM, json=_cm("lost"))
+
+    assert failed.status_code == 500
+    assert failed.json() == {
+        "kind": "Status",
+        "apiVersion": "v1",
+        "metadata": {},
+        "status": "Failure",
+        "message": "an internal error occurred; the API server's log has the details",
+        "reason": "InternalError",
+        "code": 500,
+    }
