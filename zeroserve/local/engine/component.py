@@ -2,7 +2,8 @@
 
 ``zeroserve up`` starts it after the API server (it needs ``ctx.kubeconfig``); it starts the
 gateway on ``ctx.gateway_host:ctx.gateway_port`` (0 picks a free port, written back into
-``ctx.gateway_port``), warms the zygote, and reconciles Knative Services, Configurations, Revisions,
+``ctx.gateway_port``), holding requests until a first pass has installed the stored routes and
+started the revisions they name, warms the zygote, and reconciles Knative Services, Configurations, Revisions,
 Routes and HTTPRoutes until stopped. When another component publishes ``ctx.extra["broker_url"]``,
 the gateway routes ``broker-ingress.knative-eventing.svc.cluster.local`` to it.
 """
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import Callable
 from pathlib import Path
 
@@ -22,6 +24,11 @@ from zeroserve.local.engine.reconciler import ServingReconciler
 from zeroserve.local.engine.settings import EngineSettings
 
 __all__ = ["EngineComponent"]
+
+_LOG = logging.getLogger(__name__)
+
+_FIRST_PASS_TIMEOUT = 30.0
+"""Longest the gateway holds requests at start while the first pass reads the stored routes."""
 
 
 def _custom_objects_api(kubeconfig: Path) -> object:
@@ -75,6 +82,9 @@ class EngineComponent:
             on_revision_status=lambda _rev: self._wake(),
         )
         self.engine = engine
+        # requests wait until the first pass has installed the stored routes (after a restart the
+        # gateway then serves them at once, instead of answering 404 while it reads them)
+        engine.gateway.opened.clear()
         ctx.gateway_port = await engine.start(ctx.gateway_host, ctx.gateway_port)
         ctx.extra["gateway_url"] = ctx.gateway_url
         api = await asyncio.to_thread(_custom_objects_api, ctx.kubeconfig)
@@ -82,6 +92,11 @@ class EngineComponent:
             api, engine, domain=ctx.domain, interval=self.settings.poll_interval
         )
         self.reconciler.before_pass.append(self._sync_upstreams)
+        try:
+            await asyncio.wait_for(self.reconciler.sync_once(), _FIRST_PASS_TIMEOUT)
+        except Exception as err:  # serve anyway; the loop below keeps trying
+            _LOG.warning("the first serving reconcile pass failed (%s); the gateway opens without it", err)
+        engine.gateway.opened.set()
         self._task = asyncio.create_task(self.reconciler.run(), name="zeroserve-engine-reconciler")
 
     def _wake(self) -> None:

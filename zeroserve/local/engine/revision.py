@@ -116,7 +116,7 @@ class RevisionRuntime:
             self.desired = max(self._autoscaling.initial_scale, self._autoscaling.min_scale)
             # initial-scale 0 (allowed globally): the revision is at its wanted scale, so it is Ready
             # without an instance, as in Knative; the first request starts one
-            self._ever_ready = self.desired == 0
+            self._ever_ready = self.desired == 0 or self.spec.previously_ready
             self._initial = self.desired
             self._loop_task = asyncio.create_task(self._loop())
         self._notify()

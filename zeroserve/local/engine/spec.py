@@ -45,6 +45,9 @@ class RevisionSpec:
     container_concurrency: int = 0
     timeout_seconds: float = 300.0
     storage_uri: str | None = None
+    previously_ready: bool = False
+    """The Revision's stored status says Ready (it served before the platform restarted, or before it
+    was forgotten at zero): it stays Ready while its first instance starts, as at scale from zero."""
 
     @property
     def key(self) -> str:
@@ -90,6 +93,7 @@ class RevisionSpec:
             container_concurrency=int(spec.container_concurrency or 0),
             timeout_seconds=min(timeout, settings.max_revision_timeout_seconds),
             storage_uri=storage_uri,
+            previously_ready=revision.status is not None and revision.status.is_ready(),
         )
 
 
