@@ -20,6 +20,7 @@ import stat
 import tarfile
 import tempfile
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath, PureWindowsPath
 
@@ -43,41 +44,47 @@ class ArchiveLimits:
     max_entries: int = 10_000
     """Most members an archive may have."""
 
-    def check(self, label: str, archive_size: int, expanded: int, entries: int, target: Path) -> None:
-        """Refuse an archive that passes a limit.
+    def checker(self, label: str, archive_size: int, target: Path) -> Callable[[int, int], None]:
+        """A check of the running totals of one archive, called as its members are read.
+
+        Every limit only grows harder to meet as members are added, so a tar.gz bomb is refused at
+        the header of its first huge member, before its data is decompressed.
 
         Args:
             label: how the message names the archive.
             archive_size: the archive file's size in bytes.
-            expanded: the sum of its members' sizes.
-            entries: its number of members.
             target: the folder it would be extracted into (for the free disk space).
 
-        Raises:
-            ArchiveTooLargeError: a limit is passed; the message names it and its setting.
+        Returns:
+            ``check(expanded_bytes, entries)``, raising :class:`ArchiveTooLargeError` (the message
+            names the limit and its setting) once a limit is passed.
         """
-        if entries > self.max_entries:
-            raise ArchiveTooLargeError(
-                f"archive {label} has {entries} members, more than the {self.max_entries} allowed "
-                "(ZEROSERVE_STORAGE_ARCHIVE_MAX_ENTRIES)"
-            )
-        ratio = expanded / max(archive_size, 1)
-        if expanded > self.ratio_floor_bytes and ratio > self.max_ratio:
-            raise ArchiveTooLargeError(
-                f"archive {label} would expand from {_size(archive_size)} to {_size(expanded)} "
-                f"({ratio:.0f}:1), more than the {self.max_ratio:g}:1 allowed past "
-                f"{_size(self.ratio_floor_bytes)} (ZEROSERVE_STORAGE_ARCHIVE_MAX_RATIO)"
-            )
         if self.max_bytes is not None:
             budget, setting = self.max_bytes, "ZEROSERVE_STORAGE_ARCHIVE_MAX_BYTES"
         else:
             free = shutil.disk_usage(target).free
             budget, setting = max(free - self.disk_margin_bytes, 0), "free disk space less the margin"
-        if expanded > budget:
-            raise ArchiveTooLargeError(
-                f"archive {label} would expand to {_size(expanded)}, more than the {_size(budget)} "
-                f"allowed ({setting})"
-            )
+
+        def check(expanded: int, entries: int) -> None:
+            if entries > self.max_entries:
+                raise ArchiveTooLargeError(
+                    f"archive {label} has {entries} members, more than the {self.max_entries} allowed "
+                    "(ZEROSERVE_STORAGE_ARCHIVE_MAX_ENTRIES)"
+                )
+            ratio = expanded / max(archive_size, 1)
+            if expanded > self.ratio_floor_bytes and ratio > self.max_ratio:
+                raise ArchiveTooLargeError(
+                    f"archive {label} would expand from {_size(archive_size)} to {_size(expanded)} "
+                    f"({ratio:.0f}:1), more than the {self.max_ratio:g}:1 allowed past "
+                    f"{_size(self.ratio_floor_bytes)} (ZEROSERVE_STORAGE_ARCHIVE_MAX_RATIO)"
+                )
+            if expanded > budget:
+                raise ArchiveTooLargeError(
+                    f"archive {label} would expand to {_size(expanded)}, more than the {_size(budget)} "
+                    f"allowed ({setting})"
+                )
+
+        return check
 
 
 def _size(n: int) -> str:
@@ -131,9 +138,12 @@ def _inside(target: Path, relative: PurePosixPath) -> bool:
     return resolved == root or root in resolved.parents
 
 
-def _check_tar(archive: str, tar: tarfile.TarFile, target: Path) -> list[tarfile.TarInfo]:
-    members = tar.getmembers()
-    for info in members:
+def _check_tar(
+    archive: str, tar: tarfile.TarFile, target: Path, limit: Callable[[int, int], None]
+) -> list[tarfile.TarInfo]:
+    members: list[tarfile.TarInfo] = []
+    expanded = 0
+    for info in tar:  # headers read one at a time: a limit stops the walk early
         name = _check_name(archive, info.name)
         if info.issym() or info.islnk():
             link = PurePosixPath(info.linkname)
@@ -151,6 +161,10 @@ def _check_tar(archive: str, tar: tarfile.TarFile, target: Path) -> list[tarfile
             raise ArchiveEscapeError(
                 f"archive {archive}: member {info.name!r} is a device or fifo, which models never need"
             )
+        members.append(info)
+        if info.isfile():
+            expanded += info.size
+        limit(expanded, len(members))
     return members
 
 
@@ -186,15 +200,13 @@ def extract_archive(
     try:
         if kind == "tar":
             with tarfile.open(archive) as tar:
-                members = _check_tar(name, tar, staging)
-                expanded = sum(m.size for m in members if m.isfile())
-                limits.check(name, size, expanded, len(members), target)
+                members = _check_tar(name, tar, staging, limits.checker(name, size, target))
                 tar.extractall(staging, members=members, filter="tar")
         elif kind == "zip":
             with zipfile.ZipFile(archive) as zf:
                 _check_zip(name, zf)
-                infos = zf.infolist()
-                limits.check(name, size, sum(i.file_size for i in infos), len(infos), target)
+                infos = zf.infolist()  # the central directory: sizes known before any data is read
+                limits.checker(name, size, target)(sum(i.file_size for i in infos), len(infos))
                 zf.extractall(staging)
         else:
             raise ValueError(f"unknown archive kind {kind!r}")
