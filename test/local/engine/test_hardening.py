@@ -230,3 +230,24 @@ async def test_our_servers_listen_on_loopback_only(engine: Engine, tmp_path: Pat
     assert all(a.rsplit(":", 1)[0] in loopback for a in addresses), addresses
     ready = json.loads(next((tmp_path / "engine" / "run").iterdir()).read_text())
     assert ready["grpc_port"] > 0
+
+
+async def test_a_missing_model_reads_as_one_line_naming_the_storage_uri(
+    engine: Engine, tmp_path: Path
+) -> None:
+    empty = tmp_path / "no-model"
+    empty.mkdir()
+    spec = _spec(
+        "nomodel-00001",
+        image="kserve/sklearnserver:v0.14.0",
+        args=["--model_name=nomodel", "--model_dir=/mnt/models"],
+        storage_uri=str(empty),
+    )
+    rev = engine.ensure_revision(spec)
+    await _until(lambda: next(c for c in rev.conditions() if c.type == "Ready").status == "False", within=60)
+    ready = next(c for c in rev.conditions() if c.type == "Ready")
+    message = ready.message or ""
+    assert "\n" not in message and "Traceback" not in message, message
+    assert "no model file (*.joblib, *.pkl, *.pickle)" in message, message
+    assert f"storageUri {empty}" in message, message
+    assert "zeroserve logs nomodel" in message, message
