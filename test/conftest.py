@@ -1,7 +1,8 @@
-"""Fixtures shared by every test tier.
+"""Fixtures and hooks shared by every test tier.
 
 Component fixtures live in the conftest of the component's own test folder; only what several
-folders need (the shared reference material, free ports, the project root) lives here.
+folders need lives here: the project root, the reference material (``shared_specs``), a seed for
+``random`` and numpy per test, and the skip budget printed at the end of every run.
 """
 
 from __future__ import annotations
@@ -9,9 +10,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
-ROOT = Path(__file__).resolve().parent.parent
-SHARED = ROOT.parent / "shared"
+from support.reference import ROOT, SKIP_REASON, specs_dir
+from support.seeding import seed_for, seed_global_generators
+from support.skips import SkipBudget, max_share_from_env
 
 
 @pytest.fixture(scope="session")
@@ -22,11 +23,29 @@ def project_root() -> Path:
 
 @pytest.fixture(scope="session")
 def shared_specs() -> Path:
-    """``../shared/specs``: KServe's and Knative's reference CRDs and protocol specs.
+    """``../shared/specs``: KServe's, Knative's and Seldon's own CRDs and protocol specs.
 
-    Tests that need it skip with a clear reason in a user's clone, where ``../shared`` is absent.
+    Only reference comparisons may ask for it: in a user's clone, where ``../shared`` is absent (or
+    with ``ZEROSERVE_SHARED_DIR=/nonexistent``), they skip with one clear reason.
     """
-    specs = SHARED / "specs"
-    if not specs.is_dir():
-        pytest.skip(f"reference specs not found at {specs} (../shared exists only in CI and dev checkouts)")
+    specs = specs_dir()
+    if specs is None:
+        pytest.skip(SKIP_REASON)
     return specs
+
+
+@pytest.fixture(autouse=True)
+def _seeded_randomness(request: pytest.FixtureRequest) -> None:
+    """Seed ``random`` and numpy's global generator from the test's id: reruns see the same numbers."""
+    seed_global_generators(seed_for(request.node.nodeid))
+
+
+# -- the skip budget -----------------------------------------------------------------------------------
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    try:
+        max_share = max_share_from_env()
+    except ValueError as exc:
+        raise pytest.UsageError(str(exc)) from None
+    config.pluginmanager.register(SkipBudget(max_share), "zeroserve-skip-budget")
