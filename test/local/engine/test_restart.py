@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import socket
+import subprocess
 import sys
 import threading
 import time
@@ -33,6 +34,28 @@ def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def _descendants(pid: int) -> set[int]:
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    found, todo = set(), [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            if child not in found:
+                found.add(child)
+                todo.append(child)
+    return found
+
+
+def _listening(pids: set[int]) -> list[str]:
+    out = subprocess.run(["ss", "-ltnpH"], capture_output=True, text=True, check=True).stdout
+    return [line.split()[3] for line in out.splitlines() if any(f"pid={pid}," in line for pid in pids)]
 
 
 class Load:
@@ -115,6 +138,12 @@ def test_restart_after_kill_serves_the_last_routes_at_once(
             time.sleep(5.0)
             after = load.take()
         print(f"before={dict(before)} restart={dict(during)} after={dict(after)}", file=sys.stderr)
+        listening = _listening({platform.process.pid, *_descendants(platform.process.pid)})
+        # API server, gateway and the instance: nothing of ours on a non-loopback address
+        assert len(listening) >= 3, listening
+        assert all(a.rsplit(":", 1)[0] in ("127.0.0.1", "[::1]", "[::ffff:127.0.0.1]") for a in listening), (
+            listening
+        )
         assert set(before) == {"200"}, before
         # while the process is gone clients cannot connect; every answer it gives is a good one
         assert set(during) <= {"200", "down"}, (during, load.bad[:3])
