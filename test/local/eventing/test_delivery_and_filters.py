@@ -34,7 +34,22 @@ def test_linear_and_exponential_backoff_follow_knative() -> None:
     exponential = DeliveryPolicy.from_spec({"backoffPolicy": "exponential", "backoffDelay": "PT0.5S"})
     assert [linear.delay(n) for n in (1, 2, 3)] == [0.5, 1.0, 1.5]
     assert [exponential.delay(n) for n in (1, 2, 3)] == [1.0, 2.0, 4.0]
-    assert linear.attempts == 4 and exponential.retry == DEFAULT_DELIVERY.retry == 10
+    assert linear.attempts == 4 and exponential.retry == DEFAULT_DELIVERY.retry == 40
+    # an explicit backoff is Knative's: uncapped
+    assert exponential.max_delay is None and exponential.delay(10) == 512.0
+
+
+def test_the_default_delivery_rides_out_a_five_minute_outage_with_capped_waits() -> None:
+    policy = DeliveryPolicy.from_spec(None)
+    assert policy == DEFAULT_DELIVERY
+    assert policy.total_backoff() > 5 * 60
+    assert max(policy.delay(n) for n in range(1, policy.retry + 1)) == policy.max_delay == 10.0
+    assert [policy.delay(n) for n in (1, 2, 3)] == [0.4, 0.8, 1.6]  # Knative's PT0.2S exponential
+    # a Trigger that only sets retry keeps the capped default backoff; one that sets a backoff does not
+    assert DeliveryPolicy.from_spec({"retry": 100}).delay(100) == 10.0
+    assert DeliveryPolicy.from_spec({"backoffDelay": "PT1S"}).max_delay is None
+    with pytest.raises(ValueError, match="retry"):
+        DeliveryPolicy.from_spec({"retry": -1})
 
 
 def test_trigger_delivery_falls_back_to_the_broker_policy() -> None:

@@ -101,11 +101,15 @@ async def wait_until(check: Any, deadline_s: float = 20.0) -> Any:
         await asyncio.sleep(0.1)
 
 
-def ready(obj: dict[str, Any]) -> str | None:
+def condition(obj: dict[str, Any], kind: str) -> dict[str, Any]:
     for cond in (obj.get("status") or {}).get("conditions") or []:
-        if cond["type"] == "Ready":
-            return str(cond["status"])
-    return None
+        if cond["type"] == kind:
+            return dict(cond)
+    return {}
+
+
+def ready(obj: dict[str, Any]) -> str | None:
+    return condition(obj, "Ready").get("status")
 
 
 async def test_brokers_and_triggers_applied_with_kubectl_become_real(
@@ -153,8 +157,30 @@ async def test_brokers_and_triggers_applied_with_kubectl_become_real(
             assert ready(by_name["requests"]) == ready(by_name["flaky"]) == "True"
             assert ready(by_name["dangling"]) == "False"
             assert ready(by_name["prefixed"]) == "True" and ready(by_name["sql"]) == "False"
-            assert "not supported" in by_name["sql"]["status"]["conditions"][-1]["message"]
-            assert "not found" in by_name["dangling"]["status"]["conditions"][-1]["message"]
+            assert "not supported" in condition(by_name["sql"], "SubscriptionReady")["message"]
+            assert condition(by_name["sql"], "Ready")["reason"] == "UnsupportedFilter"
+            dangling = condition(by_name["dangling"], "SubscriberResolved")
+            assert dangling["status"] == "False" and "not found" in dangling["message"]
+            # Knative's condition sets, and only they
+            assert {c["type"] for c in broker["status"]["conditions"]} == {
+                "Ready",
+                "IngressReady",
+                "TriggerChannelReady",
+                "FilterReady",
+                "Addressable",
+                "DeadLetterSinkResolved",
+            }
+            assert condition(broker, "DeadLetterSinkResolved")["reason"] == "DeadLetterSinkNotConfigured"
+            assert {c["type"] for c in by_name["requests"]["status"]["conditions"]} == {
+                "Ready",
+                "BrokerReady",
+                "SubscriptionReady",
+                "DependencyReady",
+                "SubscriberResolved",
+                "DeadLetterSinkResolved",
+            }
+            assert by_name["flaky"]["status"]["deadLetterSinkUri"] == dl.url
+            assert all(c["lastTransitionTime"] for t in triggers for c in t["status"]["conditions"])
 
             async with httpx.AsyncClient() as client:
                 for kind in ("request", "response"):

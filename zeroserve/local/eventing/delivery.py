@@ -4,6 +4,12 @@
 ``backoffDelay * n`` (linear) or ``backoffDelay * 2**n`` (exponential), as Knative's dispatcher
 computes it. Retried answers: network errors, 5xx, 404, 408, 409 and 429; any other failure is
 final. Failed events go to ``deadLetterSink`` when one is set.
+
+Defaults (a Broker and Trigger with no ``delivery``): 40 retries, exponential from ``PT0.2S``, each
+wait capped at 10 s, so a subscriber may be down for about 6 minutes (:data:`DEFAULT_DELIVERY`'s
+:meth:`~DeliveryPolicy.total_backoff`, 362 s) and still get every event, and a recovered one waits at
+most 10 s. An explicit ``backoffDelay`` or ``backoffPolicy`` is honoured as Knative does, uncapped;
+an explicit ``retry`` alone keeps the capped default backoff.
 """
 
 from __future__ import annotations
@@ -12,6 +18,8 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
+
+from zeroserve.apis.knative.eventing.v1.types import DeliverySpec
 
 __all__ = ["DEFAULT_DELIVERY", "DeliveryPolicy", "is_retryable", "parse_duration"]
 
@@ -48,11 +56,13 @@ def is_retryable(status: int) -> bool:
 class DeliveryPolicy:
     """Retries, backoff and dead-letter sink of one Trigger (or its Broker's defaults)."""
 
-    retry: int = 10
+    retry: int = 40
     backoff_policy: str = "exponential"
     backoff_delay: float = 0.2
     dead_letter_uri: str | None = None
     timeout: float = 30.0
+    max_delay: float | None = 10.0
+    """The longest single wait (``None``: uncapped, as an explicit Knative backoff is)."""
 
     @property
     def attempts(self) -> int:
@@ -61,13 +71,19 @@ class DeliveryPolicy:
     def delay(self, retry: int) -> float:
         """Seconds to wait before retry number ``retry`` (1-based)."""
         if self.backoff_policy == "linear":
-            return self.backoff_delay * retry
-        return self.backoff_delay * (2**retry)
+            delay = self.backoff_delay * retry
+        else:
+            delay = self.backoff_delay * (2.0 ** min(retry, 1000))
+        return delay if self.max_delay is None else min(delay, self.max_delay)
+
+    def total_backoff(self) -> float:
+        """Seconds from the first failure to the last retry: the outage every event rides out."""
+        return sum(self.delay(n) for n in range(1, self.retry + 1))
 
     @classmethod
     def from_spec(
         cls,
-        spec: Mapping[str, Any] | None,
+        spec: DeliverySpec | Mapping[str, Any] | None,
         *,
         fallback: DeliveryPolicy | None = None,
         dead_letter_uri: str | None = None,
@@ -75,7 +91,7 @@ class DeliveryPolicy:
         """Read a ``delivery`` object; fields it leaves out come from ``fallback``.
 
         Args:
-            spec: the ``spec.delivery`` mapping (may be ``None``).
+            spec: the ``spec.delivery`` object or mapping (may be ``None``).
             fallback: the Broker's policy or the cluster defaults.
             dead_letter_uri: the resolved ``deadLetterSink`` address, when it has one.
 
@@ -86,20 +102,28 @@ class DeliveryPolicy:
             ValueError: on a malformed duration or policy name.
         """
         base = fallback or DEFAULT_DELIVERY
-        spec = spec or {}
-        policy = spec.get("backoffPolicy", base.backoff_policy)
+        if spec is None:
+            spec = DeliverySpec()
+        elif not isinstance(spec, DeliverySpec):
+            spec = DeliverySpec.model_validate(dict(spec))
+        policy = spec.backoff_policy or base.backoff_policy
         if policy not in ("linear", "exponential"):
             raise ValueError(f"backoffPolicy must be linear or exponential, not {policy!r}")
-        delay = spec.get("backoffDelay")
-        timeout = spec.get("timeout")
+        if spec.retry is not None and spec.retry < 0:
+            raise ValueError(f"retry must be >= 0, not {spec.retry}")
+        explicit_backoff = spec.backoff_policy is not None or spec.backoff_delay is not None
         return cls(
-            retry=int(spec.get("retry", base.retry)),
+            retry=base.retry if spec.retry is None else int(spec.retry),
             backoff_policy=policy,
-            backoff_delay=parse_duration(delay) if delay else base.backoff_delay,
+            backoff_delay=parse_duration(spec.backoff_delay) if spec.backoff_delay else base.backoff_delay,
             dead_letter_uri=dead_letter_uri or base.dead_letter_uri,
-            timeout=parse_duration(timeout) if timeout else base.timeout,
+            timeout=parse_duration(spec.timeout) if spec.timeout else base.timeout,
+            max_delay=None if explicit_backoff else base.max_delay,
         )
 
 
 DEFAULT_DELIVERY = DeliveryPolicy()
-"""Knative's cluster defaults (``config-br-defaults``): 10 retries, exponential, ``PT0.2S``."""
+"""The platform's default: 40 retries, exponential from ``PT0.2S``, each wait at most 10 s (362 s in all).
+
+Knative's ``config-br-defaults`` ships 10 retries from ``PT0.2S`` uncapped (409 s, the last wait
+205 s); the cap keeps a recovered subscriber from idling minutes while covering a longer outage."""

@@ -1,12 +1,14 @@
 """Makes ``eventing.knative.dev/v1`` Brokers and Triggers real: routing table in, status out.
 
 Every ``interval`` seconds (and at start) the reconciler lists Brokers and Triggers through the
-API server with the ``kubernetes`` client, resolves each Trigger's subscriber (``ref`` to a Knative
-Service, InferenceService, Broker or core Service; or ``uri``; a ``uri`` with a ``ref`` is
-resolved relative to it) and its ``deadLetterSink``, installs the result in the
-:class:`TriggerTable` and patches status: a Broker gets ``status.address.url``
-(``http://broker-ingress.knative-eventing.svc.cluster.local/<ns>/<broker>``) and Ready conditions;
-a Trigger gets ``status.subscriberUri`` and Ready (False with a reason while unresolvable).
+API server with the ``kubernetes`` client, parses them as :mod:`zeroserve.apis.knative.eventing.v1`
+types, resolves each Trigger's subscriber (``ref`` to a Knative Service, InferenceService, Broker or
+core Service; or ``uri``; a ``uri`` with a ``ref`` is resolved relative to it) and dead-letter sink
+(its own, else its Broker's), installs the result in the :class:`TriggerTable` and patches status
+with the API package's lifecycle helpers (Knative's condition sets; transition times from its
+condition manager on this reconciler's clock). A Broker gets ``status.address.url``
+(``http://broker-ingress.knative-eventing.svc.cluster.local/<ns>/<broker>``); a Trigger gets
+``status.subscriberUri`` and ``Ready`` False with the failing condition's reason while unresolvable.
 Listing keeps it simple and self-healing: a missed update is fixed by the next pass.
 """
 
@@ -16,9 +18,14 @@ import asyncio
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urljoin
 
+import pydantic
+
+from zeroserve.apis.knative.eventing.v1 import lifecycle
+from zeroserve.apis.knative.eventing.v1.types import Broker, BrokerStatus, Destination, Trigger
+from zeroserve.apis.meta import KReference, KubeObject
 from zeroserve.local.eventing.delivery import DeliveryPolicy
 from zeroserve.local.eventing.triggers import (
     BrokerKey,
@@ -30,7 +37,7 @@ from zeroserve.local.eventing.triggers import (
 
 __all__ = ["BROKER_INGRESS_HOST", "EventingReconciler", "broker_address"]
 
-log = logging.getLogger("zeroserve.eventing.reconciler")
+log = logging.getLogger(__name__)
 
 GROUP, VERSION = "eventing.knative.dev", "v1"
 BROKER_INGRESS_HOST = "broker-ingress.knative-eventing.svc.cluster.local"
@@ -45,15 +52,6 @@ class UnresolvedError(Exception):
     """A destination that cannot be turned into a URL yet."""
 
 
-def _condition(kind: str, ok: bool, reason: str = "", message: str = "") -> dict[str, str]:
-    cond = {"type": kind, "status": "True" if ok else "False"}
-    if reason:
-        cond["reason"] = reason
-    if message:
-        cond["message"] = message
-    return cond
-
-
 class EventingReconciler:
     """Polls Brokers and Triggers and keeps the table and their status current.
 
@@ -62,7 +60,7 @@ class EventingReconciler:
         table: the broker's routing table to fill.
         on_change: called after each pass (wakes the dispatcher).
         interval: seconds between passes.
-        now: wall clock for condition timestamps.
+        now: wall clock for condition transition times.
     """
 
     def __init__(
@@ -92,120 +90,126 @@ class EventingReconciler:
 
     def sync_once(self) -> None:
         """One pass: list, resolve, fill the table, patch changed status."""
-        brokers = self.api.list_cluster_custom_object(GROUP, VERSION, "brokers").get("items", [])
-        triggers = self.api.list_cluster_custom_object(GROUP, VERSION, "triggers").get("items", [])
-        ready: dict[BrokerKey, DeliveryPolicy] = {}
-        for broker in brokers:
-            meta = broker["metadata"]
-            key = (meta["namespace"], meta["name"])
-            spec = broker.get("spec") or {}
-            conditions = [_condition(k, True) for k in ("IngressReady", "TriggerChannelReady", "FilterReady")]
-            conditions.append(_condition("Addressable", True))
-            try:
-                dls = self._destination(meta["namespace"], (spec.get("delivery") or {}).get("deadLetterSink"))
-                ready[key] = DeliveryPolicy.from_spec(spec.get("delivery"), dead_letter_uri=dls)
-                conditions.append(_condition("DeadLetterSinkResolved", True))
-                conditions.append(_condition("Ready", True))
-            except (UnresolvedError, ValueError) as exc:
-                conditions.append(_condition("DeadLetterSinkResolved", False, "Unresolved", str(exc)))
-                conditions.append(_condition("Ready", False, "DeadLetterSinkUnresolved", str(exc)))
-            status = {"address": {"url": broker_address(*key)}}
-            if key in ready:
-                status["address"]["name"] = "http"
-            self._patch_status("brokers", broker, {**status, "conditions": conditions})
+        broker_items = self.api.list_cluster_custom_object(GROUP, VERSION, "brokers").get("items", [])
+        trigger_items = self.api.list_cluster_custom_object(GROUP, VERSION, "triggers").get("items", [])
+        policies: dict[BrokerKey, DeliveryPolicy] = {}
+        statuses: dict[BrokerKey, BrokerStatus] = {}
+        for item in broker_items:
+            broker = _parse(Broker, item)
+            if broker is None:
+                continue
+            key = (broker.namespace, broker.name)
+            policy = self._broker(broker)
+            if policy is not None:
+                policies[key] = policy
+            assert broker.status is not None
+            statuses[key] = broker.status
+            self._patch_status("brokers", item, broker)
         rules = []
-        for trigger in triggers:
-            rule, status = self._trigger(trigger, ready)
+        for item in trigger_items:
+            trigger = _parse(Trigger, item)
+            if trigger is None:
+                continue
+            rule = self._trigger(trigger, statuses, policies)
             if rule is not None:
                 rules.append(rule)
-            self._patch_status("triggers", trigger, status)
-        self.table.replace(ready.keys(), rules)
+            self._patch_status("triggers", item, trigger)
+        self.table.replace(policies.keys(), rules)
+
+    def _broker(self, broker: Broker) -> DeliveryPolicy | None:
+        """Mark a Broker's conditions; its delivery policy when it is ready, else ``None``."""
+        now = self._now
+        lifecycle.mark_broker_ready(broker, broker_address(broker.namespace, broker.name), now)
+        delivery = broker.spec.delivery if broker.spec is not None else None
+        dls: str | None = None
+        if delivery is not None and delivery.dead_letter_sink is not None:
+            try:
+                dls = self._destination(broker.namespace, delivery.dead_letter_sink)
+            except UnresolvedError as exc:
+                reason = "DeadLetterSinkNotResolved"
+                lifecycle.mark_broker_dead_letter_sink_failed(broker, reason, str(exc), now)
+                return None
+            lifecycle.mark_broker_dead_letter_sink_resolved(broker, dls, now)
+        try:
+            return DeliveryPolicy.from_spec(delivery, dead_letter_uri=dls)
+        except ValueError as exc:
+            message = f"spec.delivery: {_one_line(exc)}"
+            lifecycle.mark_broker_not_ready(broker, "InvalidDelivery", message, now)
+            return None
 
     def _trigger(
-        self, trigger: dict[str, Any], brokers: dict[BrokerKey, DeliveryPolicy]
-    ) -> tuple[TriggerRule | None, dict[str, Any]]:
-        meta, spec = trigger["metadata"], trigger.get("spec") or {}
-        namespace, broker = meta["namespace"], spec.get("broker", "default")
-        if (namespace, broker) not in brokers:
-            message = f"broker {namespace}/{broker} does not exist or is not ready"
-            return None, {
-                "conditions": [
-                    _condition("BrokerReady", False, "BrokerDoesNotExist", message),
-                    _condition("Ready", False, "BrokerDoesNotExist", message),
-                ]
-            }
+        self,
+        trigger: Trigger,
+        brokers: dict[BrokerKey, BrokerStatus],
+        policies: dict[BrokerKey, DeliveryPolicy],
+    ) -> TriggerRule | None:
+        """Mark a Trigger's conditions; the rule the broker routes by when it is ready."""
+        now = self._now
+        spec = trigger.spec
+        namespace, broker = trigger.namespace, spec.broker or "default"
+        key = (namespace, broker)
+        lifecycle.propagate_broker_status(trigger, brokers.get(key), now)
         try:
-            subscriber = self._destination(namespace, spec.get("subscriber"))
-            if subscriber is None:
+            if spec.subscriber is None:
                 raise UnresolvedError("spec.subscriber needs a ref or a uri")
-            delivery = spec.get("delivery") or {}
-            dls = self._destination(namespace, delivery.get("deadLetterSink"))
-            policy = DeliveryPolicy.from_spec(
-                delivery, fallback=brokers[(namespace, broker)], dead_letter_uri=dls
-            )
-        except (UnresolvedError, ValueError) as exc:
-            return None, {
-                "conditions": [
-                    _condition("BrokerReady", True),
-                    _condition("SubscriberResolved", False, "Unresolved", str(exc)),
-                    _condition("Ready", False, "SubscriberNotResolved", str(exc)),
-                ]
-            }
-        attributes = (spec.get("filter") or {}).get("attributes") or {}
+            subscriber = self._destination(namespace, spec.subscriber)
+        except UnresolvedError as exc:
+            lifecycle.mark_subscriber_resolve_failed(trigger, "SubscriberNotResolved", str(exc), now)
+            return None
+        lifecycle.mark_subscriber_resolved(trigger, subscriber, now)
+        delivery = spec.delivery
+        own_sink = delivery.dead_letter_sink if delivery is not None else None
+        dls: str | None = None
+        if own_sink is not None:
+            try:
+                dls = self._destination(namespace, own_sink)
+            except UnresolvedError as exc:
+                lifecycle.mark_dead_letter_sink_failed(trigger, "DeadLetterSinkNotResolved", str(exc), now)
+                return None
+        base = policies.get(key)
+        dls = dls or (base.dead_letter_uri if base is not None else None)
+        if dls:
+            lifecycle.mark_dead_letter_sink_resolved(trigger, dls, now)
+        else:
+            lifecycle.mark_dead_letter_sink_not_configured(trigger, now)
+        if base is None:
+            return None  # BrokerReady is already False or Unknown with the Broker's reason
         try:
-            filters = compile_filters(spec["filters"]) if spec.get("filters") else None
+            filters = compile_filters(spec.filters) if spec.filters else None
+            policy = DeliveryPolicy.from_spec(delivery, fallback=base, dead_letter_uri=dls)
         except FilterError as exc:
-            return None, {
-                "conditions": [
-                    _condition("BrokerReady", True),
-                    _condition("SubscriptionReady", False, "UnsupportedFilter", str(exc)),
-                    _condition("Ready", False, "UnsupportedFilter", str(exc)),
-                ]
-            }
-        rule = TriggerRule(
+            lifecycle.mark_subscription_not_ready(trigger, "UnsupportedFilter", str(exc), now)
+            return None
+        except ValueError as exc:
+            message = f"spec.delivery: {_one_line(exc)}"
+            lifecycle.mark_subscription_not_ready(trigger, "InvalidDelivery", message, now)
+            return None
+        lifecycle.mark_subscription_ready(trigger, now)
+        attributes = (spec.filter.attributes if spec.filter is not None else None) or {}
+        return TriggerRule(
             namespace=namespace,
-            name=meta["name"],
+            name=trigger.name,
             broker=broker,
             subscriber_uri=subscriber,
             filter={str(k): str(v) for k, v in attributes.items()},
             delivery=policy,
             filters=filters,
         )
-        status: dict[str, Any] = {
-            "subscriberUri": subscriber,
-            "conditions": [
-                _condition(kind, True)
-                for kind in (
-                    "BrokerReady",
-                    "DependencyReady",
-                    "SubscriberResolved",
-                    "SubscriptionReady",
-                    "DeadLetterSinkResolved",
-                    "Ready",
-                )
-            ],
-        }
-        if dls:
-            status["deadLetterSinkUri"] = dls
-        return rule, status
 
-    def _destination(self, namespace: str, destination: dict[str, Any] | None) -> str | None:
-        """A Knative ``Destination`` (``ref`` and/or ``uri``) as a URL; ``None`` when not given."""
-        if not destination:
-            return None
-        uri = destination.get("uri")
-        ref = destination.get("ref")
-        if not ref:
+    def _destination(self, namespace: str, destination: Destination) -> str:
+        """A Knative ``Destination`` (``ref`` and/or ``uri``) as a URL."""
+        uri, ref = destination.uri, destination.ref
+        if ref is None:
             if not uri:
                 raise UnresolvedError("destination needs a ref or a uri")
             return str(uri)
         base = self._resolve_ref(namespace, ref)
         return urljoin(base.rstrip("/") + "/", str(uri).lstrip("/")) if uri else base
 
-    def _resolve_ref(self, namespace: str, ref: dict[str, Any]) -> str:
-        kind, name = ref.get("kind", ""), ref.get("name", "")
-        ns = ref.get("namespace") or namespace
-        api_version = ref.get("apiVersion", "v1")
+    def _resolve_ref(self, namespace: str, ref: KReference) -> str:
+        kind, name = ref.kind or "", ref.name or ""
+        ns = ref.namespace or namespace
+        api_version = ref.api_version or "v1"
         if api_version == "v1" and kind == "Service":
             return f"http://{name}.{ns}.svc.cluster.local"
         if kind == "Broker":
@@ -223,33 +227,39 @@ class EventingReconciler:
             raise UnresolvedError(f"{kind} {ns}/{name} has no address yet")
         return str(url)
 
-    def _patch_status(self, plural: str, obj: dict[str, Any], status: dict[str, Any]) -> None:
-        meta = obj["metadata"]
-        status["observedGeneration"] = meta.get("generation", 1)
-        current = obj.get("status") or {}
-        if _same(current, status):
+    def _patch_status(self, plural: str, item: dict[str, Any], obj: Broker | Trigger) -> None:
+        """Write ``obj.status`` when it differs from the stored one (``item``)."""
+        assert obj.status is not None
+        obj.status.observed_generation = obj.metadata.generation or 1
+        status = obj.status.to_dict()
+        if status == (item.get("status") or {}):
             return
-        stamp = self._now().strftime("%Y-%m-%dT%H:%M:%SZ")
-        old = {c.get("type"): c for c in current.get("conditions") or []}
-        for cond in status.get("conditions", []):
-            before = old.get(cond["type"])
-            same = before is not None and before.get("status") == cond["status"]
-            cond["lastTransitionTime"] = before.get("lastTransitionTime", stamp) if same and before else stamp
         try:
             self.api.patch_namespaced_custom_object_status(
-                GROUP, VERSION, meta["namespace"], plural, meta["name"], {"status": status}
+                GROUP, VERSION, obj.namespace, plural, obj.name, {"status": status}
             )
         except Exception as exc:
-            log.warning("status update of %s %s/%s failed: %s", plural, meta["namespace"], meta["name"], exc)
+            log.warning("status update of %s %s/%s failed: %s", plural, obj.namespace, obj.name, exc)
 
 
-def _same(current: dict[str, Any], desired: dict[str, Any]) -> bool:
-    def strip(status: dict[str, Any]) -> dict[str, Any]:
-        out = {k: v for k, v in status.items() if k != "conditions"}
-        out["conditions"] = sorted(
-            (c.get("type"), c.get("status"), c.get("reason", ""), c.get("message", ""))
-            for c in status.get("conditions") or []
+_Object = TypeVar("_Object", bound=KubeObject)
+
+
+def _parse(kind: type[_Object], item: dict[str, Any]) -> _Object | None:
+    try:
+        return kind.from_dict(item)
+    except pydantic.ValidationError as exc:
+        meta = item.get("metadata") or {}
+        log.warning(
+            "skipping %s %s/%s: %s",
+            kind.KIND,
+            meta.get("namespace"),
+            meta.get("name"),
+            _one_line(exc),
         )
-        return out
+        return None
 
-    return strip(current) == strip(desired)
+
+def _one_line(exc: Exception) -> str:
+    """An error's message on one line (pydantic's are multi-line)."""
+    return " ".join(str(exc).split())
