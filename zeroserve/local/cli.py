@@ -377,21 +377,21 @@ def logs(argv: list[str]) -> int:
 
 
 def apply(argv: list[str]) -> int:
-    """``zeroserve apply -f FILE``: create or update resources. See :mod:`zeroserve.local.clientcmd`."""
-    from zeroserve.local.clientcmd import apply_command
+    """``zeroserve apply -f FILE``: create or update resources. See :mod:`zeroserve.local.kubectl`."""
+    from zeroserve.local.kubectl import apply_command
 
     return apply_command(argv)
 
 
 def get(argv: list[str]) -> int:
-    """``zeroserve get KIND [NAME]``: list or show resources. See :mod:`zeroserve.local.clientcmd`."""
-    from zeroserve.local.clientcmd import get_command
+    """``zeroserve get KIND [NAME]``: list or show resources. See :mod:`zeroserve.local.kubectl`."""
+    from zeroserve.local.kubectl import get_command
 
     return get_command(argv)
 
 
 def delete(argv: list[str]) -> int:
-    """``zeroserve delete KIND NAME | -f FILE``: delete resources. See :mod:`zeroserve.local.clientcmd`."""
-    from zeroserve.local.clientcmd import delete_command
+    """``zeroserve delete KIND NAME | -f FILE``: delete resources. See :mod:`zeroserve.local.kubectl`."""
+    from zeroserve.local.kubectl import delete_command
 
     return delete_command(argv)
