@@ -3,8 +3,8 @@
 ``POST /`` takes a payload-logging request event (binary or structured). Bad input is answered
 with a 4xx and a JSON ``{"error": ...}`` so a broker does not retry it: not a CloudEvent (400), an
 unexpected event type (400), a non-JSON content type (415), a body without readable instances
-(400). Events already seen (same ``source`` + ``id``: at-least-once delivery) are answered 200
-without being counted again.
+(400), a body over 16 MiB (413). Events already seen (same ``source`` + ``id``: at-least-once delivery)
+are answered 202 without being counted again.
 
 A result is a CloudEvent of type ``org.kubeflow.serving.inference.drift`` / ``.outlier`` with
 data ``{"data": {...}, "meta": {...}}`` (alibi-detect-server's shape). With a sink configured it
