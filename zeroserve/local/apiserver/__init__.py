@@ -1,7 +1,10 @@
 """The embedded Kubernetes-compatible API server.
 
-Serves built-in kinds and CRD-defined kinds with discovery, OpenAPI v3, structural-schema validation,
-tables, watches, optimistic concurrency, finalizers and garbage collection, persisted in SQLite.
+Serves built-in kinds and CRD-defined kinds with discovery, OpenAPI v3, structural-schema pruning and
+validation (``fieldValidation`` Strict / Warn / Ignore), the admission webhooks of KServe's and
+Knative's kinds (:mod:`zeroserve.apis.admission`), tables, watches, optimistic concurrency, finalizers
+and garbage collection, ServiceAccount tokens (TokenRequest, TokenReview) and Kubernetes' request
+limits, persisted in SQLite under an owner-only state folder.
 
 Embedding::
 
