@@ -58,7 +58,7 @@ def router(request: pytest.FixtureRequest) -> RouterFactory:
         *,
         propagate_headers: list[str] | None = None,
         state_dir: Path | None = None,
-        seed: int | None = 1,
+        seed: int = 1,
     ) -> AsyncIterator[tuple[httpx.AsyncClient, RouterApp]]:
         graph = plan_graph(document)
         step_client = (

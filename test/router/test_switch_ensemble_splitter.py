@@ -137,13 +137,13 @@ async def test_splitter_proportions_over_1000_requests(router: RouterFactory, sv
     weights = {"a": 20, "b": 30, "c": 50}
     graph = node("Splitter", *({"serviceUrl": f"{svc}/predict/{k}", "weight": w} for k, w in weights.items()))
     n = 1000
-    async with router(graph, seed=None) as (client, _):
+    async with router(graph, seed=20261205) as (client, _):  # seeded: the same 1000 draws every run
         for _ in range(n):
             assert (await client.post("/", json={})).status_code == 200
     for name, weight in weights.items():
         p = weight / 100
         sigma = math.sqrt(n * p * (1 - p))
-        assert abs(calls[f"/predict/{name}"] - n * p) < 4 * sigma, dict(calls)  # fails ~1 in 15,000 runs
+        assert abs(calls[f"/predict/{name}"] - n * p) < 4 * sigma, dict(calls)
 
 
 async def test_splitter_never_picks_a_zero_weight_step(router: RouterFactory, svc: str, calls: Any) -> None:
@@ -152,7 +152,7 @@ async def test_splitter_never_picks_a_zero_weight_step(router: RouterFactory, sv
         {"serviceUrl": f"{svc}/predict/never", "weight": 0},
         {"serviceUrl": f"{svc}/predict/always", "weight": 100},
     )
-    async with router(graph, seed=None) as (client, _):
+    async with router(graph, seed=7) as (client, _):
         for _ in range(50):
             await client.post("/", json={})
     assert (calls["/predict/never"], calls["/predict/always"]) == (0, 50)
