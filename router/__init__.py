@@ -1,7 +1,8 @@
 """The InferenceGraph router: runs one KServe ``InferenceGraph`` (plus zeroserve's bandit nodes).
 
-- :mod:`.planner`: graph JSON -> validated :class:`~.plan.ExecutableGraph` (pure; every error with
-  its field path); :mod:`.gjson`: the condition language.
+- :mod:`.planner`: graph JSON -> :class:`~.plan.ExecutableGraph` (pure), valid by the rules of
+  :mod:`zeroserve.apis.serving.v1alpha1` that the controller applies (every error with its field path;
+  the condition language, GJSON, lives there too).
 - :mod:`.executors`: one executor per node type (Sequence, Switch, Ensemble, Splitter, bandit).
 - :mod:`.client` / :mod:`.aiohttp_client`: step calls on one injected, pooled client (aiohttp by
   default, or httpx); :mod:`.headers`: which headers travel to the steps.

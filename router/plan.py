@@ -10,8 +10,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from zeroserve.apis.serving.v1alpha1.gjson import GJSONPath
+from zeroserve.apis.serving.v1alpha1.validation import ROOT_NODE
 from zeroserve.router.errors import PlanIssue
-from zeroserve.router.gjson import GJSONPath
 
 __all__ = [
     "BanditConfig",
@@ -113,4 +114,4 @@ class ExecutableGraph:
     @property
     def root(self) -> Node:
         """The entry node, ``root``."""
-        return self.nodes["root"]
+        return self.nodes[ROOT_NODE]

@@ -156,7 +156,7 @@ CASES: list[tuple[str, dict[str, Any], list[str], bool]] = [
     (
         "service-url-relative",
         _graph({"root": _seq({"serviceUrl": "/v1/models/a"})}),
-        [f"{ROOT}.steps[0].serviceUrl: must be an absolute URL"],
+        [f"{ROOT}.steps[0].serviceUrl: must be an absolute http(s) URL"],
         True,
     ),
     (

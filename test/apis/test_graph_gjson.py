@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from zeroserve.router.gjson import GJSONSyntaxError, compile_path
+from zeroserve.apis.serving.v1alpha1.gjson import GJSONSyntaxError, compile_path
 
 DOC: dict[str, Any] = {
     "name": {"first": "Tom", "last": "Anderson"},

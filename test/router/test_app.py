@@ -90,13 +90,13 @@ async def test_a_propagated_content_type_is_kept(router: RouterFactory, svc: str
 
 
 async def test_service_client_timeout_is_504(router: RouterFactory, svc: str) -> None:
-    graph = one_step(f"{svc}/slow/3000", routerTimeouts={"serviceClient": 0.2})
+    graph = one_step(f"{svc}/slow/3000", routerTimeouts={"serviceClient": 1})  # whole seconds (int64)
     async with router(graph) as (client, _):
         response = await client.post("/", json={})
     assert response.status_code == 504
     assert response.json() == {
         "error": "Failed to process request",
-        "cause": f'Post "{svc}/slow/3000": timed out after 0.2s',
+        "cause": f'Post "{svc}/slow/3000": timed out after 1s',
     }
 
 
@@ -105,10 +105,10 @@ async def test_graph_timeout_is_504(router: RouterFactory, svc: str) -> None:
         "nodes": {
             "root": {
                 "routerType": "Sequence",
-                "steps": [{"serviceUrl": f"{svc}/slow/150"}, {"serviceUrl": f"{svc}/slow/3000"}],
+                "steps": [{"serviceUrl": f"{svc}/slow/300"}, {"serviceUrl": f"{svc}/slow/3000"}],
             }
         },
-        "timeout": 0.5,
+        "timeout": 1,  # whole seconds (int64, as KServe's field)
     }
     async with router(graph) as (client, _):
         response = await client.post("/", json={})

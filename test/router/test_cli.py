@@ -135,13 +135,17 @@ def test_cluster_addresses_go_through_http_proxy(svc: str, tmp_path: Path, clien
 
 def test_an_invalid_graph_exits_2_listing_every_issue(capsys: pytest.CaptureFixture[str]) -> None:
     bad = {
-        "nodes": {"root": {"routerType": "Splitter", "steps": [{"serviceUrl": "http://x/", "weight": 10}]}}
+        "nodes": {
+            "root": {"routerType": "Splitter", "steps": [{"serviceUrl": "http://x/", "weight": 10}]},
+            "sw": {"routerType": "Switch", "steps": [{"serviceUrl": "http://x/"}]},
+        }
     }
     assert main(["--graph-json", orjson.dumps(bad).decode()]) == 2
-    assert (
-        "invalid graph: spec.nodes[root].steps: Splitter weights must sum to 100, got 10"
-        in capsys.readouterr().err
-    )
+    assert capsys.readouterr().err.splitlines() == [
+        "invalid graph: spec.nodes[root].steps: splitter node: the sum of traffic weights for all routing "
+        "targets should be 100",
+        "invalid graph: spec.nodes[sw].steps[0].condition: is required for a Switch step",
+    ]
 
 
 def test_a_graph_is_required(capsys: pytest.CaptureFixture[str]) -> None:

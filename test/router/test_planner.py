@@ -18,6 +18,16 @@ def spec(*steps: dict[str, Any], router_type: str = "Sequence", **nodes: Any) ->
     return {"nodes": {"root": {"routerType": router_type, "steps": list(steps)}, **nodes}}
 
 
+ONE_TARGET = "exactly one of [nodeName, serviceName, serviceUrl] must be specified"
+WEIGHTS_SUM = "splitter node: the sum of traffic weights for all routing targets should be 100"
+
+
+def all_issues(document: dict[str, Any]) -> list[str]:
+    with pytest.raises(GraphPlanError) as info:
+        plan_graph(document)
+    return [str(issue) for issue in info.value.issues]
+
+
 def issues(document: dict[str, Any]) -> dict[str, str]:
     with pytest.raises(GraphPlanError) as info:
         plan_graph(document)
@@ -92,31 +102,46 @@ def test_every_issue_is_reported_with_its_path() -> None:
         },
         "timeout": -1,
     }
-    found = issues(document)
-    assert found == {
-        "spec.nodes[root].steps[1].name": "duplicate step name 'a' (also steps[0])",
-        "spec.nodes[root].steps[2]": "exactly one of nodeName, serviceName or serviceUrl is required",
-        "spec.nodes[root].steps[3]": (
-            "exactly one of nodeName, serviceName or serviceUrl is allowed, got ['nodeName', 'serviceUrl']"
-        ),
-        "spec.nodes[root].steps[4].nodeName": "refers to a missing node 'missing'",
-        "spec.nodes[root].steps[5].serviceUrl": "must be an absolute http(s) URL, got 'not a url'",
-        "spec.nodes[root].steps[6].condition": found["spec.nodes[root].steps[6].condition"],
-        "spec.nodes[root].steps[7].dependency": "must be Soft or Hard, got 'Maybe'",
-        "spec.nodes[split].steps[1].weight": "required on every step of a Splitter",
-        "spec.nodes[split2].steps": "Splitter weights must sum to 100, got 90",
-        "spec.nodes[weird].routerType": "must be one of Sequence, Switch, Ensemble, Splitter, got 'Pipeline'",
-        "spec.nodes[empty].steps": "a node needs at least one step",
-        "spec.timeout": "must be a positive number of seconds",
-    }
-    assert found["spec.nodes[root].steps[6].condition"].startswith("invalid GJSON path 'predictions.#(x>'")
+    assert all_issues(document) == [
+        "spec.nodes[root].steps[1].name: duplicate step name 'a'",
+        f"spec.nodes[root].steps[2]: {ONE_TARGET}",
+        f"spec.nodes[root].steps[3]: {ONE_TARGET}",
+        "spec.nodes[root].steps[4].nodeName: node 'missing' does not exist",
+        "spec.nodes[root].steps[5].serviceUrl: must be an absolute http(s) URL",
+        "spec.nodes[root].steps[6].condition: invalid GJSON path 'predictions.#(x>': "
+        "unclosed '(' (at character 13)",
+        "spec.nodes[root].steps[7].dependency: must be Soft or Hard",
+        "spec.nodes[split].steps[1].weight: is required for a Splitter step",
+        f"spec.nodes[split].steps: {WEIGHTS_SUM}",
+        f"spec.nodes[split2].steps: {WEIGHTS_SUM}",
+        "spec.nodes[weird].routerType: must be one of Sequence, Splitter, Ensemble, Switch",
+        "spec.nodes[empty].steps: must have at least one step",
+        "spec.timeout: must be >= 0",
+    ]
+
+
+def test_field_types_are_checked_by_the_api_types() -> None:
+    document = spec({"serviceUrl": URL, "mapPredictionsToInstances": [1]}, "not a step")
+    assert all_issues(document) == [
+        "spec.nodes.root.steps[0].mapPredictionsToInstances: Input should be a valid boolean",
+        "spec.nodes.root.steps[1]: Input should be a valid dictionary or instance of InferenceStep",
+    ]
+
+
+def test_zero_timeouts_mean_none_as_in_go() -> None:
+    document = spec({"serviceUrl": URL})
+    document["timeout"] = 0
+    document["routerTimeouts"] = {"serviceClient": 0, "serverIdle": 0}
+    graph = plan_graph(document)
+    assert (graph.timeout, graph.step_timeout, graph.idle_timeout) == (None, None, None)
 
 
 def test_a_graph_without_root_or_nodes_is_rejected() -> None:
     assert issues({"nodes": {"other": {"routerType": "Sequence", "steps": [{"serviceUrl": URL}]}}}) == {
-        "spec.nodes": "a node named 'root' is required"
+        "spec.nodes": "root node not found, InferenceGraph needs a node with name 'root' as the root node "
+        "of the graph"
     }
-    assert issues({}) == {"spec.nodes": "required: a map of node name to node"}
+    assert issues({}) == {"spec.nodes": "Field required"}
 
 
 def test_cycles_through_node_names_are_rejected() -> None:
@@ -125,31 +150,48 @@ def test_cycles_through_node_names_are_rejected() -> None:
         a={"routerType": "Sequence", "steps": [{"nodeName": "b"}]},
         b={"routerType": "Ensemble", "steps": [{"nodeName": "a"}]},
     )
-    assert issues(document) == {"spec.nodes[a]": "nodeName references form a cycle: a -> b -> a"}
+    assert issues(document) == {"spec.nodes": "the graph has a cycle: a -> b -> a"}
 
 
-def test_suspicious_but_kserve_valid_fields_are_warnings() -> None:
+def test_valid_fields_without_effect_are_warnings() -> None:
     graph = plan_graph(
         {
             "nodes": {
                 "root": {
                     "routerType": "Sequence",
                     "steps": [
-                        {"serviceUrl": URL, "data": "$response", "weight": 5},
-                        {"serviceUrl": URL, "data": "$response.predictions"},
+                        {"serviceUrl": URL, "data": "$response", "condition": "instances"},
+                        {"serviceUrl": URL, "data": "$response"},
                     ],
                 },
-                "sw": {"routerType": "Switch", "steps": [{"serviceUrl": URL}]},
+                "both": {"routerType": "Ensemble", "steps": [{"serviceUrl": URL, "condition": "x"}]},
             }
         }
     )
-    assert {w.path for w in graph.warnings} == {
-        "spec.nodes[root].steps[0].data",
-        "spec.nodes[root].steps[0].weight",
-        "spec.nodes[root].steps[1].data",
-        "spec.nodes[sw].steps[0].condition",
+    assert [str(w) for w in graph.warnings] == [
+        "spec.nodes[root].steps[0].condition: a condition on a Sequence's first step always fails with 500",
+        "spec.nodes[root].steps[0].data: $response on a first step means $request",
+        "spec.nodes[both].steps[0].condition: ignored by a Ensemble node",
+    ]
+    assert graph.root.steps[1].data is StepInput.RESPONSE
+
+
+def test_fields_kserve_ignores_but_the_api_refuses_are_errors() -> None:
+    """What the router once accepted with a warning, the controller refused: now both refuse it."""
+    document = {
+        "nodes": {
+            "root": {
+                "routerType": "Sequence",
+                "steps": [{"serviceUrl": URL, "weight": 5}, {"serviceUrl": URL, "data": "$response.x"}],
+            },
+            "sw": {"routerType": "Switch", "steps": [{"serviceUrl": URL}]},
+        }
     }
-    assert graph.root.steps[1].data is StepInput.REQUEST
+    assert all_issues(document) == [
+        "spec.nodes[root].steps[0].weight: is allowed only in a Splitter node",
+        "spec.nodes[root].steps[1].data: must be $request or $response",
+        "spec.nodes[sw].steps[0].condition: is required for a Switch step",
+    ]
 
 
 def bandit_graph(annotation: Any, router_type: str = "Splitter") -> dict[str, Any]:
@@ -180,8 +222,8 @@ def test_the_bandit_annotation_turns_a_splitter_into_a_bandit() -> None:
             "between 0 and 1",
         ),
         ({"root": {"strategy": "ThompsonSampling", "seed": "x"}}, "Splitter", "[root].seed", "integer"),
-        ({"nope": {"strategy": "ThompsonSampling"}}, "Splitter", "[nope]", "no valid node"),
-        ({"root": {"strategy": "ThompsonSampling"}}, "Ensemble", "[root]", "replaces a Splitter"),
+        ({"nope": {"strategy": "ThompsonSampling"}}, "Splitter", "[nope]", "node 'nope' does not exist"),
+        ({"root": {"strategy": "ThompsonSampling"}}, "Ensemble", "[root]", "must have routerType Splitter"),
         (["root"], "Splitter", "", "must be a JSON object"),
     ],
 )

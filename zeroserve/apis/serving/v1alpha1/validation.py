@@ -1,19 +1,26 @@
 """KServe's validation of an InferenceGraph, plus zeroserve's graph checks, returning every error.
 
+These are the one set of rules for a graph: the API server's admission, the controller and the router
+(:mod:`zeroserve.router.planner`) all call them, so none of them accepts a graph another refuses.
+
 :func:`validate_inference_graph` reports, with field paths:
 
 - ``metadata.name``: a DNS-1035 label;
 - ``spec.nodes``: a node named ``root`` exists; every node's ``routerType`` is Sequence, Splitter,
   Ensemble or Switch and it has at least one step;
 - each step: exactly one of ``nodeName`` / ``serviceName`` / ``serviceUrl``; ``nodeName`` names an
-  existing node; ``serviceUrl`` is an absolute URL; ``data`` is ``$request`` or ``$response``;
-  ``dependency`` is Soft or Hard; step names are unique within a node;
+  existing node; ``serviceUrl`` is an absolute http(s) URL; ``data`` is ``$request`` or
+  ``$response``; ``dependency`` is Soft or Hard; step names are unique within a node;
 - Splitter: every step has a ``weight`` (0..100) and the weights sum to 100; other routers: no weights;
-- Switch: every step has a ``condition``;
+- Switch: every step has a ``condition``; a ``condition`` is a GJSON path that parses
+  (:mod:`~zeroserve.apis.serving.v1alpha1.gjson`; GJSON itself would never match a malformed one);
 - no cycle through ``nodeName`` references;
 - scaling as for InferenceService components, ``timeout`` and ``routerTimeouts`` >= 0;
 - the bandit annotation (:data:`~zeroserve.apis.serving.v1alpha1.types.BANDIT_ANNOTATION`), parsed
   by :func:`bandit_nodes`.
+
+:func:`validate_inference_graph_spec` checks all of it but ``metadata.name``: what can be checked of a
+bare spec, which is what KServe's controller hands its router.
 """
 
 from __future__ import annotations
@@ -26,6 +33,7 @@ from pydantic import ValidationError
 from zeroserve.apis.field_errors import FieldError, from_pydantic, join_path
 from zeroserve.apis.names import dns1035_label_errors
 from zeroserve.apis.serving.autoscaling import autoscaler_class, validate_scaling
+from zeroserve.apis.serving.v1alpha1.gjson import GJSONSyntaxError, compile_path
 from zeroserve.apis.serving.v1alpha1.types import (
     BANDIT_ANNOTATION,
     BANDIT_STRATEGIES,
@@ -39,6 +47,7 @@ __all__ = [
     "ROOT_NODE",
     "bandit_nodes",
     "validate_inference_graph",
+    "validate_inference_graph_spec",
 ]
 
 ROOT_NODE = "root"
@@ -61,6 +70,20 @@ def validate_inference_graph(graph: InferenceGraph) -> list[FieldError]:
         errors.append(FieldError("metadata.name", "is required"))
     else:
         errors += [FieldError("metadata.name", problem) for problem in dns1035_label_errors(graph.name)]
+    return errors + validate_inference_graph_spec(graph)
+
+
+def validate_inference_graph_spec(graph: InferenceGraph) -> list[FieldError]:
+    """Check everything :func:`validate_inference_graph` checks but the graph's name.
+
+    Args:
+        graph: The graph (its annotations are read for the autoscaler class and the bandits), normally
+            after :func:`~zeroserve.apis.serving.v1alpha1.defaults.default_inference_graph`.
+
+    Returns:
+        Every broken rule, in a stable order; empty when the spec and annotations are valid.
+    """
+    errors: list[FieldError] = []
     spec = graph.spec
     if ROOT_NODE not in spec.nodes:
         errors.append(
@@ -117,7 +140,7 @@ def _validate_node(path: str, router: InferenceRouter, node_names: set[str]) -> 
                 FieldError(join_path(step_path, "nodeName"), f"node {step.node_name!r} does not exist")
             )
         if step.service_url and not _is_absolute_url(step.service_url):
-            errors.append(FieldError(join_path(step_path, "serviceUrl"), "must be an absolute URL"))
+            errors.append(FieldError(join_path(step_path, "serviceUrl"), "must be an absolute http(s) URL"))
         if step.data is not None and step.data not in _DATA_VALUES:
             errors.append(FieldError(join_path(step_path, "data"), "must be $request or $response"))
         if step.dependency is not None and step.dependency not in _DEPENDENCIES:
@@ -133,6 +156,12 @@ def _validate_node(path: str, router: InferenceRouter, node_names: set[str]) -> 
             errors.append(FieldError(join_path(step_path, "weight"), "is allowed only in a Splitter node"))
         if router.router_type == "Switch" and not step.condition:
             errors.append(FieldError(join_path(step_path, "condition"), "is required for a Switch step"))
+        if step.condition:
+            try:
+                compile_path(step.condition)
+            except GJSONSyntaxError as exc:
+                problem = f"invalid GJSON path {step.condition!r}: {exc}"
+                errors.append(FieldError(join_path(step_path, "condition"), problem))
     if router.router_type == "Splitter" and steps and total_weight != 100:
         errors.append(
             FieldError(
@@ -170,7 +199,7 @@ def _validate_acyclic(graph: InferenceGraph) -> list[FieldError]:
 
 def _is_absolute_url(url: str) -> bool:
     parsed = urlparse(url)
-    return bool(parsed.scheme) and bool(parsed.netloc)
+    return parsed.scheme in ("http", "https") and bool(parsed.netloc)
 
 
 def bandit_nodes(graph: InferenceGraph) -> dict[str, BanditSpec]:

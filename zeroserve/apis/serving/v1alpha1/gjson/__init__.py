@@ -1,4 +1,4 @@
-"""GJSON paths, the condition language of KServe's graph router, over parsed JSON values.
+"""GJSON paths: the language of an InferenceGraph step's ``condition``, over parsed JSON values.
 
 KServe evaluates a step's ``condition`` with ``gjson.GetBytes(body, condition).Exists()``
 (github.com/tidwall/gjson). This module implements the part of GJSON's path syntax that graph
@@ -14,10 +14,13 @@ conditions use, with GJSON's observable results:
   ``@this``, ``@reverse``, ``@keys``, ``@values``, ``@flatten``.
 
 Unlike GJSON, which silently returns nothing for a malformed path, :func:`compile_path` raises
-:class:`GJSONSyntaxError`, so the planner can reject a graph whose condition can never be evaluated.
+:class:`GJSONSyntaxError`. The language lives with the API types because it is part of the graph's
+contract: :mod:`~zeroserve.apis.serving.v1alpha1.validation` refuses a condition that can never be
+evaluated (for the controller, the API server and the router alike), and the router evaluates the
+compiled paths.
 """
 
-from zeroserve.router.gjson.path import GJSONPath, compile_path
-from zeroserve.router.gjson.syntax import GJSONSyntaxError, Result
+from zeroserve.apis.serving.v1alpha1.gjson.path import GJSONPath, compile_path
+from zeroserve.apis.serving.v1alpha1.gjson.syntax import GJSONSyntaxError, Result
 
 __all__ = ["GJSONPath", "GJSONSyntaxError", "Result", "compile_path"]

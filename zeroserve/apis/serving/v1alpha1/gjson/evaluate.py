@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from zeroserve.router.gjson.syntax import (
+from zeroserve.apis.serving.v1alpha1.gjson.syntax import (
     MISSING,
     Count,
     Key,

@@ -6,8 +6,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from zeroserve.router.gjson.evaluate import MODIFIERS, walk
-from zeroserve.router.gjson.syntax import (
+from zeroserve.apis.serving.v1alpha1.gjson.evaluate import MODIFIERS, walk
+from zeroserve.apis.serving.v1alpha1.gjson.syntax import (
     Component,
     Count,
     GJSONSyntaxError,

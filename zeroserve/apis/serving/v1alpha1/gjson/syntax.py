@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from zeroserve.router.gjson.path import GJSONPath
+    from zeroserve.apis.serving.v1alpha1.gjson.path import GJSONPath
 
 __all__ = [
     "MISSING",
