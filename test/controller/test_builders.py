@@ -1,4 +1,9 @@
-"""Pure builders on KServe-shaped YAML: golden files, Knative's schema, KServe's schema for inputs."""
+"""Pure builders on KServe-shaped YAML: golden files, and the contracts with the data plane's CLIs.
+
+The golden files need nothing outside the repository. Two reference comparisons at the end hold the
+same inputs and outputs against KServe's and Knative's own CRDs in ``../shared/specs`` (they skip in a
+user's clone, where that folder is absent).
+"""
 
 from __future__ import annotations
 
@@ -7,6 +12,7 @@ from typing import Any
 
 import pytest
 import yaml
+from support.crd_schema import crd_file_validator
 
 from zeroserve.apis.serving.v1alpha1 import InferenceGraph
 from zeroserve.apis.serving.v1beta1 import InferenceService
@@ -23,7 +29,6 @@ from zeroserve.controller.resources.knative_service import build_component_servi
 from zeroserve.controller.resources.traffic import component_traffic
 
 from .golden import assert_golden
-from .schemas import crd_validator, schema_errors
 
 DATA = Path(__file__).parent / "testdata"
 ISVC_CASES = sorted(p.stem for p in (DATA / "isvc").glob("*.yaml"))
@@ -47,31 +52,24 @@ def isvc_from(data: dict[str, Any]) -> InferenceService:
     return isvc
 
 
-@pytest.fixture(scope="module")
-def knative_service_schema(shared_specs: Path) -> Any:
-    return crd_validator(shared_specs / "knative-serving" / "service.yaml", "v1")
-
-
-@pytest.mark.parametrize("case", ISVC_CASES)
-def test_inference_service_inputs_are_valid_kserve(case: str, shared_specs: Path) -> None:
-    validator = crd_validator(shared_specs / "kserve" / "inferenceservices.crd.yaml", "v1beta1")
-    assert schema_errors(validator, load("isvc", case)) == []
-
-
-@pytest.mark.parametrize("case", IG_CASES)
-def test_inference_graph_inputs_are_valid_kserve(case: str, shared_specs: Path) -> None:
-    validator = crd_validator(shared_specs / "kserve" / "inferencegraphs.crd.yaml", "v1alpha1")
-    assert schema_errors(validator, load("ig", case)) == []
-
-
-@pytest.mark.parametrize("case", ISVC_CASES)
-def test_inference_service_builds_match_golden(case: str, knative_service_schema: Any) -> None:
+def isvc_services(case: str) -> list[dict[str, Any]]:
+    """The Knative Services built for the InferenceService test case ``case``, one per component."""
     isvc = isvc_from(load("isvc", case))
+    return [build_component_service(isvc, c, golden_config()) for c in isvc.spec.components()]
+
+
+def graph_service(case: str) -> dict[str, Any]:
+    """The Knative Service built for the InferenceGraph test case ``case``."""
+    graph = InferenceGraph.from_dict(load("ig", case))
+    graph.metadata.uid = f"uid-{graph.name}"
     config = golden_config()
-    services = [build_component_service(isvc, c, config) for c in isvc.spec.components()]
-    for service in services:
-        assert schema_errors(knative_service_schema, service) == [], service["metadata"]["name"]
-    assert_golden(f"isvc-{case}", [*services, build_http_route(isvc, config)])
+    return build_graph_service(graph, _step_urls(graph, config), config)
+
+
+@pytest.mark.parametrize("case", ISVC_CASES)
+def test_inference_service_builds_match_golden(case: str) -> None:
+    isvc = isvc_from(load("isvc", case))
+    assert_golden(f"isvc-{case}", [*isvc_services(case), build_http_route(isvc, golden_config())])
 
 
 def _step_urls(graph: InferenceGraph, config: ControllerConfig) -> dict[str, str]:
@@ -85,13 +83,8 @@ def _step_urls(graph: InferenceGraph, config: ControllerConfig) -> dict[str, str
 
 
 @pytest.mark.parametrize("case", IG_CASES)
-def test_inference_graph_builds_match_golden(case: str, knative_service_schema: Any) -> None:
-    graph = InferenceGraph.from_dict(load("ig", case))
-    graph.metadata.uid = f"uid-{graph.name}"
-    config = golden_config()
-    service = build_graph_service(graph, _step_urls(graph, config), config)
-    assert schema_errors(knative_service_schema, service) == []
-    assert_golden(f"ig-{case}", [service])
+def test_inference_graph_builds_match_golden(case: str) -> None:
+    assert_golden(f"ig-{case}", [graph_service(case)])
 
 
 # -- focused, table-driven checks of the rules the golden files encode ----------------------------
@@ -290,36 +283,89 @@ def test_logger_agent_takes_the_sidecar_flags_we_pass() -> None:
     assert config is not None and args.upstream == "http://127.0.0.1:5000" and args.http_port == 9081
 
 
-# -- the project's published samples (config/samples) build into schema-valid Knative objects ----------
+# -- the project's published samples (config/samples) build, and their graphs plan ------------------------
 
 SAMPLES = Path(__file__).resolve().parents[2] / "config" / "samples"
+ISVC_SAMPLES = sorted((SAMPLES / "isvc").glob("*.yaml"))
+IG_SAMPLES = sorted((SAMPLES / "ig").glob("*.yaml"))
 
 
-@pytest.mark.parametrize("path", sorted((SAMPLES / "isvc").glob("*.yaml")), ids=lambda p: p.stem)
-def test_every_inference_service_sample_builds(path: Path, knative_service_schema: Any) -> None:
+def sample_isvc_services(path: Path) -> list[tuple[str, dict[str, Any]]]:
+    """``(component, Knative Service)`` for every component of the InferenceServices in a sample file.
+
+    A component that needs a runtime zeroserve does not ship is a build error (a status on a
+    cluster), not a service; it must be one of the expected reasons.
+    """
+    built = []
     for data in yaml.safe_load_all(path.read_text()):
         if not data or data.get("kind") != "InferenceService":
             continue
         isvc = isvc_from(data)
-        config = golden_config()
         for component in isvc.spec.components():
             try:
-                service = build_component_service(isvc, component, config)
-            except BuildError as exc:  # a sample may need a runtime we do not ship: that is a status
+                built.append((component, build_component_service(isvc, component, golden_config())))
+            except BuildError as exc:
                 assert exc.reason in ("NoSupportingRuntime", "InvalidSpec"), exc
-                continue
-            assert schema_errors(knative_service_schema, service) == [], (path.name, component)
+    return built
 
 
-@pytest.mark.parametrize("path", sorted((SAMPLES / "ig").glob("*.yaml")), ids=lambda p: p.stem)
-def test_every_inference_graph_sample_builds_and_plans(path: Path, knative_service_schema: Any) -> None:
-    from zeroserve.router.planner import load_graph_json
-
+def sample_graph_services(path: Path) -> list[dict[str, Any]]:
+    """The Knative Service of every InferenceGraph in a sample file."""
+    services = []
     for data in yaml.safe_load_all(path.read_text()):
         if not data or data.get("kind") != "InferenceGraph":
             continue
         graph = InferenceGraph.from_dict(data)
         config = golden_config()
-        service = build_graph_service(graph, _step_urls(graph, config), config)
-        assert schema_errors(knative_service_schema, service) == []
+        services.append(build_graph_service(graph, _step_urls(graph, config), config))
+    return services
+
+
+@pytest.mark.parametrize("path", ISVC_SAMPLES, ids=lambda p: p.stem)
+def test_every_inference_service_sample_builds(path: Path) -> None:
+    for component, service in sample_isvc_services(path):
+        assert service["kind"] == "Service" and service["metadata"]["name"].endswith(component)
+
+
+@pytest.mark.parametrize("path", IG_SAMPLES, ids=lambda p: p.stem)
+def test_every_inference_graph_sample_builds_and_plans(path: Path) -> None:
+    from zeroserve.router.planner import load_graph_json
+
+    for service in sample_graph_services(path):
         load_graph_json(service["spec"]["template"]["spec"]["containers"][0]["args"][2])
+
+
+# -- reference comparisons: KServe's and Knative's own CRDs (../shared/specs) -----------------------------
+
+
+def test_inputs_are_valid_kserve(shared_specs: Path, subtests: pytest.Subtests) -> None:
+    """Every InferenceService and InferenceGraph test input is one KServe's CRDs accept."""
+    kserve = shared_specs / "kserve"
+    isvc = crd_file_validator(kserve / "inferenceservices.crd.yaml", "InferenceService", "v1beta1")
+    graph = crd_file_validator(kserve / "inferencegraphs.crd.yaml", "InferenceGraph", "v1alpha1")
+    for case in ISVC_CASES:
+        with subtests.test(msg=f"isvc/{case}"):
+            assert isvc(load("isvc", case)) == []
+    for case in IG_CASES:
+        with subtests.test(msg=f"ig/{case}"):
+            assert graph(load("ig", case)) == []
+
+
+def test_built_services_are_valid_knative(shared_specs: Path, subtests: pytest.Subtests) -> None:
+    """Every Knative Service built (golden cases and published samples) is one Knative's CRD accepts."""
+    validate = crd_file_validator(shared_specs / "knative-serving" / "service.yaml", "Service", "v1")
+    for case in ISVC_CASES:
+        with subtests.test(msg=f"isvc/{case}"):
+            for service in isvc_services(case):
+                assert validate(service) == [], service["metadata"]["name"]
+    for case in IG_CASES:
+        with subtests.test(msg=f"ig/{case}"):
+            assert validate(graph_service(case)) == []
+    for path in ISVC_SAMPLES:
+        with subtests.test(msg=f"sample {path.name}"):
+            for component, service in sample_isvc_services(path):
+                assert validate(service) == [], component
+    for path in IG_SAMPLES:
+        with subtests.test(msg=f"sample {path.name}"):
+            for service in sample_graph_services(path):
+                assert validate(service) == []

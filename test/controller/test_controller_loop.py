@@ -7,10 +7,11 @@ end-to-end tier); waits are polls with a deadline, never fixed sleeps.
 from __future__ import annotations
 
 import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
+
+from support.waiting import wait_until
 
 from zeroserve.controller.controller import Controller, ControllerOptions
 from zeroserve.controller.errors import NotFound
@@ -29,23 +30,6 @@ from .knative_sim import KnativeSim
 from .memstore import MemStore
 
 NS = "default"
-
-
-def eventually(check: Callable[[], Any], timeout: float = 10.0, sync: Callable[[], Any] | None = None) -> Any:
-    """Poll ``check`` until it returns something truthy (running ``sync`` between polls) or fail."""
-    deadline = time.monotonic() + timeout
-    while True:
-        if sync is not None:
-            sync()
-        try:
-            value = check()
-        except Exception:  # not there yet
-            value = None
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout}s")
-        time.sleep(0.01)
 
 
 def options(**overrides: Any) -> ControllerOptions:
@@ -89,7 +73,11 @@ def test_loop_reconciles_created_objects_to_ready(store: MemStore) -> None:
     with running(controller):
         assert controller.started.wait(10)
         store.create(INFERENCE_SERVICE, iris())
-        eventually(lambda: ready(store, INFERENCE_SERVICE, "iris"), sync=sim.sync)
+        wait_until(
+            lambda: ready(store, INFERENCE_SERVICE, "iris"),
+            what="InferenceService iris Ready",
+            before_each=sim.sync,
+        )
         store.create(
             INFERENCE_GRAPH,
             {
@@ -97,13 +85,15 @@ def test_loop_reconciles_created_objects_to_ready(store: MemStore) -> None:
                 "spec": {"nodes": {"root": {"routerType": "Sequence", "steps": [{"serviceName": "iris"}]}}},
             },
         )
-        eventually(lambda: ready(store, INFERENCE_GRAPH, "g"), sync=sim.sync)
+        wait_until(
+            lambda: ready(store, INFERENCE_GRAPH, "g"), what="InferenceGraph g Ready", before_each=sim.sync
+        )
 
 
 def test_loop_picks_up_objects_that_existed_before_it_started(store: MemStore) -> None:
     store.create(INFERENCE_SERVICE, iris("early"))
     with running(Controller(store, options=options())):
-        eventually(lambda: store.get(KNATIVE_SERVICE, NS, "early-predictor"))
+        wait_until(lambda: store.get(KNATIVE_SERVICE, NS, "early-predictor"), what="ksvc early-predictor")
 
 
 def test_a_graph_waiting_on_a_service_is_woken_by_that_service(store: MemStore) -> None:
@@ -119,24 +109,29 @@ def test_a_graph_waiting_on_a_service_is_woken_by_that_service(store: MemStore) 
     controller = Controller(store, options=options())
     with running(controller):
         assert controller.started.wait(10)
-        eventually(lambda: store.get(INFERENCE_GRAPH, NS, "g")["status"]["conditions"])
+        wait_until(
+            lambda: store.get(INFERENCE_GRAPH, NS, "g")["status"]["conditions"], what="graph g conditions"
+        )
         store.create(INFERENCE_SERVICE, iris("late"))
-        eventually(lambda: store.get(KNATIVE_SERVICE, NS, "g"), timeout=5, sync=sim.sync)
+        wait_until(lambda: store.get(KNATIVE_SERVICE, NS, "g"), 5, what="ksvc g", before_each=sim.sync)
 
 
 def test_a_changed_child_is_put_back(store: MemStore) -> None:
     with running(Controller(store, options=options())):
         store.create(INFERENCE_SERVICE, iris())
-        ksvc = eventually(lambda: store.get(KNATIVE_SERVICE, NS, "iris-predictor"))
+        ksvc = wait_until(
+            lambda: store.get(KNATIVE_SERVICE, NS, "iris-predictor"), what="ksvc iris-predictor"
+        )
         ksvc["spec"]["template"]["metadata"]["annotations"]["autoscaling.knative.dev/min-scale"] = "7"
         store.update(KNATIVE_SERVICE, ksvc)
-        eventually(
+        wait_until(
             lambda: (
                 store.get(KNATIVE_SERVICE, NS, "iris-predictor")["spec"]["template"]["metadata"][
                     "annotations"
                 ]["autoscaling.knative.dev/min-scale"]
                 == "1"
-            )
+            ),
+            what="min-scale put back to 1",
         )
 
 
@@ -151,7 +146,11 @@ def test_the_configmap_overrides_the_domain(store: MemStore) -> None:
     sim = KnativeSim(store)
     with running(Controller(store, options=options(config_namespace="zs"))):
         store.create(INFERENCE_SERVICE, iris())
-        eventually(lambda: store.get(INFERENCE_SERVICE, NS, "iris")["status"].get("url"), sync=sim.sync)
+        wait_until(
+            lambda: store.get(INFERENCE_SERVICE, NS, "iris")["status"].get("url"),
+            what="isvc iris URL",
+            before_each=sim.sync,
+        )
     assert store.get(INFERENCE_SERVICE, NS, "iris")["status"]["url"] == "http://iris.default.models.internal"
 
 
@@ -165,7 +164,7 @@ def test_two_replicas_only_one_reconciles_and_the_other_takes_over(store: MemSto
     assert a.started.wait(10)
     with running(b):
         store.create(INFERENCE_SERVICE, iris())
-        eventually(lambda: store.get(KNATIVE_SERVICE, NS, "iris-predictor"))
+        wait_until(lambda: store.get(KNATIVE_SERVICE, NS, "iris-predictor"), what="ksvc iris-predictor")
         assert not b.started.is_set(), "the second replica must wait for the lease"
         assert store.get(LEASE, "zs", "leader")["spec"]["holderIdentity"] == "a"
         stop_a.set()
@@ -173,7 +172,7 @@ def test_two_replicas_only_one_reconciles_and_the_other_takes_over(store: MemSto
         assert b.started.wait(10), "the second replica takes over once the first releases the lease"
         assert store.get(LEASE, "zs", "leader")["spec"]["holderIdentity"] == "b"
         store.create(INFERENCE_SERVICE, iris("after"))
-        eventually(lambda: store.get(KNATIVE_SERVICE, NS, "after-predictor"))
+        wait_until(lambda: store.get(KNATIVE_SERVICE, NS, "after-predictor"), what="ksvc after-predictor")
 
 
 def test_metrics_count_reconciles_and_the_health_endpoint_serves_them(store: MemStore) -> None:
@@ -194,14 +193,15 @@ def test_metrics_count_reconciles_and_the_health_endpoint_serves_them(store: Mem
             assert controller.started.wait(10)
             assert httpx.get(f"{base}/readyz").status_code == 200
             store.create(INFERENCE_SERVICE, iris())
-            eventually(lambda: store.get(KNATIVE_SERVICE, NS, "iris-predictor"))
-            text = eventually(
+            wait_until(lambda: store.get(KNATIVE_SERVICE, NS, "iris-predictor"), what="ksvc iris-predictor")
+            text = wait_until(
                 lambda: (
                     (body := httpx.get(f"{base}/metrics").text)
                     and 'zeroserve_controller_reconcile_total{kind="InferenceService",result="success"}'
                     in body
                     and body
-                )
+                ),
+                what="a successful InferenceService reconcile in /metrics",
             )
             assert "zeroserve_controller_leader 1.0" in text
     finally:
@@ -246,7 +246,7 @@ def test_without_the_gateway_api_the_loop_runs_and_says_why_ingress_is_not_ready
                     return c
             return None
 
-        eventually(ingress_reason, sync=sim.sync)
+        wait_until(ingress_reason, what="the ingress reason", before_each=sim.sync)
         predictor = store.get(INFERENCE_SERVICE, NS, "iris")["status"]["components"]["predictor"]
         assert predictor["url"] == "http://iris-predictor.default.example.com", (
             "the component URL still works"

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from support.waiting import wait_until
 
 from zeroserve.apis.crds import all_crds
 from zeroserve.controller.controller import Controller, ControllerOptions
@@ -33,7 +34,6 @@ from zeroserve.local.apiserver import ApiServerSettings, run_in_thread
 from zeroserve.local.kubeconfig import write_kubeconfig
 
 from .knative_sim import KnativeSim
-from .test_controller_loop import eventually
 
 pytestmark = pytest.mark.slow
 
@@ -124,8 +124,11 @@ def test_operator_loop_end_to_end(store: KubeStore, kubeconfig: Path) -> None:
         assert store.get(LEASE, "default", "zeroserve-e2e")["spec"]["holderIdentity"] == "e2e"
 
         store.create(INFERENCE_SERVICE, isvc("iris"))
-        eventually(
-            lambda: condition(store.get(INFERENCE_SERVICE, NS, "iris"), "Ready") == "True", 30, knative.sync
+        wait_until(
+            lambda: condition(store.get(INFERENCE_SERVICE, NS, "iris"), "Ready") == "True",
+            30,
+            what="InferenceService iris Ready",
+            before_each=knative.sync,
         )
         status = store.get(INFERENCE_SERVICE, NS, "iris")["status"]
         assert status["url"] == "http://iris.default.example.com"
@@ -164,7 +167,7 @@ def test_operator_loop_end_to_end(store: KubeStore, kubeconfig: Path) -> None:
             )
             return sorted(t["percent"] for t in traffic or []) == [10, 90]
 
-        eventually(split, 30, knative.sync)
+        wait_until(split, 30, what="a 10/90 traffic split", before_each=knative.sync)
 
         # what `kubectl get isvc` users see: KServe's printer columns over our status
         from zeroserve.local.testing import Kubectl
@@ -199,8 +202,11 @@ def test_operator_loop_end_to_end(store: KubeStore, kubeconfig: Path) -> None:
                 "spec": {"nodes": {"root": {"routerType": "Sequence", "steps": [{"serviceName": "iris"}]}}},
             },
         )
-        eventually(
-            lambda: condition(store.get(INFERENCE_GRAPH, NS, "pipeline"), "Ready") == "True", 30, knative.sync
+        wait_until(
+            lambda: condition(store.get(INFERENCE_GRAPH, NS, "pipeline"), "Ready") == "True",
+            30,
+            what="InferenceGraph pipeline Ready",
+            before_each=knative.sync,
         )
 
         # deleting the InferenceService garbage-collects its children
@@ -210,7 +216,7 @@ def test_operator_loop_end_to_end(store: KubeStore, kubeconfig: Path) -> None:
             names = [k["metadata"]["name"] for k in store.list(KNATIVE_SERVICE, NS).items]
             return "iris-predictor" not in names
 
-        eventually(collected, 30)
+        wait_until(collected, 30, what="iris-predictor garbage-collected")
     finally:
         stop.set()
         thread.join(30)
@@ -244,7 +250,11 @@ def test_cli_process_reconciles_and_stops_on_sigterm(store: KubeStore, kubeconfi
         obj = isvc("from-cli")
         obj["metadata"]["namespace"] = "cli"
         store.create(INFERENCE_SERVICE, obj)
-        eventually(lambda: store.get(KNATIVE_SERVICE, "cli", "from-cli-predictor"), 60)
+        wait_until(
+            lambda: store.get(KNATIVE_SERVICE, "cli", "from-cli-predictor"),
+            60,
+            what="ksvc from-cli-predictor",
+        )
         process.send_signal(signal.SIGTERM)
         _, stderr = process.communicate(timeout=30)
     finally:
@@ -280,7 +290,7 @@ async def test_platform_component_starts_reconciles_and_stops(kubeconfig: Path, 
             return (store.get(INFERENCE_SERVICE, "platform", "in-platform").get("status") or {}).get("url")
 
         assert (
-            await asyncio.to_thread(eventually, url, 30, knative.sync)
+            await asyncio.to_thread(wait_until, url, 30, what="in-platform's URL", before_each=knative.sync)
             == "http://in-platform.platform.models.test"
         )
     finally:
