@@ -230,12 +230,13 @@ def test_defaults_leave_input_unchanged_and_are_idempotent(written: dict[str, An
     assert default_inference_service(once).to_dict() == once.to_dict()
 
 
-@pytest.mark.parametrize(("written", "expected"), [c[1:] for c in CASES], ids=[c[0] for c in CASES])
 def test_inputs_and_outputs_are_accepted_by_kserve_crd(
-    written: dict[str, Any], expected: dict[str, Any], reference_schema: dict[str, Validate]
+    reference_schema: dict[str, Validate], subtests: pytest.Subtests
 ) -> None:
-    assert reference_schema["InferenceService"](_isvc(written)) == []
-    assert reference_schema["InferenceService"](_isvc(expected)) == []
+    for name, written, expected in CASES:
+        with subtests.test(msg=name):
+            assert reference_schema["InferenceService"](_isvc(written)) == []
+            assert reference_schema["InferenceService"](_isvc(expected)) == []
 
 
 def test_defaulted_fields_are_typed() -> None:
