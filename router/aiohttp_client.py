@@ -62,4 +62,4 @@ class AiohttpStepClient:
                 raise RoutingFailure(504, "the graph's timeout was exceeded") from exc
             raise RoutingFailure(504, f'Post "{url}": timed out after {timeout:g}s') from exc
         except aiohttp.ClientError as exc:
-            raise RoutingFailure(500, f'Post "{url}": {exc or type(exc).__name__}') from exc
+            raise RoutingFailure(500, f'Post "{url}": {exc or "the connection failed"}') from exc

@@ -24,7 +24,7 @@ import logging
 import random
 import secrets
 import time
-from collections.abc import Awaitable, Callable, MutableMapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -32,6 +32,16 @@ import httpx
 import orjson
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
+from zeroserve.process.asgi import (
+    ClientDisconnected,
+    Receive,
+    Scope,
+    Send,
+    read_body,
+    respond,
+    respond_json,
+    serve_lifespan,
+)
 from zeroserve.router.bandit import Bandits, BanditStore, Feedback
 from zeroserve.router.client import step_caller
 from zeroserve.router.context import RequestContext, StepResponse
@@ -46,15 +56,13 @@ if TYPE_CHECKING:
 
 __all__ = ["ROUTING_HEADER", "RouterApp", "create_app"]
 
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
+log = logging.getLogger(__name__)
 
 ROUTING_HEADER = "x-zeroserve-routing"
 """Response header naming the steps bandits chose: ``<node>=<step>``, comma-separated."""
 
 _JSON = (b"content-type", b"application/json")
+_TEXT = b"text/plain"
 _FEEDBACK_PATHS = frozenset({"/feedback", "/api/v1.0/feedback"})
 
 
@@ -75,7 +83,6 @@ class RouterApp:
         metrics: the router's metrics (its registry is served on ``/metrics``).
         propagator: selects the incoming headers forwarded to steps.
         bandits: the bandit nodes' state; ``None`` or empty when the graph has none.
-        logger: where request failures are logged (JSON lines when the CLI configures logging).
     """
 
     def __init__(
@@ -86,20 +93,18 @@ class RouterApp:
         *,
         propagator: HeaderPropagator,
         bandits: Bandits | None = None,
-        logger: logging.Logger | None = None,
     ) -> None:
         self.graph = graph
         self.runner = runner
         self.metrics = metrics
         self.propagator = propagator
         self.bandits = bandits
-        self.log = logger or logging.getLogger("zeroserve.router")
         self.shutting_down = False
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Serve one ASGI connection scope."""
         if scope["type"] == "lifespan":
-            await self._lifespan(receive, send)
+            await serve_lifespan(receive, send, shutdown=self._shut_down)
             return
         if scope["type"] != "http":
             return
@@ -107,33 +112,28 @@ class RouterApp:
         method: str = scope["method"]
         if method == "GET" and path in ("/readyz", "/healthz"):
             if path == "/readyz" and self.shutting_down:
-                await _respond(send, 503, b"shutting down", [(b"content-type", b"text/plain")])
+                await respond(send, 503, b"shutting down", content_type=_TEXT)
             else:
-                await _respond(send, 200, b"OK", [(b"content-type", b"text/plain")])
+                await respond(send, 200, b"OK", content_type=_TEXT)
             return
         if method == "GET" and path == "/metrics":
             body = generate_latest(self.metrics.registry)
-            await _respond(send, 200, body, [(b"content-type", CONTENT_TYPE_LATEST.encode())])
+            await respond(send, 200, body, content_type=CONTENT_TYPE_LATEST.encode())
             return
         if method == "GET" and path == "/bandits":
-            stats = self.bandits.stats() if self.bandits else {}
-            await _respond(send, 200, orjson.dumps(stats), [_JSON])
+            await respond_json(send, 200, self.bandits.stats() if self.bandits else {})
             return
-        body = await _read_body(receive)
+        try:
+            body = await read_body(receive)
+        except ClientDisconnected:
+            return  # nobody is left to answer
         if method == "POST" and path in _FEEDBACK_PATHS:
             await self._feedback(body, send)
             return
         await self._route(scope, body, send)
 
-    async def _lifespan(self, receive: Receive, send: Send) -> None:
-        while True:
-            message = await receive()
-            if message["type"] == "lifespan.startup":
-                await send({"type": "lifespan.startup.complete"})
-            elif message["type"] == "lifespan.shutdown":
-                self.shutting_down = True
-                await send({"type": "lifespan.shutdown.complete"})
-                return
+    async def _shut_down(self) -> None:
+        self.shutting_down = True
 
     def _context(self, scope: Scope) -> RequestContext:
         raw_headers: list[tuple[bytes, bytes]] = scope["headers"]
@@ -163,9 +163,9 @@ class RouterApp:
         started = time.perf_counter()
         status = await self._route_with(ctx, body, send)
         self.metrics.requests.labels(str(status)).inc()
-        if self.log.isEnabledFor(logging.DEBUG):
+        if log.isEnabledFor(logging.DEBUG):
             elapsed_ms = round((time.perf_counter() - started) * 1000, 3)
-            self.log.debug(
+            log.debug(
                 "graph request",
                 extra={"request_id": ctx.request_id, "status": status, "duration_ms": elapsed_ms},
             )
@@ -182,12 +182,12 @@ class RouterApp:
             response = self._failure(failure.status, failure.cause, ctx)
         except TimeoutError:
             response = self._failure(504, "the graph's timeout was exceeded", ctx)
-        except Exception as exc:
-            self.log.exception("graph request crashed", extra={"request_id": ctx.request_id})
-            response = self._failure(500, f"internal router error: {type(exc).__name__}: {exc}", ctx)
+        except Exception:
+            log.exception("graph request crashed", extra={"request_id": ctx.request_id})
+            response = self._failure(500, "internal router error (the router's log has the details)", ctx)
         else:
             return await self._answer(ctx, response, extra, send)
-        await _respond(send, response.status, response.body, [_JSON, *extra, *self._routed(ctx)])
+        await respond(send, response.status, response.body, [_JSON, *extra, *self._routed(ctx)])
         return response.status
 
     def _routed(self, ctx: RequestContext) -> list[tuple[bytes, bytes]]:
@@ -224,11 +224,11 @@ class RouterApp:
                 payload = orjson.dumps(document)
         if is_json:
             headers.append(_JSON)
-        await _respond(send, response.status, payload, headers)
+        await respond(send, response.status, payload, headers)
         return response.status
 
     def _failure(self, status: int, cause: str, ctx: RequestContext) -> StepResponse:
-        self.log.warning(
+        log.warning(
             "graph request failed", extra={"request_id": ctx.request_id, "status": status, "cause": cause}
         )
         return StepResponse(status, _error_body(cause))
@@ -239,33 +239,9 @@ class RouterApp:
                 raise FeedbackError(404, "this graph has no bandit node")
             applied = await self.bandits.apply(Feedback.parse(body))
         except FeedbackError as exc:
-            error = orjson.dumps({"error": "Failed to process feedback", "cause": exc.cause})
-            await _respond(send, exc.status, error, [_JSON])
+            await respond_json(send, exc.status, {"error": "Failed to process feedback", "cause": exc.cause})
             return
-        await _respond(send, 200, orjson.dumps({"applied": applied}), [_JSON])
-
-
-async def _read_body(receive: Receive) -> bytes:
-    message = await receive()
-    body: bytes = message.get("body", b"")
-    if not message.get("more_body", False):
-        return body
-    chunks = [body]
-    while message.get("more_body", False):
-        message = await receive()
-        chunks.append(message.get("body", b""))
-    return b"".join(chunks)
-
-
-async def _respond(send: Send, status: int, body: bytes, headers: list[tuple[bytes, bytes]]) -> None:
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [*headers, (b"content-length", str(len(body)).encode())],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})
+        await respond_json(send, 200, {"applied": applied})
 
 
 def create_app(
@@ -276,7 +252,6 @@ def create_app(
     propagate_headers: Sequence[str] = (),
     state_dir: Path | None = None,
     seed: int | None = None,
-    logger: logging.Logger | None = None,
 ) -> RouterApp:
     """Assemble the router for one graph from its injected parts.
 
@@ -287,14 +262,13 @@ def create_app(
         propagate_headers: KServe's header patterns (``PROPAGATE_HEADERS``).
         state_dir: where bandit state is persisted; ``None`` keeps it in memory.
         seed: seeds the Splitter's random source (``None``: from the OS).
-        logger: the router's logger.
 
     Returns:
         The ASGI app.
     """
     metrics = RouterMetrics(registry)
     store = BanditStore(state_dir) if state_dir is not None else None
-    bandits = Bandits(graph, metrics, store=store, logger=logger)
+    bandits = Bandits(graph, metrics, store=store)
     runner = GraphRunner(
         graph,
         step_caller(http, timeout=graph.step_timeout),
@@ -302,6 +276,4 @@ def create_app(
         rng=random.Random(seed),
         bandits=bandits,
     )
-    return RouterApp(
-        graph, runner, metrics, propagator=HeaderPropagator(propagate_headers), bandits=bandits, logger=logger
-    )
+    return RouterApp(graph, runner, metrics, propagator=HeaderPropagator(propagate_headers), bandits=bandits)

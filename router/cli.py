@@ -9,7 +9,9 @@ Usage::
 
 KServe's router flags ``--inferencegraph-name`` (recorded as the graph's name) and ``--enable-tls`` /
 ``--enable-auth`` (refused: not supported) are recognised. The graph is planned before the port is
-bound, so an invalid graph exits with status 2 and every problem on stderr.
+bound, so an invalid graph exits with status 2 and every problem on stderr; a busy port exits with
+status 1 and one line naming it and ``--http-port``. The process layer (:mod:`zeroserve.process`)
+binds the socket, writes the JSON log lines and the ready file.
 """
 
 from __future__ import annotations
@@ -31,11 +33,12 @@ from typing import Any
 
 import aiohttp
 import httpx
-import orjson
 import uvicorn
 from prometheus_client import CollectorRegistry
 
+from zeroserve.process.listen import PortInUse, bind_socket
 from zeroserve.process.logs import configure_logging
+from zeroserve.process.ready import write_ready_file
 from zeroserve.router.app import RouterApp, create_app
 from zeroserve.router.errors import GraphPlanError
 from zeroserve.router.plan import ExecutableGraph
@@ -44,7 +47,7 @@ from zeroserve.router.settings import RouterSettings
 
 __all__ = ["main"]
 
-_log = logging.getLogger("zeroserve.router")
+log = logging.getLogger(__name__)
 
 
 class _Server(uvicorn.Server):
@@ -113,7 +116,7 @@ def main(argv: list[str]) -> int:
         argv: the arguments after ``router``.
 
     Returns:
-        0 after a clean shutdown, 2 for bad arguments or an invalid graph.
+        0 after a clean shutdown, 2 for bad arguments or an invalid graph, 1 when the port is taken.
     """
     args = _parser().parse_args(argv)
     overrides = {
@@ -137,15 +140,22 @@ def main(argv: list[str]) -> int:
         for issue in exc.issues:
             print(f"invalid graph: {issue}", file=sys.stderr)
         return 2
+    try:
+        sock = bind_socket(settings.host, settings.http_port, flag="--http-port")
+    except PortInUse as exc:
+        print(f"zeroserve router: {exc}", file=sys.stderr)
+        return 1
     configure_logging(settings.log_level)
     if args.graph_name and not graph.name:
         graph = replace(graph, name=args.graph_name)
     for warning in graph.warnings:
-        _log.warning(
-            "graph accepted with a warning", extra={"path": warning.path, "warning": warning.message}
-        )
-    with contextlib.suppress(KeyboardInterrupt), asyncio.Runner(loop_factory=_loop_factory()) as runner:
-        runner.run(_serve(settings, graph))
+        log.warning("graph accepted with a warning", extra={"path": warning.path, "warning": warning.message})
+    with (
+        contextlib.closing(sock),
+        contextlib.suppress(KeyboardInterrupt),
+        asyncio.Runner(loop_factory=_loop_factory()) as runner,
+    ):
+        runner.run(_serve(settings, graph, sock))
     return 0
 
 
@@ -158,11 +168,7 @@ def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
     return uvloop.new_event_loop
 
 
-async def _serve(settings: RouterSettings, graph: ExecutableGraph) -> None:
-    sock = socket.socket(socket.AF_INET6 if ":" in settings.host else socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # inherited by accepted connections
-    sock.bind((settings.host, settings.http_port))
+async def _serve(settings: RouterSettings, graph: ExecutableGraph, sock: socket.socket) -> None:
     port = sock.getsockname()[1]
     async with _step_client(settings) as http:
         app = create_app(
@@ -172,10 +178,9 @@ async def _serve(settings: RouterSettings, graph: ExecutableGraph) -> None:
             propagate_headers=settings.header_patterns(),
             state_dir=_state_dir(settings, graph),
             seed=settings.seed,
-            logger=_log,
         )
         for pattern in app.propagator.invalid:
-            _log.warning("ignoring an invalid header pattern", extra={"pattern": pattern})
+            log.warning("ignoring an invalid header pattern", extra={"pattern": pattern})
         config = uvicorn.Config(
             app,
             http="httptools",
@@ -191,11 +196,9 @@ async def _serve(settings: RouterSettings, graph: ExecutableGraph) -> None:
         await asyncio.wait([serving, listening], return_when=asyncio.FIRST_COMPLETED)
         listening.cancel()
         if server.started:
-            _log.info(
-                "router listening", extra={"port": port, "graph": graph.name, "nodes": len(graph.nodes)}
-            )
+            log.info("router listening", extra={"port": port, "graph": graph.name, "nodes": len(graph.nodes)})
             if settings.ready_file is not None:
-                _write_ready_file(settings.ready_file, port)
+                write_ready_file(settings.ready_file, port)
         await serving
 
 
@@ -218,10 +221,3 @@ def _state_dir(settings: RouterSettings, graph: ExecutableGraph) -> Path | None:
         return settings.state_dir
     home = Path(os.environ.get("ZEROSERVE_HOME") or Path.home() / ".zeroserve")
     return home / "router" / graph.namespace / (graph.name or "graph")
-
-
-def _write_ready_file(path: Path, port: int) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_bytes(orjson.dumps({"pid": os.getpid(), "http_port": port, "grpc_port": -1}))
-    os.replace(tmp, path)

@@ -115,5 +115,5 @@ class StepClient:
                 raise RoutingFailure(504, "the graph's timeout was exceeded") from exc
             raise RoutingFailure(504, f'Post "{url}": timed out after {timeout:g}s') from exc
         except httpx.HTTPError as exc:
-            raise RoutingFailure(500, f'Post "{url}": {exc or type(exc).__name__}') from exc
+            raise RoutingFailure(500, f'Post "{url}": {exc or "the connection failed"}') from exc
         return StepResponse(response.status_code, content)

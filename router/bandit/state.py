@@ -35,6 +35,8 @@ from zeroserve.router.plan import ExecutableGraph, Node, Step
 
 __all__ = ["Bandits", "Feedback"]
 
+log = logging.getLogger(__name__)
+
 
 @dataclass(frozen=True, slots=True)
 class Feedback:
@@ -95,7 +97,6 @@ class Bandits:
         store: where the state is persisted; ``None`` keeps it in memory only.
         rng_factory: builds each node's random source from its seed (``None``: from the OS).
         max_decisions: how many routed requests' decisions are remembered for feedback by id.
-        logger: where a failed save is reported (the state then lives on in memory).
     """
 
     def __init__(
@@ -106,9 +107,7 @@ class Bandits:
         store: BanditStore | None = None,
         rng_factory: Callable[[int | None], random.Random] = random.Random,
         max_decisions: int = 100_000,
-        logger: logging.Logger | None = None,
     ) -> None:
-        self.log = logger or logging.getLogger("zeroserve.router.bandit")
         self.graph = graph
         self.metrics = metrics
         self.store = store
@@ -226,7 +225,7 @@ class Bandits:
             try:
                 await asyncio.to_thread(self.store.save, self.graph.name, self.snapshot())
             except OSError as exc:
-                self.log.warning(
+                log.warning(
                     "could not save bandit state; keeping it in memory",
                     extra={"path": str(self.store.path), "error": str(exc)},
                 )

@@ -9,6 +9,10 @@ Format (version 1)::
 Arms are matched to steps by key when loaded, so reordering steps keeps what was learned and a new
 step starts fresh. A write goes to a temporary file in the same folder, is flushed to disk and then
 renamed over the old file, so a crash leaves either the old or the new state, never a torn one.
+
+The state is private to the router's user: the file is 0600 and every folder the store creates on the
+way to it is 0700 (``zeroserve router`` keeps it under ``$ZEROSERVE_HOME/router/<ns>/<graph>``
+unless ``--state-dir`` says otherwise; folders that already exist are left as they are).
 """
 
 from __future__ import annotations
@@ -23,9 +27,30 @@ import orjson
 
 from zeroserve.router.bandit.policy import ArmStats
 
-__all__ = ["BanditStore"]
+__all__ = ["BanditStore", "make_private_folder"]
 
 FILE_NAME = "bandits.json"
+FILE_MODE = 0o600
+FOLDER_MODE = 0o700
+
+
+def make_private_folder(path: Path) -> None:
+    """Create ``path`` and any missing parents, each created one with mode 0700 whatever the umask.
+
+    Args:
+        path: the folder; folders that exist already keep their modes.
+    """
+    missing: list[Path] = []
+    current = Path(path)
+    while not current.exists():
+        missing.append(current)
+        if current.parent == current:
+            break
+        current = current.parent
+    for folder in reversed(missing):
+        with contextlib.suppress(FileExistsError):
+            folder.mkdir(mode=FOLDER_MODE)
+            os.chmod(folder, FOLDER_MODE)
 
 
 class BanditStore:
@@ -65,10 +90,11 @@ class BanditStore:
             graph: the graph's name, recorded for humans.
             nodes: node -> ``{"policy": name, "arms": [arm dicts]}``.
         """
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        make_private_folder(self.path.parent)
         payload = orjson.dumps({"version": 1, "graph": graph, "nodes": nodes}, option=orjson.OPT_INDENT_2)
         fd, tmp = tempfile.mkstemp(prefix=".bandits-", suffix=".json", dir=self.path.parent)
         try:
+            os.fchmod(fd, FILE_MODE)  # mkstemp's mode already; said here so it cannot drift
             with os.fdopen(fd, "wb") as handle:
                 handle.write(payload)
                 handle.flush()

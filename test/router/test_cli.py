@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
+import stat
 import subprocess
 import sys
 import time
@@ -109,6 +111,7 @@ def test_the_router_process_routes_learns_and_keeps_state_across_a_restart(
         code, stderr = first.stop()
     assert code == 0
     assert all(line.startswith("{") for line in stderr.splitlines() if line.strip()), stderr
+    assert mode(state_dir) == 0o700 and mode(state_dir / "bandits.json") == 0o600
     second = RouterProcess(args, tmp_path)
     try:
         with httpx.Client(base_url=second.url, trust_env=False) as client:
@@ -116,6 +119,44 @@ def test_the_router_process_routes_learns_and_keeps_state_across_a_restart(
             assert client.post("/", json={}).headers["x-zeroserve-routing"] == "root=b"
     finally:
         second.stop()
+
+
+def mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+def test_bandit_state_defaults_to_a_private_folder_under_zeroserve_home(svc: str, tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    router = RouterProcess(
+        ["--graph-json", orjson.dumps(graph(svc)).decode()], tmp_path, {"ZEROSERVE_HOME": str(home)}
+    )
+    try:
+        with httpx.Client(base_url=router.url, trust_env=False) as client:
+            assert client.post("/feedback", json={"routing": {"root": "b"}, "reward": 1}).status_code == 200
+    finally:
+        code, _ = router.stop()
+    assert code == 0
+    state = home / "router" / "default" / "cli-graph" / "bandits.json"
+    assert orjson.loads(state.read_bytes())["nodes"]["root"]["arms"][1]["reward"] == 1.0
+    assert mode(state) == 0o600
+    assert [mode(folder) for folder in (home, home / "router", state.parent.parent, state.parent)] == [
+        0o700
+    ] * 4
+
+
+def test_a_busy_port_is_one_line_naming_the_port_and_the_flag(capsys: pytest.CaptureFixture[str]) -> None:
+    spec = {"nodes": {"root": {"routerType": "Sequence", "steps": [{"serviceUrl": "http://x/"}]}}}
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        code = main(
+            ["--graph-json", orjson.dumps(spec).decode(), "--host", "127.0.0.1", "--http-port", str(port)]
+        )
+    assert code == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert f"127.0.0.1:{port}" in err and "--http-port" in err
 
 
 @pytest.mark.parametrize("client", ["aiohttp", "httpx"])
