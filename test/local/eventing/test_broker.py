@@ -27,12 +27,18 @@ from zeroserve.local.eventing.triggers import TriggerRule, TriggerTable
 from .conftest import EventSink, serve
 
 FAST = DeliveryPolicy(retry=3, backoff_policy="linear", backoff_delay=0.05, timeout=5)
+TOKEN = "broker-test-token"
+
+
+def authorized() -> httpx.AsyncClient:
+    """A client that presents the platform's broker token, as the payload logger does."""
+    return httpx.AsyncClient(headers={"authorization": f"Bearer {TOKEN}"})
 
 
 @contextlib.asynccontextmanager
 async def running_broker(state: Path, table: TriggerTable) -> AsyncIterator[BrokerComponent]:
     component = BrokerComponent(table=table, reconcile=False, delivery_proxy=None)
-    ctx = PlatformContext(state_dir=state, kubeconfig=state / "kubeconfig")
+    ctx = PlatformContext(state_dir=state, kubeconfig=state / "kubeconfig", broker_token=TOKEN)
     await component.start(ctx)
     assert ctx.extra["broker_url"] == component.url
     try:
@@ -71,7 +77,7 @@ async def test_ingress_accepts_binary_and_structured_and_rejects_the_rest(tmp_pa
     async with (
         serve(sink) as sub,
         running_broker(tmp_path, table_with(rule("all", sub.url))) as broker,
-        httpx.AsyncClient() as c,
+        authorized() as c,
     ):
         url = f"{broker.url}/models/default"
         assert (await post_event(c, url, event())).status_code == 202
@@ -98,7 +104,7 @@ async def test_triggers_filter_by_exact_attribute_and_presence(tmp_path: Path) -
             ),
             rule("tag", t.url, {"inferenceservicename": ""}),
         )
-        async with running_broker(tmp_path, table) as broker, httpx.AsyncClient() as c:
+        async with running_broker(tmp_path, table) as broker, authorized() as c:
             url = f"{broker.url}/models/default"
             await post_event(c, url, event())
             await post_event(c, url, event("org.kubeflow.serving.inference.response", component="predictor"))
@@ -116,7 +122,7 @@ async def test_failed_deliveries_are_retried_with_backoff(tmp_path: Path) -> Non
     sink = EventSink(fail_first=2, fail_status=503)
     async with serve(sink) as sub:
         table = table_with(rule("r", sub.url, backoff_delay=0.2, backoff_policy="exponential"))
-        async with running_broker(tmp_path, table) as broker, httpx.AsyncClient() as c:
+        async with running_broker(tmp_path, table) as broker, authorized() as c:
             loop = asyncio.get_running_loop()
             started = loop.time()
             await post_event(c, f"{broker.url}/models/default", event())
@@ -141,7 +147,7 @@ async def test_exhausted_retries_and_final_errors_go_to_the_dead_letter_sink(tmp
             rule("flaky", f.url, {"source": "a"}, retry=2, dead_letter_uri=d.url),
             rule("bad", g.url, {"source": "b"}, retry=5, dead_letter_uri=d.url),
         )
-        async with running_broker(tmp_path, table) as broker, httpx.AsyncClient() as c:
+        async with running_broker(tmp_path, table) as broker, authorized() as c:
             url = f"{broker.url}/models/default"
             await post_event(c, url, LibEvent(attributes={"type": "t", "source": "a"}, data={"x": 1}))
             await post_event(c, url, LibEvent(attributes={"type": "t", "source": "b"}, data={"x": 2}))
@@ -175,7 +181,7 @@ async def test_replies_are_reingested_into_the_originating_broker(tmp_path: Path
             rule("to-detector", det.url, {"type": "org.kubeflow.serving.inference.request"}),
             rule("to-display", disp.url, {"type": "org.kubeflow.serving.inference.drift"}),
         )
-        async with running_broker(tmp_path, table) as broker, httpx.AsyncClient() as c:
+        async with running_broker(tmp_path, table) as broker, authorized() as c:
             sent = event()
             await post_event(c, f"{broker.url}/models/default", sent)
             (reply,) = await display.wait_for(1)
@@ -189,7 +195,7 @@ async def test_ttl_guard_ends_reply_loops(tmp_path: Path) -> None:
     async with (
         serve(echo) as sub,
         running_broker(tmp_path, table_with(rule("loop", sub.url, {"type": "loop"}))) as broker,
-        httpx.AsyncClient() as c,
+        authorized() as c,
     ):
         url = f"{broker.url}/models/default"
         spent = await post_event(c, url, event("loop", knativebrokerttl="0"))
@@ -206,7 +212,7 @@ async def test_every_accepted_event_is_delivered_across_a_broker_restart(tmp_pat
     async with serve(sink) as sub:
         table = table_with(rule("r", sub.url, retry=100, backoff_delay=0.05))
         ids = []
-        async with running_broker(tmp_path, table) as broker, httpx.AsyncClient() as c:
+        async with running_broker(tmp_path, table) as broker, authorized() as c:
             for _ in range(total):
                 ev = event()
                 ids.append(ev.get_id())
@@ -260,11 +266,13 @@ async def test_cluster_addresses_are_delivered_through_the_gateway_proxy(tmp_pat
     gateway_port = server.sockets[0].getsockname()[1]
     table = table_with(rule("cluster", "http://display.models.svc.cluster.local/"))
     component = BrokerComponent(table=table, reconcile=False)  # default: deliver via the platform gateway
-    ctx = PlatformContext(state_dir=tmp_path, kubeconfig=tmp_path / "kubeconfig", gateway_port=0)
+    ctx = PlatformContext(
+        state_dir=tmp_path, kubeconfig=tmp_path / "kubeconfig", gateway_port=0, broker_token=TOKEN
+    )
     await component.start(ctx)
     ctx.gateway_port = gateway_port  # the gateway binds after the broker started
     try:
-        async with httpx.AsyncClient() as c:
+        async with authorized() as c:
             assert (await post_event(c, f"{component.url}/models/default", event())).status_code == 202
         await _settle(component)
     finally:
@@ -305,3 +313,66 @@ async def test_concurrent_accepts_share_commits_and_each_gets_its_own_event(tmp_
         await store.close()
     assert len(set(seqs)) == 50
     assert sorted(d.event.id for d in due) == sorted(str(i) for i in range(50))
+
+
+async def test_the_ingress_takes_events_only_with_the_platform_token(tmp_path: Path) -> None:
+    sink = EventSink()
+    async with (
+        serve(sink) as sub,
+        running_broker(tmp_path, table_with(rule("all", sub.url))) as broker,
+        httpx.AsyncClient() as anonymous,
+        authorized() as c,
+    ):
+        url = f"{broker.url}/models/default"
+        refused = await post_event(anonymous, url, event())
+        assert refused.status_code == 401 and "Bearer" in refused.json()["error"]
+        assert refused.headers["www-authenticate"].startswith("Bearer")
+        wrong = await anonymous.post(url, headers={"authorization": "Bearer nope"}, content=b"{}")
+        basic = await anonymous.post(url, headers={"authorization": f"Basic {TOKEN}"}, content=b"{}")
+        assert wrong.status_code == basic.status_code == 401
+        assert (await anonymous.get(f"{url}/deadletters")).status_code == 401
+        assert (await anonymous.get(f"{broker.url}/healthz")).status_code == 200
+        assert (await post_event(c, url, event())).status_code == 202
+        await sink.wait_for(1)
+        metrics = (await anonymous.get(f"{broker.url}/metrics")).text
+    assert 'zeroserve_broker_events_rejected_total{reason="unauthorized"} 3.0' in metrics
+    assert len(sink.events) == 1
+
+
+async def test_events_given_up_on_are_kept_in_the_dead_letter_store(tmp_path: Path) -> None:
+    sink = EventSink(reject_all=True, fail_status=400)  # a final answer: no retries, no dead-letter sink
+    async with (
+        serve(sink) as sub,
+        running_broker(tmp_path, table_with(rule("strict", sub.url))) as broker,
+        authorized() as c,
+    ):
+        sent = event()
+        assert (await post_event(c, f"{broker.url}/models/default", sent)).status_code == 202
+        await _settle(broker)
+        listing = (await c.get(f"{broker.url}/models/default/deadletters")).json()["items"]
+        metrics = (await c.get(f"{broker.url}/metrics")).text
+        assert broker.store is not None
+        assert await broker.store.purge(before=1e12, dead_before=0.0) == 0  # kept past normal retention
+    assert [(item["trigger"], item["attempts"], item["lastStatus"]) for item in listing] == [
+        ("models/strict", 1, 400)
+    ]
+    assert listing[0]["event"]["id"] == sent.get_id()
+    assert listing[0]["event"]["data"] == {"instances": [[1.0, 2.0]]}
+    assert "zeroserve_broker_dead_letters_stored 1.0" in metrics
+    assert (
+        'zeroserve_broker_dead_letters_total{broker="default",namespace="models",trigger="models/strict"} 1.0'
+        in metrics
+    )
+    # a restarted broker still has it, and still counts it
+    async with running_broker(tmp_path, table_with(rule("strict", sub.url))) as again, authorized() as c:
+        assert len((await c.get(f"{again.url}/models/default/deadletters")).json()["items"]) == 1
+        assert "zeroserve_broker_dead_letters_stored 1.0" in (await c.get(f"{again.url}/metrics")).text
+
+
+async def test_state_files_are_private(tmp_path: Path) -> None:
+    async with running_broker(tmp_path, table_with()) as broker, authorized() as c:
+        await post_event(c, f"{broker.url}/models/default", event())
+        folder = tmp_path / "eventing"
+        modes = {p.name: p.stat().st_mode & 0o777 for p in folder.iterdir()}
+    assert folder.stat().st_mode & 0o777 == 0o700
+    assert modes and set(modes.values()) == {0o600}, modes

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+import yaml
 from cloudevents.core.bindings.http import to_binary_event
 from cloudevents.core.v1.event import CloudEvent as LibEvent
 
@@ -21,12 +22,18 @@ pytestmark = pytest.mark.slow
 BROKER = "zeroserve.local.eventing.component:BrokerComponent"
 
 
+def kubeconfig_token(platform: PlatformProcess) -> dict[str, str]:
+    """``Authorization`` with the platform's kubeconfig token, which the broker ingress accepts."""
+    token = yaml.safe_load(platform.kubeconfig.read_text())["users"][0]["user"]["token"]
+    return {"authorization": f"Bearer {token}"}
+
+
 async def broker_url(platform: PlatformProcess, deadline_s: float = 30) -> str:
     """The ingress address once the broker has loaded the Broker (the ingress answers 404 before)."""
     url = f"{platform.info['extra']['broker_url']}/default/default"
     loop = asyncio.get_running_loop()
     deadline = loop.time() + deadline_s
-    async with httpx.AsyncClient() as client:
+    async with httpx.AsyncClient(headers=kubeconfig_token(platform)) as client:
         while True:
             probe = to_binary_event(LibEvent(attributes={"type": "probe", "source": "test"}, data={}))
             if (await client.post(url, headers=probe.headers, content=probe.body)).status_code == 202:
@@ -63,7 +70,7 @@ async def test_accepted_events_survive_a_platform_crash(tmp_path: Path) -> None:
             )
             url = await broker_url(platform)
             ids = []
-            async with httpx.AsyncClient() as client:
+            async with httpx.AsyncClient(headers=kubeconfig_token(platform)) as client:
                 for i in range(50):
                     event = LibEvent(
                         attributes={"type": "org.kubeflow.serving.inference.request", "source": "t"},

@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 import kubernetes
 import pytest
+import yaml
 from cloudevents.core.bindings.http import to_binary_event
 from cloudevents.core.v1.event import CloudEvent as LibEvent
 
@@ -182,7 +183,9 @@ async def test_brokers_and_triggers_applied_with_kubectl_become_real(
             assert by_name["flaky"]["status"]["deadLetterSinkUri"] == dl.url
             assert all(c["lastTransitionTime"] for t in triggers for c in t["status"]["conditions"])
 
-            async with httpx.AsyncClient() as client:
+            # what a kubectl user holds (the kubeconfig's token) is accepted as well as the broker token
+            token = yaml.safe_load(kubeconfig.read_text())["users"][0]["user"]["token"]
+            async with httpx.AsyncClient(headers={"authorization": f"Bearer {token}"}) as client:
                 for kind in ("request", "response"):
                     event = LibEvent(
                         attributes={"type": f"org.kubeflow.serving.inference.{kind}", "source": "t"},

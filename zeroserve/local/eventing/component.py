@@ -9,6 +9,11 @@ Triggers from ``ctx.kubeconfig`` and resumes every pending delivery left by a pr
 Subscribers are reached through the gateway's HTTP proxy (``ctx.gateway_url``, read at each
 delivery, so the gateway may start after the broker) except for loopback addresses, which are
 called directly.
+
+The ingress takes events only from the platform's components: ``Authorization: Bearer`` with
+``ctx.broker_token`` (instances get it as ``ZEROSERVE_BROKER_TOKEN``) or with the API server's
+kubeconfig token (what ``kubectl`` users hold), else 401. The state it writes (``eventing/`` 0700,
+``broker.db`` and its WAL 0600) is private to the user.
 """
 
 from __future__ import annotations
@@ -19,9 +24,11 @@ import logging
 import socket
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import httpx
 import uvicorn
+import yaml
 from prometheus_client import CollectorRegistry
 
 from zeroserve.local.component import PlatformContext
@@ -30,10 +37,11 @@ from zeroserve.local.eventing.ingress import BrokerIngress
 from zeroserve.local.eventing.reconciler import EventingReconciler
 from zeroserve.local.eventing.store import EventStore
 from zeroserve.local.eventing.triggers import TriggerTable
+from zeroserve.process.listen import bind_socket
 
 __all__ = ["GATEWAY_PROXY", "BrokerComponent"]
 
-log = logging.getLogger("zeroserve.eventing")
+log = logging.getLogger(__name__)
 
 GATEWAY_PROXY = "gateway"
 """``delivery_proxy`` value meaning: use the platform gateway (``ctx.gateway_url``) as HTTP proxy."""
@@ -98,6 +106,7 @@ class BrokerComponent:
         now: wall clock in seconds (persisted schedules use it, so it must survive restarts).
         resync_interval: seconds between reconcile passes.
         retention: seconds finished events stay in the store before they are purged.
+        dead_letter_retention: seconds events given up on stay in the store's dead-letter store.
     """
 
     name = "eventing"
@@ -114,6 +123,7 @@ class BrokerComponent:
         now: Callable[[], float] = time.time,
         resync_interval: float = 1.0,
         retention: float = 3600.0,
+        dead_letter_retention: float = 7 * 86400.0,
     ) -> None:
         self.host = host
         self.port = port
@@ -124,6 +134,7 @@ class BrokerComponent:
         self.now = now
         self.resync_interval = resync_interval
         self.retention = retention
+        self.dead_letter_retention = dead_letter_retention
         self.url = ""
         self.store: EventStore | None = None
         self.ingress: BrokerIngress | None = None
@@ -157,6 +168,7 @@ class BrokerComponent:
             wake=lambda: dispatcher_ref[0].wake() if dispatcher_ref else None,
             registry=self.registry,
             now=self.now,
+            tokens=platform_tokens(ctx),
         )
         self.dispatcher = Dispatcher(
             self.store, self.table, self.ingress, client=self._client, now=self.now, registry=self.registry
@@ -171,6 +183,7 @@ class BrokerComponent:
             )
             await asyncio.to_thread(_first_sync, reconciler)
             self._tasks.append(asyncio.create_task(reconciler.run(), name="eventing-reconciler"))
+        await self.dispatcher.count_dead_letters()
         await self._serve()
         self.dispatcher.start()
         self._tasks.append(asyncio.create_task(self._purge_loop(), name="broker-purge"))
@@ -178,9 +191,7 @@ class BrokerComponent:
 
     async def _serve(self) -> None:
         assert self.ingress is not None
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((self.host, self.port))
+        sock = bind_socket(self.host, self.port, flag="the broker component's port")
         self._sock = sock
         port = sock.getsockname()[1]
         config = uvicorn.Config(self.ingress, lifespan="off", log_level="warning", access_log=False)
@@ -199,7 +210,10 @@ class BrokerComponent:
             await asyncio.sleep(min(300.0, max(1.0, self.retention / 10)))
             if self.store is not None:
                 try:
-                    removed = await self.store.purge(self.now() - self.retention)
+                    now = self.now()
+                    removed = await self.store.purge(now - self.retention, now - self.dead_letter_retention)
+                    if self.dispatcher is not None:
+                        await self.dispatcher.count_dead_letters()
                 except Exception:
                     log.exception("purging the event store failed")
                     continue
@@ -228,6 +242,34 @@ class BrokerComponent:
         if self.store is not None:
             await self.store.close()
             self.store = None
+
+
+def platform_tokens(ctx: PlatformContext) -> list[str]:
+    """The bearer tokens the ingress accepts: the broker token and the API server's kubeconfig token.
+
+    Args:
+        ctx: the platform (``broker_token``; ``kubeconfig`` when it exists and names a token).
+
+    Returns:
+        The non-empty tokens.
+    """
+    tokens = [ctx.broker_token]
+    tokens += _kubeconfig_tokens(ctx.kubeconfig)
+    return [token for token in tokens if token]
+
+
+def _kubeconfig_tokens(path: Path) -> list[str]:
+    try:
+        doc = yaml.safe_load(path.read_text())
+    except (OSError, yaml.YAMLError):
+        return []
+    users = doc.get("users") if isinstance(doc, dict) else None
+    tokens = []
+    for user in users if isinstance(users, list) else []:
+        token = ((user or {}).get("user") or {}).get("token") if isinstance(user, dict) else None
+        if isinstance(token, str):
+            tokens.append(token)
+    return tokens
 
 
 def _custom_objects_api(kubeconfig: str) -> object:

@@ -9,7 +9,11 @@ Each pending delivery in the :class:`EventStore` is POSTed in binary mode with `
 - network error, 5xx, 404, 408, 409, 429: retried after the Trigger's backoff while retries remain;
   the next attempt time is stored, so a restart keeps the schedule.
 - any other status, or retries exhausted: sent to the Trigger's ``deadLetterSink`` (with
-  ``knativeerrordest``, ``knativeerrorcode`` and ``knativeerrordata``) when it has one, else given up.
+  ``knativeerrordest``, ``knativeerrorcode`` and ``knativeerrordata``) when it has one, with the same
+  retries; else (or when the sink fails too) kept in the store as a dead letter: counted in
+  ``zeroserve_broker_dead_letters_total{namespace,broker,trigger}`` and
+  ``zeroserve_broker_dead_letters_stored``, logged, and listed by the ingress at
+  ``GET /<namespace>/<broker>/deadletters``.
 
 Decisions use the injected ``now``; the loop sleeps until the next due delivery or a wake-up.
 """
@@ -25,7 +29,7 @@ import time
 from collections.abc import Callable
 
 import httpx
-from prometheus_client import CollectorRegistry, Counter
+from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from zeroserve.cloudevents import CloudEvent, CloudEventError, decode_http, encode_binary
 from zeroserve.local.eventing.delivery import is_retryable
@@ -35,7 +39,7 @@ from zeroserve.local.eventing.triggers import TriggerTable
 
 __all__ = ["Dispatcher"]
 
-log = logging.getLogger("zeroserve.eventing.dispatcher")
+log = logging.getLogger(__name__)
 
 
 class Dispatcher:
@@ -71,12 +75,29 @@ class Dispatcher:
         self._wake = asyncio.Event()
         self._inflight: dict[int, asyncio.Task[None]] = {}
         self._task: asyncio.Task[None] | None = None
+        registry = registry if registry is not None else CollectorRegistry()
         self.deliveries = Counter(
             "zeroserve_broker_deliveries",
             "Delivery attempts by outcome: delivered, retried, dead_lettered, failed, dropped",
             ["outcome"],
-            registry=registry if registry is not None else CollectorRegistry(),
+            registry=registry,
         )
+        self.dead_letters = Counter(
+            "zeroserve_broker_dead_letters",
+            "Events given up on and kept in the broker's dead-letter store, by Trigger",
+            ["namespace", "broker", "trigger"],
+            registry=registry,
+        )
+        self.dead_stored = Gauge(
+            "zeroserve_broker_dead_letters_stored",
+            "Dead letters in the broker's store (GET /<namespace>/<broker>/deadletters lists them)",
+            registry=registry,
+        )
+
+    async def count_dead_letters(self) -> None:
+        """Set ``zeroserve_broker_dead_letters_stored`` from the store (at start and after a purge)."""
+        counts = await self.store.counts()
+        self.dead_stored.set(sum(n for key, n in counts.items() if key.endswith(":dead")))
 
     def wake(self) -> None:
         """Look for due deliveries now (after an ingest, a clock change, or a Trigger update)."""
@@ -149,8 +170,7 @@ class Dispatcher:
         if delivery.target == "deadletter":
             uri = policy.dead_letter_uri
             if uri is None:
-                await self.store.finish(delivery.id, "dead", None, "dead-letter sink removed")
-                self.deliveries.labels(outcome="failed").inc()
+                await self._give_up(delivery, event, None, "the dead-letter sink was removed")
                 return
             event.attributes["knativeerrordest"] = rule.subscriber_uri
             event.attributes["knativeerrorcode"] = str(delivery.last_status or 0)
@@ -187,9 +207,25 @@ class Dispatcher:
             self.deliveries.labels(outcome="dead_lettered").inc()
             self.wake()
             return
-        await self.store.finish(delivery.id, "dead", status or None, error)
+        await self._give_up(delivery, event, status or None, error or f"HTTP {status}")
+
+    async def _give_up(self, delivery: Delivery, event: CloudEvent, status: int | None, error: str) -> None:
+        """Keep a delivery that failed for good in the store's dead-letter store, counted and logged."""
+        await self.store.finish(delivery.id, "dead", status, error)
         self.deliveries.labels(outcome="failed").inc()
-        log.warning("gave up delivering event %s to %s: %s", event.id, uri, error or status)
+        self.dead_letters.labels(delivery.namespace, delivery.broker, delivery.trigger).inc()
+        self.dead_stored.inc()
+        log.warning(
+            "event %s (source %s) for Trigger %s kept in the dead-letter store after %d attempts: %s;"
+            " list with GET /%s/%s/deadletters on the broker",
+            event.id,
+            event.attributes.get("source"),
+            delivery.trigger,
+            delivery.attempt + 1,
+            " ".join(error.split())[:200],
+            delivery.namespace,
+            delivery.broker,
+        )
 
     async def _reingest(self, delivery: Delivery, reply: httpx.Response, ttl: int) -> None:
         headers = {name.lower(): value for name, value in reply.headers.items()}

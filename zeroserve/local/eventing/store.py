@@ -6,11 +6,20 @@ A delivery row stays ``pending`` until its subscriber (or dead-letter sink) acce
 broker that stops at any point resumes every unfinished delivery on restart. All calls run on
 one private thread, so SQLite never blocks the event loop and the connection is never shared
 between threads.
+
+Delivery states: ``pending``; ``done`` (accepted); ``forwarded`` (failed, handed to the dead-letter
+sink as a new ``deadletter`` delivery); ``dead`` (given up: retries spent or a final answer, with no
+dead-letter sink or a failing one); ``dropped`` (its Trigger was deleted). ``dead`` deliveries are the
+broker's own dead-letter store: their events stay (with the last status and error) for
+:meth:`EventStore.dead_letters` until ``dead_before`` in :meth:`EventStore.purge`. The folder is
+0700 and the database files 0600.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
 import sqlite3
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -21,7 +30,7 @@ import orjson
 
 from zeroserve.cloudevents import CloudEvent
 
-__all__ = ["Delivery", "EventStore"]
+__all__ = ["DeadLetter", "Delivery", "EventStore"]
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS events (
@@ -64,6 +73,21 @@ class Delivery:
     last_error: str | None
 
 
+@dataclass(frozen=True)
+class DeadLetter:
+    """An event the broker gave up delivering to one Trigger, kept in the store."""
+
+    delivery_id: int
+    namespace: str
+    broker: str
+    trigger: str
+    event: CloudEvent
+    attempts: int
+    last_status: int | None
+    last_error: str | None
+    accepted_at: float
+
+
 class EventStore:
     """SQLite-backed event log with async methods.
 
@@ -86,11 +110,17 @@ class EventStore:
         await self._run(self._open)
 
     def _open(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        os.chmod(self.path.parent, 0o700)
+        os.close(os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600))  # SQLite gives WAL and SHM its mode
+        os.chmod(self.path, 0o600)
         db = sqlite3.connect(self.path, isolation_level=None)
         db.execute("PRAGMA journal_mode=WAL")
         db.execute("PRAGMA synchronous=FULL")
         db.executescript(_SCHEMA)
+        for suffix in ("-wal", "-shm"):  # repair files a looser older version left
+            with contextlib.suppress(FileNotFoundError):
+                os.chmod(f"{self.path}{suffix}", 0o600)
         self._db = db
 
     async def close(self) -> None:
@@ -229,7 +259,7 @@ class EventStore:
     async def finish(
         self, delivery_id: int, state: str, status: int | None, error: str | None = None
     ) -> None:
-        """Close a delivery: ``done`` (accepted), ``dead`` (given up) or ``dropped`` (Trigger gone)."""
+        """Close a delivery: ``done`` (accepted), ``dead`` (given up, kept) or ``dropped`` (Trigger gone)."""
         await self._run(self._finish, delivery_id, state, status, error)
 
     def _finish(self, delivery_id: int, state: str, status: int | None, error: str | None) -> None:
@@ -261,7 +291,7 @@ class EventStore:
         db.execute("BEGIN IMMEDIATE")
         try:
             db.execute(
-                "UPDATE deliveries SET state = 'dead', last_status = ?, last_error = ? WHERE id = ?",
+                "UPDATE deliveries SET state = 'forwarded', last_status = ?, last_error = ? WHERE id = ?",
                 (status, error, delivery_id),
             )
             db.execute(
@@ -283,30 +313,75 @@ class EventStore:
         rows = self.db.execute("SELECT target, state, COUNT(*) FROM deliveries GROUP BY target, state")
         return {f"{target}:{state}": int(n) for target, state, n in rows}
 
-    async def purge(self, before: float) -> int:
+    async def purge(self, before: float, dead_before: float | None = None) -> int:
         """Forget events accepted before ``before`` whose deliveries are all finished.
 
         Args:
             before: a time on the store's clock; newer events are kept for inspection.
+            dead_before: events with a ``dead`` delivery (the dead-letter store) go only when
+                accepted before this time; ``before`` when omitted.
 
         Returns:
             How many events were removed.
         """
-        result: int = await self._run(self._purge, before)
+        result: int = await self._run(self._purge, before, before if dead_before is None else dead_before)
         return result
 
-    def _purge(self, before: float) -> int:
+    def _purge(self, before: float, dead_before: float) -> int:
         db = self.db
         db.execute("BEGIN IMMEDIATE")
         try:
             done = (
                 "SELECT seq FROM events WHERE accepted_at < ? AND NOT EXISTS"
                 " (SELECT 1 FROM deliveries d WHERE d.event_seq = events.seq AND d.state = 'pending')"
+                " AND (accepted_at < ? OR NOT EXISTS"
+                " (SELECT 1 FROM deliveries d WHERE d.event_seq = events.seq AND d.state = 'dead'))"
             )
-            db.execute(f"DELETE FROM deliveries WHERE event_seq IN ({done})", (before,))
-            removed = db.execute(f"DELETE FROM events WHERE seq IN ({done})", (before,)).rowcount
+            args = (before, dead_before)
+            db.execute(f"DELETE FROM deliveries WHERE event_seq IN ({done})", args)
+            removed = db.execute(f"DELETE FROM events WHERE seq IN ({done})", args).rowcount
             db.execute("COMMIT")
         except BaseException:
             db.execute("ROLLBACK")
             raise
         return int(removed)
+
+    async def dead_letters(
+        self, namespace: str | None = None, broker: str | None = None, limit: int = 1000
+    ) -> list[DeadLetter]:
+        """Events given up on (the broker's dead-letter store), newest first.
+
+        Args:
+            namespace: only this Broker namespace, when given.
+            broker: only this Broker, when given.
+            limit: most rows returned.
+
+        Returns:
+            The dead letters.
+        """
+        result: list[DeadLetter] = await self._run(self._dead_letters, namespace, broker, limit)
+        return result
+
+    def _dead_letters(self, namespace: str | None, broker: str | None, limit: int) -> list[DeadLetter]:
+        rows = self.db.execute(
+            "SELECT d.id, e.namespace, e.broker, d.trigger, e.attributes, e.datacontenttype, e.data,"
+            " d.attempt, d.last_status, d.last_error, e.accepted_at"
+            " FROM deliveries d JOIN events e ON e.seq = d.event_seq"
+            " WHERE d.state = 'dead' AND (? IS NULL OR e.namespace = ?) AND (? IS NULL OR e.broker = ?)"
+            " ORDER BY d.id DESC LIMIT ?",
+            (namespace, namespace, broker, broker, limit),
+        ).fetchall()
+        return [
+            DeadLetter(
+                delivery_id=row[0],
+                namespace=row[1],
+                broker=row[2],
+                trigger=row[3],
+                event=CloudEvent(attributes=orjson.loads(row[4]), data=bytes(row[6]), datacontenttype=row[5]),
+                attempts=int(row[7]) + 1,
+                last_status=row[8],
+                last_error=row[9],
+                accepted_at=float(row[10]),
+            )
+            for row in rows
+        ]
