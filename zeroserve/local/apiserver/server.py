@@ -147,8 +147,12 @@ class ApiServer:
         collector.sweep()  # children whose owners went while the server was down, or before a fix
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((settings.host, settings.port))
-        sock.listen(128)
+        try:
+            sock.bind((settings.host, settings.port))
+            sock.listen(128)
+        except OSError:
+            sock.close()  # a busy port is reported by the caller; the socket must not leak
+            raise
         self._socket = sock
         self.port = sock.getsockname()[1]
         limits = BodyLimits(
