@@ -19,10 +19,13 @@ import sys
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from zeroserve.local.kubeconfig import kubeconfig_path
 from zeroserve.process.logs import configure_logging
+
+if TYPE_CHECKING:
+    from zeroserve.local.platform import Platform
 
 __all__ = ["apiserver", "apply", "delete", "down", "get", "kubeconfig", "logs", "status", "up"]
 
@@ -120,10 +123,18 @@ def up(argv: list[str]) -> int:
     if running is not None:
         print(f"zeroserve is already running (pid {running['pid']}) with state in {home}", file=sys.stderr)
         return 1
+    from zeroserve.local.platform import Platform
+
+    try:
+        platform = Platform.from_settings(_settings(args, home))
+        platform.check_ports()  # a busy port is one line naming it and its flag, even with --detach
+    except Exception as exc:
+        print(f"zeroserve up: {exc}", file=sys.stderr)
+        return 1
     if args.detach:
         return _up_detached(argv, home)
     configure_logging(args.log_level)
-    return asyncio.run(_run_up(args, home))
+    return asyncio.run(_run_up(platform, home))
 
 
 def _settings(args: argparse.Namespace, home: Path) -> Any:
@@ -143,11 +154,10 @@ def _settings(args: argparse.Namespace, home: Path) -> Any:
     return PlatformSettings(**overrides)
 
 
-async def _run_up(args: argparse.Namespace, home: Path) -> int:
-    from zeroserve.local.platform import Platform, platform_info_path
+async def _run_up(platform: Platform, home: Path) -> int:
+    from zeroserve.local.platform import platform_info_path
 
     try:
-        platform = Platform.from_settings(_settings(args, home))
         await platform.start()
     except Exception as exc:
         print(f"zeroserve up: {exc}", file=sys.stderr)
@@ -324,6 +334,7 @@ async def _run_apiserver(args: argparse.Namespace) -> int:
     from zeroserve.apis.crds import all_crds
     from zeroserve.local.apiserver import ApiServer, ApiServerSettings
     from zeroserve.local.kubeconfig import write_kubeconfig
+    from zeroserve.local.platform import port_in_use
 
     home = _home(args)
     settings = ApiServerSettings(
@@ -333,7 +344,9 @@ async def _run_apiserver(args: argparse.Namespace) -> int:
     try:
         await server.start()
     except Exception as exc:
-        print(f"zeroserve apiserver: {exc}", file=sys.stderr)
+        await server.stop()
+        busy = port_in_use(exc, args.host, args.port, "--port") if isinstance(exc, OSError) else None
+        print(f"zeroserve apiserver: {busy or exc}", file=sys.stderr)
         return 1
     config = write_kubeconfig(kubeconfig_path(home), server.url, server.token, ca_cert=server.ca_cert)
     info = {"pid": os.getpid(), "url": server.url, "port": server.port, "kubeconfig": str(config)}
@@ -345,18 +358,22 @@ async def _run_apiserver(args: argparse.Namespace) -> int:
 
 
 def logs(argv: list[str]) -> int:
-    """``zeroserve logs NAME``: print the instance logs of an InferenceService, Knative Service or Revision.
+    """``zeroserve logs NAME [-f]``: print the instance logs of an InferenceService, Service or Revision.
+
+    With ``-f`` / ``--follow`` it keeps printing lines as they are written, and the logs of instances
+    started later, until Ctrl-C (as ``kubectl logs -f``).
 
     Args:
         argv: command-line arguments after ``logs``.
 
     Returns:
-        The exit code (1 when no logs exist).
+        The exit code (1 when no logs exist; 0 when a follow is stopped with Ctrl-C).
     """
     parser = argparse.ArgumentParser(prog="zeroserve logs", description="Show instance logs.")
     parser.add_argument("name", help="InferenceService, Knative Service or Revision name")
     parser.add_argument("-n", "--namespace", default="default")
     parser.add_argument("--tail", type=int, default=0, help="only the last N lines of each file")
+    parser.add_argument("-f", "--follow", action="store_true", help="keep printing new lines until Ctrl-C")
     _state_dir_option(parser)
     args = parser.parse_args(argv)
     from zeroserve.local.engine.logs import log_files
@@ -366,11 +383,33 @@ def logs(argv: list[str]) -> int:
     if not files:
         print(f"zeroserve logs: no logs for {args.namespace}/{args.name} under {home}", file=sys.stderr)
         return 1
-    for path in files:
-        lines = path.read_text(errors="replace").splitlines()
-        print(f"==> {path.parent.name}/{path.name} <==")
-        print("\n".join(lines[-args.tail :] if args.tail else lines))
+    try:
+        if args.follow and not args.tail:
+            _follow(home, args.namespace, args.name, from_start=True)
+            return 0
+        for path in files:
+            lines = path.read_text(errors="replace").splitlines()
+            print(f"==> {path.parent.name}/{path.name} <==")
+            print("\n".join(lines[-args.tail :] if args.tail else lines), flush=True)
+        if args.follow:
+            _follow(home, args.namespace, args.name, from_start=False, last=files[-1])
+    except KeyboardInterrupt:
+        return 0
+    except BrokenPipeError:  # e.g. `zeroserve logs NAME -f | head`
+        with contextlib.suppress(OSError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     return 0
+
+
+def _follow(home: Path, namespace: str, name: str, *, from_start: bool, last: Path | None = None) -> None:
+    """Print lines as instance logs grow, with a ``==> file <==`` header whenever the file changes."""
+    from zeroserve.local.engine.logs import follow_logs
+
+    for path, line in follow_logs(home, namespace, name, from_start=from_start):
+        if path != last:
+            print(f"==> {path.parent.name}/{path.name} <==")
+            last = path
+        print(line, flush=True)
 
 
 # -- thin API clients ----------------------------------------------------------------------------------

@@ -8,6 +8,7 @@ Components meet only through the API server and the addresses in the context.
 
 from __future__ import annotations
 
+import errno
 import importlib
 import json
 import logging
@@ -22,6 +23,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from zeroserve.local.apiserver import ApiServer, ApiServerSettings, default_state_dir
 from zeroserve.local.component import Component, PlatformContext
 from zeroserve.local.kubeconfig import kubeconfig_path, write_kubeconfig
+from zeroserve.process.listen import PortInUse, bind_socket
 
 __all__ = [
     "DEFAULT_COMPONENTS",
@@ -30,11 +32,34 @@ __all__ = [
     "PlatformSettings",
     "load_components",
     "platform_info_path",
+    "port_in_use",
     "process_alive",
     "read_platform_info",
 ]
 
 _log = logging.getLogger(__name__)
+
+_ADDRESS_ERRORS = (errno.EADDRINUSE, errno.EACCES, errno.EADDRNOTAVAIL)
+
+
+def port_in_use(exc: OSError, host: str, port: int, flag: str) -> PortInUse | None:
+    """Restate a failed bind as :class:`PortInUse`, naming the address and the flag that changes it.
+
+    Args:
+        exc: what a component's start raised.
+        host: the interface it was to listen on.
+        port: the port it was to listen on.
+        flag: the command-line flag that sets the port.
+
+    Returns:
+        The one-line error, or ``None`` when ``exc`` is not a bind failure (e.g. an unreadable file).
+    """
+    if isinstance(exc, PortInUse):
+        return exc
+    if exc.errno not in _ADDRESS_ERRORS or exc.filename is not None:
+        return None
+    return PortInUse(host, port, flag, os.strerror(exc.errno or errno.EADDRINUSE))
+
 
 DEFAULT_COMPONENTS: tuple[str, ...] = (
     "zeroserve.local.controller:ControllerComponent",
@@ -148,6 +173,9 @@ class ApiServerComponent:
 
         Args:
             ctx: the platform context.
+
+        Raises:
+            PortInUse: the port is taken (the message names ``--port``).
         """
         crds = self._crds
         if crds is None:
@@ -155,7 +183,14 @@ class ApiServerComponent:
 
             crds = all_crds()
         server = ApiServer(self.settings, crds=crds)
-        await server.start()
+        try:
+            await server.start()
+        except OSError as exc:
+            await server.stop()
+            busy = port_in_use(exc, self.settings.host, self.settings.port, "--port")
+            if busy is None:
+                raise
+            raise busy from None
         self.server = server
         write_kubeconfig(ctx.kubeconfig, server.url, server.token, ca_cert=server.ca_cert)
         ctx.api_url = server.url
@@ -202,12 +237,43 @@ class Platform:
         api = ApiServerComponent(ApiServerSettings(port=settings.api_port, state_dir=home))
         return cls(ctx, [api, *load_components(settings.components)])
 
+    def check_ports(self) -> None:
+        """Fail early when a fixed port the platform listens on is taken (API server, gateway).
+
+        The ports are bound and released at once, before anything starts, so a busy port costs one
+        line instead of a half-started platform; a port taken in between still fails at its bind.
+
+        Raises:
+            PortInUse: naming the address and the ``zeroserve up`` flag that changes it.
+        """
+        for component in self.components:
+            if isinstance(component, ApiServerComponent) and component.settings.port:
+                bind_socket(component.settings.host, component.settings.port, flag="--port").close()
+        if self.ctx.gateway_port and any(c.name == "engine" for c in self.components):
+            bind_socket(self.ctx.gateway_host, self.ctx.gateway_port, flag="--gateway-port").close()
+
     async def start(self) -> None:
-        """Start every component in order; on a failure, stop those already started and re-raise."""
+        """Start every component in order; on a failure, stop those already started and re-raise.
+
+        Raises:
+            PortInUse: a port is taken (see :meth:`check_ports`).
+        """
+        self.check_ports()
         self.ctx.state_dir.mkdir(parents=True, exist_ok=True)
         for component in self.components:
             try:
                 await component.start(self.ctx)
+            except PortInUse:
+                await self.stop()
+                raise
+            except OSError as exc:
+                await self.stop()
+                ctx = self.ctx
+                busy = port_in_use(exc, ctx.gateway_host, ctx.gateway_port, "--gateway-port")
+                if busy is None or component.name != "engine":
+                    _log.exception("component %s failed to start", component.name)
+                    raise
+                raise busy from None
             except BaseException:
                 _log.exception("component %s failed to start", component.name)
                 await self.stop()
