@@ -384,15 +384,13 @@ def logs(argv: list[str]) -> int:
         print(f"zeroserve logs: no logs for {args.namespace}/{args.name} under {home}", file=sys.stderr)
         return 1
     try:
-        if args.follow and not args.tail:
-            _follow(home, args.namespace, args.name, from_start=True)
+        if args.follow:
+            _follow(home, args.namespace, args.name, files, args.tail)
             return 0
         for path in files:
             lines = path.read_text(errors="replace").splitlines()
             print(f"==> {path.parent.name}/{path.name} <==")
             print("\n".join(lines[-args.tail :] if args.tail else lines), flush=True)
-        if args.follow:
-            _follow(home, args.namespace, args.name, from_start=False, last=files[-1])
     except KeyboardInterrupt:
         return 0
     except BrokenPipeError:  # e.g. `zeroserve logs NAME -f | head`
@@ -401,15 +399,31 @@ def logs(argv: list[str]) -> int:
     return 0
 
 
-def _follow(home: Path, namespace: str, name: str, *, from_start: bool, last: Path | None = None) -> None:
-    """Print lines as instance logs grow, with a ``==> file <==`` header whenever the file changes."""
+def _follow(home: Path, namespace: str, name: str, files: list[Path], tail: int) -> None:
+    """Print the complete lines written so far (the last ``tail`` of each file when set), then every new
+    line and new instances' files as they come, with a ``==> file <==`` header whenever the file changes.
+    """
     from zeroserve.local.engine.logs import follow_logs
 
-    for path, line in follow_logs(home, namespace, name, from_start=from_start):
+    seen: dict[Path, int] = {}
+    last: Path | None = None
+    for path in files:
+        data = path.read_bytes()
+        lines = data[: data.rfind(b"\n") + 1].split(b"\n")[:-1]
+        seen[path] = len(lines)  # follow_logs yields them again; they are skipped there
+        print(f"==> {path.parent.name}/{path.name} <==")
+        for line in lines[-tail:] if tail else lines:
+            print(line.decode(errors="replace"))
+        last = path
+    sys.stdout.flush()
+    for path, text in follow_logs(home, namespace, name, from_start=True):
+        if seen.get(path, 0) > 0:
+            seen[path] -= 1
+            continue
         if path != last:
             print(f"==> {path.parent.name}/{path.name} <==")
             last = path
-        print(line, flush=True)
+        print(text, flush=True)
 
 
 # -- thin API clients ----------------------------------------------------------------------------------
