@@ -220,15 +220,31 @@ class RestApp:
             raise RequestTooLarge(
                 f"Request body of {declared} bytes exceeds the limit of {limits.max_body_size} bytes"
             )
+        # One timer per read (cheaper than asyncio.timeout's context on this path): when it fires
+        # first, it cancels this task and the cancellation becomes the 408.
+        task = asyncio.current_task()
+        assert task is not None
+        expired = False
+
+        def expire() -> None:
+            nonlocal expired
+            expired = True
+            task.cancel()
+
+        timer = asyncio.get_running_loop().call_later(limits.read_timeout, expire)
         try:
-            async with asyncio.timeout(limits.read_timeout):
-                return await read_body(receive, limits.max_body_size)
+            return await read_body(receive, limits.max_body_size)
         except BodyTooLarge:
             raise RequestTooLarge(f"Request body exceeds the limit of {limits.max_body_size} bytes") from None
-        except TimeoutError:
+        except asyncio.CancelledError:
+            if not expired:
+                raise
+            task.uncancel()
             raise RequestTimeout(
                 f"Request body not received within {limits.read_timeout:g} s (the server's read timeout)"
             ) from None
+        finally:
+            timer.cancel()
 
     async def _decode(self, what: str, body: bytes, decode: Callable[[], T]) -> T:
         """Run a codec's ``decode``: in a worker thread for a large body; a codec bug is a 400, not a 500."""

@@ -128,11 +128,10 @@ class SKLearnModel(FileModel):
             self.name, payload, n_features=self.n_features, feature_names=self.feature_names
         )
         try:
-            with np.errstate(all="ignore"):  # huge inputs overflow to inf, as the framework allows
-                if self.options.predict_proba:
-                    result = self._model.predict_proba(matrix)
-                else:
-                    result = self._model.predict(matrix)
-        except (ValueError, TypeError) as exc:
+            if self.options.predict_proba:
+                result = self._model.predict_proba(matrix)
+            else:
+                result = self._model.predict(matrix)
+        except (ValueError, TypeError, RuntimeWarning) as exc:  # the warning: overflow, when it is an error
             raise InvalidInput(f"model {self.name}: the instances do not fit the model: {exc}") from None
         return get_predict_response(payload, result, self.name)
