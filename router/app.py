@@ -247,7 +247,7 @@ class RouterApp:
 def create_app(
     graph: ExecutableGraph,
     *,
-    http: aiohttp.ClientSession | httpx.AsyncClient,
+    http: aiohttp.ClientSession | httpx.AsyncBaseTransport | httpx.AsyncClient,
     registry: CollectorRegistry,
     propagate_headers: Sequence[str] = (),
     state_dir: Path | None = None,
@@ -257,7 +257,8 @@ def create_app(
 
     Args:
         graph: the executable graph.
-        http: the pooled client for step calls, aiohttp's or httpx's (owned and closed by the caller).
+        http: the pooled client for step calls: aiohttp's session, an httpx transport (called
+            directly) or client (owned and closed by the caller).
         registry: where the router's metrics are registered.
         propagate_headers: KServe's header patterns (``PROPAGATE_HEADERS``).
         state_dir: where bandit state is persisted; ``None`` keeps it in memory.

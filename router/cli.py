@@ -43,6 +43,7 @@ from zeroserve.router.app import RouterApp, create_app
 from zeroserve.router.errors import GraphPlanError
 from zeroserve.router.plan import ExecutableGraph
 from zeroserve.router.planner import load_graph_json
+from zeroserve.router.proxy_transport import ProxyFromEnvironmentTransport
 from zeroserve.router.settings import RouterSettings
 
 __all__ = ["main"]
@@ -208,7 +209,7 @@ def _step_client(settings: RouterSettings) -> contextlib.AbstractAsyncContextMan
         limits = httpx.Limits(
             max_connections=settings.max_connections, max_keepalive_connections=settings.max_connections
         )
-        return httpx.AsyncClient(limits=limits, timeout=None, trust_env=True)
+        return ProxyFromEnvironmentTransport(limits=limits)
     connector = aiohttp.TCPConnector(limit=settings.max_connections, limit_per_host=0)
     return aiohttp.ClientSession(
         connector=connector, timeout=aiohttp.ClientTimeout(total=None), trust_env=True

@@ -1,12 +1,14 @@
 """Calls a service step: the :class:`StepCaller` seam, and its implementation on ``httpx``.
 
 The router takes one pooled client, injected: an ``aiohttp.ClientSession`` (the CLI's default, see
-:mod:`zeroserve.router.aiohttp_client`) or an ``httpx.AsyncClient``; :func:`step_caller` wraps either.
+:mod:`zeroserve.router.aiohttp_client`), an httpx transport or an ``httpx.AsyncClient``;
+:func:`step_caller` wraps any of them.
 
-The request goes straight to the transport the client picks for the URL (its connection pool, or
-the proxy's from ``HTTP_PROXY`` / ``NO_PROXY``), skipping the client's auth, redirect and cookie
-handling, which graph steps never use (KServe's Go client has no cookie jar either): that is a
-quarter of a step call's CPU. Clients without ``_transport_for_url`` are used through ``send``.
+With a transport (the CLI's ``--http-client httpx`` builds a
+:class:`~zeroserve.router.proxy_transport.ProxyFromEnvironmentTransport`, which honours
+``HTTP_PROXY`` / ``NO_PROXY``) the request goes straight to it, skipping a client's auth, redirect
+and cookie handling, which graph steps never use (KServe's Go client has no cookie jar either): that
+is a quarter of a step call's CPU. An ``httpx.AsyncClient`` is used through its public ``send``.
 
 Failures follow KServe's router: a transport error becomes a 500 with the error as ``cause``. A
 timeout (``routerTimeouts.serviceClient`` per call, or what is left of the graph's ``timeout``)
@@ -38,13 +40,13 @@ def step_caller(http: Any, *, timeout: float | None = None) -> StepCaller:
     """Wrap a pooled client as a :class:`StepCaller`.
 
     Args:
-        http: an ``aiohttp.ClientSession`` or an ``httpx.AsyncClient``.
+        http: an ``aiohttp.ClientSession``, an ``httpx.AsyncBaseTransport`` or an ``httpx.AsyncClient``.
         timeout: seconds allowed for each call (``routerTimeouts.serviceClient``), ``None`` for none.
 
     Returns:
         The caller.
     """
-    if isinstance(http, httpx.AsyncClient):
+    if isinstance(http, httpx.AsyncClient | httpx.AsyncBaseTransport):
         return StepClient(http, timeout=timeout)
     from zeroserve.router.aiohttp_client import AiohttpStepClient
 
@@ -52,23 +54,19 @@ def step_caller(http: Any, *, timeout: float | None = None) -> StepCaller:
 
 
 class StepClient:
-    """POSTs step inputs to service URLs on an ``httpx.AsyncClient``.
+    """POSTs step inputs to service URLs with httpx.
 
     Args:
-        http: the pooled client, owned by the caller (closed by whoever created it).
+        http: the pooled transport (called directly) or client (through ``send``), owned by the
+            caller (closed by whoever created it).
         timeout: seconds allowed for each call, ``None`` for no limit (KServe's default).
     """
 
-    def __init__(self, http: httpx.AsyncClient, *, timeout: float | None = None) -> None:
+    def __init__(
+        self, http: httpx.AsyncBaseTransport | httpx.AsyncClient, *, timeout: float | None = None
+    ) -> None:
         self.http = http
         self.timeout = timeout
-        self._transports: dict[str, httpx.AsyncBaseTransport | None] = {}
-
-    def _transport(self, url: str) -> httpx.AsyncBaseTransport | None:
-        if url not in self._transports:
-            resolve = getattr(self.http, "_transport_for_url", None)
-            self._transports[url] = resolve(httpx.URL(url)) if resolve is not None else None
-        return self._transports[url]
 
     async def post(self, url: str, body: bytes, ctx: RequestContext) -> StepResponse:
         """Send ``body`` to ``url`` with the request's headers.
@@ -100,12 +98,11 @@ class StepClient:
             extensions={"timeout": httpx.Timeout(timeout).as_dict()},
         )
         try:
-            transport = self._transport(url)
-            if transport is None:
+            if isinstance(self.http, httpx.AsyncClient):
                 response = await self.http.send(request)
                 content = response.content
             else:
-                response = await transport.handle_async_request(request)
+                response = await self.http.handle_async_request(request)
                 try:
                     content = await response.aread()
                 finally:

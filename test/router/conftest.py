@@ -14,6 +14,7 @@ from prometheus_client import CollectorRegistry
 
 from zeroserve.router.app import RouterApp, create_app
 from zeroserve.router.planner import plan_graph
+from zeroserve.router.proxy_transport import ProxyFromEnvironmentTransport
 
 from .services import ServiceThread, StepServices
 
@@ -47,7 +48,8 @@ RouterFactory = Callable[..., contextlib.AbstractAsyncContextManager[tuple[httpx
 def router(request: pytest.FixtureRequest) -> RouterFactory:
     """Build a router for a graph document and a client that calls it in-process.
 
-    Every test using it runs with both step clients (aiohttp, the CLI's default, and httpx).
+    Every test using it runs with both step clients the CLI builds (aiohttp, its default, and the
+    httpx transport).
     Usage: ``async with router(spec, propagate_headers=[...]) as (client, app): ...``.
     """
     kind: str = request.param
@@ -64,7 +66,7 @@ def router(request: pytest.FixtureRequest) -> RouterFactory:
         step_client = (
             aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=None))
             if kind == "aiohttp"
-            else httpx.AsyncClient(trust_env=False)
+            else ProxyFromEnvironmentTransport(limits=httpx.Limits(), environ={})
         )
         async with step_client as http:
             app = create_app(
