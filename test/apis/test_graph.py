@@ -160,6 +160,26 @@ CASES: list[tuple[str, dict[str, Any], list[str], bool]] = [
         True,
     ),
     (
+        "service-url-not-http",
+        _graph({"root": _seq({"serviceUrl": "ftp://host/models/a"})}),
+        [f"{ROOT}.steps[0].serviceUrl: must be an absolute http(s) URL"],
+        True,
+    ),
+    (
+        "condition-malformed-gjson",
+        _graph({"root": {"routerType": "Switch", "steps": [{"serviceName": "a", "condition": "a.#(b=="}]}}),
+        [f"{ROOT}.steps[0].condition: invalid GJSON path 'a.#(b==': unclosed '(' (at character 3)"],
+        True,
+    ),
+    (
+        "condition-gjson",
+        _graph(
+            {"root": {"routerType": "Switch", "steps": [{"serviceName": "a", "condition": "[@this].#(x>1)"}]}}
+        ),
+        [],
+        True,
+    ),
+    (
         "data-invalid",
         _graph({"root": _seq({"serviceName": "a", "data": "$input"})}),
         [f"{ROOT}.steps[0].data: must be $request or $response"],

@@ -17,10 +17,16 @@ from pydantic import ValidationError
 from zeroserve.apis.admission import admit
 from zeroserve.apis.field_errors import InvalidObjectError, from_pydantic
 from zeroserve.apis.serving.v1alpha1.defaults import default_inference_graph
-from zeroserve.apis.serving.v1alpha1.types import BANDIT_ANNOTATION, InferenceGraph
+from zeroserve.apis.serving.v1alpha1.types import (
+    BANDIT_ANNOTATION,
+    BANDIT_STRATEGIES,
+    ROUTER_TYPES,
+    InferenceGraph,
+)
 from zeroserve.apis.serving.v1alpha1.validation import validate_inference_graph
 from zeroserve.controller.resources.inference_graph import graph_json, referenced_services
 from zeroserve.router.errors import GraphPlanError
+from zeroserve.router.plan import BanditStrategy, RouterType
 from zeroserve.router.planner import load_graph_json, plan_graph
 
 URL = "http://model.default.svc.cluster.local/v1/models/model:predict"
@@ -214,3 +220,8 @@ def test_the_controllers_router_argument_plans(document: dict[str, Any]) -> None
     step_urls = {step.url for n in planned.nodes.values() for step in n.steps if step.url}
     assert set(urls.values()) <= step_urls
     assert bool(planned.root.bandit) == (BANDIT_ANNOTATION in document["metadata"].get("annotations", {}))
+
+
+def test_the_plans_enums_name_what_the_api_types_allow() -> None:
+    assert {t.value for t in RouterType} == set(ROUTER_TYPES)
+    assert {s.value for s in BanditStrategy} == set(BANDIT_STRATEGIES)
