@@ -40,7 +40,8 @@ class RouterSettings(BaseSettings):
     )
     """Comma-separated regular expressions of header names forwarded to every step (KServe's list)."""
     state_dir: Path | None = None
-    """Folder for the bandits' learned state (``bandits.json``); unset: ``$ZEROSERVE_HOME`` (or
+    """Folder for the bandits' learned state (``bandits.json``, mode 0600; folders the router creates
+    are 0700); unset: ``$ZEROSERVE_HOME`` (which the local engine sets for every instance, else
     ``~/.zeroserve``) ``/router/<namespace>/<graph>`` when the graph has bandits."""
     seed: int | None = None
     """Seed of the Splitter's random source, for reproducible splits."""

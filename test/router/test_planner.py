@@ -211,6 +211,14 @@ def test_the_bandit_annotation_turns_a_splitter_into_a_bandit() -> None:
     assert (bandit.strategy, bandit.epsilon, bandit.seed) == (BanditStrategy.EPSILON_GREEDY, 0.2, 3)
 
 
+def test_unknown_bandit_fields_are_a_warning_and_epsilon_defaults_to_a_tenth() -> None:
+    graph = plan_graph(bandit_graph({"root": {"strategy": "EpsilonGreedy", "alpha": 2}}))
+    assert graph.root.bandit is not None and graph.root.bandit.epsilon == 0.1
+    assert [str(w) for w in graph.warnings] == [
+        f"metadata.annotations[{BANDITS_ANNOTATION}][root]: unknown fields ignored: ['alpha']"
+    ]
+
+
 @pytest.mark.parametrize(
     ("annotation", "router_type", "path", "message"),
     [
