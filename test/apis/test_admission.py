@@ -189,3 +189,26 @@ def test_updates(old: dict[str, Any], new: dict[str, Any], expected: list[str]) 
         assert [str(e) for e in caught.value.errors] == expected
     else:
         admit(new, old=stored)
+
+
+def test_a_legacy_key_applied_again_beside_the_stored_model_is_rewritten_again() -> None:
+    stored = admit(_isvc(None, "gs://a/model"))
+    reapplied = _isvc(None, "gs://b/model")  # what kubectl's merge of an edited manifest sends
+    reapplied["spec"]["predictor"]["model"] = stored["spec"]["predictor"]["model"]
+
+    updated = admit(reapplied, old=stored)
+
+    assert "sklearn" not in updated["spec"]["predictor"]
+    assert updated["spec"]["predictor"]["model"]["storageUri"] == "gs://b/model"
+
+
+@pytest.mark.parametrize("stored_first", [False, True], ids=["create", "update"])
+def test_a_legacy_key_beside_a_model_of_ones_own_is_refused(stored_first: bool) -> None:
+    both = _isvc(None)
+    both["spec"]["predictor"]["model"] = {"modelFormat": {"name": "xgboost"}, "storageUri": "gs://x"}
+    old = admit(_isvc(None)) if stored_first else None
+
+    with pytest.raises(InvalidObjectError) as caught:
+        admit(both, old=old)
+
+    assert str(caught.value.errors[0]).startswith("spec.predictor: exactly one of [sklearn, ")
