@@ -412,3 +412,18 @@ def test_warn_mode_stores_the_object_without_the_unknown_field(cluster: Cluster)
 
     assert 'Warning: unknown field "spec.predictor.model.storage_uri"' in result.stderr
     assert "storage_uri" not in stored["spec"]["predictor"]["model"]
+
+
+def test_fields_under_preserve_unknown_fields_are_kept_without_a_warning(cluster: Cluster) -> None:
+    probe = {"httpGet": {"path": "/v2/health/ready", "port": 8080}, "periodSeconds": 3}
+    predictor = {
+        "model": {"modelFormat": {"name": "sklearn"}, "storageUri": "gs://b/m", "readinessProbe": probe},
+        "affinity": {"nodeAffinity": {"anyField": True}},
+    }
+
+    result = cluster.kubectl("apply", "--validate=strict", "-f", "-", input=_manifest("kept", predictor))
+    stored = cluster.kubectl.json("get", "isvc", "kept")["spec"]["predictor"]
+
+    assert "Warning" not in result.stderr
+    assert stored["model"]["readinessProbe"] == probe
+    assert stored["affinity"] == {"nodeAffinity": {"anyField": True}}
