@@ -6,7 +6,14 @@ backoff, dead-letter sinks and reply re-ingest), :mod:`.triggers` (filters), :mo
 (``DeliverySpec``), :mod:`.reconciler` (Broker/Trigger status from the API server) and
 :mod:`.component` (``BrokerComponent``, what ``zeroserve up`` starts).
 
-Delivery guarantee — **at least once, durable across restarts**:
+Delivery guarantee — **at least once, durable across restarts**: an event the ingress answered 202
+reaches every Trigger whose filter matched, retried (by default 40 times with exponential backoff
+from 0.2 s capped at 10 s per wait, about 6 minutes in all) through subscriber, broker and platform
+restarts, or else is kept in the broker's dead-letter store (``GET /<ns>/<broker>/deadletters``,
+``zeroserve_broker_dead_letters_total``, a warning log line) or sent to the Trigger's
+``deadLetterSink``; it is never silently dropped.
+
+In detail:
 
 - The ingress answers ``202 Accepted`` only after the event and one pending delivery per
   Trigger whose filter matched *at that moment* are committed to SQLite (``synchronous=FULL``).
@@ -16,8 +23,12 @@ Delivery guarantee — **at least once, durable across restarts**:
   times are stored, so a subscriber restart, a broker restart or a platform restart resumes
   every unfinished delivery. A subscriber may therefore see an event more than once (a crash
   between its 2xx and our commit); receivers should de-duplicate on ``source`` + ``id``.
-- Events are given up (and counted) only when retries and the dead-letter sink are exhausted,
-  when the Trigger is deleted, or when the ``knativebrokerttl`` loop guard runs out.
+- A delivery is given up only when retries (and the dead-letter sink's) are spent or the answer
+  was final; it then stays in the store as a dead letter for 7 days. Deliveries are dropped only
+  when their Trigger is deleted, and events only when the ``knativebrokerttl`` loop guard runs out
+  (the ingress refuses those with 400).
+- The ingress takes events only with ``Authorization: Bearer`` and the platform's broker token
+  (``ZEROSERVE_BROKER_TOKEN`` in instances) or the kubeconfig token; 401 otherwise.
 - Order is not guaranteed (deliveries run concurrently and retries reorder).
 
 On a cluster, the same Broker / Trigger YAML runs on Knative Eventing; choose the Kafka broker
