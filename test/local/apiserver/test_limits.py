@@ -96,24 +96,45 @@ async def test_aliases_within_the_limit_are_expanded(api: httpx.AsyncClient) -> 
 
 
 @pytest.mark.parametrize(
-    ("content", "headers"),
+    ("content", "headers", "expected"),
     [
-        (b'{"metadata": {"name": "deep"}, "data": ' + b"[" * 50 + b"]" * 50 + b"}", {}),
-        (b"metadata: {name: deep}\ndata: " + b"[" * 50 + b"]" * 50 + b"\n", YAML),
-        (b"metadata: {name: deep}\ndata: " + b"[" * 5000 + b"]" * 5000 + b"\n", YAML),
-        (b'{"data": ' + b"[" * 5000 + b"]" * 5000 + b"}", {}),
-        (b"&a [*a]", YAML),
+        (b'{"metadata": {"name": "deep"}, "data": ' + b"[" * 50 + b"]" * 50 + b"}", {}, "more than 20"),
+        (b"metadata: {name: deep}\ndata: " + b"[" * 50 + b"]" * 50 + b"\n", YAML, "nested more than 20"),
+        (b"metadata: {name: deep}\ndata: " + b"[" * 5000 + b"]" * 5000 + b"\n", YAML, "nesting depth"),
+        (b'{"data": ' + b"[" * 5000 + b"]" * 5000 + b"}", {}, "nested more than 20"),
+        (b"&a [*a]", YAML, "a YAML alias refers to itself"),
+        (b"a: &a [[[[[[]]]]]]\nb: &b [*a, [*a, [*a, [*a, [*a, [*a]]]]]]\nc: [[[[[[[[[[[[*b]]]]]]]]]]]]", YAML,
+         "nested more than 20"),
     ],
-    ids=["json", "yaml", "yaml-past-the-recursion-limit", "json-past-the-parser-limit", "recursive-alias"],
-)
-async def test_deep_nesting_is_refused(api: httpx.AsyncClient, content: bytes, headers: dict) -> None:
+    ids=["json", "yaml", "yaml-past-the-parser-limit", "json-past-the-parser-limit", "recursive-alias",
+         "deep-through-aliases"],
+)  # fmt: skip
+async def test_deep_nesting_is_refused(
+    api: httpx.AsyncClient, content: bytes, headers: dict, expected: str
+) -> None:
     refused = await api.post(CM, content=content, headers=headers or {"Content-Type": "application/json"})
 
     assert refused.status_code == 400
     message = refused.json()["message"]
     assert message.startswith("the request body could not be decoded: ")
-    assert "nest" in message or "values" in message
+    assert expected in message
     assert "Error" not in message and "Traceback" not in message
+
+
+async def test_a_large_body_with_a_few_reused_anchors_is_fine() -> None:
+    storage = Storage(None)
+    registry = Registry(storage, WatchHub())
+    bootstrap(registry, ["default"], [])
+    block = "{" + ", ".join(f"k{i}: v" for i in range(40_000)) + "}"  # 3 x 40k values past 100k, once
+    body = f"kind: ConfigMap\nmetadata: {{name: anchors}}\ndata: &d {block}\nbinaryData: {{}}\nx: [*d, *d]\n"
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=create_app(registry, token=None)), base_url="http://api"
+    ) as client:
+        created = await client.post(CM, content=body.encode(), headers=YAML)
+    storage.close()
+
+    assert created.status_code == 201, created.text
+    assert len(created.json()["data"]) == 40_000
 
 
 async def test_an_object_over_the_stored_size_limit_is_413(api: httpx.AsyncClient) -> None:

@@ -24,6 +24,8 @@ from zeroserve.process.asgi import BodyTooLarge, ClientDisconnected, Receive, re
 __all__ = ["BodyLimits", "DecodedBody", "decode_body", "read_limited"]
 
 _MIB = 1024 * 1024
+_ALIAS_FACTOR = 10
+"""How many times its written size a document may grow through YAML aliases past ``max_values``."""
 _Loader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
@@ -36,7 +38,8 @@ class BodyLimits:
     max_depth: int = 100
     """Deepest nesting of objects and lists."""
     max_values: int = 100_000
-    """Most values a YAML document may expand to through its aliases (``*ref``)."""
+    """Most values a YAML document may expand to through its aliases (``*ref``), when that is also
+    more than ten times what it spells out."""
 
 
 @dataclass
@@ -142,25 +145,50 @@ def _yaml_reason(exc: yaml.YAMLError) -> str:
 
 
 def _check_shape(value: Any, limits: BodyLimits) -> None:
-    """Walk the value as a client would see it (aliases expanded), within both limits."""
-    stack: list[tuple[Any, int]] = [(value, 1)]
-    seen = 0
+    """Measure the value as a client would see it, without expanding it: its depth, and how many
+    values it holds once YAML aliases (shared objects after loading) are repeated where they stand.
+
+    A walk with one entry per distinct list or mapping, so a document that expands to hundreds of
+    millions of values is measured in microseconds. Refused: nesting past ``max_depth``, an alias
+    inside itself, and an expansion past ``max_values`` that is also more than
+    :data:`_ALIAS_FACTOR` times what was written (a few anchors reused stay legal at any size).
+    """
+    expanded: dict[int, int] = {}
+    height: dict[int, int] = {}
+    open_nodes: set[int] = set()
+    written = 0
+    if not isinstance(value, dict | list):
+        return
+    stack: list[tuple[Any, bool]] = [(value, False)]
     while stack:
-        node, depth = stack.pop()
-        seen += 1
-        if seen > limits.max_values:
-            raise errors.bad_request(
-                "the request body could not be decoded: it expands to more than "
-                f"{limits.max_values} values (YAML aliases repeat too much)"
-            )
-        if isinstance(node, dict | list):
-            if depth > limits.max_depth:
+        node, finished = stack.pop()
+        key = id(node)
+        children = list(node.values()) if isinstance(node, dict) else node
+        nested = [child for child in children if isinstance(child, dict | list)]
+        if finished:
+            open_nodes.discard(key)
+            expanded[key] = 1 + len(children) - len(nested) + sum(expanded[id(c)] for c in nested)
+            height[key] = 1 + max((height[id(c)] for c in nested), default=0)
+            if height[key] > limits.max_depth:
                 raise errors.bad_request(
                     "the request body could not be decoded: "
                     f"objects and lists nested more than {limits.max_depth} deep"
                 )
-            children = node.values() if isinstance(node, dict) else node
-            stack.extend((child, depth + 1) for child in children)
+            continue
+        if key in expanded:
+            continue
+        if key in open_nodes:
+            raise errors.bad_request("the request body could not be decoded: a YAML alias refers to itself")
+        open_nodes.add(key)
+        written += 1 + len(children)
+        stack.append((node, True))
+        stack.extend((child, False) for child in nested if id(child) not in expanded)
+    total = expanded.get(id(value), 1)
+    if total > limits.max_values and total > _ALIAS_FACTOR * written:
+        raise errors.bad_request(
+            "the request body could not be decoded: it expands to more than "
+            f"{limits.max_values} values (YAML aliases repeat too much)"
+        )
 
 
 class _Repeated(dict[str, Any]):
