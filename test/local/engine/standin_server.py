@@ -79,6 +79,7 @@ async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
                 "PORT",
                 "ZEROSERVE_HOME",
                 "ZEROSERVE_HOST",
+                "ZEROSERVE_BROKER_TOKEN",
             )
         },
     }

@@ -88,6 +88,9 @@ async def test_service_configuration_revision_route(platform: ServingPlatform) -
         resp = await client.get("/", headers={"Host": "hello.default.example.com"})
         assert resp.status_code == 200
         assert resp.headers[REVISION_HEADER] == "hello-00001"
+        env = resp.json()["env"]
+        assert env["ZEROSERVE_BROKER_TOKEN"] == platform.ctx.broker_token
+        assert env["ZEROSERVE_HOME"] == str(platform.ctx.state_dir)
 
         # a template change stamps a new immutable revision; traffic follows once it is ready
         await platform.kubectl_async("apply", "-f", "-", input=_ksvc("hello", env="2"))

@@ -80,6 +80,8 @@ class EngineComponent:
             images=self._images,
             resolve_model=self._resolve_model,
             on_revision_status=lambda _rev: self._wake(),
+            # the broker ingress wants it from the payload logger and the detectors in instances
+            instance_env={"ZEROSERVE_BROKER_TOKEN": ctx.broker_token},
         )
         self.engine = engine
         # requests wait until the first pass has installed the stored routes (after a restart the

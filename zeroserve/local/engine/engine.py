@@ -62,6 +62,7 @@ class Engine:
         images: ImageTable | None = None,
         resolve_model: Callable[[str], Path] | None = None,
         on_revision_status: Callable[[RevisionRuntime], None] | None = None,
+        instance_env: Mapping[str, str] | None = None,
     ) -> None:
         """Create an engine; :meth:`start` starts the gateway and the zygote.
 
@@ -72,6 +73,7 @@ class Engine:
             images: the image table (default: the packaged one plus ``settings.images_file``).
             resolve_model: storage URI -> local path (default: the storage layer's ``ModelStorage``).
             on_revision_status: called when a revision's status may have changed.
+            instance_env: more environment for every instance (the platform's broker token).
         """
         self.settings = settings
         self.state_dir = Path(state_dir)
@@ -96,6 +98,7 @@ class Engine:
         collector = EngineCollector(lambda: self.revisions, self.gateway.responses)
         self.gateway.metrics = lambda: render_metrics(collector)
         self.on_revision_status = on_revision_status
+        self._instance_env = dict(instance_env or {})
         self.gateway_port = 0
         self._routes: list[RouteEntry] = []
         self._http_routes: dict[str, list[HTTPRouteRule]] = {}
@@ -151,6 +154,7 @@ class Engine:
                 "ZEROSERVE_HOME": str(self.state_dir),
                 # our servers bind loopback only (ServerSettings.host); the gateway is the way in
                 "ZEROSERVE_HOST": INSTANCE_HOST,
+                **self._instance_env,
             }
         )
         env.pop("HTTPS_PROXY", None)
