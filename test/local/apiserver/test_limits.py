@@ -192,3 +192,11 @@ async def test_an_internal_failure_is_a_status_without_python_details() -> None:
         "reason": "InternalError",
         "code": 500,
     }
+
+
+@pytest.mark.parametrize("query", ["limit=abc", "limit=-1", "watch=true&timeoutSeconds=soon"])
+async def test_bad_numeric_parameters_are_400_naming_them(api: httpx.AsyncClient, query: str) -> None:
+    answer = await api.get(f"{CM}?{query}")
+
+    assert answer.status_code == 400
+    assert answer.json()["message"].startswith(f"the {query.split('&')[-1].split('=')[0]} parameter must be")

@@ -67,6 +67,17 @@ def _json(body: Any, code: int = 200, headers: dict[str, str] | None = None) -> 
     return Response(orjson.dumps(body), status_code=code, media_type="application/json", headers=headers)
 
 
+def _number(text: str, parameter: str) -> float:
+    """A numeric query parameter; 400 naming it when it is not a non-negative number."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not value >= 0 or value == float("inf"):
+        raise errors.bad_request(f"the {parameter} parameter must be a non-negative number, not {text!r}")
+    return value
+
+
 def _parse_target(parts: list[str]) -> _Target | None:
     if parts[:1] == ["api"] and len(parts) >= 3:
         group, version, rest = "", parts[1], parts[2:]
@@ -392,7 +403,7 @@ class _Handlers:
             except ValueError:
                 raise errors.bad_request("invalid continue token") from None
             items = [o for o in items if (o["metadata"].get("namespace", ""), o["metadata"]["name"]) > after]
-        limit = int(request.query_params.get("limit") or 0)
+        limit = int(_number(request.query_params.get("limit") or "0", "limit"))
         if 0 < limit < len(items):
             items = items[:limit]
             last = items[-1]["metadata"]
@@ -425,7 +436,7 @@ class _Handlers:
             namespace=target.namespace,
             selectors=tuple(selectors),
             resource_version=query.get("resourceVersion"),
-            timeout=float(query.get("timeoutSeconds") or _DEFAULT_WATCH_SECONDS),
+            timeout=_number(query.get("timeoutSeconds") or str(_DEFAULT_WATCH_SECONDS), "timeoutSeconds"),
             initial_events=query.get("sendInitialEvents") == "true",
             bookmarks=query.get("allowWatchBookmarks") == "true",
             bookmark_interval=self.bookmark_interval,
