@@ -88,6 +88,13 @@ metadata: {name: dangling, namespace: monitoring}
 spec:
   broker: default
   subscriber: {ref: {apiVersion: serving.knative.dev/v1, kind: Service, name: nowhere}}
+---
+apiVersion: eventing.knative.dev/v1
+kind: Trigger
+metadata: {name: orphan, namespace: monitoring}
+spec:
+  broker: missing
+  subscriber: {uri: "PREFIX_URL"}
 """
 
 
@@ -146,7 +153,7 @@ async def test_brokers_and_triggers_applied_with_kubectl_become_real(
 
             def resolved_triggers() -> list[dict[str, Any]] | None:
                 items: list[dict[str, Any]] = kubectl.json("get", "triggers", "-n", NS)["items"]
-                return items if len(items) == 5 and all(ready(t) for t in items) else None
+                return items if len(items) == 6 and all(ready(t) for t in items) else None
 
             broker = await wait_until(ready_broker)
             assert broker["status"]["address"]["url"] == (
@@ -181,6 +188,9 @@ async def test_brokers_and_triggers_applied_with_kubectl_become_real(
                 "DeadLetterSinkResolved",
             }
             assert by_name["flaky"]["status"]["deadLetterSinkUri"] == dl.url
+            orphan = condition(by_name["orphan"], "Ready")
+            assert (orphan["status"], orphan["reason"]) == ("False", "BrokerDoesNotExist")
+            assert "missing" in orphan["message"]
             assert all(c["lastTransitionTime"] for t in triggers for c in t["status"]["conditions"])
 
             # what a kubectl user holds (the kubeconfig's token) is accepted as well as the broker token
@@ -198,6 +208,14 @@ async def test_brokers_and_triggers_applied_with_kubectl_become_real(
                         content=message.body,
                     )
                     assert answer.status_code == 202
+            # later passes change nothing: same conditions, same transition times, no new writes
+            await asyncio.sleep(0.5)  # a few resync passes (0.2 s each)
+            again = {t["metadata"]["name"]: t for t in kubectl.json("get", "triggers", "-n", NS)["items"]}
+            assert {n: t["status"] for n, t in again.items()} == {n: t["status"] for n, t in by_name.items()}
+            assert all(
+                again[n]["metadata"]["resourceVersion"] == t["metadata"]["resourceVersion"]
+                for n, t in by_name.items()
+            )
             (received,) = await display.wait_for(1)
             both = await prefixed.wait_for(2)
             (letter,) = await dls.wait_for(1)
