@@ -4,12 +4,13 @@ Run from the repository root with the project venv::
 
     .venv/bin/python hack/chaos/fuzz.py [--cases 10000] [--seed 1] [--concurrency 4]
         [--gateway http://127.0.0.1:8080 --host-header sklearn-iris.default.example.com
-         --model sklearn-iris] [--out hack/chaos/RESULTS.md]
+         --model sklearn-iris [--pid PID]] [--out hack/chaos/RESULTS.md]
 
 Without ``--gateway`` it trains a small scikit-learn iris model, starts ``zeroserve serve sklearn``
 on free ports in a child process and sends the cases of :mod:`zeroserve.servers.fuzzing` (V1, V2
 REST JSON and binary, V2 gRPC, Seldon) to it. With ``--gateway`` the REST cases go through the
-gateway of a running ``zeroserve up`` to an InferenceService (gRPC is skipped there).
+gateway of a running ``zeroserve up`` to an InferenceService (gRPC is skipped there); ``--pid``
+names the instance process to watch.
 
 Counted: answers that break the rule (a 5xx, gRPC ``INTERNAL`` / ``UNKNOWN``, a Python exception
 name in a message), connection failures, whether the server process died, its RSS before, at the
@@ -57,6 +58,8 @@ class Target:
         self.grpc_target: str | None = None
         self.expected: list[int] | None = None
         """The model's predictions for the good rows (the first V1 answer, through a gateway)."""
+        self.pid: int | None = args.pid
+        """The process whose liveness and RSS are watched (the child server, or ``--pid``)."""
         if args.gateway:
             self.url = args.gateway.rstrip("/")
             return
@@ -91,16 +94,19 @@ class Target:
             time.sleep(0.05)
         ports = json.loads(ready.read_text())
         self.url = f"http://127.0.0.1:{ports['http_port']}"
+        self.pid = self.process.pid
         self.grpc_target = f"127.0.0.1:{ports['grpc_port']}"
 
-    def alive(self) -> bool:
-        return self.process is None or self.process.poll() is None
+    def alive(self) -> bool | None:
+        if self.process is not None:
+            return self.process.poll() is None
+        return None if self.pid is None else Path(f"/proc/{self.pid}").exists()
 
     def rss_mb(self) -> float | None:
-        if self.process is None:
+        if self.pid is None:
             return None
         try:
-            for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
+            for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
                 if line.startswith("VmRSS:"):
                     return int(line.split()[1]) / 1024
         except OSError:
@@ -193,7 +199,7 @@ def run(args: argparse.Namespace) -> int:
         for start in range(0, len(cases), GOOD_EVERY):
             list(pool.map(one, cases[start : start + GOOD_EVERY]))
             rss.append(target.rss_mb())
-            if not target.alive():
+            if target.alive() is False:
                 break
             good_failures += good_checks(target, client, call)
     elapsed = time.monotonic() - started
@@ -207,7 +213,12 @@ def run(args: argparse.Namespace) -> int:
     readings = [r for r in rss if r is not None]
     growth = (rss_end - rss_start) if rss_end is not None and rss_start is not None else None
     total_bad = sum(bad.values())
-    ok = total_bad == 0 and alive and not good_failures and (growth is None or growth < RSS_LIMIT_MB)
+    ok = (
+        total_bad == 0
+        and alive is not False
+        and not good_failures
+        and (growth is None or growth < RSS_LIMIT_MB)
+    )
     report = render(
         args,
         sent,
@@ -235,7 +246,7 @@ def render(
     bad: collections.Counter[tuple[str, str]],
     examples: dict[tuple[str, str], str],
     errors: collections.Counter[str],
-    alive: bool,
+    alive: bool | None,
     readings: list[float],
     rss_start: float | None,
     rss_end: float | None,
@@ -275,14 +286,15 @@ def render(
             n_bad = sum(v for (p, _), v in bad.items() if p == protocol)
             lines.append(f"| {protocol} | {sent[protocol]} | {n_bad} | {errors[protocol]} |")
     lines.append(f"| **all** | {sum(sent.values())} | {sum(bad.values())} | {sum(errors.values())} |")
-    lines += ["", f"- server process alive at the end: {'yes' if alive else '**no (crashed)**'}"]
+    state = {True: "yes", False: "**no (crashed)**", None: "not watched (give --pid)"}[alive]
+    lines += ["", f"- server process alive at the end: {state}"]
     if rss_start is not None and rss_end is not None and readings:
         lines.append(
             f"- RSS: {rss_start:.1f} MB after warm-up, peak {max(readings):.1f} MB, "
             f"{rss_end:.1f} MB at the end (growth {growth:+.1f} MB)"
         )
     else:
-        lines.append("- RSS: not measured (the server is not a child of this script)")
+        lines.append("- RSS: not measured (the server is not a child of this script; give --pid)")
     lines.append(f"- good requests wrong: {len(good_failures)}")
     for problem in good_failures[:5]:
         lines.append(f"  - {problem}")
@@ -301,6 +313,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", default="iris", help="the model / InferenceService name")
     parser.add_argument("--gateway", help="base URL of a running `zeroserve up` gateway")
     parser.add_argument("--host-header", help="Host header for the gateway, e.g. iris.default.example.com")
+    parser.add_argument("--pid", type=int, help="with --gateway: the instance process to watch (RSS, alive)")
     parser.add_argument("--out", type=Path, help="write the report (Markdown) here")
     return run(parser.parse_args(argv))
 
