@@ -173,9 +173,11 @@ class _Handlers:
             return Response(self.metrics.render(), media_type="text/plain; version=0.0.4")
         parts = [p for p in path.split("/") if p]
         if request.method == "GET":
-            found = self._discovery(request, path, parts)
+            accept = request.headers.get("accept", "")
+            types = self.registry.types()
+            found = discovery.discovery_document(types, self.openapi, path, accept, self.server_address)
             if found is not None:
-                return found
+                return Response(found[0], media_type=found[1])
         target = _parse_target(parts)
         if target is None:
             raise errors.ApiError(404, "NotFound", "the server could not find the requested resource")
@@ -200,40 +202,6 @@ class _Handlers:
         if target.subresource and target.subresource != "status":
             raise errors.ApiError(404, "NotFound", "the server could not find the requested resource")
         return await self._resource(request, rt, target)
-
-    def _discovery(self, request: Request, path: str, parts: list[str]) -> Response | None:
-        types = self.registry.types()
-        accept = request.headers.get("accept", "")
-        if path == "/version":
-            return _json(discovery.server_version())
-        if path in ("/api", "/apis"):
-            if discovery.wants_aggregated(accept):
-                body = discovery.aggregated_discovery(types, core=path == "/api")
-                return Response(orjson.dumps(body), media_type=discovery.AGGREGATED_MEDIA)
-            if path == "/api":
-                return _json(discovery.api_versions(self.server_address))
-            return _json(discovery.api_group_list(types))
-        if path == "/openapi/v3":
-            return _json(self.openapi.index(types))
-        if path.startswith("/openapi/v3/"):
-            document = self.openapi.document(types, path.removeprefix("/openapi/v3/"))
-            if document is None:
-                raise errors.ApiError(404, "NotFound", "the server could not find the requested resource")
-            return Response(document, media_type="application/json")
-        if path == "/openapi/v2":
-            raise errors.ApiError(404, "NotFound", "the server could not find the requested resource")
-        if parts[:1] == ["apis"] and len(parts) == 2:
-            versions = discovery.group_versions(types).get(parts[1])
-            if not versions or not parts[1]:
-                raise errors.ApiError(404, "NotFound", "the server could not find the requested resource")
-            return _json(discovery.api_group(parts[1], versions))
-        if (parts[:1] == ["api"] and len(parts) == 2) or (parts[:1] == ["apis"] and len(parts) == 3):
-            group, version = ("", parts[1]) if parts[0] == "api" else (parts[1], parts[2])
-            listed = discovery.api_resource_list(types, group, version)
-            if listed is None:
-                raise errors.ApiError(404, "NotFound", "the server could not find the requested resource")
-            return _json(listed)
-        return None
 
     async def _resource(self, request: Request, rt: ResourceType, target: _Target) -> Response:
         query = request.query_params

@@ -1,11 +1,16 @@
-"""API discovery documents: ``/version``, ``/api``, ``/apis``, per group-version resource lists, and the
-aggregated discovery format (``apidiscovery.k8s.io/v2``) that current kubectl asks for first."""
+"""API discovery documents: ``/version``, ``/api``, ``/apis``, per group-version resource lists, the
+aggregated discovery format (``apidiscovery.k8s.io/v2``) that current kubectl asks for first, and the
+OpenAPI v3 documents, each answered by :func:`discovery_document` from the request's path."""
 
 from __future__ import annotations
 
 import re
 from typing import Any
 
+import orjson
+
+from zeroserve.local.apiserver import errors
+from zeroserve.local.apiserver.openapi import OpenApiDocuments
 from zeroserve.local.apiserver.resources import VERBS, ResourceType
 
 __all__ = [
@@ -15,6 +20,7 @@ __all__ = [
     "api_group_list",
     "api_resource_list",
     "api_versions",
+    "discovery_document",
     "group_versions",
     "server_version",
     "wants_aggregated",
@@ -209,3 +215,58 @@ def aggregated_discovery(types: list[ResourceType], *, core: bool) -> dict[str, 
         "metadata": {},
         "items": items,
     }
+
+
+def _not_found() -> errors.ApiError:
+    return errors.ApiError(404, "NotFound", "the server could not find the requested resource")
+
+
+def discovery_document(
+    types: list[ResourceType], openapi: OpenApiDocuments, path: str, accept: str, server_address: str
+) -> tuple[bytes, str] | None:
+    """The discovery or OpenAPI document a ``GET`` of ``path`` asks for.
+
+    Args:
+        types: every served type.
+        openapi: the OpenAPI v3 documents.
+        path: the request path, without a trailing slash.
+        accept: the ``Accept`` header (aggregated discovery is negotiated).
+        server_address: ``host:port`` advertised in ``/api``.
+
+    Returns:
+        The body and its media type; ``None`` when ``path`` is not a discovery path.
+
+    Raises:
+        ApiError: 404 for a discovery path of nothing served.
+    """
+    parts = [p for p in path.split("/") if p]
+    json_media = "application/json"
+    if path == "/version":
+        return orjson.dumps(server_version()), json_media
+    if path in ("/api", "/apis"):
+        if wants_aggregated(accept):
+            return orjson.dumps(aggregated_discovery(types, core=path == "/api")), AGGREGATED_MEDIA
+        if path == "/api":
+            return orjson.dumps(api_versions(server_address)), json_media
+        return orjson.dumps(api_group_list(types)), json_media
+    if path == "/openapi/v3":
+        return orjson.dumps(openapi.index(types)), json_media
+    if path.startswith("/openapi/v3/"):
+        document = openapi.document(types, path.removeprefix("/openapi/v3/"))
+        if document is None:
+            raise _not_found()
+        return document, json_media
+    if path == "/openapi/v2":
+        raise _not_found()
+    if parts[:1] == ["apis"] and len(parts) == 2:
+        versions = group_versions(types).get(parts[1])
+        if not versions or not parts[1]:
+            raise _not_found()
+        return orjson.dumps(api_group(parts[1], versions)), json_media
+    if (parts[:1] == ["api"] and len(parts) == 2) or (parts[:1] == ["apis"] and len(parts) == 3):
+        group, version = ("", parts[1]) if parts[0] == "api" else (parts[1], parts[2])
+        listed = api_resource_list(types, group, version)
+        if listed is None:
+            raise _not_found()
+        return orjson.dumps(listed), json_media
+    return None
