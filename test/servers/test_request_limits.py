@@ -235,3 +235,19 @@ def test_host_binds_http_and_grpc_on_loopback_only(limited_handle: ServerHandle)
     assert _listening_addresses(limited_handle.http_port) == {loopback}
     assert limited_handle.grpc_port is not None
     assert _listening_addresses(limited_handle.grpc_port) == {loopback}
+
+
+def test_grpc_message_over_the_limit_is_resource_exhausted() -> None:
+    server = serve_in_background([SumModel("sum")], grpc_max_message_length=4096)
+    try:
+        assert server.handle is not None
+        msg = pb.ModelInferRequest(model_name="sum")
+        msg.inputs.add(name="x", datatype="FP64", shape=[1, 1024])
+        msg.raw_input_contents.append(bytes(8 * 1024))
+        with grpc.insecure_channel(server.handle.grpc_target) as channel:
+            stub: Any = pb_grpc.GRPCInferenceServiceStub(channel)
+            with pytest.raises(grpc.RpcError) as err:
+                stub.ModelInfer(msg, timeout=10)
+        assert err.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+    finally:
+        server.stop()
