@@ -1,8 +1,10 @@
 """The HTTP layer: Kubernetes REST paths and verbs mapped onto the registry, as an ASGI app.
 
 Handles discovery, OpenAPI, ``/metrics``, get / list / watch / create / update / patch / delete /
-deletecollection and the ``status`` subresource, content negotiation for ``Table`` and aggregated
-discovery, bearer-token authentication, and the rendering of every error as ``metav1.Status``.
+deletecollection and the ``status`` subresource, ServiceAccount ``token`` requests and TokenReviews,
+content negotiation for ``Table`` and aggregated discovery, bearer-token authentication, request
+bodies within Kubernetes' limits (with ``fieldValidation`` of duplicate fields), and the rendering of
+every error as ``metav1.Status`` (an unexpected one as a plain ``InternalError``, its details logged).
 """
 
 from __future__ import annotations
