@@ -303,7 +303,11 @@ class RestApp:
             payload = await self._decode("V1 request", body, lambda: v1.decode_request(body, depth))
         response_headers: dict[str, str] = {}
         result = await self.dataplane.infer(route.model, payload, headers, response_headers)
-        return Reply(200, v1.encode_response(result), _JSON, _extra(response_headers))
+        if len(body) >= self.limits.offload_size:  # a large answer is likely: encode it off the loop too
+            data = await asyncio.to_thread(v1.encode_response, result)
+        else:
+            data = v1.encode_response(result)
+        return Reply(200, data, _JSON, _extra(response_headers))
 
     async def _explain_v1(self, route: Route, body: bytes, headers: dict[str, str]) -> Reply:
         depth = self.limits.max_json_depth
