@@ -9,9 +9,10 @@ does what a KServe user does, with the real ``kubectl``:
 3. waits for the predictor to scale to zero, and times the next request, held by the activator;
 4. rolls out a new model with ``canaryTrafficPercent: 20`` and counts which revision served 500
    requests; then promotes it;
-5. stops the platform (``--keep`` leaves it running).
+5. stops the platform; ``--keep`` leaves it running and prints how to reach it.
 
-Run it with ``bash hack/quickstart.sh`` (which installs first) or ``.venv/bin/python hack/quickstart.py``.
+Run it with ``bash hack/quickstart.sh [--keep]`` (which installs first) or
+``.venv/bin/python hack/quickstart.py [--keep]``.
 """
 
 from __future__ import annotations
@@ -137,35 +138,41 @@ class Demo:
     def main(self) -> None:
         say("Bring the embedded platform up")
         shutil.rmtree(self.state, ignore_errors=True)
-        run(
-            "zeroserve",
-            "up",
-            "--detach",
-            "--state-dir",
-            str(self.state),
-            "--port",
-            "0",
-            "--gateway-port",
-            "0",
-            env=self.env,
-        )
+        command = ["zeroserve", "up", "--detach", "--state-dir", str(self.state), "--port", "0"]
+        command += ["--gateway-port", "0"]
+        print("$ " + " ".join(command), flush=True)
+        run(*command, env=self.env, show=False)  # its hints are for a platform left running: see the end
         try:
             self.demo()
         finally:
             if self.keep:
-                print(
-                    f"\nLeft running: export KUBECONFIG={self.state / 'kubeconfig'}; "
-                    f"stop with: zeroserve down --state-dir {self.state}"
-                )
+                self.left_running()
             else:
                 say("Stop the platform")
                 run("zeroserve", "down", "--state-dir", str(self.state), env=self.env)
+                print("\n`bash hack/quickstart.sh --keep` leaves it running, to try kubectl and curl.")
+
+    def left_running(self) -> None:
+        """Say how to reach the platform left running (its ports were free ones, picked at start)."""
+        state = self.state
+        say("Left running")
+        print(
+            f"""  source .venv/bin/activate
+  export KUBECONFIG={state / "kubeconfig"}
+  kubectl get isvc
+  curl -H "Host: {NAME}.default.example.com" {self.gateway}/v1/models/{NAME}:predict \\
+       -d @config/samples/requests/iris-v1.json
+  zeroserve logs {NAME} -f --state-dir {state}
+  zeroserve status --state-dir {state}        # addresses
+  zeroserve down --state-dir {state}          # stop it"""
+        )
 
     def demo(self) -> None:
         info = json.loads(
             run("zeroserve", "status", "--state-dir", str(self.state), "-o", "json", env=self.env, show=False)
         )
         self.gateway = info["gateway_url"]
+        print(f"API server {info['api_url']}, gateway {self.gateway}, state in {self.state}")
         v1 = train(self.state / "models" / "iris-v1", "logistic")
         v2 = train(self.state / "models" / "iris-v2", "tree")
 
@@ -241,7 +248,9 @@ class Demo:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--state-dir", type=Path, default=ROOT / ".state" / "quickstart")
-    parser.add_argument("--keep", action="store_true", help="leave the platform running at the end")
+    parser.add_argument(
+        "--keep", action="store_true", help="leave the platform running at the end and say how to reach it"
+    )
     args = parser.parse_args()
     Demo(args.state_dir.resolve(), args.keep).main()
 
