@@ -187,6 +187,7 @@ def _up_detached(argv: list[str], home: Path, timeout: float = 180.0) -> int:
     if "--state-dir" not in child_argv and not any(a.startswith("--state-dir=") for a in child_argv):
         child_argv += ["--state-dir", str(home)]
     with log_path.open("ab") as log:
+        offset = log.tell()  # what this child writes starts here (earlier runs' output comes before)
         child = subprocess.Popen(
             [sys.executable, "-m", "zeroserve", "up", *child_argv],
             stdin=subprocess.DEVNULL,
@@ -206,8 +207,15 @@ def _up_detached(argv: list[str], home: Path, timeout: float = 180.0) -> int:
         time.sleep(0.1)
     else:
         child.terminate()
-    tail = log_path.read_text(errors="replace").splitlines()[-20:]
-    print("zeroserve up --detach: the platform did not start:\n" + "\n".join(tail), file=sys.stderr)
+    with log_path.open("rb") as log:
+        log.seek(offset)
+        written = log.read().decode(errors="replace").splitlines()
+    reported = [line for line in written if line.startswith("zeroserve up: ")]
+    if reported:  # the child's own one-line reason (e.g. a port taken after the check)
+        print(reported[-1], file=sys.stderr)
+    else:
+        tail = "\n".join(written[-20:])
+        print(f"zeroserve up --detach: the platform did not start:\n{tail}", file=sys.stderr)
     return 1
 
 
