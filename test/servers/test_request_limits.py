@@ -163,6 +163,8 @@ def test_numeric_rows_parse_to_the_same_array_as_json() -> None:
         b'{"instances": [1, 2]}',
         b'{"instances": [[[1]]]}',
         b'{"instances": [[1,,2]]}',
+        b'{"instances": [[1.2.3, 2]]}',
+        b'{"instances": [[1-2, 3]]}',
         b'{"instances": [[1e999]]}',
         b'{"instances": [[9007199254740993]]}',
     ):
