@@ -1,18 +1,20 @@
 """The local serving engine: Knative Serving semantics on one machine.
 
 - :mod:`.component` — :class:`~.component.EngineComponent`, the platform component ``zeroserve up`` starts.
-- :mod:`.reconciler` / :mod:`.resources` — Services -> Configurations + Routes -> Revisions, statuses,
-  HTTPRoutes, through the API server (``kubernetes`` client).
+- :mod:`.reconciler` / :mod:`.resources` / :mod:`.status` — Services -> Configurations + Routes ->
+  Revisions, statuses, HTTPRoutes, through the API server (``kubernetes`` client), on the
+  ``zeroserve.apis`` types with their lifecycle helpers.
 - :mod:`.engine` — running revisions and the gateway's server, independent of the API server.
 - :mod:`.revision` / :mod:`.spec` / :mod:`.preparation` — one revision's instances, scaling loop and
   conditions; its model folder (storage layer, init containers) and launch plans.
 - :mod:`.instances` / :mod:`.zygote` / :mod:`.images` / :mod:`.gpus` / :mod:`.processctl` — instances as
   local processes, forked from a pre-warmed interpreter; image -> command table; GPU assignment.
-- :mod:`.gateway` / :mod:`.routing` / :mod:`.upstream` / :mod:`.activator` — Host and path routing,
-  traffic splits, the ``zeroserve-revision`` response header, pooled upstream connections, and the
-  activator that holds requests while a revision scales from zero.
+- :mod:`.gateway` / :mod:`.routing` / :mod:`.upstream` / :mod:`.activator` / :mod:`.egress` — Host and
+  path routing, traffic splits, the ``zeroserve-revision`` response header, pooled upstream
+  connections, the activator that holds requests while a revision scales from zero, and who may use
+  the gateway as a proxy to outside hosts.
 - :mod:`.autoscaler` / :mod:`.concurrency` / :mod:`.procstat` — the KPA (and HPA-class) decision as a pure
   function and what it observes.
-- :mod:`.metrics` / :mod:`.logs` / :mod:`.settings` — Prometheus metrics, instance logs, settings
-  (``ZEROSERVE_ENGINE_*``).
+- :mod:`.metrics` / :mod:`.logs` / :mod:`.settings` / :mod:`.statefiles` — Prometheus metrics, instance
+  logs, settings (``ZEROSERVE_ENGINE_*``), private files under the state folder.
 """

@@ -22,7 +22,8 @@ from urllib.parse import urlsplit
 
 import uvicorn
 
-from zeroserve.local.engine.gateway import Gateway, egress_proxy_url
+from zeroserve.local.engine.egress import egress_proxy_url
+from zeroserve.local.engine.gateway import Gateway
 from zeroserve.local.engine.gpus import GpuAllocator, discover_gpus
 from zeroserve.local.engine.images import ImageTable
 from zeroserve.local.engine.metrics import EngineCollector, render_metrics

@@ -23,14 +23,13 @@ What it refuses (a JSON ``{"error": ...}`` saying why):
 from __future__ import annotations
 
 import asyncio
-import base64
-import hmac
 import random
 from collections.abc import AsyncIterator, Callable
 from typing import Protocol
 from urllib.parse import unquote
 
 from zeroserve.local.engine.activator import Activator, ActivatorRejected
+from zeroserve.local.engine.egress import EgressPolicy
 from zeroserve.local.engine.instances import Instance
 from zeroserve.local.engine.routing import PATH_PREFIX, Resolution, RoutingTable
 from zeroserve.local.engine.upstream import UpstreamError, UpstreamPool, UpstreamResponse
@@ -46,13 +45,10 @@ from zeroserve.process.asgi import (
     serve_lifespan,
 )
 
-__all__ = ["EGRESS_USER", "REVISION_HEADER", "Gateway", "ServedRevision", "egress_proxy_url"]
+__all__ = ["REVISION_HEADER", "Gateway", "ServedRevision"]
 
 REVISION_HEADER = "zeroserve-revision"
 """Response header naming the revision that served a request."""
-
-EGRESS_USER = "zeroserve"
-"""The user name in the proxy credentials instances use for egress."""
 
 _REVISION_HEADER = REVISION_HEADER.encode()
 _ATTEMPTS = 3
@@ -73,21 +69,6 @@ class ServedRevision(Protocol):
 
     @property
     def unavailable(self) -> str | None: ...
-
-
-def egress_proxy_url(host: str, port: int, token: str | None) -> str:
-    """The ``HTTP_PROXY`` an instance gets: the gateway, with the egress credentials when there are any.
-
-    Args:
-        host: the gateway's address.
-        port: its port.
-        token: the egress token (``None``: egress is off, no credentials).
-
-    Returns:
-        ``http://[zeroserve:<token>@]host:port``.
-    """
-    userinfo = f"{EGRESS_USER}:{token}@" if token else ""
-    return f"http://{userinfo}{host}:{port}"
 
 
 class _RequestBody:
@@ -152,9 +133,7 @@ class Gateway:
         """``(namespace, revision, status) -> responses sent``, read by the metrics collector."""
         self.egress = egress
         """Forward requests for hosts outside the platform (instances reach the internet over HTTP)."""
-        self._egress_auth = (
-            b"Basic " + base64.b64encode(f"{EGRESS_USER}:{egress_token}".encode()) if egress_token else None
-        )
+        self._egress_policy = EgressPolicy(egress_token)
         self.max_body_bytes = max_body_bytes
         self.metrics: Callable[[], bytes] | None = None
         """Renders ``/metrics`` (for requests whose Host no route claims)."""
@@ -210,7 +189,7 @@ class Gateway:
         if path == "/metrics" and self.metrics is not None:
             await respond(send, 200, self.metrics(), content_type=b"text/plain; version=0.0.4; charset=utf-8")
             return
-        if self.egress and _external(host, self.table) and self._may_egress(scope["headers"]):
+        if self.egress and self._egress_policy.allows(host, scope["headers"], self.table):
             await self._egress(scope, receive, send, host, raw)
             return
         message = (
@@ -219,15 +198,6 @@ class Gateway:
             f"<name>.<namespace>.{self.table.domain}) and the path prefix {PATH_PREFIX}<namespace>/<name>/"
         )
         await respond_json(send, 404, {"error": message})
-
-    def _may_egress(self, headers: list[tuple[bytes, bytes]]) -> bool:
-        expected = self._egress_auth
-        if expected is None:
-            return True
-        for name, value in headers:
-            if name == b"proxy-authorization":
-                return hmac.compare_digest(value, expected)
-        return False
 
     async def _body(
         self, receive: Receive, headers: list[tuple[bytes, bytes]], send: Send
@@ -389,25 +359,6 @@ class Gateway:
     def _count(self, res: Resolution, status: int) -> None:
         key = (res.namespace, res.revision or "", status)
         self.responses[key] = self.responses.get(key, 0) + 1
-
-
-_CLUSTER_SUFFIXES = (".svc", ".svc.cluster.local", ".cluster.local")
-
-
-def _external(host: str, table: RoutingTable) -> bool:
-    """Whether a Host names something outside the platform.
-
-    Not external: localhost, cluster names (``*.svc``, ``*.svc.cluster.local``), names under the
-    platform's domain, and ``<name>.<namespace>`` short names of a namespace the platform routes in
-    (or ``default``). Everything else with a dot is (``httpbin.org``, ``10.0.0.5:9000``).
-    """
-    name = host.split(":", 1)[0].lower()
-    if not name or name in ("localhost", "127.0.0.1") or "." not in name:
-        return False
-    if name.endswith(_CLUSTER_SUFFIXES) or name.endswith("." + table.domain.lower()):
-        return False
-    labels = name.split(".")
-    return not (len(labels) == 2 and labels[1] in table.namespaces)
 
 
 def _is_repository(path: str) -> bool:
