@@ -191,7 +191,7 @@ class BrokerComponent:
 
     async def _serve(self) -> None:
         assert self.ingress is not None
-        sock = bind_socket(self.host, self.port, flag="the broker component's port")
+        sock = bind_socket(self.host, self.port, flag="BrokerComponent(port=...)")
         self._sock = sock
         port = sock.getsockname()[1]
         config = uvicorn.Config(self.ingress, lifespan="off", log_level="warning", access_log=False)
