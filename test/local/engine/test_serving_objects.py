@@ -243,3 +243,33 @@ async def test_broker_ingress_host_reaches_the_published_broker(platform: Servin
     finally:
         server.close()
         await server.wait_closed()
+
+
+async def test_statuses_settle_and_keep_their_transition_times(platform: ServingPlatform) -> None:
+    await platform.kubectl_async("apply", "-f", "-", input=_ksvc("calm"))
+    await _ready(platform, "ksvc", "calm")
+    await _ready(platform, "route", "calm")
+    objects = (("ksvc", "calm"), ("configuration", "calm"), ("route", "calm"), ("revision", "calm-00001"))
+
+    async def versions() -> dict[str, Any]:
+        out = {}
+        for kind, name in objects:
+            obj = await platform.get(kind, name)
+            out[kind] = (obj["metadata"]["resourceVersion"], obj["status"]["conditions"])
+        return out
+
+    reconciler = platform.component.reconciler
+    assert reconciler is not None
+    await asyncio.sleep(1.0)  # let the statuses of the first instance settle
+    first = await versions()
+    passes = reconciler.passes
+
+    async def more_passes() -> bool:
+        return reconciler.passes >= passes + 5
+
+    await eventually(more_passes)
+    assert await versions() == first  # nothing rewritten: no status changed, no time restamped
+    route = first["route"][1]
+    wanted = {"Ready", "AllTrafficAssigned", "IngressReady", "CertificateProvisioned"}
+    assert {c["type"] for c in route} == wanted
+    assert all(c.get("lastTransitionTime") for c in route)

@@ -122,7 +122,7 @@ class Engine:
         Returns:
             The gateway's port.
         """
-        private_dir(self.state_dir / "engine")
+        private_dir(self.state_dir / "engine").chmod(0o700)  # also a folder an older version made
         if self.settings.gpus is None:
             self.ctx.gpus = GpuAllocator(await asyncio.to_thread(discover_gpus))
         # proto IPPROTO_TCP matters: asyncio sets TCP_NODELAY only on sockets that say they are TCP,
