@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -18,6 +19,8 @@ from typing import Any
 import yaml
 
 __all__ = ["apply_command", "delete_command", "get_command"]
+
+_log = logging.getLogger(__name__)
 
 _TABLE = "application/json;as=Table;v=v1;g=meta.k8s.io,application/json"
 
@@ -92,7 +95,12 @@ class _Api:
             response = self.client.call_api(method_, url, header_params=headers, body=payload)
             response.read()
         except Exception as exc:
-            raise CommandError(f"cannot reach the API server: {exc}") from None
+            _log.debug("%s %s failed", method, path, exc_info=True)
+            where = self.client.configuration.host
+            raise CommandError(
+                f"cannot reach the API server at {where}: {_root_reason(exc)}; "
+                "is the platform running? ('zeroserve status')"
+            ) from None
         data = response.data
         if response.status >= 400:
             raise _server_error(response.status, data)
@@ -142,6 +150,21 @@ class _Api:
             if (kind.group, kind.version, kind.kind) == (group, version, obj.get("kind")):
                 return kind
         raise CommandError(f'no matches for kind "{obj.get("kind")}" in version "{api_version}"')
+
+
+def _root_reason(exc: BaseException) -> str:
+    """The innermost cause of a failed request in a few words (e.g. "connection refused"), not urllib3's
+    nested retry and connection wrappers."""
+    current = exc
+    for _ in range(10):
+        reason = getattr(current, "reason", None)
+        nested = reason if isinstance(reason, BaseException) else current.__cause__ or current.__context__
+        if nested is None:
+            break
+        current = nested
+    if isinstance(current, OSError) and current.strerror:
+        return current.strerror[:1].lower() + current.strerror[1:]
+    return (str(current).splitlines() or ["the request failed"])[0]
 
 
 def _server_error(code: int, body: bytes | None) -> CommandError:

@@ -73,3 +73,20 @@ def test_detached_platform_lifecycle_and_thin_clients(tmp_path: Path) -> None:
     assert stopped.returncode == 0
     assert "zeroserve stopped" in stopped.stdout
     assert _zeroserve("status", state=state).returncode == 1
+
+
+def test_thin_clients_after_down_say_the_api_server_is_unreachable(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    started = _zeroserve("up", "--port", "0", "--no-components", "--detach", state=state)
+    assert started.returncode == 0, started.stderr
+    api_url = _zeroserve("status", "-o", "json", state=state).stdout
+    assert _zeroserve("down", state=state).returncode == 0
+
+    listed = _zeroserve("get", "isvc", state=state)
+
+    assert listed.returncode == 1
+    url = yaml.safe_load(api_url)["api_url"]
+    assert listed.stderr.splitlines() == [
+        f"error: cannot reach the API server at {url}: connection refused; "
+        "is the platform running? ('zeroserve status')"
+    ]
