@@ -11,6 +11,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import logging
 import os
 import shutil
 import signal
@@ -28,6 +29,8 @@ if TYPE_CHECKING:
     from zeroserve.local.platform import Platform
 
 __all__ = ["apiserver", "apply", "delete", "down", "get", "kubeconfig", "logs", "status", "up"]
+
+_log = logging.getLogger(__name__)
 
 _STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
@@ -160,6 +163,7 @@ async def _run_up(platform: Platform, home: Path) -> int:
     try:
         await platform.start()
     except Exception as exc:
+        _log.debug("the platform did not start", exc_info=True)  # the details, with --log-level debug
         print(f"zeroserve up: {exc}", file=sys.stderr)
         return 1
     info = platform.describe()
