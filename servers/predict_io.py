@@ -39,7 +39,7 @@ def get_predict_input(payload: Any) -> Any:
         for key in ("instances", "inputs"):
             if key in payload:
                 value = payload[key]
-                if not isinstance(value, list | np.ndarray):
+                if not isinstance(value, (list, np.ndarray)):
                     raise InvalidInput(f'Expected "{key}" to be a list, got {type(value).__name__}')
                 return value
         raise InvalidInput('Expected "instances" or "inputs" in the request body')
