@@ -27,7 +27,7 @@ step_done() {
 pip_install() {
   "$VENV/bin/python" -m pip --disable-pip-version-check install --progress-bar off "$@" \
     | { grep --line-buffered -v -e '^Requirement already satisfied' -e '^Looking in ' || true; } \
-    | sed -u 's/^/    /'
+    | while IFS= read -r line; do printf '    %s\n' "$line"; done
 }
 
 if [ ! -x "$VENV/bin/python" ]; then
