@@ -4,29 +4,10 @@ from __future__ import annotations
 
 import base64
 
-import pytest
-
-from zeroserve.local.engine.egress import EgressPolicy, egress_proxy_url, is_external
+from zeroserve.local.engine.egress import EgressPolicy, egress_proxy_url
 from zeroserve.local.engine.routing import RouteEntry, RoutingTable
 
 TABLE = RoutingTable([RouteEntry("team", "svc", (("svc-00001", 100),))])
-
-
-@pytest.mark.parametrize(
-    ("host", "outside"),
-    [
-        ("httpbin.org", True),
-        ("10.0.0.5:9000", True),
-        ("svc.team", False),
-        ("other.default", False),
-        ("svc.team.svc.cluster.local", False),
-        ("x.y.example.com", False),
-        ("localhost:8080", False),
-        ("plainname", False),
-    ],
-)
-def test_what_is_outside(host: str, outside: bool) -> None:
-    assert is_external(host, TABLE) is outside
 
 
 def test_only_the_instances_credentials_open_egress() -> None:

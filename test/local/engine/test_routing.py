@@ -92,6 +92,6 @@ def test_upstreams_and_misses() -> None:
     ],
 )
 def test_external_hosts(host: str, external: bool) -> None:
-    from zeroserve.local.engine.gateway import _external
+    from zeroserve.local.engine.egress import is_external
 
-    assert _external(host, TABLE) is external
+    assert is_external(host, TABLE) is external
