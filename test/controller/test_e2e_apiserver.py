@@ -35,7 +35,7 @@ from zeroserve.local.kubeconfig import write_kubeconfig
 
 from .knative_sim import KnativeSim
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 NS = "default"
 
