@@ -14,6 +14,9 @@ from zeroserve.local.testing import Kubectl
 
 from .conftest import Cluster
 
+# the real kubectl binary, a process per command, against the platform's API server
+pytestmark = pytest.mark.e2e
+
 SAMPLES = Path(__file__).resolve().parents[3] / "config" / "samples"
 ISVC = """\
 apiVersion: serving.kserve.io/v1beta1
