@@ -17,7 +17,7 @@ from zeroserve.local.testing import PlatformProcess, platform_process
 
 from .conftest import EventSink, serve
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 BROKER = "zeroserve.local.eventing.component:BrokerComponent"
 

@@ -120,6 +120,7 @@ def ready(obj: dict[str, Any]) -> str | None:
     return condition(obj, "Ready").get("status")
 
 
+@pytest.mark.e2e
 async def test_brokers_and_triggers_applied_with_kubectl_become_real(
     cluster: tuple[Path, Kubectl], tmp_path: Path
 ) -> None:

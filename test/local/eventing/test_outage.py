@@ -50,6 +50,7 @@ async def _quiet(broker: BrokerComponent, clock: FakeClock, deadline_s: float = 
         await asyncio.sleep(0.01)
 
 
+@pytest.mark.slow
 async def test_a_five_minute_outage_loses_nothing_with_the_default_delivery(tmp_path: Path) -> None:
     clock = FakeClock()
     sink = EventSink(reject_all=True, fail_status=503)  # the subscriber is down
@@ -101,6 +102,7 @@ async def test_a_five_minute_outage_loses_nothing_with_the_default_delivery(tmp_
     assert {letter.trigger for letter in letters} == {"models/explicit"}
 
 
+@pytest.mark.e2e
 @pytest.mark.slow
 async def test_a_real_platform_rides_out_a_subscriber_outage(tmp_path: Path) -> None:
     """40 events/s for 4 s through ``zeroserve up``'s broker while the subscriber is down for 3 s."""
