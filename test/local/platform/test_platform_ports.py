@@ -31,6 +31,7 @@ def _zeroserve(*args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize(
     ("flags", "flag"),
     [
