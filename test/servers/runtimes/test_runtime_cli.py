@@ -291,6 +291,7 @@ class Centimetres(Model):
 """
 
 
+@pytest.mark.slow
 def test_transformer_forwards_to_its_predictor(
     server: ThreadedServer, sklearn_dir: Path, iris: tuple[np.ndarray, np.ndarray], tmp_path: Path
 ) -> None:
