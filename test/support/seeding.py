@@ -1,4 +1,4 @@
-"""Seeded randomness: every test starts ``random`` and numpy's global generator from its own seed.
+"""Seeded randomness: every test starts ``random``, numpy's (and torch's) global generators from its own seed.
 
 The seed is derived from the test's id, so a test sees the same "random" numbers on every run and on
 every machine, whatever ran before it, and a failure that depends on them reproduces.
@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import random
+import sys
 
 SEED_BITS = 32
 
@@ -19,10 +20,14 @@ def seed_for(test_id: str) -> int:
 
 
 def seed_global_generators(seed: int) -> None:
-    """Seed ``random`` and, when numpy is installed, ``numpy.random``'s global generator."""
+    """Seed ``random``, numpy's global generator and, when a test already imported it, torch's."""
     random.seed(seed)
     try:
         import numpy as np
     except ImportError:  # numpy is a dependency of zeroserve, but this module must not need it
-        return
-    np.random.seed(seed)
+        pass
+    else:
+        np.random.seed(seed)
+    torch = sys.modules.get("torch")  # never imported here: that alone would take seconds
+    if torch is not None:
+        torch.manual_seed(seed)
