@@ -44,6 +44,7 @@ from zeroserve.servers.metrics import ServerMetrics
 from zeroserve.servers.predict_io import result_to_infer_response
 from zeroserve.servers.protocols import seldon, v1, v2_rest
 from zeroserve.servers.protocols.json_body import DEFAULT_MAX_DEPTH
+from zeroserve.servers.rest.deadlines import ReadDeadlines
 from zeroserve.servers.rest.routes import Route, match
 from zeroserve.servers.types import InferResponse
 
@@ -123,6 +124,7 @@ class RestApp:
         self.metrics = metrics
         self._request_id = request_id
         self.limits = limits or RequestLimits()
+        self._deadlines = ReadDeadlines(self.limits.read_timeout)
         self.access_log = access_log
         self.enable_model_repository = enable_model_repository
         self._clock = clock
@@ -220,31 +222,20 @@ class RestApp:
             raise RequestTooLarge(
                 f"Request body of {declared} bytes exceeds the limit of {limits.max_body_size} bytes"
             )
-        # One timer per read (cheaper than asyncio.timeout's context on this path): when it fires
-        # first, it cancels this task and the cancellation becomes the 408.
-        task = asyncio.current_task()
-        assert task is not None
-        expired = False
-
-        def expire() -> None:
-            nonlocal expired
-            expired = True
-            task.cancel()
-
-        timer = asyncio.get_running_loop().call_later(limits.read_timeout, expire)
+        task: Any = asyncio.current_task()
+        self._deadlines.start(task, asyncio.get_running_loop())
         try:
             return await read_body(receive, limits.max_body_size)
         except BodyTooLarge:
             raise RequestTooLarge(f"Request body exceeds the limit of {limits.max_body_size} bytes") from None
         except asyncio.CancelledError:
-            if not expired:
+            if not self._deadlines.finish(task):
                 raise
-            task.uncancel()
             raise RequestTimeout(
                 f"Request body not received within {limits.read_timeout:g} s (the server's read timeout)"
             ) from None
         finally:
-            timer.cancel()
+            self._deadlines.finish(task)
 
     async def _decode(self, what: str, body: bytes, decode: Callable[[], T]) -> T:
         """Run a codec's ``decode``: in a worker thread for a large body; a codec bug is a 400, not a 500."""

@@ -4,6 +4,7 @@ binding loopback only for HTTP and gRPC."""
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import time
 from collections.abc import Iterator
@@ -22,6 +23,7 @@ from zeroserve.servers import Model, ServerHandle
 from zeroserve.servers.grpc.generated import grpc_predict_v2_pb2 as pb
 from zeroserve.servers.grpc.generated import grpc_predict_v2_pb2_grpc as pb_grpc
 from zeroserve.servers.protocols.numeric_rows import parse_numeric_instances
+from zeroserve.servers.rest.deadlines import ReadDeadlines
 
 LIMIT = 64 * 1024
 
@@ -253,3 +255,30 @@ def test_grpc_message_over_the_limit_is_resource_exhausted() -> None:
         assert err.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
     finally:
         server.stop()
+
+
+async def test_read_deadlines_cancel_only_the_late_reads() -> None:
+    deadlines = ReadDeadlines(timeout=0.05, resolution=0.01)
+    loop = asyncio.get_running_loop()
+    never: asyncio.Future[None] = loop.create_future()
+
+    async def read(wait: bool) -> str:
+        task: Any = asyncio.current_task()
+        deadlines.start(task, loop)
+        try:
+            if wait:
+                await never
+            return "read"
+        except asyncio.CancelledError:
+            if deadlines.finish(task):
+                return "timed out"
+            raise
+        finally:
+            deadlines.finish(task)
+
+    assert await asyncio.wait_for(asyncio.gather(read(True), read(False)), 5) == ["timed out", "read"]
+    other = asyncio.ensure_future(read(True))
+    await asyncio.sleep(0)
+    other.cancel()  # a cancellation that is not the deadline's stays a cancellation
+    with pytest.raises(asyncio.CancelledError):
+        await other
