@@ -36,6 +36,18 @@ def test_exceptions_count_as_not_yet() -> None:
     assert wait_until(check, 5, interval=0) == "there"
 
 
+def test_exceptions_outside_retry_on_propagate_at_once() -> None:
+    calls = itertools.count()
+
+    def check() -> None:
+        next(calls)
+        raise PermissionError("403")
+
+    with pytest.raises(PermissionError):
+        wait_until(check, 5, interval=0, retry_on=(KeyError,))
+    assert next(calls) == 1
+
+
 def test_timeout_names_what_and_the_last_value() -> None:
     with pytest.raises(WaitTimeout) as info:
         wait_until(lambda: [], 3, what="the predictor's service", interval=0, clock=StepClock())

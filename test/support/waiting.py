@@ -3,7 +3,8 @@
 ``wait_until`` polls a check until it returns something truthy and returns that value; past the
 deadline it fails with what it waited for and the last value or exception it saw, so a timeout says
 why. ``wait_until_async`` is the same for event-loop code and accepts sync or async checks. Exceptions
-from the check count as "not yet" (a server still starting, an object not created yet).
+from the check count as "not yet" (a server still starting, an object not created yet) unless they
+are not of the ``retry_on`` types, which propagate at once.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ def wait_until(
     what: str = "the condition",
     interval: float = DEFAULT_INTERVAL,
     before_each: Callable[[], object] | None = None,
+    retry_on: tuple[type[Exception], ...] = (Exception,),
     clock: Callable[[], float] = time.monotonic,
 ) -> T:
     """Poll ``check`` until it returns something truthy.
@@ -46,6 +48,8 @@ def wait_until(
         interval: Seconds between polls.
         before_each: Called before every poll (e.g. a simulator's ``sync`` step); its exceptions
             propagate.
+        retry_on: Exceptions from ``check`` that mean "not yet"; any other propagates at once
+            (``()`` lets every exception through).
         clock: Monotonic seconds; tests of this helper pass a fake one.
 
     Returns:
@@ -65,7 +69,7 @@ def wait_until(
         polls += 1
         try:
             value = check()
-        except Exception as exc:  # not there yet: remember why
+        except retry_on as exc:  # not there yet: remember why
             last, error = None, exc
         else:
             if value:
@@ -82,6 +86,7 @@ async def wait_until_async(
     *,
     what: str = "the condition",
     interval: float = DEFAULT_INTERVAL,
+    retry_on: tuple[type[Exception], ...] = (Exception,),
     clock: Callable[[], float] = time.monotonic,
 ) -> T:
     """Poll ``check`` (a plain or async callable) on the running loop until it returns something truthy.
@@ -92,6 +97,7 @@ async def wait_until_async(
         timeout: Seconds from the first poll to give up.
         what: What is awaited, for the failure message.
         interval: Seconds between polls (an ``asyncio.sleep``, so the loop keeps running).
+        retry_on: Exceptions from ``check`` that mean "not yet"; any other propagates at once.
         clock: Monotonic seconds.
 
     Returns:
@@ -109,7 +115,7 @@ async def wait_until_async(
         try:
             result = check()
             value = await result if inspect.isawaitable(result) else result
-        except Exception as exc:  # not there yet: remember why
+        except retry_on as exc:  # not there yet: remember why
             last, error = None, exc
         else:
             if value:
