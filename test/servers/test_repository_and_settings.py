@@ -70,3 +70,25 @@ def test_ports_from_environment(
 def test_unknown_setting_is_rejected() -> None:
     with pytest.raises(ValueError, match="not_a_setting"):
         ServerSettings(not_a_setting=1)  # type: ignore[call-arg]
+
+
+def test_limit_and_repository_flags_reach_the_settings() -> None:
+    from zeroserve.servers.cli import parse_serve_args
+
+    command = parse_serve_args(
+        [
+            "sklearn",
+            "--enable_model_repository",
+            "--max_json_depth=10",
+            "--request_read_timeout=5",
+            "--host=127.0.0.1",
+        ]
+    )
+    s = command.settings
+    assert (s.enable_model_repository, s.max_json_depth, s.request_read_timeout, s.host) == (
+        True,
+        10,
+        5.0,
+        "127.0.0.1",
+    )
+    assert not parse_serve_args(["sklearn"]).settings.enable_model_repository
