@@ -228,7 +228,7 @@ async def test_our_servers_listen_on_loopback_only(engine: Engine, tmp_path: Pat
     assert len(addresses) >= 2, addresses  # HTTP and gRPC
     loopback = ("127.0.0.1", "[::1]", "[::ffff:127.0.0.1]")
     assert all(a.rsplit(":", 1)[0] in loopback for a in addresses), addresses
-    ready = json.loads(next((tmp_path / "engine" / "run").iterdir()).read_text())
+    ready = json.loads(next((tmp_path / "engine" / "run").glob("*.ready")).read_text())
     assert ready["grpc_port"] > 0
 
 

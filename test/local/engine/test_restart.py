@@ -3,7 +3,7 @@
 A real platform process (API server + engine), a Knative Service of the stand-in image, clients
 sending requests the whole time; after the restart no request gets a 404 ("no route") or a 503 ("no
 revision ready"): the gateway holds requests until its first pass has installed the stored routes and
-started their revisions, and the activator holds them until an instance is up.
+started their revisions, adopting the instances that outlived the platform.
 """
 
 from __future__ import annotations
@@ -130,6 +130,7 @@ def test_restart_after_kill_serves_the_last_routes_at_once(
         while httpx.get(url, headers={"Host": "steady.default"}).status_code != 200:
             assert time.monotonic() < deadline, platform.log()[-3000:]
             time.sleep(0.1)
+        pid_before = httpx.get(url, headers={"Host": "steady.default"}).json()["pid"]
         with Load(url, "steady.default") as load:
             time.sleep(1.0)
             before = load.take()
@@ -137,8 +138,11 @@ def test_restart_after_kill_serves_the_last_routes_at_once(
             during = load.take()
             time.sleep(5.0)
             after = load.take()
+        # the instance outlived the platform and was adopted, not started afresh
+        assert httpx.get(url, headers={"Host": "steady.default"}).json()["pid"] == pid_before
         print(f"before={dict(before)} restart={dict(during)} after={dict(after)}", file=sys.stderr)
-        listening = _listening({platform.process.pid, *_descendants(platform.process.pid)})
+        # the adopted instance is no longer the new platform's descendant: name it
+        listening = _listening({platform.process.pid, *_descendants(platform.process.pid), pid_before})
         # API server, gateway and the instance: nothing of ours on a non-loopback address
         assert len(listening) >= 3, listening
         assert all(a.rsplit(":", 1)[0] in ("127.0.0.1", "[::1]", "[::ffff:127.0.0.1]") for a in listening), (

@@ -3,7 +3,8 @@
 ``zeroserve up`` starts it after the API server (it needs ``ctx.kubeconfig``); it starts the
 gateway on ``ctx.gateway_host:ctx.gateway_port`` (0 picks a free port, written back into
 ``ctx.gateway_port``), holding requests until a first pass has installed the stored routes and
-started the revisions they name, warms the zygote, and reconciles Knative Services, Configurations, Revisions,
+started the revisions they name (adopting instances a crashed platform left running), warms the
+zygote, and reconciles Knative Services, Configurations, Revisions,
 Routes and HTTPRoutes until stopped. When another component publishes ``ctx.extra["broker_url"]``,
 the gateway routes ``broker-ingress.knative-eventing.svc.cluster.local`` to it.
 """
@@ -98,6 +99,8 @@ class EngineComponent:
             await asyncio.wait_for(self.reconciler.sync_once(), _FIRST_PASS_TIMEOUT)
         except Exception as err:  # serve anyway; the loop below keeps trying
             _LOG.warning("the first serving reconcile pass failed (%s); the gateway opens without it", err)
+        else:  # instances a crashed platform left running for revisions no longer served
+            engine.reap_unadopted()
         engine.gateway.opened.set()
         self._task = asyncio.create_task(self.reconciler.run(), name="zeroserve-engine-reconciler")
 

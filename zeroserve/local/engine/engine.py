@@ -22,6 +22,7 @@ from urllib.parse import urlsplit
 
 import uvicorn
 
+from zeroserve.local.engine.adoption import read_records, reap
 from zeroserve.local.engine.egress import egress_proxy_url
 from zeroserve.local.engine.gateway import Gateway
 from zeroserve.local.engine.gpus import GpuAllocator, discover_gpus
@@ -261,6 +262,20 @@ class Engine:
             self.revisions[key] = rev
             rev.start()
         return rev
+
+    def reap_unadopted(self) -> int:
+        """Stop instances an earlier engine left running that no revision adopted.
+
+        Returns:
+            How many were stopped.
+        """
+        adopted = {inst.pid for rev in self.revisions.values() for inst in rev.instances}
+        reaped = 0
+        for record in read_records(self.ctx.run_dir()):
+            if record.pid not in adopted:
+                reap(record, self.ctx.run_dir())
+                reaped += 1
+        return reaped
 
     async def remove_revision(self, namespace: str, name: str) -> None:
         """Stop a revision and forget it.

@@ -57,6 +57,33 @@ class _ForkedProcess:
         return await self._zygote.wait(self.pid)
 
 
+class _AdoptedProcess:
+    """A process started by an earlier engine (not our child): its exit is seen through a pidfd."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+
+    async def wait(self) -> int:
+        loop = asyncio.get_running_loop()
+        try:
+            fd = os.pidfd_open(self.pid)
+        except OSError:
+            return 0
+        exited: asyncio.Future[None] = loop.create_future()
+
+        def readable() -> None:
+            if not exited.done():
+                exited.set_result(None)
+
+        loop.add_reader(fd, readable)
+        try:
+            await exited
+        finally:
+            loop.remove_reader(fd)
+            os.close(fd)
+        return 0  # not our child: its exit status is its parent's to read
+
+
 class _FreshProcess:
     def __init__(self, proc: asyncio.subprocess.Process) -> None:
         self.pid = proc.pid
@@ -111,13 +138,17 @@ def log_tail(path: Path, lines: int = 15) -> str:
 class Instance:
     """A running (or starting) process serving one revision."""
 
-    def __init__(self, plan: LaunchPlan, log_path: Path, *, zygote: Zygote | None = None) -> None:
+    def __init__(
+        self, plan: LaunchPlan, log_path: Path, *, zygote: Zygote | None = None, survive: bool = False
+    ) -> None:
         """Describe an instance; :meth:`start` runs it.
 
         Args:
             plan: how to run it.
             log_path: its log file.
             zygote: fork from this zygote when the plan allows it.
+            survive: keep running when the platform dies (to be adopted when it restarts); otherwise
+                the kernel kills it with its parent.
         """
         self.id = next(_IDS)
         self.plan = plan
@@ -138,6 +169,34 @@ class Instance:
         """A log this large when the instance (re)starts is moved to ``<name>.1`` first."""
         self.gpu_owner: object | None = None
         """Who holds this instance's GPUs (released when it stops)."""
+        self.survives = survive
+        self.record_path: Path | None = None
+        """The adoption record written while it serves (see :mod:`.adoption`)."""
+
+    @classmethod
+    def adopt(cls, pid: int, port: int, log_path: Path, ready_file: Path | None) -> Instance:
+        """Take over a ready instance an earlier engine started (it keeps its port and log).
+
+        Args:
+            pid: its process.
+            port: the port it serves on.
+            log_path: its log file.
+            ready_file: its ready file (removed when it stops).
+
+        Returns:
+            The instance, ready; call :meth:`watch` on the event loop to learn when it exits.
+        """
+        inst = cls(LaunchPlan(argv=["(adopted)"], env={}, ready_file=ready_file, port=port), log_path)
+        inst.survives = True
+        inst.state = InstanceState.READY
+        inst.started_at = inst.ready_at = time.monotonic()
+        inst._proc = _AdoptedProcess(pid)
+        return inst
+
+    def watch(self) -> None:
+        """Start watching an adopted instance's process for its exit."""
+        assert self._proc is not None
+        self._exited = asyncio.create_task(self._watch(self._proc))
 
     @property
     def pid(self) -> int | None:
@@ -199,7 +258,9 @@ class Instance:
             os.close(fd)
         if plan.cli_args is not None and self._zygote is not None and self._zygote.alive:
             try:
-                pid = await self._zygote.spawn(plan.cli_args, plan.env, self.log_path, plan.cwd)
+                pid = await self._zygote.spawn(
+                    plan.cli_args, plan.env, self.log_path, plan.cwd, survive=self.survives
+                )
                 return _ForkedProcess(self._zygote, pid)
             except ZygoteError:
                 pass
@@ -213,7 +274,7 @@ class Instance:
                 env=plan.env,
                 cwd=plan.cwd,
                 start_new_session=True,
-                preexec_fn=set_parent_death_signal,
+                preexec_fn=None if self.survives else set_parent_death_signal,
             )
         except OSError as err:
             raise InstanceFailed(f"cannot start {plan.argv[0]!r}: {err}") from err

@@ -24,6 +24,7 @@ from typing import Any
 from zeroserve.apis.knative.serving.v1 import Revision
 from zeroserve.apis.meta import Condition, ObjectMeta
 from zeroserve.local.engine.activator import Activator
+from zeroserve.local.engine.adoption import InstanceRecord, adoptable, process_start_time, read_records, reap
 from zeroserve.local.engine.autoscaler import AutoscalingSpec, ScaleDecider, ScalerState
 from zeroserve.local.engine.gpus import InsufficientGPUs, gpus_requested
 from zeroserve.local.engine.images import ImageNotRunnable, LaunchPlan
@@ -118,8 +119,53 @@ class RevisionRuntime:
             # without an instance, as in Knative; the first request starts one
             self._ever_ready = self.desired == 0 or self.spec.previously_ready
             self._initial = self.desired
+            self._adopt()
             self._loop_task = asyncio.create_task(self._loop())
         self._notify()
+
+    def _adopt(self) -> None:
+        """Take over this revision's instances that outlived the platform (see :mod:`.adoption`)."""
+        run_dir = self.ctx.run_dir()
+        for record in read_records(run_dir):
+            if record.key != (self.spec.namespace, self.spec.name):
+                continue
+            if not adoptable(record):
+                reap(record, run_dir)
+                continue
+            ready_file = Path(record.ready_file) if record.ready_file else None
+            inst = Instance.adopt(record.pid, record.port, Path(record.log), ready_file)
+            inst.record_path = record.path(run_dir)
+            inst.on_exit = self._on_exit
+            self.instances.append(inst)
+            self.activator.add(inst)
+            inst.watch()
+            self._ever_ready = True
+            _LOG.info("revision %s: adopted instance pid %d", self.spec.key, record.pid)
+
+    def _record(self, inst: Instance) -> None:
+        """Write the adoption record of a ready instance that outlives the platform."""
+        pid = inst.pid
+        started = process_start_time(pid) if pid is not None else None
+        if not inst.survives or pid is None or started is None:
+            return
+        ready_file = inst.plan.ready_file
+        record = InstanceRecord(
+            namespace=self.spec.namespace,
+            revision=self.spec.name,
+            pid=pid,
+            start_time=started,
+            port=inst.port,
+            log=str(inst.log_path),
+            ready_file=str(ready_file) if ready_file is not None else None,
+        )
+        inst.record_path = record.write(self.ctx.run_dir())
+
+    @staticmethod
+    def _forget(inst: Instance) -> None:
+        if inst.record_path is not None:
+            with contextlib.suppress(OSError):
+                inst.record_path.unlink()
+            inst.record_path = None
 
     async def stop(self) -> None:
         """Stop every instance and the loop; safe to call twice."""
@@ -332,7 +378,8 @@ class RevisionRuntime:
             gpus = self.ctx.gpus.allocate(count, owner, f"revision {self.spec.key}") if count else None
             plan = self._plan(model_dir, gpus)
             log = self.ctx.log_dir(self.spec) / f"instance-{next(self._log_ids)}.log"
-            inst = Instance(plan, log, zygote=self.ctx.zygote)
+            # an instance without GPUs outlives a crashed platform, to be adopted when it restarts
+            inst = Instance(plan, log, zygote=self.ctx.zygote, survive=gpus is None)
             inst.log_max_bytes = self.ctx.settings.log_max_bytes
             inst.gpu_owner = owner
             self.instances.append(inst)
@@ -371,6 +418,7 @@ class RevisionRuntime:
             await inst.stop(grace=1.0)
             return
         self._failure = None
+        self._record(inst)
         self.activator.add(inst)
         # Knative: a new revision is Ready once it reached its initial scale (max(initial, min-scale))
         wanted = max(1, min(self._initial, self.desired))
@@ -411,6 +459,7 @@ class RevisionRuntime:
         )
 
     def _on_exit(self, inst: Instance) -> None:
+        self._forget(inst)
         self.activator.remove(inst)
         with contextlib.suppress(ValueError):
             self.instances.remove(inst)
@@ -423,6 +472,7 @@ class RevisionRuntime:
             self._wakeup.set()
 
     async def _stop_instance(self, inst: Instance, *, drain: bool) -> None:
+        self._forget(inst)
         self.activator.remove(inst)
         if inst.state is not InstanceState.EXITED:
             inst.state = InstanceState.STOPPING

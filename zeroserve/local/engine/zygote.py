@@ -113,7 +113,13 @@ class Zygote:
             self._pending.clear()
 
     async def spawn(
-        self, argv: Sequence[str], env: Mapping[str, str], log: Path, cwd: str | None = None
+        self,
+        argv: Sequence[str],
+        env: Mapping[str, str],
+        log: Path,
+        cwd: str | None = None,
+        *,
+        survive: bool = False,
     ) -> int:
         """Fork a child that runs ``zeroserve.cli.main(argv)``.
 
@@ -122,6 +128,7 @@ class Zygote:
             env: the child's whole environment.
             log: the file the child's stdout and stderr append to.
             cwd: the child's working directory (default: the zygote's).
+            survive: keep running when the zygote (and the platform) dies, to be adopted on restart.
 
         Returns:
             The child's pid.
@@ -137,6 +144,7 @@ class Zygote:
         fut: asyncio.Future[int] = asyncio.get_running_loop().create_future()
         self._pending[req_id] = fut
         msg = {"id": req_id, "argv": list(argv), "env": dict(env), "cwd": cwd, "log": str(log)}
+        msg["survive"] = survive
         proc.stdin.write(json.dumps(msg).encode() + b"\n")
         await proc.stdin.drain()
         pid = await fut
@@ -209,7 +217,8 @@ def _child(request: dict[str, object]) -> None:
         signal.signal(signal.SIGINT, signal.SIG_DFL)
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         os.setsid()
-        set_parent_death_signal()
+        if not request.get("survive"):
+            set_parent_death_signal()
         env_in = request.get("env")
         if isinstance(env_in, dict):
             set_process_name(f"zs:{env_in.get('K_REVISION') or 'instance'}")
