@@ -1,10 +1,11 @@
 """Instances outlive a crashed platform and are adopted when it restarts.
 
-A ready serving instance (without GPUs) does not die with the platform: the engine writes an
-:class:`InstanceRecord` beside its ready file (pid, the process's start time, port, revision, log),
-and removes it when it stops the instance. After ``kill -9`` of ``zeroserve up`` the instances keep
-running; the restarted engine adopts the ones whose revision it runs again (:func:`adoptable`: same
-process, still listening) before its gateway answers, and stops the others (:func:`reap`).
+A serving instance (without GPUs) does not die with the platform: from its launch on, the engine
+keeps an :class:`InstanceRecord` beside its ready file (pid, the process's start time, revision,
+log, and its port once it serves), and removes it when it stops the instance. After ``kill -9`` of
+``zeroserve up`` the instances keep running; the restarted engine adopts the ones whose revision it
+runs again (:func:`adoptable`: same process, still listening) before its gateway answers, and stops
+the others (:func:`reap`), those that were still starting included.
 """
 
 from __future__ import annotations
@@ -120,7 +121,7 @@ def adoptable(record: InstanceRecord, timeout: float = 0.3) -> bool:
     Returns:
         True when it can serve requests now.
     """
-    if not _running(record):
+    if not _running(record) or not record.port:  # port 0: it had not started serving
         return False
     try:
         with socket.create_connection(("127.0.0.1", record.port), timeout=timeout):

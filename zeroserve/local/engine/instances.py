@@ -170,6 +170,8 @@ class Instance:
         self.gpu_owner: object | None = None
         """Who holds this instance's GPUs (released when it stops)."""
         self.survives = survive
+        self.on_launch: Callable[[Instance], None] | None = None
+        """Called once the process runs, before it is ready (the adoption record is written then)."""
         self.record_path: Path | None = None
         """The adoption record written while it serves (see :mod:`.adoption`)."""
 
@@ -219,6 +221,8 @@ class Instance:
             InstanceFailed: it exited or did not become ready in time (the message has its log's tail).
         """
         await self.launch()
+        if self.on_launch is not None:
+            self.on_launch(self)
         assert self._exited is not None
         deadline = self.started_at + ready_timeout
         while True:

@@ -384,15 +384,19 @@ class RevisionRuntime:
             inst.gpu_owner = owner
             self.instances.append(inst)
             inst.on_exit = self._on_exit
+            # recorded from launch on, so a crash of the platform while it starts cannot orphan it
+            inst.on_launch = self._record
             await inst.start(ready_timeout=settings.ready_timeout, probe_interval=settings.probe_interval)
         except asyncio.CancelledError:
             self.ctx.gpus.release(owner)
             if inst is not None:
+                self._forget(inst)
                 await inst.stop(grace=1.0)
             raise
         except Exception as err:
             self.ctx.gpus.release(owner)
             if inst is not None:
+                self._forget(inst)
                 with contextlib.suppress(ValueError):
                     self.instances.remove(inst)
             reason = {
@@ -415,6 +419,7 @@ class RevisionRuntime:
             self._wakeup.set()
             return
         if self._stopped or inst.state is not InstanceState.READY:
+            self._forget(inst)
             await inst.stop(grace=1.0)
             return
         self._failure = None
