@@ -18,6 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from zeroserve.local.component import PlatformContext
+from zeroserve.local.engine.auth import reviewer_from_kubeconfig
 from zeroserve.local.engine.engine import BROKER_HOST, Engine
 from zeroserve.local.engine.images import ImageTable
 from zeroserve.local.engine.logs import log_files
@@ -85,6 +86,8 @@ class EngineComponent:
             instance_env={"ZEROSERVE_BROKER_TOKEN": ctx.broker_token},
         )
         self.engine = engine
+        # routes with serving.kserve.io/enable-auth ask the API server to review callers' tokens
+        engine.gateway.reviewer = await asyncio.to_thread(reviewer_from_kubeconfig, ctx.kubeconfig)
         # requests wait until the first pass has installed the stored routes (after a restart the
         # gateway then serves them at once, instead of answering 404 while it reads them)
         engine.gateway.opened.clear()
@@ -125,6 +128,8 @@ class EngineComponent:
                 await self._task
             self._task = None
         if self.engine is not None:
+            if self.engine.gateway.reviewer is not None:
+                await self.engine.gateway.reviewer.aclose()
             await self.engine.stop()
             self.engine = None
         if self.reconciler is not None:

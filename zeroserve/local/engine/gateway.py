@@ -29,6 +29,7 @@ from typing import Protocol
 from urllib.parse import unquote
 
 from zeroserve.local.engine.activator import Activator, ActivatorRejected
+from zeroserve.local.engine.auth import TokenReviewer
 from zeroserve.local.engine.egress import EgressPolicy
 from zeroserve.local.engine.instances import Instance
 from zeroserve.local.engine.routing import PATH_PREFIX, Resolution, RoutingTable
@@ -111,6 +112,7 @@ class Gateway:
         egress: bool = False,
         egress_token: str | None = None,
         max_body_bytes: int = 100 * 2**20,
+        reviewer: TokenReviewer | None = None,
     ) -> None:
         """Create the gateway.
 
@@ -123,6 +125,8 @@ class Gateway:
                 (``Proxy-Authorization: Basic zeroserve:<token>``), so only the platform's instances
                 use the gateway as a proxy.
             max_body_bytes: the largest request body forwarded (413 above it).
+            reviewer: reviews bearer tokens for routes with ``serving.kserve.io/enable-auth``;
+                without one such routes answer 503 (they are never served unauthenticated).
         """
         self.table = RoutingTable()
         self._revisions = revisions
@@ -135,6 +139,7 @@ class Gateway:
         """Forward requests for hosts outside the platform (instances reach the internet over HTTP)."""
         self._egress_policy = EgressPolicy(egress_token)
         self.max_body_bytes = max_body_bytes
+        self.reviewer = reviewer
         self.metrics: Callable[[], bytes] | None = None
         """Renders ``/metrics`` (for requests whose Host no route claims)."""
         self.opened = asyncio.Event()
@@ -169,6 +174,8 @@ class Gateway:
                 {"error": f"{res.path!r}: the model repository API is not served through the gateway"},
             )
             return
+        if res.auth and not await self._authorized(send, headers, res.namespace):
+            return
         body = await self._body(receive, headers, send)
         if body is None:
             return
@@ -179,6 +186,21 @@ class Gateway:
             await self._proxy(send, res.upstream, scope["method"], target, headers, body, res.host)
             return
         await self._serve_revision(scope, send, res, target, headers, body)
+
+    async def _authorized(self, send: Send, headers: list[tuple[bytes, bytes]], namespace: str) -> bool:
+        """Whether the caller may reach a route with authentication on; answers 401/403/503 if not."""
+        if self.reviewer is None:
+            await respond_json(
+                send, 503, {"error": "this service requires authentication, which is not set up"}
+            )
+            return False
+        authorization = next((v.decode("latin-1") for k, v in headers if k == b"authorization"), None)
+        decision = await self.reviewer.decide(authorization, namespace)
+        if decision.allowed:
+            return True
+        extra = [(b"www-authenticate", b'Bearer realm="zeroserve"')] if decision.status == 401 else []
+        await respond_json(send, decision.status, {"error": decision.message}, extra)
+        return False
 
     async def _unrouted(
         self, scope: Scope, receive: Receive, send: Send, host: str, path: str, raw: bytes

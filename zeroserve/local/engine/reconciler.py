@@ -33,6 +33,7 @@ from zeroserve.apis.gateway.v1 import HTTPRoute
 from zeroserve.apis.gateway.v1.lifecycle import DEFAULT_PARENT, set_parent_conditions
 from zeroserve.apis.knative.serving.v1 import Configuration, Revision, Route, Service
 from zeroserve.apis.meta import KubeObject
+from zeroserve.local.engine.auth import auth_enabled
 from zeroserve.local.engine.engine import Engine
 from zeroserve.local.engine.resources import (
     GROUP,
@@ -244,7 +245,11 @@ class ServingReconciler:
             before = self._status_of(route)
             mark_route_status(route, resolved, self.domain, now)
             self._write_status("routes", route, before)
-            plan.routes.append(RouteEntry(ns, key[1], tuple(resolved.targets), dict(resolved.tags)))
+            ksvc = services.get(key)
+            auth = auth_enabled(route.metadata.annotations) or (
+                ksvc is not None and auth_enabled(ksvc.metadata.annotations)
+            )
+            plan.routes.append(RouteEntry(ns, key[1], tuple(resolved.targets), dict(resolved.tags), auth))
             routed.update((ns, name) for name, _ in resolved.targets)
             routed.update((ns, name) for name in resolved.tags.values())
 

@@ -21,6 +21,7 @@ from typing import Any
 
 from zeroserve.apis.gateway.v1 import HTTPRoute
 from zeroserve.apis.gateway.v1.defaults import default_http_route
+from zeroserve.local.engine.auth import auth_enabled
 
 __all__ = [
     "PATH_PREFIX",
@@ -45,6 +46,8 @@ class RouteEntry:
     """``(revision name, percent)`` pairs with a positive percent."""
     tags: Mapping[str, str] = field(default_factory=dict)
     """tag -> revision name."""
+    auth: bool = False
+    """Callers must present a token the API server vouches for (``serving.kserve.io/enable-auth``)."""
 
     def pick(self, rand: float) -> str | None:
         """Draw a revision by the percents.
@@ -81,6 +84,8 @@ class HTTPRouteRule:
     backend_name: str
     """The Knative Service (Route) the rule sends to."""
     rewrite_host: str | None = None
+    auth: bool = False
+    """The HTTPRoute carries ``serving.kserve.io/enable-auth: "true"``."""
 
     def matches(self, path: str) -> bool:
         """Whether the rule matches a request path."""
@@ -106,6 +111,8 @@ class Resolution:
     """The Host header to forward."""
     route: str = ""
     """The Route that resolved it (``<ns>/<name>``), for messages."""
+    auth: bool = False
+    """Only callers with a reviewed bearer token may be served (see :mod:`.auth`)."""
 
 
 def route_hosts(name: str, namespace: str, domain: str) -> list[str]:
@@ -207,7 +214,7 @@ class RoutingTable:
         return self._pick(entry, tag, path, host, rand)
 
     def _pick(
-        self, entry: RouteEntry, tag: str | None, path: str, host: str, rand: float | None
+        self, entry: RouteEntry, tag: str | None, path: str, host: str, rand: float | None, auth: bool = False
     ) -> Resolution:
         if tag is not None:
             revision: str | None = entry.tags.get(tag)
@@ -219,6 +226,7 @@ class RoutingTable:
             path=path,
             host=host,
             route=f"{entry.namespace}/{entry.name}",
+            auth=auth or entry.auth,
         )
 
     def _resolve_http_route(
@@ -235,8 +243,9 @@ class RoutingTable:
                         path=path,
                         host=host,
                         route=f"{rule.backend_namespace}/{rule.backend_name}",
+                        auth=rule.auth,
                     )
-                return self._pick(entry, None, path, host, rand)
+                return self._pick(entry, None, path, host, rand, rule.auth)
         return None
 
 
@@ -255,6 +264,7 @@ def http_route_rules(route: HTTPRoute | Mapping[str, Any]) -> dict[str, list[HTT
     typed = route if isinstance(route, HTTPRoute) else HTTPRoute.from_dict(dict(route))
     typed = default_http_route(typed)
     namespace = typed.namespace or "default"
+    auth = auth_enabled(typed.metadata.annotations)
     rules: list[HTTPRouteRule] = []
     for rule in typed.spec.rules or []:
         backends = [b for b in rule.backend_refs or [] if b.kind == "Service"]
@@ -275,6 +285,7 @@ def http_route_rules(route: HTTPRoute | Mapping[str, Any]) -> dict[str, list[HTT
                     backend_namespace=backend.namespace or namespace,
                     backend_name=backend.name,
                     rewrite_host=rewrite or None,
+                    auth=auth,
                 )
             )
     return {h: rules for h in typed.spec.hostnames or []}
