@@ -75,6 +75,7 @@ class Dispatcher:
         self._wake = asyncio.Event()
         self._inflight: dict[int, asyncio.Task[None]] = {}
         self._task: asyncio.Task[None] | None = None
+        self._stopping = False
         registry = registry if registry is not None else CollectorRegistry()
         self.deliveries = Counter(
             "zeroserve_broker_deliveries",
@@ -110,6 +111,7 @@ class Dispatcher:
 
     async def stop(self) -> None:
         """Stop the loop and cancel deliveries in flight (they stay pending in the store)."""
+        self._stopping = True
         if self._task is not None:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
@@ -121,7 +123,7 @@ class Dispatcher:
         self._inflight.clear()
 
     async def _run(self) -> None:
-        while True:
+        while not self._stopping:
             self._wake.clear()
             free = self._concurrency - len(self._inflight)
             if free > 0 and self.table.synced:
@@ -141,8 +143,11 @@ class Dispatcher:
             next_at = None if full else await self.store.next_due(set(self._inflight))
             if next_at is not None:
                 timeout = min(timeout, max(0.0, next_at - self._now()))
+            # asyncio.timeout, not wait_for: Python 3.11's wait_for loses a cancellation that arrives
+            # as the wake-up completes, and stop() then waits for this loop forever
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=timeout)
+                async with asyncio.timeout(timeout):
+                    await self._wake.wait()
 
     def _done(self, delivery_id: int, _task: object = None) -> None:
         self._inflight.pop(delivery_id, None)
