@@ -46,7 +46,7 @@ class ExponentialBackoff:
         Returns:
             Seconds to wait.
         """
-        return min(self.cap, self.base * (2 ** min(failures, 62)))
+        return float(min(self.cap, self.base * (2 ** min(failures, 62))))
 
 
 class WorkQueue(Generic[K]):

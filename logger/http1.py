@@ -255,7 +255,8 @@ class _Connection(asyncio.Protocol):
         waiter = self._waiter = asyncio.get_running_loop().create_future()
         self._transport.write(payload)
         try:
-            return await waiter
+            statuses: list[int] = await waiter
+            return statuses
         finally:
             self._waiter = None
             if len(self._statuses) < count:

@@ -21,7 +21,8 @@ def _kernel(x: np.ndarray) -> np.ndarray:
     sq = np.sum(x * x, axis=1)
     d2 = np.maximum(sq[:, None] + sq[None, :] - 2.0 * (x @ x.T), 0.0)
     median = float(np.median(d2[np.triu_indices_from(d2, k=1)]))
-    return np.exp(-d2 / max(median, 1e-12))
+    kernel: np.ndarray = np.exp(-d2 / max(median, 1e-12))
+    return kernel
 
 
 def mmd2(kernel: np.ndarray, first: np.ndarray) -> float:

@@ -73,7 +73,8 @@ class OutlierDetector:
             raise ValueError(f"instances have {x.shape[1]} features, the reference has {self.features}")
         if self.method == "mahalanobis":
             centered = x - self._mean
-            return np.einsum("ij,jk,ik->i", centered, self._precision, centered)
+            scores: np.ndarray = np.einsum("ij,jk,ik->i", centered, self._precision, centered)
+            return scores
         return -np.asarray(self._forest.score_samples(x))
 
     def predict(self, x: np.ndarray) -> OutlierResult:

@@ -42,7 +42,7 @@ def load_reference(uri: str) -> np.ndarray:
         )
     try:
         if path.suffix == ".npy":
-            array = np.load(path, allow_pickle=False).astype(np.float64)
+            array: np.ndarray = np.load(path, allow_pickle=False).astype(np.float64)
         elif path.suffix == ".csv":
             array = _load_csv(path)
         else:

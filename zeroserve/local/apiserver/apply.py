@@ -92,4 +92,5 @@ def server_side_apply(
     }
     entries = [e for e in entries if e is not mine] + [entry]
     result.setdefault("metadata", {})["managedFields"] = entries
-    return result
+    merged: dict[str, Any] = result
+    return merged

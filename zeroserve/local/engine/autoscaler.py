@@ -388,4 +388,4 @@ class ScaleDecider:
 def _average(samples: Sequence[MetricSample], key: str) -> float:
     if not samples:
         return 0.0
-    return sum(getattr(s, key) for s in samples) / len(samples)
+    return float(sum(getattr(s, key) for s in samples)) / len(samples)
