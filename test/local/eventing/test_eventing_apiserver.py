@@ -95,6 +95,20 @@ metadata: {name: orphan, namespace: monitoring}
 spec:
   broker: missing
   subscriber: {uri: "PREFIX_URL"}
+---
+apiVersion: eventing.knative.dev/v1
+kind: Broker
+metadata: {name: lettered, namespace: monitoring}
+spec:
+  delivery:
+    deadLetterSink: {ref: {apiVersion: serving.knative.dev/v1, kind: Service, name: no-such-sink}}
+---
+apiVersion: eventing.knative.dev/v1
+kind: Trigger
+metadata: {name: on-lettered, namespace: monitoring}
+spec:
+  broker: lettered
+  subscriber: {uri: "PREFIX_URL"}
 """
 
 
@@ -154,7 +168,7 @@ async def test_brokers_and_triggers_applied_with_kubectl_become_real(
 
             def resolved_triggers() -> list[dict[str, Any]] | None:
                 items: list[dict[str, Any]] = kubectl.json("get", "triggers", "-n", NS)["items"]
-                return items if len(items) == 6 and all(ready(t) for t in items) else None
+                return items if len(items) == 7 and all(ready(t) for t in items) else None
 
             broker = await wait_until(ready_broker)
             assert broker["status"]["address"]["url"] == (
@@ -192,6 +206,12 @@ async def test_brokers_and_triggers_applied_with_kubectl_become_real(
             orphan = condition(by_name["orphan"], "Ready")
             assert (orphan["status"], orphan["reason"]) == ("False", "BrokerDoesNotExist")
             assert "missing" in orphan["message"]
+            # a Broker whose dead-letter sink cannot be resolved is not ready, nor are its Triggers
+            lettered = kubectl.json("get", "broker", "lettered", "-n", NS)
+            sink = condition(lettered, "DeadLetterSinkResolved")
+            assert (sink["status"], sink["reason"]) == ("False", "DeadLetterSinkNotResolved")
+            assert "no-such-sink" in sink["message"] and ready(lettered) == "False"
+            assert condition(by_name["on-lettered"], "BrokerReady")["reason"] == "DeadLetterSinkNotResolved"
             assert all(c["lastTransitionTime"] for t in triggers for c in t["status"]["conditions"])
 
             # what a kubectl user holds (the kubeconfig's token) is accepted as well as the broker token
