@@ -9,8 +9,8 @@ kept warm), drives steady V1 load through the gateway by Host header, and:
 
 For each phase it prints (and with ``--results FILE`` appends as Markdown) the requests sent, the
 failures by kind (HTTP status or connection error) and how long the failures lasted. Connection
-errors while no gateway process exists (between the kill and the restart) are counted apart: nothing
-can answer then. Runs in about a minute::
+errors while no gateway process exists (in flight at the kill, or refused until the restart) are
+counted apart: nothing can answer then. Runs in about a minute::
 
     .venv/bin/python hack/chaos/lifecycle.py --results hack/chaos/RESULTS.md
 """
@@ -66,13 +66,13 @@ class Tally:
     failures: collections.Counter[str] = field(default_factory=collections.Counter)
     failure_times: list[float] = field(default_factory=list)
     down_errors: int = 0
-    """Connection errors while no platform process existed (nothing could answer)."""
+    """Transport errors while no platform process existed: refused, or in flight when it was killed."""
 
     def record(self, outcome: str, at: float, platform_down: bool) -> None:
         self.sent += 1
         if outcome == "200":
             self.ok += 1
-        elif platform_down and outcome == "connect":
+        elif platform_down and not outcome.isdigit():  # refused, or cut by the kill itself
             self.down_errors += 1
         else:
             self.failures[outcome] += 1
