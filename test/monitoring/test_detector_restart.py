@@ -62,7 +62,9 @@ async def test_killing_a_detector_mid_run_loses_no_event(tmp_path: Path) -> None
         )
         table.add_trigger(TriggerRule("models", "results", "default", results.url, {"type": OUTLIER}, policy))
         broker = BrokerComponent(table=table, reconcile=False, delivery_proxy=None)
-        await broker.start(PlatformContext(state_dir=tmp_path, kubeconfig=tmp_path / "kubeconfig"))
+        ctx = PlatformContext(state_dir=tmp_path, kubeconfig=tmp_path / "kubeconfig")
+        await broker.start(ctx)
+        token = {"Authorization": f"Bearer {ctx.broker_token}"}
         try:
             ids = []
             rows = iris_like(200, seed=2)
@@ -73,7 +75,9 @@ async def test_killing_a_detector_mid_run_loses_no_event(tmp_path: Path) -> None
                     )
                     message = to_binary_event(event)
                     answer = await client.post(
-                        f"{broker.url}/models/default", headers=message.headers, content=message.body
+                        f"{broker.url}/models/default",
+                        headers={**message.headers, **token},
+                        content=message.body,
                     )
                     assert answer.status_code == 202
                     ids.append(event.get_id())
