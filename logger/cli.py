@@ -10,17 +10,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import logging
-import signal
-import socket
 import sys
 from pathlib import Path
-from typing import Any
 
 from zeroserve.process.listen import PortInUse, bind_socket, default_http_port
 from zeroserve.process.logs import configure_logging
-from zeroserve.process.ready import write_ready_file
+from zeroserve.process.serve import serve_app
 
 __all__ = ["agent"]
 
@@ -61,43 +57,3 @@ def agent(argv: list[str]) -> int:
 
     started = asyncio.run(serve_app(create_agent_app(args.upstream, config), sock, args.ready_file))
     return 0 if started else 1
-
-
-async def serve_app(app: Any, sock: socket.socket, ready_file: Path | None) -> bool:
-    """Serve ``app`` with uvicorn on the bound ``sock`` until SIGTERM / SIGINT.
-
-    Args:
-        app: the ASGI app (its lifespan runs).
-        sock: the listening socket.
-        ready_file: written once the server accepts connections, when given.
-
-    Returns:
-        Whether the server started (``False``: its lifespan startup failed).
-    """
-    import uvicorn
-
-    listening = asyncio.Event()
-
-    class Server(uvicorn.Server):
-        async def startup(self, sockets: list[socket.socket] | None = None) -> None:
-            await super().startup(sockets)
-            if self.started:
-                listening.set()
-
-    server = Server(uvicorn.Config(app, lifespan="on", log_config=None, access_log=False))
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        with contextlib.suppress(NotImplementedError, RuntimeError):
-            loop.add_signal_handler(sig, lambda: setattr(server, "should_exit", True))
-    serving = asyncio.create_task(server.serve(sockets=[sock]))
-    waiting = asyncio.create_task(listening.wait())
-    await asyncio.wait([serving, waiting], return_when=asyncio.FIRST_COMPLETED)
-    waiting.cancel()
-    started = server.started
-    if started:
-        host, port = sock.getsockname()[:2]
-        log.info("listening on %s:%d", host, port)
-        if ready_file is not None:
-            write_ready_file(ready_file, port)
-    await serving
-    return started

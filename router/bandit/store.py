@@ -25,32 +25,12 @@ from typing import Any
 
 import orjson
 
+from zeroserve.process.private import FILE_MODE, private_folder
 from zeroserve.router.bandit.policy import ArmStats
 
-__all__ = ["BanditStore", "make_private_folder"]
+__all__ = ["BanditStore"]
 
 FILE_NAME = "bandits.json"
-FILE_MODE = 0o600
-FOLDER_MODE = 0o700
-
-
-def make_private_folder(path: Path) -> None:
-    """Create ``path`` and any missing parents, each created one with mode 0700 whatever the umask.
-
-    Args:
-        path: the folder; folders that exist already keep their modes.
-    """
-    missing: list[Path] = []
-    current = Path(path)
-    while not current.exists():
-        missing.append(current)
-        if current.parent == current:
-            break
-        current = current.parent
-    for folder in reversed(missing):
-        with contextlib.suppress(FileExistsError):
-            folder.mkdir(mode=FOLDER_MODE)
-            os.chmod(folder, FOLDER_MODE)
 
 
 class BanditStore:
@@ -90,7 +70,7 @@ class BanditStore:
             graph: the graph's name, recorded for humans.
             nodes: node -> ``{"policy": name, "arms": [arm dicts]}``.
         """
-        make_private_folder(self.path.parent)
+        private_folder(self.path.parent, tighten=False)
         payload = orjson.dumps({"version": 1, "graph": graph, "nodes": nodes}, option=orjson.OPT_INDENT_2)
         fd, tmp = tempfile.mkstemp(prefix=".bandits-", suffix=".json", dir=self.path.parent)
         try:

@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from zeroserve.local.apiserver.filemodes import private_folder
+from zeroserve.process.private import private_folder
 
 __all__ = ["ServingCertificate", "ensure_serving_certificate"]
 

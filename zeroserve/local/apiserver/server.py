@@ -27,13 +27,13 @@ from zeroserve.local.apiserver.app import create_app
 from zeroserve.local.apiserver.certs import ServingCertificate, ensure_serving_certificate
 from zeroserve.local.apiserver.collector import GarbageCollector
 from zeroserve.local.apiserver.decoding import BodyLimits
-from zeroserve.local.apiserver.filemodes import private_folder, secure_folder
 from zeroserve.local.apiserver.registry import CRD_KEY, NAMESPACE_KEY, Registry
 from zeroserve.local.apiserver.settings import ApiServerSettings
 from zeroserve.local.apiserver.storage import Storage
 from zeroserve.local.apiserver.tokens import TokenIssuer, ensure_default_service_accounts, load_or_create_key
 from zeroserve.local.apiserver.watch import WatchHub
 from zeroserve.local.apiserver.writes import create_object, update_object
+from zeroserve.process.private import private_folder, secure_tree
 
 __all__ = ["ApiServer", "bootstrap", "run_in_thread"]
 
@@ -136,7 +136,7 @@ class ApiServer:
             self.token = settings.token or secrets.token_urlsafe(32)
         else:
             private_folder(settings.state_dir)
-            secure_folder(self.folder)
+            secure_tree(self.folder)
             self._storage = Storage(self.folder / "state.db", event_retention=settings.event_retention)
             self.token = settings.token or _load_or_create_token(self.folder)
         registry = Registry(self._storage, self._hub, max_object_bytes=settings.max_object_bytes)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from zeroserve.local.apiserver.filemodes import create_private_file, private_folder
+from zeroserve.process.private import create_private_file, private_folder
 
 __all__ = ["ObjectKey", "Storage", "StoredEvent"]
 

@@ -28,9 +28,9 @@ from pathlib import Path
 from typing import Any
 
 from zeroserve.local.apiserver import errors
-from zeroserve.local.apiserver.filemodes import FILE_MODE, private_folder
 from zeroserve.local.apiserver.registry import NAMESPACE_KEY, Registry
 from zeroserve.local.apiserver.writes import create_object
+from zeroserve.process.private import FILE_MODE, private_folder
 
 __all__ = [
     "API_AUDIENCE",

@@ -18,7 +18,7 @@ import socket
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from zeroserve.local.engine.statefiles import PRIVATE_FILE
+from zeroserve.process.private import FILE_MODE
 
 __all__ = ["InstanceRecord", "adoptable", "process_start_time", "read_records", "reap"]
 
@@ -76,7 +76,7 @@ class InstanceRecord:
         """
         path = self.path(run_dir)
         tmp = path.with_name(path.name + ".tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, PRIVATE_FILE)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)
         with os.fdopen(fd, "w") as out:
             json.dump(asdict(self), out)
         tmp.replace(path)

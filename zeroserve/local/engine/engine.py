@@ -31,8 +31,8 @@ from zeroserve.local.engine.metrics import EngineCollector, render_metrics
 from zeroserve.local.engine.revision import RevisionRuntime, RevisionSpec, RuntimeContext
 from zeroserve.local.engine.routing import HTTPRouteRule, RouteEntry, RoutingTable
 from zeroserve.local.engine.settings import EngineSettings
-from zeroserve.local.engine.statefiles import private_dir
 from zeroserve.local.engine.zygote import Zygote
+from zeroserve.process.private import private_folder
 
 __all__ = ["BROKER_HOST", "INSTANCE_HOST", "Engine"]
 
@@ -123,7 +123,7 @@ class Engine:
         Returns:
             The gateway's port.
         """
-        private_dir(self.state_dir / "engine").chmod(0o700)  # also a folder an older version made
+        private_folder(self.state_dir / "engine").chmod(0o700)  # also a folder an older version made
         if self.settings.gpus is None:
             self.ctx.gpus = GpuAllocator(await asyncio.to_thread(discover_gpus))
         # proto IPPROTO_TCP matters: asyncio sets TCP_NODELAY only on sockets that say they are TCP,

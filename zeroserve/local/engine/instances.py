@@ -23,8 +23,8 @@ from typing import Protocol
 
 from zeroserve.local.engine.images import LaunchPlan
 from zeroserve.local.engine.processctl import set_parent_death_signal
-from zeroserve.local.engine.statefiles import PRIVATE_FILE, private_dir
 from zeroserve.local.engine.zygote import Zygote, ZygoteError
+from zeroserve.process.private import FILE_MODE, private_folder
 
 __all__ = ["Instance", "InstanceFailed", "InstanceState", "free_port", "log_tail", "rotate_log"]
 
@@ -244,7 +244,7 @@ class Instance:
         Raises:
             InstanceFailed: the program could not be started.
         """
-        private_dir(self.log_path.parent)
+        private_folder(self.log_path.parent)
         rotate_log(self.log_path, self.log_max_bytes)
         if self.plan.ready_file is not None:
             with contextlib.suppress(FileNotFoundError):
@@ -255,7 +255,7 @@ class Instance:
 
     async def _launch(self) -> _Process:
         plan = self.plan
-        fd = os.open(self.log_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, PRIVATE_FILE)
+        fd = os.open(self.log_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, FILE_MODE)
         try:
             os.write(fd, f"--- instance {self.id} starting: {' '.join(plan.argv)}\n".encode())
         finally:
@@ -268,7 +268,7 @@ class Instance:
                 return _ForkedProcess(self._zygote, pid)
             except ZygoteError:
                 pass
-        fd = os.open(self.log_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, PRIVATE_FILE)
+        fd = os.open(self.log_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, FILE_MODE)
         try:
             proc = await asyncio.create_subprocess_exec(
                 *plan.argv,

@@ -17,7 +17,7 @@ from typing import Any
 from zeroserve.local.engine.images import LaunchPlan, plan_launch
 from zeroserve.local.engine.instances import Instance, InstanceFailed, free_port, log_tail
 from zeroserve.local.engine.spec import RevisionSpec, RuntimeContext
-from zeroserve.local.engine.statefiles import private_dir
+from zeroserve.process.private import private_folder
 
 __all__ = ["instance_plan", "prepare_model_dir", "run_init_container"]
 
@@ -37,7 +37,7 @@ async def prepare_model_dir(spec: RevisionSpec, ctx: RuntimeContext) -> Path:
         InstanceFailed: an init container failed.
     """
     model_dir = ctx.model_dir(spec)
-    private_dir(model_dir)
+    private_folder(model_dir)
     if spec.storage_uri and ctx.resolve_model is not None:
         resolved = await asyncio.to_thread(ctx.resolve_model, spec.storage_uri)
         if resolved.is_dir():

@@ -32,8 +32,8 @@ from zeroserve.local.engine.instances import Instance, InstanceFailed, InstanceS
 from zeroserve.local.engine.preparation import instance_plan, prepare_model_dir
 from zeroserve.local.engine.procstat import cpu_seconds, parse_cpu, rss_mib
 from zeroserve.local.engine.spec import STORAGE_URI_ANNOTATION, RevisionSpec, RuntimeContext
-from zeroserve.local.engine.statefiles import private_dir
 from zeroserve.local.engine.status import Problem, RevisionObservation, mark_revision_status, one_line
+from zeroserve.process.private import private_folder
 
 __all__ = ["STORAGE_URI_ANNOTATION", "RevisionRuntime", "RevisionSpec", "RuntimeContext"]
 
@@ -364,7 +364,7 @@ class RevisionRuntime:
 
     def _plan(self, model_dir: Path, gpus: list[str] | None) -> LaunchPlan:
         run_dir = self.ctx.run_dir()
-        private_dir(run_dir)
+        private_folder(run_dir)
         ready_file = run_dir / f"{self.spec.namespace}.{self.spec.name}.{os.getpid()}.{next(self._ids)}.ready"
         return instance_plan(self.spec, self.ctx, model_dir, gpus, ready_file)
 

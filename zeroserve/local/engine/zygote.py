@@ -28,7 +28,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from zeroserve.local.engine.processctl import set_parent_death_signal, set_process_name
-from zeroserve.local.engine.statefiles import private_dir
+from zeroserve.process.private import private_folder
 
 __all__ = ["Zygote", "ZygoteError", "main"]
 
@@ -65,7 +65,7 @@ class Zygote:
 
     async def start(self) -> None:
         """Launch the zygote and wait until it has imported its modules."""
-        private_dir(self._log_path.parent)
+        private_folder(self._log_path.parent)
         loop = asyncio.get_running_loop()
         self._ready = loop.create_future()
         log = os.open(self._log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)

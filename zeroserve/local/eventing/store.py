@@ -29,6 +29,7 @@ from typing import Any
 import orjson
 
 from zeroserve.cloudevents import CloudEvent
+from zeroserve.process.private import FILE_MODE, create_private_file, private_folder
 
 __all__ = ["DeadLetter", "Delivery", "EventStore"]
 
@@ -110,17 +111,15 @@ class EventStore:
         await self._run(self._open)
 
     def _open(self) -> None:
-        self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        os.chmod(self.path.parent, 0o700)
-        os.close(os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600))  # SQLite gives WAL and SHM its mode
-        os.chmod(self.path, 0o600)
+        private_folder(self.path.parent)
+        create_private_file(self.path)  # SQLite gives WAL and SHM its mode
         db = sqlite3.connect(self.path, isolation_level=None)
         db.execute("PRAGMA journal_mode=WAL")
         db.execute("PRAGMA synchronous=FULL")
         db.executescript(_SCHEMA)
         for suffix in ("-wal", "-shm"):  # repair files a looser older version left
             with contextlib.suppress(FileNotFoundError):
-                os.chmod(f"{self.path}{suffix}", 0o600)
+                os.chmod(f"{self.path}{suffix}", FILE_MODE)
         self._db = db
 
     async def close(self) -> None:
