@@ -9,11 +9,16 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from zeroserve.apis.conditions import rfc3339
+from pydantic import ValidationError
+
+from zeroserve.apis.conditions import ConditionSet
+from zeroserve.apis.meta import Condition, Status
 
 __all__ = ["INVALID_SPEC", "invalid_status"]
 
 INVALID_SPEC = "InvalidSpec"
+
+_READY_ALONE = ConditionSet.independent("Ready")
 
 
 def invalid_status(
@@ -28,22 +33,18 @@ def invalid_status(
         now: for ``lastTransitionTime`` (kept when the condition did not change).
 
     Returns:
-        The status with ``Ready`` False.
+        The status with ``Ready`` False; the other conditions as stored.
     """
     new = dict(status or {})
-    message = "; ".join(messages)
-    ready: dict[str, Any] = {"type": "Ready", "status": "False", "reason": INVALID_SPEC, "message": message}
-    conditions = [dict(c) for c in new.get("conditions") or [] if isinstance(c, dict)]
-    for index, condition in enumerate(conditions):
-        if condition.get("type") == "Ready":
-            same = all(condition.get(k) == v for k, v in ready.items())
-            ready["lastTransitionTime"] = condition.get("lastTransitionTime") if same else rfc3339(now)
-            conditions[index] = ready
-            break
-    else:
-        ready["lastTransitionTime"] = rfc3339(now)
-        conditions.append(ready)
-    new["conditions"] = sorted(conditions, key=lambda c: str(c.get("type")))
+    conditions = []
+    for stored in new.get("conditions") or []:
+        try:
+            conditions.append(Condition.from_dict(stored))
+        except (ValidationError, TypeError, ValueError):
+            continue  # not a condition at all: dropped, as a real status could not hold it
+    typed = Status(conditions=conditions)
+    _READY_ALONE.manage(typed, lambda: now).mark_false("Ready", INVALID_SPEC, "; ".join(messages))
+    new["conditions"] = [condition.to_dict() for condition in typed.conditions or []]
     if generation is not None:
         new["observedGeneration"] = generation
     return new
