@@ -3,29 +3,18 @@
 from __future__ import annotations
 
 import json
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from support.waiting import wait_until
 
 from zeroserve.local.testing import PlatformProcess, platform_process
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 SAMPLES = Path(__file__).resolve().parents[3] / "config" / "samples"
 CONTROLLER = "zeroserve.local.controller:ControllerComponent"
-
-
-def _eventually(check: Callable[[], Any], what: str, timeout: float = 30.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.1)
 
 
 @pytest.fixture(scope="module")
@@ -42,21 +31,32 @@ def test_apply_patch_delete_with_the_controller(platform: PlatformProcess) -> No
         found = kubectl("get", "ksvc", "sklearn-canary-predictor", "-o", "json", check=False)
         return json.loads(found.stdout) if found.returncode == 0 else None
 
-    made = _eventually(ksvc, "the controller to create the predictor's Knative Service")
+    made = wait_until(
+        ksvc, 30, what="the controller to create the predictor's Knative Service", interval=0.1, retry_on=()
+    )
     assert made["metadata"]["ownerReferences"][0]["kind"] == "InferenceService"
     assert "sklearn-canary-predictor" in kubectl("get", "ksvc").stdout
 
     patch = '{"spec":{"predictor":{"canaryTrafficPercent":20}}}'
     kubectl("patch", "isvc", "sklearn-canary", "--type", "merge", "-p", patch)
-    _eventually(
+    wait_until(
         lambda: (
             kubectl.json("get", "isvc", "sklearn-canary").get("status", {}).get("observedGeneration") == 2
         ),
-        "the controller to observe the patched generation",
+        30,
+        what="the controller to observe the patched generation",
+        interval=0.1,
+        retry_on=(),
     )
 
     kubectl("delete", "isvc", "sklearn-canary")
-    _eventually(lambda: ksvc() is None, "the Knative Service to be garbage collected")
+    wait_until(
+        lambda: ksvc() is None,
+        30,
+        what="the Knative Service to be garbage collected",
+        interval=0.1,
+        retry_on=(),
+    )
 
 
 def test_default_components_start_and_ctrl_c_stops_them(tmp_path: Path) -> None:
@@ -67,9 +67,12 @@ def test_default_components_start_and_ctrl_c_stops_them(tmp_path: Path) -> None:
         components = list(running.info["components"])
         gateway = running.info["extra"].get("gateway_url", "")
         running.kubectl("apply", "-f", str(SAMPLES / "isvc" / "sklearn-v1.yaml"))
-        _eventually(
+        wait_until(
             lambda: running.kubectl("get", "ksvc", "sklearn-iris-predictor", check=False).returncode == 0,
-            "the controller in the default platform",
+            30,
+            what="the controller in the default platform",
+            interval=0.1,
+            retry_on=(),
         )
         running.process.send_signal(signal.SIGINT)
         code = running.process.wait(60)
