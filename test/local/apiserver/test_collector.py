@@ -4,13 +4,12 @@ and orphans left in the database before a restart."""
 from __future__ import annotations
 
 import itertools
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from kubernetes.client import ApiClient, CoreV1Api, CustomObjectsApi
 from kubernetes.client.exceptions import ApiException
+from support.waiting import wait_until
 
 from zeroserve.apis.crds import all_crds
 from zeroserve.local.apiserver import ApiServerSettings, run_in_thread
@@ -44,14 +43,6 @@ def _child(name: str, owner: dict[str, Any]) -> dict[str, Any]:
     return {"metadata": {"name": name, "ownerReferences": [ref]}, "data": {}}
 
 
-def _until(check: Callable[[], bool], what: str, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.02)
-
-
 def _gone(core: CoreV1Api, name: str) -> bool:
     try:
         core.read_namespaced_config_map(name, "default")
@@ -68,7 +59,9 @@ def test_a_child_created_after_its_owner_was_deleted_is_collected(client: ApiCli
 
     core.create_namespaced_config_map("default", _child(late, owner))  # a controller's stale cache
 
-    _until(lambda: _gone(core, late), "the late child to be collected")
+    wait_until(
+        lambda: _gone(core, late), 10, what="the late child to be collected", interval=0.02, retry_on=()
+    )
 
 
 def test_a_child_created_while_its_owner_is_being_deleted_goes_with_it(client: ApiClient) -> None:
@@ -83,7 +76,9 @@ def test_a_child_created_while_its_owner_is_being_deleted_goes_with_it(client: A
     release = {"metadata": {"finalizers": None}}
     api.patch_namespaced_custom_object(*ISVC[:2], "default", ISVC[2], name, release)
 
-    _until(lambda: _gone(core, held), "the child to go once its owner has")
+    wait_until(
+        lambda: _gone(core, held), 10, what="the child to go once its owner has", interval=0.02, retry_on=()
+    )
 
 
 def test_orphans_stored_before_a_restart_are_collected_on_start(tmp_path: Path) -> None:
