@@ -13,6 +13,7 @@ import pytest
 import yaml
 from cloudevents.core.bindings.http import to_binary_event
 from cloudevents.core.v1.event import CloudEvent as LibEvent
+from support.waiting import wait_until_async
 
 from zeroserve.apis.crds import all_crds
 from zeroserve.local.apiserver import ApiServerSettings, run_in_thread
@@ -112,17 +113,6 @@ spec:
 """
 
 
-async def wait_until(check: Any, deadline_s: float = 20.0) -> Any:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + deadline_s
-    while True:
-        value = await asyncio.to_thread(check)
-        if value:
-            return value
-        assert loop.time() < deadline, "condition not reached in time"
-        await asyncio.sleep(0.1)
-
-
 def condition(obj: dict[str, Any], kind: str) -> dict[str, Any]:
     for cond in (obj.get("status") or {}).get("conditions") or []:
         if cond["type"] == kind:
@@ -170,11 +160,23 @@ async def test_brokers_and_triggers_applied_with_kubectl_become_real(
                 items: list[dict[str, Any]] = kubectl.json("get", "triggers", "-n", NS)["items"]
                 return items if len(items) == 7 and all(ready(t) for t in items) else None
 
-            broker = await wait_until(ready_broker)
+            broker = await wait_until_async(
+                lambda: asyncio.to_thread(ready_broker),
+                20,
+                what="the Broker Ready",
+                interval=0.1,
+                retry_on=(),
+            )
             assert broker["status"]["address"]["url"] == (
                 "http://broker-ingress.knative-eventing.svc.cluster.local/monitoring/default"
             )
-            triggers = await wait_until(resolved_triggers)
+            triggers = await wait_until_async(
+                lambda: asyncio.to_thread(resolved_triggers),
+                20,
+                what="the Triggers resolved",
+                interval=0.1,
+                retry_on=(),
+            )
             by_name = {t["metadata"]["name"]: t for t in triggers}
             assert by_name["requests"]["status"]["subscriberUri"] == d.url
             assert ready(by_name["requests"]) == ready(by_name["flaky"]) == "True"
