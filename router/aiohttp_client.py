@@ -44,14 +44,7 @@ class AiohttpStepClient:
         Raises:
             RoutingFailure: 500 on a transport error, 504 on a timeout.
         """
-        timeout = self.timeout
-        graph_limited = False
-        if ctx.deadline is not None:
-            left = ctx.deadline - asyncio.get_running_loop().time()
-            if left <= 0:
-                raise RoutingFailure(504, "the graph's timeout was exceeded")
-            if timeout is None or left < timeout:
-                timeout, graph_limited = left, True
+        timeout, graph_limited = ctx.call_timeout(self.timeout, asyncio.get_running_loop().time())
         try:
             async with self.session.post(
                 url, data=body, headers=ctx.headers, timeout=aiohttp.ClientTimeout(total=timeout)

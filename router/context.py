@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from zeroserve.router.errors import RoutingFailure
 from zeroserve.router.plan import Step
 
 __all__ = ["RequestContext", "StepResponse"]
@@ -37,3 +38,25 @@ class RequestContext:
     headers: list[tuple[str, str]]
     deadline: float | None = None
     routing: dict[str, Step] = field(default_factory=dict)
+
+    def call_timeout(self, timeout: float | None, now: float) -> tuple[float | None, bool]:
+        """The time one step call may take: its own ``timeout`` or what is left of the graph's.
+
+        Args:
+            timeout: the step client's limit per call, ``None`` for none.
+            now: the event loop's time.
+
+        Returns:
+            ``(seconds or None, whether the graph's deadline is what limits it)``.
+
+        Raises:
+            RoutingFailure: 504 when the graph's deadline has passed already.
+        """
+        if self.deadline is None:
+            return timeout, False
+        left = self.deadline - now
+        if left <= 0:
+            raise RoutingFailure(504, "the graph's timeout was exceeded")
+        if timeout is None or left < timeout:
+            return left, True
+        return timeout, False
