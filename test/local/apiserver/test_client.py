@@ -4,7 +4,6 @@ finalizers, garbage collection and Lease-based leader election."""
 from __future__ import annotations
 
 import itertools
-import time
 from collections.abc import Iterator
 
 import kubernetes
@@ -14,6 +13,7 @@ from kubernetes.client.exceptions import ApiException
 from kubernetes.leaderelection import electionconfig
 from kubernetes.leaderelection.leaderelection import LeaderElection
 from kubernetes.leaderelection.resourcelock.leaselock import LeaseLock
+from support.waiting import wait_until
 
 from zeroserve.local.apiserver import ApiServerSettings, run_in_thread
 from zeroserve.local.kubeconfig import write_kubeconfig
@@ -37,17 +37,15 @@ def _configmap(name: str, **data: str) -> dict:
     return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name}, "data": data}
 
 
-def _wait_gone(read, timeout: float = 10.0) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            read()
-        except ApiException as exc:
-            if exc.status == 404:
-                return
-            raise
-        time.sleep(0.05)
-    raise AssertionError("object still present")
+def _gone(read) -> bool:  # type: ignore[no-untyped-def]
+    """Whether ``read`` answers 404 now; any other API error propagates."""
+    try:
+        read()
+    except ApiException as exc:
+        if exc.status == 404:
+            return True
+        raise
+    return False
 
 
 def test_watch_resumes_from_a_resource_version(client: ApiClient) -> None:
@@ -158,7 +156,13 @@ def test_finalizers_hold_deletion_until_removed(client: ApiClient) -> None:
     core.patch_namespaced_config_map(name, "default", {"metadata": {"finalizers": None}})
 
     assert held.metadata.deletion_timestamp is not None
-    _wait_gone(lambda: core.read_namespaced_config_map(name, "default"))
+    wait_until(
+        lambda: _gone(lambda: core.read_namespaced_config_map(name, "default")),
+        10.0,
+        what="the finalized ConfigMap to be gone (404)",
+        interval=0.05,
+        retry_on=(),
+    )
 
 
 def test_foreground_deletion_removes_dependents_first(client: ApiClient) -> None:
@@ -181,9 +185,21 @@ def test_foreground_deletion_removes_dependents_first(client: ApiClient) -> None
         *ISVC[:2], "default", ISVC[2], owner["metadata"]["name"], propagation_policy="Foreground"
     )
 
-    _wait_gone(lambda: core.read_namespaced_config_map(dependent, "default"))
-    _wait_gone(
-        lambda: api.get_namespaced_custom_object(*ISVC[:2], "default", ISVC[2], owner["metadata"]["name"])
+    wait_until(
+        lambda: _gone(lambda: core.read_namespaced_config_map(dependent, "default")),
+        10.0,
+        what="the dependent to be gone (404)",
+        interval=0.05,
+        retry_on=(),
+    )
+    wait_until(
+        lambda: _gone(
+            lambda: api.get_namespaced_custom_object(*ISVC[:2], "default", ISVC[2], owner["metadata"]["name"])
+        ),
+        10.0,
+        what="the owner to be gone (404)",
+        interval=0.05,
+        retry_on=(),
     )
 
 
@@ -195,7 +211,13 @@ def test_deleting_a_namespace_deletes_its_contents(client: ApiClient) -> None:
 
     core.delete_namespace(namespace)
 
-    _wait_gone(lambda: core.read_namespace(namespace))
+    wait_until(
+        lambda: _gone(lambda: core.read_namespace(namespace)),
+        10.0,
+        what="the namespace to be gone (404)",
+        interval=0.05,
+        retry_on=(),
+    )
     with pytest.raises(ApiException) as missing:
         core.create_namespaced_config_map(namespace, _configmap("late"))
     assert missing.value.status == 404

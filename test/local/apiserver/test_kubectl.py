@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import json
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
 import yaml
+from support.waiting import wait_until
 
 from zeroserve.local.testing import Kubectl
 
@@ -30,17 +30,6 @@ spec:
         name: sklearn
       storageUri: {uri}
 """
-
-
-def _wait_for(predicate, timeout: float = 15.0, what: str = "condition"):  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while True:
-        result = predicate()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.05)
 
 
 def test_apply_multi_document_samples_and_get_shows_kserve_columns(cluster: Cluster, tmp_path: Path) -> None:
@@ -213,9 +202,12 @@ def test_delete_cascades_to_owned_knative_services(cluster: Cluster) -> None:
     out = cluster.kubectl("delete", "isvc", "owner").stdout
 
     assert 'inferenceservice.serving.kserve.io "owner" deleted' in out
-    _wait_for(
+    wait_until(
         lambda: "NotFound" in cluster.kubectl("get", "ksvc", "owner-predictor", check=False).stderr,
+        15.0,
         what="the owned Knative Service to be collected",
+        interval=0.05,
+        retry_on=(),
     )
 
 

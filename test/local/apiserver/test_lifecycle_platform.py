@@ -9,11 +9,11 @@ import re
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
 import yaml
+from support.waiting import wait_until
 
 from zeroserve.local.testing import PlatformProcess, platform_process
 
@@ -27,17 +27,6 @@ CHILDREN = ",".join(
         "httproutes",
     ]
 )
-
-
-def _until(check: Callable[[], Any], what: str, timeout: float = 60.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.05)
 
 
 @pytest.fixture(scope="module")
@@ -78,8 +67,20 @@ def _ready_instances(platform: PlatformProcess, name: str) -> int:
 
 
 def _assert_cleaned_up(platform: PlatformProcess, name: str) -> None:
-    _until(lambda: not _children(platform, name), f"every child of {name} to be collected", timeout=60)
-    _until(lambda: _ready_instances(platform, name) == 0, f"the instances of {name} to stop", timeout=60)
+    wait_until(
+        lambda: not _children(platform, name),
+        60,
+        what=f"every child of {name} to be collected",
+        interval=0.05,
+        retry_on=(),
+    )
+    wait_until(
+        lambda: _ready_instances(platform, name) == 0,
+        60,
+        what=f"the instances of {name} to stop",
+        interval=0.05,
+        retry_on=(),
+    )
     gateway = platform.info["extra"]["gateway_url"]
     answer = httpx.get(f"{gateway}/", headers={"Host": f"{name}.default.example.com"}, timeout=10)
     assert answer.status_code == 404, f"{name}'s host still routes"
@@ -118,13 +119,21 @@ def test_delete_at_any_point_of_the_rollout_leaves_nothing(
     running, model = platform
     name = f"gc-{stage}"
     running.kubectl("apply", "-f", "-", input=_manifest(name, model))
-    _until(lambda: STAGES[stage](running, name), f"{name} to reach {stage}", timeout=120)
+    wait_until(
+        lambda: STAGES[stage](running, name), 120, what=f"{name} to reach {stage}", interval=0.05, retry_on=()
+    )
 
     running.kubectl("delete", "isvc", name)
 
     _assert_cleaned_up(running, name)
     running.kubectl("apply", "-f", "-", input=_manifest(name, model))
-    _until(lambda: _ready(running, name), f"{name} to be Ready again under the same name", timeout=120)
+    wait_until(
+        lambda: _ready(running, name),
+        120,
+        what=f"{name} to be Ready again under the same name",
+        interval=0.05,
+        retry_on=(),
+    )
     running.kubectl("delete", "isvc", name)
     _assert_cleaned_up(running, name)
 
