@@ -6,13 +6,13 @@ import asyncio
 import contextlib
 import json
 import sys
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
+from support.waiting import wait_until_async
 
 from zeroserve.apis.crds import all_crds
 from zeroserve.local.apiserver.server import run_in_thread
@@ -134,11 +134,5 @@ def condition_of(obj: dict[str, Any], kind: str = "Ready") -> dict[str, Any]:
 
 
 async def eventually(check: Callable[[], Awaitable[bool]], within: float = 30.0, every: float = 0.1) -> None:
-    """Poll an async check until it holds, failing after ``within`` seconds."""
-    deadline = time.monotonic() + within
-    while True:
-        if await check():
-            return
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not reached within {within:g}s")
-        await asyncio.sleep(every)
+    """Poll an async check until it holds, failing after ``within`` seconds (``wait_until_async``)."""
+    await wait_until_async(check, within, interval=every, retry_on=())

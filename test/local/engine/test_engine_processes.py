@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from support.waiting import wait_until_async
 
 from zeroserve.local.engine.engine import Engine
 from zeroserve.local.engine.gateway import REVISION_HEADER
@@ -34,14 +34,6 @@ def _spec(
     )
 
 
-async def _until(predicate: Callable[[], bool], within: float = 20.0) -> None:
-    deadline = time.monotonic() + within
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not reached in time")
-        await asyncio.sleep(0.02)
-
-
 def _cond(rev: RevisionRuntime, kind: str) -> Any:
     return next(c for c in rev.conditions() if c.type == kind)
 
@@ -49,7 +41,7 @@ def _cond(rev: RevisionRuntime, kind: str) -> Any:
 async def test_routes_by_host_and_path_prefix(engine: Engine) -> None:
     rev = engine.ensure_revision(_spec("hello-00001", min_scale="1"))
     engine.set_routes([RouteEntry("default", "hello", (("hello-00001", 100),))])
-    await _until(lambda: rev.ready_count == 1)
+    await wait_until_async(lambda: rev.ready_count == 1, 20.0, interval=0.02, retry_on=())
     assert _cond(rev, "Ready").status == "True"
     base = f"http://127.0.0.1:{engine.gateway_port}"
     async with httpx.AsyncClient(base_url=base) as client:
@@ -71,9 +63,9 @@ async def test_routes_by_host_and_path_prefix(engine: Engine) -> None:
 async def test_scale_to_zero_and_activator_holds_the_next_request(engine: Engine) -> None:
     rev = engine.ensure_revision(_spec("idle-00001"))
     engine.set_routes([RouteEntry("default", "idle", (("idle-00001", 100),))])
-    await _until(lambda: rev.ready_count == 1)
+    await wait_until_async(lambda: rev.ready_count == 1, 20.0, interval=0.02, retry_on=())
     # stable window 1 s + grace 0.5 s, no traffic: scale to zero
-    await _until(lambda: rev.ready_count == 0 and not rev.instances, within=10)
+    await wait_until_async(lambda: rev.ready_count == 0 and not rev.instances, 10, interval=0.02, retry_on=())
     assert _cond(rev, "Active").reason == "NoTraffic"
     assert _cond(rev, "Ready").status == "True"
     async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{engine.gateway_port}", timeout=30) as client:
@@ -95,7 +87,9 @@ async def test_traffic_split_and_tags(engine: Engine) -> None:
             )
         ]
     )
-    await _until(lambda: a.ready_count == 1 and b.ready_count == 1)
+    await wait_until_async(
+        lambda: a.ready_count == 1 and b.ready_count == 1, 20.0, interval=0.02, retry_on=()
+    )
     counts = {"split-00001": 0, "split-00002": 0}
     async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{engine.gateway_port}") as client:
         for _ in range(500):
@@ -109,14 +103,18 @@ async def test_traffic_split_and_tags(engine: Engine) -> None:
 
 async def test_crash_restarts_with_backoff_visible(engine: Engine) -> None:
     rev = engine.ensure_revision(_spec("crash-00001", min_scale="1"))
-    await _until(lambda: rev.ready_count == 1)
+    await wait_until_async(lambda: rev.ready_count == 1, 20.0, interval=0.02, retry_on=())
     first = rev.activator.ready[0]
     first.kill()
-    await _until(lambda: _cond(rev, "ContainerHealthy").status == "False")
+    await wait_until_async(
+        lambda: _cond(rev, "ContainerHealthy").status == "False", 20.0, interval=0.02, retry_on=()
+    )
     cond = _cond(rev, "ContainerHealthy")
     assert "killed by signal 9" in cond.message
     assert "restart 1" in cond.message
-    await _until(lambda: rev.ready_count == 1 and rev.activator.ready[0] is not first)
+    await wait_until_async(
+        lambda: rev.ready_count == 1 and rev.activator.ready[0] is not first, 20.0, interval=0.02, retry_on=()
+    )
 
 
 async def test_image_that_cannot_run_fails_the_revision(engine: Engine) -> None:
@@ -152,7 +150,7 @@ async def test_failing_server_reports_exit_code_and_log(engine: Engine) -> None:
 async def test_concurrency_scales_out_and_back(engine: Engine) -> None:
     rev = engine.ensure_revision(_spec("busy-00001", target="2", target_utilization_percentage="100"))
     engine.set_routes([RouteEntry("default", "busy", (("busy-00001", 100),))])
-    await _until(lambda: rev.ready_count == 1)
+    await wait_until_async(lambda: rev.ready_count == 1, 20.0, interval=0.02, retry_on=())
     async with httpx.AsyncClient(
         base_url=f"http://127.0.0.1:{engine.gateway_port}",
         timeout=30,
@@ -170,7 +168,7 @@ async def test_concurrency_scales_out_and_back(engine: Engine) -> None:
             assert set(codes) == {200}
             peak = max(peak, rev.ready_count)
     assert peak >= 2
-    await _until(lambda: rev.ready_count <= 1, within=15)
+    await wait_until_async(lambda: rev.ready_count <= 1, 15, interval=0.02, retry_on=())
 
 
 async def test_timeout_seconds_answers_504(engine: Engine) -> None:
@@ -178,7 +176,7 @@ async def test_timeout_seconds_answers_504(engine: Engine) -> None:
     spec = RevisionSpec(**{**spec.__dict__, "timeout_seconds": 0.3})
     rev = engine.ensure_revision(spec)
     engine.set_routes([RouteEntry("default", "slow", (("slow-00001", 100),))])
-    await _until(lambda: rev.ready_count == 1)
+    await wait_until_async(lambda: rev.ready_count == 1, 20.0, interval=0.02, retry_on=())
     async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{engine.gateway_port}", timeout=10) as client:
         resp = await client.get("/?sleep=2", headers={"Host": "slow.default.example.com"})
     assert resp.status_code == 504
@@ -188,7 +186,7 @@ async def test_timeout_seconds_answers_504(engine: Engine) -> None:
 async def test_instances_reach_cluster_hosts_through_the_gateway_as_http_proxy(engine: Engine) -> None:
     rev = engine.ensure_revision(_spec("target-00001", min_scale="1"))
     engine.set_routes([RouteEntry("default", "target", (("target-00001", 100),))])
-    await _until(lambda: rev.ready_count == 1)
+    await wait_until_async(lambda: rev.ready_count == 1, 20.0, interval=0.02, retry_on=())
     # what httpx in an instance does with HTTP_PROXY set: absolute-form requests to the gateway
     proxy = f"http://127.0.0.1:{engine.gateway_port}"
     async with httpx.AsyncClient(proxy=proxy) as client:
@@ -202,7 +200,7 @@ async def test_logs_are_kept_per_instance(engine: Engine) -> None:
     from zeroserve.local.engine.logs import log_files
 
     rev = engine.ensure_revision(_spec("chatty-predictor-00001", min_scale="1"))
-    await _until(lambda: rev.ready_count == 1)
+    await wait_until_async(lambda: rev.ready_count == 1, 20.0, interval=0.02, retry_on=())
     files = log_files(engine.state_dir, "default", "chatty")
     assert [f.name for f in files] == ["instance-1.log"]
     assert "starting" in files[0].read_text()
@@ -220,7 +218,7 @@ async def test_gpus_are_assigned_released_and_never_faked(tmp_path: Path) -> Non
         one = RevisionSpec(**{**one.__dict__, "container": {**one.container, **gpu}})
         rev = eng.ensure_revision(one)
         eng.set_routes([RouteEntry("default", "gpu", (("gpu-00001", 100),))])
-        await _until(lambda: rev.ready_count == 1)
+        await wait_until_async(lambda: rev.ready_count == 1, 20.0, interval=0.02, retry_on=())
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{eng.gateway_port}") as client:
             resp = await client.get("/", headers={"Host": "gpu.default.example.com"})
         assert resp.json()["env"]["CUDA_VISIBLE_DEVICES"] == "0"
@@ -234,13 +232,15 @@ async def test_gpus_are_assigned_released_and_never_faked(tmp_path: Path) -> Non
             }
         )
         big = eng.ensure_revision(greedy)
-        await _until(lambda: _cond(big, "Ready").status == "False")
+        await wait_until_async(
+            lambda: _cond(big, "Ready").status == "False", 20.0, interval=0.02, retry_on=()
+        )
         assert _cond(big, "Ready").reason == "InsufficientGPU"
         assert "needs 2 nvidia.com/gpu but 1 of 2" in _cond(big, "Ready").message
         await eng.remove_revision("default", "greedy-00001")
 
         # scale to zero gives the device back
-        await _until(lambda: not rev.instances, within=10)
+        await wait_until_async(lambda: not rev.instances, 10, interval=0.02, retry_on=())
         assert eng.ctx.gpus.free == ["0", "1"]
     finally:
         await eng.stop()
@@ -258,7 +258,9 @@ async def test_a_dead_zygote_is_replaced_by_a_fresh_one(tmp_path: Path) -> None:
         assert first is not None and first.alive
         assert first._proc is not None
         os.kill(first._proc.pid, signal.SIGKILL)
-        await _until(lambda: eng.ctx.zygote is not None and eng.ctx.zygote is not first, within=10)
+        await wait_until_async(
+            lambda: eng.ctx.zygote is not None and eng.ctx.zygote is not first, 10, interval=0.02, retry_on=()
+        )
         assert eng.ctx.zygote is not None and eng.ctx.zygote.alive
     finally:
         await eng.stop()
@@ -267,7 +269,7 @@ async def test_a_dead_zygote_is_replaced_by_a_fresh_one(tmp_path: Path) -> None:
 async def test_gateway_serves_health_and_metrics(engine: Engine) -> None:
     rev = engine.ensure_revision(_spec("counted-00001", min_scale="1"))
     engine.set_routes([RouteEntry("default", "counted", (("counted-00001", 100),))])
-    await _until(lambda: rev.ready_count == 1)
+    await wait_until_async(lambda: rev.ready_count == 1, 20.0, interval=0.02, retry_on=())
     async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{engine.gateway_port}") as client:
         for _ in range(3):
             await client.get("/", headers={"Host": "counted.default.example.com"})
@@ -307,8 +309,10 @@ async def test_hpa_class_revision_measures_its_instances(engine: Engine) -> None
     rev = engine.ensure_revision(
         _spec("hpa-00001", **{"class": "hpa.autoscaling.knative.dev", "metric": "memory", "target": "100000"})
     )
-    await _until(lambda: rev.ready_count == 1)
-    await _until(lambda: any(s.memory > 1 for s in rev.activator.traffic.samples))
+    await wait_until_async(lambda: rev.ready_count == 1, 20.0, interval=0.02, retry_on=())
+    await wait_until_async(
+        lambda: any(s.memory > 1 for s in rev.activator.traffic.samples), 20.0, interval=0.02, retry_on=()
+    )
     assert rev.autoscaling is not None and rev.autoscaling.klass == "hpa"
     assert _cond(rev, "Ready").status == "True"
 
@@ -345,7 +349,7 @@ async def test_ready_only_once_the_initial_scale_is_reached(engine: Engine) -> N
             seen_ready_below_three = True
         return rev.ready_count == 3
 
-    await _until(check)
+    await wait_until_async(check, 20.0, interval=0.02, retry_on=())
     assert not seen_ready_below_three
     assert _cond(rev, "Ready").status == "True"
 
@@ -360,7 +364,7 @@ async def test_busy_gateway_port_says_how_to_fix_it(engine: Engine, tmp_path: Pa
 async def test_chunked_responses_stream_through_the_gateway(engine: Engine) -> None:
     rev = engine.ensure_revision(_spec("streamer-00001", min_scale="1"))
     engine.set_routes([RouteEntry("default", "streamer", (("streamer-00001", 100),))])
-    await _until(lambda: rev.ready_count == 1)
+    await wait_until_async(lambda: rev.ready_count == 1, 20.0, interval=0.02, retry_on=())
     base = f"http://127.0.0.1:{engine.gateway_port}"
     async with httpx.AsyncClient(base_url=base, timeout=10) as client:
         started = time.monotonic()

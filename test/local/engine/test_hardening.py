@@ -9,12 +9,13 @@ import json
 import stat
 import subprocess
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 from urllib.parse import quote
 
 import httpx
 import pytest
+from support.waiting import wait_until_async
 
 from zeroserve.local.engine.engine import Engine
 from zeroserve.local.engine.revision import RevisionSpec
@@ -38,20 +39,12 @@ def _spec(
     )
 
 
-async def _until(predicate: Callable[[], bool], within: float = 30.0) -> None:
-    deadline = time.monotonic() + within
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not reached in time")
-        await asyncio.sleep(0.02)
-
-
 async def _serve(engine: Engine, name: str, **kw: object) -> None:
     rev = engine.ensure_revision(_spec(f"{name}-00001", **kw))
     engine.set_routes(
         [*engine.gateway.table.routes.values(), RouteEntry("default", name, ((f"{name}-00001", 100),))]
     )
-    await _until(lambda: rev.ready_count == 1)
+    await wait_until_async(lambda: rev.ready_count == 1, 30.0, interval=0.02, retry_on=())
 
 
 @pytest.fixture
@@ -221,7 +214,7 @@ async def test_our_servers_listen_on_loopback_only(engine: Engine, tmp_path: Pat
         storage_uri=str(model_dir),
     )
     rev = engine.ensure_revision(spec)
-    await _until(lambda: rev.ready_count == 1, within=60)
+    await wait_until_async(lambda: rev.ready_count == 1, 60, interval=0.02, retry_on=())
     pid = rev.activator.ready[0].pid
     assert pid is not None
     addresses = _listening(pid)
@@ -244,7 +237,12 @@ async def test_a_missing_model_reads_as_one_line_naming_the_storage_uri(
         storage_uri=str(empty),
     )
     rev = engine.ensure_revision(spec)
-    await _until(lambda: next(c for c in rev.conditions() if c.type == "Ready").status == "False", within=60)
+    await wait_until_async(
+        lambda: next(c for c in rev.conditions() if c.type == "Ready").status == "False",
+        60,
+        interval=0.02,
+        retry_on=(),
+    )
     ready = next(c for c in rev.conditions() if c.type == "Ready")
     message = ready.message or ""
     assert "\n" not in message and "Traceback" not in message, message
