@@ -16,6 +16,7 @@ import orjson
 from cloudevents.core.base import BaseCloudEvent
 from cloudevents.core.bindings.http import to_binary_event, to_structured_event
 from cloudevents.core.v1.event import CloudEvent as LibEvent
+from support.waiting import wait_until_async
 
 from zeroserve.cloudevents import CloudEvent
 from zeroserve.local.component import PlatformContext
@@ -221,24 +222,24 @@ async def test_every_accepted_event_is_delivered_across_a_broker_restart(tmp_pat
         sink.reject_all = False
         # a new broker on the same state folder resumes the stored deliveries
         async with running_broker(tmp_path, table):
-            loop = asyncio.get_running_loop()
-            deadline = loop.time() + 20
-            while {e.get_id() for e in sink.events} != set(ids):  # duplicates may come first
-                assert loop.time() < deadline, f"{len(sink.events)} delivered of {total}"
-                await asyncio.sleep(0.05)
+            await wait_until_async(  # duplicates may come first
+                lambda: {e.get_id() for e in sink.events} == set(ids),
+                20,
+                what=f"all {total} stored deliveries to be resumed",
+                interval=0.05,
+                retry_on=(),
+            )
 
 
 async def _settle(broker: BrokerComponent, deadline_s: float = 10.0) -> None:
     """Wait until no delivery is pending (poll with a deadline)."""
     assert broker.store is not None
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + deadline_s
-    while True:
-        counts = await broker.store.counts()
-        if not any(key.endswith(":pending") for key in counts):
-            return
-        assert loop.time() < deadline, f"deliveries still pending: {counts}"
-        await asyncio.sleep(0.05)
+    store = broker.store
+
+    async def settled() -> bool:
+        return not any(key.endswith(":pending") for key in await store.counts())
+
+    await wait_until_async(settled, deadline_s, what="no delivery pending", interval=0.05, retry_on=())
 
 
 def test_structured_reply_helper_is_json() -> None:

@@ -12,6 +12,7 @@ import pytest
 import yaml
 from cloudevents.core.bindings.http import to_binary_event
 from cloudevents.core.v1.event import CloudEvent as LibEvent
+from support.waiting import wait_until_async
 
 from zeroserve.local.testing import PlatformProcess, platform_process
 
@@ -31,15 +32,16 @@ def kubeconfig_token(platform: PlatformProcess) -> dict[str, str]:
 async def broker_url(platform: PlatformProcess, deadline_s: float = 30) -> str:
     """The ingress address once the broker has loaded the Broker (the ingress answers 404 before)."""
     url = f"{platform.info['extra']['broker_url']}/default/default"
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + deadline_s
     async with httpx.AsyncClient(headers=kubeconfig_token(platform)) as client:
-        while True:
+
+        async def accepted() -> bool:
             probe = to_binary_event(LibEvent(attributes={"type": "probe", "source": "test"}, data={}))
-            if (await client.post(url, headers=probe.headers, content=probe.body)).status_code == 202:
-                return url
-            assert loop.time() < deadline, "broker never became ready"
-            await asyncio.sleep(0.2)
+            return (await client.post(url, headers=probe.headers, content=probe.body)).status_code == 202
+
+        await wait_until_async(
+            accepted, deadline_s, what="the broker to accept events", interval=0.2, retry_on=()
+        )
+    return url
 
 
 async def test_accepted_events_survive_a_platform_crash(tmp_path: Path) -> None:
@@ -83,11 +85,13 @@ async def test_accepted_events_survive_a_platform_crash(tmp_path: Path) -> None:
                     ids.append(event.get_id())
             await asyncio.to_thread(platform.restart)  # SIGKILL, then the same command on the same state
             sink.reject_all = False  # the subscriber comes back
-            loop = asyncio.get_running_loop()
-            deadline = loop.time() + 60
-            while {e.get_id() for e in sink.events} != set(ids):  # duplicates are allowed, losses not
-                assert loop.time() < deadline, f"{len(sink.events)} delivered of {len(ids)}"
-                await asyncio.sleep(0.1)
+            await wait_until_async(  # duplicates are allowed, losses not
+                lambda: {e.get_id() for e in sink.events} == set(ids),
+                60,
+                what=f"all {len(ids)} accepted events to be delivered",
+                interval=0.1,
+                retry_on=(),
+            )
         finally:
             await asyncio.to_thread(manager.__exit__, None, None, None)
     assert len(sink.events) >= len(ids)

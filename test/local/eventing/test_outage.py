@@ -17,6 +17,7 @@ import httpx
 import pytest
 from cloudevents.core.bindings.http import to_binary_event
 from cloudevents.core.v1.event import CloudEvent as LibEvent
+from support.waiting import wait_until_async
 
 from zeroserve.local.component import PlatformContext
 from zeroserve.local.eventing.component import BrokerComponent
@@ -43,11 +44,12 @@ class FakeClock:
 async def _quiet(broker: BrokerComponent, clock: FakeClock, deadline_s: float = 10.0) -> None:
     """Wait until no pending delivery is due at the fake time (every due attempt was made)."""
     assert broker.store is not None
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + deadline_s
-    while await broker.store.due(clock(), 1, set()):
-        assert loop.time() < deadline, "due deliveries were not attempted"
-        await asyncio.sleep(0.01)
+    store = broker.store
+
+    async def quiet() -> bool:
+        return not await store.due(clock(), 1, set())
+
+    await wait_until_async(quiet, deadline_s, what="every due delivery to be attempted", retry_on=())
 
 
 @pytest.mark.slow
@@ -144,11 +146,13 @@ async def test_a_real_platform_rides_out_a_subscriber_outage(tmp_path: Path) -> 
                     answer = await client.post(url, headers=message.headers, content=message.body)
                     assert answer.status_code == 202
                     ids.add(event.get_id())
-            deadline = loop.time() + 30  # the longest default wait is 10 s
-            while not ids <= {e.get_id() for e in sink.events}:
-                delivered = len(ids & {e.get_id() for e in sink.events})
-                assert loop.time() < deadline, f"{delivered} of {len(ids)} delivered"
-                await asyncio.sleep(0.1)
+            await wait_until_async(  # the longest default wait is 10 s
+                lambda: ids <= {e.get_id() for e in sink.events},
+                30,
+                what=f"all {len(ids)} events to be delivered",
+                interval=0.1,
+                retry_on=(),
+            )
         finally:
             await asyncio.to_thread(manager.__exit__, None, None, None)
     assert len(ids) == 160
