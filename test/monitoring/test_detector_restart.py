@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 from cloudevents.core.bindings.http import to_binary_event
 from cloudevents.core.v1.event import CloudEvent as LibEvent
+from support.waiting import wait_until_async
 
 from zeroserve.local.component import PlatformContext
 from zeroserve.local.eventing.component import BrokerComponent
@@ -38,11 +39,12 @@ async def start_detector(
         "--host", "127.0.0.1", "--http-port", str(port), "--ready-file", str(ready),
         stderr=asyncio.subprocess.DEVNULL,
     )  # fmt: skip
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + 60
-    while not ready.exists():
-        assert process.returncode is None and loop.time() < deadline, "detector did not start"
-        await asyncio.sleep(0.05)
+
+    def started() -> bool:
+        assert process.returncode is None, "detector exited before it was ready"
+        return ready.exists()
+
+    await wait_until_async(started, 60, what="the detector's ready file", interval=0.05, retry_on=())
     return process, int(json.loads(ready.read_text())["http_port"])
 
 
@@ -86,11 +88,13 @@ async def test_killing_a_detector_mid_run_loses_no_event(tmp_path: Path) -> None
             await detector.wait()
             scored_before_restart = len(sink.events)
             detector, _ = await start_detector(tmp_path, reference, port)  # back on the same address
-            loop = asyncio.get_running_loop()
-            deadline = loop.time() + 60
-            while {e.get_data()["meta"]["request_id"] for e in sink.events} != set(ids):
-                assert loop.time() < deadline, f"{len(sink.events)} results, {len(ids)} events sent"
-                await asyncio.sleep(0.1)
+            await wait_until_async(
+                lambda: {e.get_data()["meta"]["request_id"] for e in sink.events} == set(ids),
+                60,
+                what=f"a result for each of the {len(ids)} events sent",
+                interval=0.1,
+                retry_on=(),
+            )
         finally:
             await broker.stop()
             if detector.returncode is None:

@@ -6,6 +6,7 @@ import asyncio
 
 import httpx
 from prometheus_client import CollectorRegistry
+from support.waiting import wait_until_async
 
 from zeroserve.cloudevents import CloudEvent
 from zeroserve.monitoring.sender import ResultSender
@@ -55,11 +56,7 @@ def sender_for(
 
 
 async def wait_until_drained(sender: ResultSender) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + 10
-    while sender.depth:
-        assert loop.time() < deadline, f"{sender.depth} results left"
-        await asyncio.sleep(0.01)
+    await wait_until_async(lambda: not sender.depth, 10, what="the sender's queue to drain", retry_on=())
 
 
 async def test_results_queued_during_an_outage_are_all_delivered_with_the_token() -> None:
