@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 import httpx
 import numpy as np
 import pytest
+from support.waiting import WaitTimeout, wait_until_async
 
 from zeroserve.local.testing import PlatformProcess, platform_process
 from zeroserve.servers.testing import train_iris_sklearn
@@ -115,16 +116,18 @@ def ready(obj: dict[str, Any]) -> bool:
 
 
 async def wait_ready(platform: PlatformProcess, kind: str, count: int, deadline_s: float = 180) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + deadline_s
-    while True:
+    items: list[dict[str, Any]] = []
+
+    async def all_ready() -> bool:
+        nonlocal items
         items = (await asyncio.to_thread(platform.kubectl.json, "get", kind, "-n", "default"))["items"]
-        if len(items) >= count and all(ready(item) for item in items):
-            return
-        if loop.time() > deadline:
-            states = {i["metadata"]["name"]: (i.get("status") or {}).get("conditions") for i in items}
-            raise AssertionError(f"{kind} not ready: {states}\n{platform.log()[-3000:]}")
-        await asyncio.sleep(0.5)
+        return len(items) >= count and all(ready(item) for item in items)
+
+    try:
+        await wait_until_async(all_ready, deadline_s, what=f"{count} Ready {kind}", interval=0.5, retry_on=())
+    except WaitTimeout:
+        states = {i["metadata"]["name"]: (i.get("status") or {}).get("conditions") for i in items}
+        raise AssertionError(f"{kind} not ready: {states}\n{platform.log()[-3000:]}") from None
 
 
 async def predict(client: httpx.AsyncClient, rows: np.ndarray, concurrency: int = 8) -> None:
@@ -183,19 +186,21 @@ async def test_logged_inferences_reach_drift_and_outlier_detectors_through_broke
 
 async def _wait_routed(client: httpx.AsyncClient, deadline_s: float = 60) -> None:
     """The gateway learns routes a moment after Ready; poll a GET (not logged) until it answers."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + deadline_s
-    while (await client.get("/v1/models/sklearn-iris")).status_code != 200:
-        assert loop.time() < deadline, "InferenceService not routed by the gateway"
-        await asyncio.sleep(0.2)
+
+    async def routed() -> bool:
+        return (await client.get("/v1/models/sklearn-iris")).status_code == 200
+
+    await wait_until_async(
+        routed, deadline_s, what="the gateway to route the InferenceService", interval=0.2, retry_on=()
+    )
 
 
 async def _wait_for_type(sink: EventSink, event_type: str, count: int, deadline_s: float = 240) -> list[Any]:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + deadline_s
-    while True:
+
+    def enough() -> list[Any] | None:
         found = [e for e in sink.events if e.get_type() == event_type]
-        if len(found) >= count:
-            return found
-        assert loop.time() < deadline, f"{len(found)} {event_type} events, wanted {count}"
-        await asyncio.sleep(0.2)
+        return found if len(found) >= count else None
+
+    return await wait_until_async(
+        enough, deadline_s, what=f"{count} {event_type} events", interval=0.2, retry_on=()
+    )
