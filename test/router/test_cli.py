@@ -16,6 +16,7 @@ from typing import Any
 import httpx
 import orjson
 import pytest
+from support.waiting import WaitTimeout, wait_until
 
 from zeroserve.router.cli import main
 from zeroserve.router.planner import BANDITS_ANNOTATION
@@ -60,12 +61,19 @@ class RouterProcess:
             env=env,
             stderr=subprocess.PIPE,
         )
-        deadline = time.monotonic() + 30
-        while not self.ready_file.exists():
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                self.proc.kill()
+
+        def started() -> bool:
+            if self.ready_file.exists():
+                return True
+            if self.proc.poll() is not None:
                 raise RuntimeError(f"router did not start: {self.proc.stderr.read().decode()}")  # type: ignore[union-attr]
-            time.sleep(0.05)
+            return False
+
+        try:
+            wait_until(started, 30, what="the router's ready file", interval=0.05, retry_on=())
+        except WaitTimeout:
+            self.proc.kill()
+            raise
         ready = orjson.loads(self.ready_file.read_bytes())
         assert ready["pid"] == self.proc.pid
         self.url = f"http://127.0.0.1:{ready['http_port']}"

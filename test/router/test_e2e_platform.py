@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -13,6 +12,7 @@ from typing import Any
 import httpx
 import pytest
 import yaml
+from support.waiting import WaitTimeout, wait_until_async
 
 from zeroserve.apis.crds import all_crds
 from zeroserve.local.apiserver.server import run_in_thread
@@ -40,16 +40,24 @@ class Platform:
         await asyncio.to_thread(self.kubectl, "apply", "-f", "-", input=yaml.safe_dump_all(objects))
 
     async def ready(self, kind: str, name: str, within: float = 90) -> dict[str, Any]:
-        deadline = time.monotonic() + within
-        while True:
+        seen: dict[str, Any] = {}
+
+        async def ready_object() -> dict[str, Any] | None:
             out = await asyncio.to_thread(self.kubectl, "get", kind, name, "-o", "json")
-            obj: dict[str, Any] = json.loads(out.stdout)
+            seen.update(obj := json.loads(out.stdout))
             conditions = (obj.get("status") or {}).get("conditions") or []
-            if any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions):
-                return obj
-            if time.monotonic() > deadline:
-                raise AssertionError(f"{kind} {name} not Ready: {obj.get('status')}")
-            await asyncio.sleep(0.2)
+            return (
+                obj
+                if any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)
+                else None
+            )
+
+        try:
+            return await wait_until_async(
+                ready_object, within, what=f"{kind} {name} Ready", interval=0.2, retry_on=()
+            )
+        except WaitTimeout:
+            raise AssertionError(f"{kind} {name} not Ready: {seen.get('status')}") from None
 
 
 @pytest.fixture
