@@ -17,6 +17,7 @@ from typing import Any
 import httpx
 import orjson
 import pytest
+from support.waiting import wait_until
 
 HERE = Path(__file__).resolve().parent
 
@@ -45,14 +46,15 @@ class ServerProcess:
         self.info = self._wait_ready()
 
     def _wait_ready(self, timeout: float = 60) -> dict[str, Any]:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+
+        def ready_info() -> dict[str, Any] | None:
             if self.ready_file.exists():
                 return json.loads(self.ready_file.read_text())
             if self.proc.poll() is not None:
                 raise AssertionError(f"server exited {self.proc.returncode}: {self.stderr_path.read_text()}")
-            time.sleep(0.05)
-        raise TimeoutError("no ready file")
+            return None
+
+        return wait_until(ready_info, timeout, what="the server's ready file", interval=0.05, retry_on=())  # type: ignore[arg-type]
 
     @property
     def url(self) -> str:
@@ -113,10 +115,7 @@ def test_sigterm_lets_in_flight_requests_finish(run_server: Any, tmp_path: Path)
 
     thread = threading.Thread(target=call)
     thread.start()
-    deadline = time.monotonic() + 20
-    while not marker.exists():
-        assert time.monotonic() < deadline, "request never reached the model"
-        time.sleep(0.02)
+    wait_until(marker.exists, 20, what="the request to reach the model", interval=0.02, retry_on=())
     assert server.terminate() == 0
     thread.join(30)
     assert result["response"].status_code == 200
