@@ -9,6 +9,7 @@ from pathlib import Path
 
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
+from support.waiting import wait_until_async
 
 from zeroserve.logger.agent import METRICS_PATH
 from zeroserve.logger.testing import zeroserve_process
@@ -47,16 +48,26 @@ async def test_events_logged_while_the_sink_is_down_arrive_once_it_is_back(tmp_p
             assert response.status_code == 200
         loop = asyncio.get_running_loop()
         deadline = loop.time() + 20
-        while await counters(client, "zeroserve_logger_events_retried") < 1:  # the outage was seen
-            assert loop.time() < deadline, "the agent never retried"
-            await asyncio.sleep(0.05)
+
+        async def retried() -> bool:  # the outage was seen
+            return await counters(client, "zeroserve_logger_events_retried") >= 1
+
+        await wait_until_async(retried, 20, what="the agent to retry", interval=0.05, retry_on=())
         async with serve(sink, sock=down):  # the sink comes back on the same address
             for n in range(20, 30):
                 await client.post("/v1/models/iris:predict", json={"instances": [[n, 1]]})
             events = await sink.wait_for(60, deadline_s=30)
-            while await counters(client, "zeroserve_logger_events_sent") < 60:  # the last answers
-                assert loop.time() < deadline + 30, "the agent did not see every event accepted"
-                await asyncio.sleep(0.05)
+
+            async def all_sent() -> bool:  # the last answers
+                return await counters(client, "zeroserve_logger_events_sent") >= 60
+
+            await wait_until_async(
+                all_sent,
+                deadline + 30 - loop.time(),
+                what="the agent to see every event accepted",
+                interval=0.05,
+                retry_on=(),
+            )
             dropped = await counters(client, "zeroserve_logger_events_dropped")
     assert len(events) == 60 and len({(e.get_type(), e.get_id()) for e in events}) == 60
     requests = sorted(e.get_data()["instances"][0][0] for e in events if e.get_type().endswith("request"))
