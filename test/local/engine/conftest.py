@@ -6,13 +6,12 @@ import asyncio
 import contextlib
 import json
 import sys
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
-from support.waiting import wait_until_async
 
 from zeroserve.apis.crds import all_crds
 from zeroserve.local.apiserver.server import run_in_thread
@@ -131,8 +130,3 @@ def condition_of(obj: dict[str, Any], kind: str = "Ready") -> dict[str, Any]:
         if cond.get("type") == kind:
             return dict(cond)
     return {}
-
-
-async def eventually(check: Callable[[], Awaitable[bool]], within: float = 30.0, every: float = 0.1) -> None:
-    """Poll an async check until it holds, failing after ``within`` seconds (``wait_until_async``)."""
-    await wait_until_async(check, within, interval=every, retry_on=())

@@ -10,8 +10,9 @@ from pathlib import Path
 import httpx
 import pytest
 import yaml
+from support.waiting import wait_until_async
 
-from .conftest import ServingPlatform, condition_of, eventually, fast_settings, serving_platform
+from .conftest import ServingPlatform, condition_of, fast_settings, serving_platform
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -54,7 +55,7 @@ async def test_enable_auth_needs_a_token_of_the_namespace(platform: ServingPlatf
         objs = [await platform.get("isvc", name) for name in ("private", "public")]
         return all(condition_of(obj).get("status") == "True" for obj in objs)
 
-    await eventually(ready, within=90, every=0.3)
+    await wait_until_async(ready, 90, interval=0.3, retry_on=())
     predict = "/v1/models/private:predict"
     host = {"Host": "private.default.example.com"}
     async with httpx.AsyncClient(base_url=platform.gateway, timeout=30) as client:
@@ -65,7 +66,7 @@ async def test_enable_auth_needs_a_token_of_the_namespace(platform: ServingPlatf
         async def routed() -> bool:
             return await answers(predict, {**host, "Authorization": f"Bearer {token}"}) == 200
 
-        await eventually(routed, within=30, every=0.2)
+        await wait_until_async(routed, 30, interval=0.2, retry_on=())
         missing = await client.post(predict, json=BODY, headers=host)
         assert missing.status_code == 401
         assert missing.headers["www-authenticate"].startswith("Bearer")

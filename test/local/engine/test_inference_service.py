@@ -13,11 +13,12 @@ from typing import Any
 import httpx
 import pytest
 import yaml
+from support.waiting import wait_until_async
 
 from zeroserve.local.engine.gateway import REVISION_HEADER
 from zeroserve.local.engine.instances import InstanceState
 
-from .conftest import ServingPlatform, condition_of, eventually, fast_settings, serving_platform
+from .conftest import ServingPlatform, condition_of, fast_settings, serving_platform
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -72,7 +73,7 @@ async def _isvc_condition(
         return condition_of(obj).get("status") == status
 
     try:
-        await eventually(check, within=within, every=0.2)
+        await wait_until_async(check, within, interval=0.2, retry_on=())
     except AssertionError as err:
         raise AssertionError(f"isvc {name} never {status}: {holder.get('obj', {}).get('status')}") from err
     return holder["obj"]
@@ -92,7 +93,7 @@ async def _routable(platform: ServingPlatform, name: str) -> None:
             for p in parents
         )
 
-    await eventually(accepted, within=30)
+    await wait_until_async(accepted, 30, interval=0.1, retry_on=())
 
 
 def _revisions(platform: ServingPlatform, prefix: str) -> list[Any]:
@@ -134,7 +135,7 @@ async def test_predict_v1_v2_by_host_and_path_then_scale_to_zero_and_back(
         async def at_zero() -> bool:
             return not rev.instances
 
-        await eventually(at_zero, within=20)
+        await wait_until_async(at_zero, 20, interval=0.1, retry_on=())
         revision = await platform.get("revision", "iris-predictor-00001")
         assert (
             revision["status"]["actualReplicas"] == 0 or condition_of(revision, "Active")["status"] != "False"
@@ -176,7 +177,7 @@ async def test_canary_split_rollback_and_promote(
         async def both_serving() -> bool:
             return len(await split(40)) == 2
 
-        await eventually(both_serving, within=60, every=0.3)
+        await wait_until_async(both_serving, 60, interval=0.3, retry_on=())
         counts = await split(1000)
         # Binomial(1000, 0.2): sd 12.6; allow 4 sd
         assert set(counts) == {"flower-predictor-00001", "flower-predictor-00002"}
@@ -190,7 +191,7 @@ async def test_canary_split_rollback_and_promote(
         async def rolled_back() -> bool:
             return set(await split(40)) == {"flower-predictor-00001"}
 
-        await eventually(rolled_back, within=30, every=0.3)
+        await wait_until_async(rolled_back, 30, interval=0.3, retry_on=())
 
         # promote: without canaryTrafficPercent the new model takes all the traffic
         await platform.kubectl_async("apply", "-f", "-", input=_isvc("flower", v2, minReplicas=1))
@@ -198,7 +199,7 @@ async def test_canary_split_rollback_and_promote(
         async def promoted() -> bool:
             return set(await split(40)) == {"flower-predictor-00002"}
 
-        await eventually(promoted, within=30, every=0.3)
+        await wait_until_async(promoted, 30, interval=0.3, retry_on=())
 
 
 async def test_load_scales_out_survives_sigkill_and_scales_down(
@@ -242,14 +243,14 @@ async def test_load_scales_out_survives_sigkill_and_scales_down(
                 peak[0] = max(peak[0], rev.ready_count)
                 return rev.ready_count >= 2
 
-            await eventually(scaled_out, within=30)
+            await wait_until_async(scaled_out, 30, interval=0.1, retry_on=())
             victim = next(i for i in rev.instances if i.state is InstanceState.READY)
             victim.kill()
 
             async def restarted() -> bool:
                 return victim not in rev.instances and rev.ready_count >= 2
 
-            await eventually(restarted, within=30)
+            await wait_until_async(restarted, 30, interval=0.1, retry_on=())
             await asyncio.sleep(2.0)  # keep the load on the restarted set for a while
         finally:
             stop.set()
@@ -267,7 +268,7 @@ async def test_load_scales_out_survives_sigkill_and_scales_down(
     async def scaled_down() -> bool:
         return rev.ready_count == 1
 
-    await eventually(scaled_down, within=30)
+    await wait_until_async(scaled_down, 30, interval=0.1, retry_on=())
 
 
 async def test_missing_model_and_unrunnable_image_fail_with_a_reason(
@@ -292,7 +293,7 @@ async def test_missing_model_and_unrunnable_image_fail_with_a_reason(
             return condition_of(obj).get("status") == "False" and text in yaml.safe_dump(obj.get("status"))
 
         try:
-            await eventually(check, within=60, every=0.3)
+            await wait_until_async(check, 60, interval=0.3, retry_on=())
         except AssertionError as err:
             raise AssertionError(f"{name}: {yaml.safe_dump(holder.get('obj', {}).get('status'))}") from err
 

@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 import pytest
 import yaml
+from support.waiting import wait_until_async
 
 from zeroserve.local.engine.gateway import REVISION_HEADER
 
@@ -17,7 +18,6 @@ from .conftest import (
     STANDIN_IMAGE,
     ServingPlatform,
     condition_of,
-    eventually,
     fast_settings,
     serving_platform,
     standin_images,
@@ -61,7 +61,7 @@ async def _ready(platform: ServingPlatform, kind: str, name: str, status: str = 
         holder["obj"] = obj
         return condition_of(obj).get("status") == status
 
-    await eventually(check, within=40)
+    await wait_until_async(check, 40, interval=0.1, retry_on=())
     return holder["obj"]
 
 
@@ -99,7 +99,7 @@ async def test_service_configuration_revision_route(platform: ServingPlatform) -
             r = await client.get("/", headers={"Host": "hello.default.example.com"})
             return r.headers.get(REVISION_HEADER) == "hello-00002"
 
-        await eventually(moved, within=40)
+        await wait_until_async(moved, 40, interval=0.1, retry_on=())
         ksvc = await _ready(platform, "ksvc", "hello")
         assert ksvc["status"]["latestReadyRevisionName"] == "hello-00002"
 
@@ -114,7 +114,7 @@ async def test_service_configuration_revision_route(platform: ServingPlatform) -
             route = await platform.get("route", "hello")
             return len(route.get("status", {}).get("traffic", [])) == 2
 
-        await eventually(split)
+        await wait_until_async(split, 30, interval=0.1, retry_on=())
         route = await platform.get("route", "hello")
         urls = {t.get("tag"): t.get("url") for t in route["status"]["traffic"]}
         assert urls == {
@@ -126,7 +126,7 @@ async def test_service_configuration_revision_route(platform: ServingPlatform) -
             r = await client.get("/", headers={"Host": "old-hello.default.example.com"})
             return r.headers.get(REVISION_HEADER) == "hello-00001"
 
-        await eventually(old_tag_served)
+        await wait_until_async(old_tag_served, 30, interval=0.1, retry_on=())
         seen = {
             (await client.get("/", headers={"Host": "hello.default.example.com"})).headers[REVISION_HEADER]
             for _ in range(60)
@@ -192,7 +192,7 @@ async def test_http_route_sends_explain_to_the_explainer(platform: ServingPlatfo
             )
             return r.status_code == 200
 
-        await eventually(routed)
+        await wait_until_async(routed, 30, interval=0.1, retry_on=())
         pred = await client.post(
             "/v1/models/iris:predict", headers={"Host": "iris.default.example.com"}, content=b"{}"
         )
@@ -238,7 +238,7 @@ async def test_broker_ingress_host_reaches_the_published_broker(platform: Servin
                 r = await client.post("/default/default", headers={"Host": BROKER_HOST}, content=b'{"x":1}')
                 return r.status_code == 202
 
-            await eventually(delivered)
+            await wait_until_async(delivered, 30, interval=0.1, retry_on=())
         assert received[-1] == ("/default/default", b'{"x":1}')
     finally:
         server.close()
@@ -267,7 +267,7 @@ async def test_statuses_settle_and_keep_their_transition_times(platform: Serving
     async def more_passes() -> bool:
         return reconciler.passes >= passes + 5
 
-    await eventually(more_passes)
+    await wait_until_async(more_passes, 30, interval=0.1, retry_on=())
     assert await versions() == first  # nothing rewritten: no status changed, no time restamped
     route = first["route"][1]
     wanted = {"Ready", "AllTrafficAssigned", "IngressReady", "CertificateProvisioned"}
