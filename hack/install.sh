@@ -44,4 +44,5 @@ step_done
 step "installing zeroserve (editable) with extras $EXTRAS and the kubectl binary"
 pip_install -e ".[${EXTRAS}]"
 step_done
+bash hack/clients/kserve.sh  # .venv-kserve: the real KServe, for client tests and comparisons
 echo "==> installed into $VENV in $((SECONDS - BEGAN)) s (activate it with: source $VENV/bin/activate)"
