@@ -154,7 +154,10 @@ class ModelServer:
         self.request_id: ContextVar[str | None] = new_request_id_var()
         self.repository = ModelRepository(self.settings.models_dir, model_factory, self.metrics.observe_load)
         self.dataplane = DataPlane(
-            self.repository, enable_model_repository=self.settings.enable_model_repository
+            self.repository,
+            enable_model_repository=self.settings.enable_model_repository,
+            batching=self.settings.batch_config(),
+            observe_batch=self.metrics.observe_batch,
         )
         self._predictor_client_factory = predictor_client_factory
         self._clients: list[PredictorClient] = []
