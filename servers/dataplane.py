@@ -9,16 +9,17 @@ returns. This module never imports a web framework or grpc; errors are raised as
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from zeroserve import __version__
+from zeroserve.servers.batching import BatchConfig, Batcher, batch_key, join, split
 from zeroserve.servers.errors import InvalidInput, ModelNotFound, ModelNotReady
 from zeroserve.servers.model import Model, maybe_await
 from zeroserve.servers.repository import ModelRepository
 from zeroserve.servers.types import InferRequest
 
-__all__ = ["DataPlane", "InputSpec"]
+__all__ = ["DataPlane", "InputSpec", "batch_config_of"]
 
 Headers = Mapping[str, str]
 
@@ -57,9 +58,9 @@ class InputSpec:
 
 
 class _Hooks:
-    """A model's hooks, resolved once: whether each takes ``response_headers``."""
+    """A model's hooks, resolved once: whether each takes ``response_headers``; its batcher."""
 
-    __slots__ = ("inputs", "post_rh", "predict_rh")
+    __slots__ = ("batcher", "inputs", "post_rh", "predict_rh")
 
     def __init__(self, model: Model) -> None:
         self.predict_rh = _takes(model.predict, "response_headers")
@@ -69,6 +70,22 @@ class _Hooks:
             shape = item.get("shape")
             specs.append(InputSpec(item["name"], item.get("datatype"), list(shape) if shape else None))
         self.inputs = specs
+        self.batcher: Batcher | None = None
+
+
+def batch_config_of(model: Model, default: BatchConfig | None) -> BatchConfig | None:
+    """The batching settings that apply to ``model``, or ``None`` when it runs unbatched.
+
+    A model's own ``batching`` attribute (a :class:`BatchConfig`, e.g. from MLServer's
+    ``model-settings.json``) wins; otherwise the server's ``default`` applies to models that
+    declare ``batchable = True``.
+    """
+    own = getattr(model, "batching", None)
+    if isinstance(own, BatchConfig):
+        return own
+    if default is not None and getattr(model, "batchable", False):
+        return default
+    return None
 
 
 def _takes(fn: Callable[..., Any], param: str) -> bool:
@@ -87,6 +104,9 @@ class DataPlane:
         server_version: ``version`` in the V2 server metadata.
         enable_model_repository: whether the transports serve the repository extension (listed in
             the server metadata only then).
+        batching: the server's batching settings for models with ``batchable = True``; ``None``:
+            only models with their own ``batching`` settings are batched.
+        observe_batch: ``(model, rows, waits)``, told of every batch flushed (metrics).
     """
 
     def __init__(
@@ -96,8 +116,12 @@ class DataPlane:
         server_version: str = __version__,
         *,
         enable_model_repository: bool = False,
+        batching: BatchConfig | None = None,
+        observe_batch: Callable[[str, int, Sequence[float]], None] | None = None,
     ) -> None:
         self.repository = repository
+        self.batching = batching
+        self._observe_batch = observe_batch
         extensions = ["binary_tensor_data"]
         if enable_model_repository:
             extensions.insert(0, "model_repository_extension")
@@ -181,8 +205,29 @@ class DataPlane:
             raise ModelNotReady(name)
         hooks = self._hooks.get(name)
         if hooks is None:
-            hooks = self._hooks[name] = _Hooks(model)
+            hooks = self._hooks[name] = self._resolve_hooks(model)
         return model, hooks
+
+    def _resolve_hooks(self, model: Model) -> _Hooks:
+        hooks = _Hooks(model)
+        config = batch_config_of(model, self.batching)
+        if config is not None:
+            observe = None
+            if self._observe_batch is not None:
+                report, name = self._observe_batch, model.name
+
+                def observe(rows: int, waits: Sequence[float]) -> None:
+                    report(name, rows, waits)
+
+            async def execute(
+                payloads: Sequence[Any], counts: Sequence[int], headers: Headers
+            ) -> tuple[list[Any], dict[str, str]]:
+                response_headers: dict[str, str] = {}
+                result = await self._pipeline(model, hooks, join(payloads), headers, response_headers)
+                return split(result, payloads, counts), response_headers
+
+            hooks.batcher = Batcher(config, execute, observe)
+        return hooks
 
     async def infer(
         self,
@@ -207,10 +252,23 @@ class DataPlane:
         Raises:
             ModelNotFound: unknown model. ModelNotReady: model not ready. InvalidInput: the
             payload does not fit the model's declared inputs. Anything the model raises.
+
+        With batching on for the model, a payload that can join a batch waits for it (see
+        :mod:`zeroserve.servers.batching`) and this returns the caller's own part of the answer.
         """
         model, hooks = self._ready_model(model_name, version)
         if hooks.inputs and isinstance(payload, InferRequest):
             self._check_inputs(model_name, hooks.inputs, payload)
+        if hooks.batcher is not None:
+            keyed = batch_key(payload)
+            if keyed is not None:
+                return await hooks.batcher.submit(keyed[0], payload, keyed[1], headers, response_headers)
+        return await self._pipeline(model, hooks, payload, headers, response_headers)
+
+    @staticmethod
+    async def _pipeline(
+        model: Model, hooks: _Hooks, payload: Any, headers: Headers, response_headers: dict[str, str] | None
+    ) -> Any:
         value = model.preprocess(payload, headers)
         if inspect.isawaitable(value):
             value = await value

@@ -6,6 +6,8 @@ dictionary look-ups and two increments.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 
@@ -33,7 +35,7 @@ _LATENCY_BUCKETS = (
 
 
 class ServerMetrics:
-    """Request count, request latency and model load time.
+    """Request count, request latency, model load time, batch sizes and batch queue waits.
 
     Args:
         registry: where the metrics are registered; one per server (tests make their own).
@@ -60,6 +62,20 @@ class ServerMetrics:
             buckets=(0.01, 0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300),
             registry=registry,
         )
+        self.batch_size = Histogram(
+            f"{prefix}_batch_size",
+            "Rows in one batched predict call (adaptive batching)",
+            ("model",),
+            buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024),
+            registry=registry,
+        )
+        self.batch_wait = Histogram(
+            f"{prefix}_batch_queue_seconds",
+            "Time a request waited in the batcher's queue before its batch ran",
+            ("model",),
+            buckets=_LATENCY_BUCKETS,
+            registry=registry,
+        )
         self._children: dict[tuple[str, str, str], tuple[Counter, Histogram]] = {}
 
     def observe_request(self, model: str, protocol: str, status: str, seconds: float) -> None:
@@ -74,6 +90,13 @@ class ServerMetrics:
     def observe_load(self, model: str, seconds: float) -> None:
         """Record how long loading ``model`` took."""
         self.load_time.labels(model).observe(seconds)
+
+    def observe_batch(self, model: str, rows: int, waits: Sequence[float]) -> None:
+        """Record one flushed batch: its rows, and how long each of its requests waited."""
+        self.batch_size.labels(model).observe(rows)
+        wait = self.batch_wait.labels(model)
+        for seconds in waits:
+            wait.observe(seconds)
 
     def render(self) -> bytes:
         """The registry in Prometheus text format."""

@@ -12,6 +12,8 @@ from typing import Literal
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from zeroserve.servers.batching.policy import BatchConfig
+
 __all__ = ["LogMode", "ServerSettings"]
 
 LogMode = Literal["all", "request", "response"]
@@ -111,3 +113,28 @@ class ServerSettings(BaseSettings):
 
     endpoint: str = ""
     """Endpoint label, for the payload logger."""
+
+    batcher_enabled: bool = False
+    """Batch concurrent requests of models that accept batches (``ZEROSERVE_BATCHER_ENABLED``, set
+    by the controller from ``spec.<component>.batcher``; ``--enable_batching``)."""
+
+    batcher_max_batch_size: int = Field(default=32, ge=1)
+    """Rows in one batched ``predict`` at most (``ZEROSERVE_BATCHER_MAX_BATCH_SIZE``, ``--max_batch_size``)."""
+
+    batcher_max_latency_ms: float = Field(default=5000.0, ge=0)
+    """Milliseconds the oldest request waits for its batch to fill at most
+    (``ZEROSERVE_BATCHER_MAX_LATENCY_MS``, ``--max_latency_ms``)."""
+
+    batcher_timeout_seconds: float | None = Field(default=None, gt=0)
+    """Seconds a batched request waits for its answer before 504 (``ZEROSERVE_BATCHER_TIMEOUT_SECONDS``,
+    ``--batcher_timeout``, KServe's ``batcher.timeout``); unset: no limit."""
+
+    def batch_config(self) -> BatchConfig | None:
+        """The server-wide batching settings, or ``None`` when batching is off."""
+        if not self.batcher_enabled:
+            return None
+        return BatchConfig(
+            max_batch_size=self.batcher_max_batch_size,
+            max_latency_ms=self.batcher_max_latency_ms,
+            timeout_s=self.batcher_timeout_seconds,
+        )

@@ -68,6 +68,9 @@ class FileModel(Model):
     """Glob patterns of the model file, e.g. ``("*.joblib", "*.pkl")``."""
     options_class: ClassVar[type[BaseSettings]] = BaseSettings
     """The runtime's options (pydantic-settings, with the runtime's own environment prefix)."""
+    batchable: ClassVar[bool] = True
+    """Whether ``predict`` takes any number of rows and answers one row per row, so that concurrent
+    requests may be joined into one call (adaptive batching, ``zeroserve.servers.batching``)."""
 
     def __init__(
         self,
