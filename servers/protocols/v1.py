@@ -28,8 +28,8 @@ def decode_request(body: bytes, max_depth: int = DEFAULT_MAX_DEPTH) -> dict[str,
         The JSON object, handed to the model as is.
 
     Raises:
-        InvalidInput: not JSON, nested too deep, not an object, or ``instances`` / ``inputs`` not a
-            list.
+        InvalidInput: not JSON, nested too deep, not an object, ``instances`` not a list or
+            ``inputs`` neither a list nor an object (TFServing's columnar form).
     """
     payload = loads(body, "Unrecognized request format", max_depth)
     if not isinstance(payload, dict):
@@ -41,8 +41,8 @@ def decode_request(body: bytes, max_depth: int = DEFAULT_MAX_DEPTH) -> dict[str,
         if not isinstance(instances, list):
             raise InvalidInput(f'Expected "instances" to be a list, got {type(instances).__name__}')
     else:
-        inputs = payload.get("inputs")
-        if inputs is not None and not isinstance(inputs, list):
+        inputs = payload.get("inputs")  # a list, or TFServing's columnar {name: values} object
+        if inputs is not None and not isinstance(inputs, list | dict):
             raise InvalidInput(f'Expected "inputs" to be a list, got {type(inputs).__name__}')
     return payload
 

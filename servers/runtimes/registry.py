@@ -76,6 +76,18 @@ _BUILTIN = (
         ("pytorchserver", "torchscript"),
     ),
     RuntimeEntry(
+        "torchserve",
+        "zeroserve.servers.runtimes.torchserve:build_torchserve",
+        "TorchServe archives (model-store/*.mar + config/config.properties): KServe's pytorch",
+        ("torchserve-kfs",),
+    ),
+    RuntimeEntry(
+        "lightgbm",
+        "zeroserve.servers.runtimes.lightgbm:LightGBMModel.from_options",
+        "LightGBM booster (model.bst; *.bst, *.txt)",
+        ("lgbserver",),
+    ),
+    RuntimeEntry(
         "custom",
         "zeroserve.servers.runtimes.custom:build_custom_model",
         "your Model subclass (--model-class file.py:Class or pkg.mod:Class)",

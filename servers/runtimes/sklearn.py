@@ -1,7 +1,9 @@
 """The scikit-learn runtime: one ``*.joblib`` / ``*.pkl`` / ``*.pickle`` estimator per model folder.
 
 As KServe's sklearnserver: ``predict`` by default, ``predict_proba`` when the ``predict_proba``
-option (or the ``PREDICT_PROBA`` environment variable) is true. scikit-learn and joblib are imported
+option (or the ``PREDICT_PROBA`` environment variable) is true. An estimator fitted on a DataFrame
+(``feature_names_in_``) gets a DataFrame built by :mod:`~zeroserve.servers.runtimes.frames` (records,
+dict-of-lists, V2 one input per column, MLServer's ``pd``). scikit-learn and joblib are imported
 only when a model loads.
 """
 
@@ -20,6 +22,7 @@ from zeroserve.servers.predict_io import get_predict_response
 from zeroserve.servers.runtimes.base import FileModel
 from zeroserve.servers.runtimes.errors import ModelFormatError
 from zeroserve.servers.runtimes.features import feature_matrix
+from zeroserve.servers.runtimes.frames import column_frame
 from zeroserve.servers.storage import ModelStorage
 from zeroserve.servers.tensors import datatype_of
 
@@ -98,7 +101,7 @@ class SKLearnModel(FileModel):
 
     def get_input_types(self) -> list[dict[str, Any]]:
         n = self.n_features
-        if n is None:
+        if n is None or self.feature_names is not None:  # a DataFrame model takes several input forms
             return []
         return [{"name": "input-0", "datatype": "FP32", "shape": [-1, n]}]
 
@@ -124,9 +127,12 @@ class SKLearnModel(FileModel):
         """
         if self._model is None:
             raise RuntimeError(f"model {self.name} is not loaded")
-        matrix = feature_matrix(
-            self.name, payload, n_features=self.n_features, feature_names=self.feature_names
-        )
+        names = self.feature_names
+        matrix: Any
+        if names is not None:  # fitted on a DataFrame: records, dict-of-lists, one V2 input per column
+            matrix = column_frame(self.name, payload, names)
+        else:
+            matrix = feature_matrix(self.name, payload, n_features=self.n_features)
         try:
             if self.options.predict_proba:
                 result = self._model.predict_proba(matrix)

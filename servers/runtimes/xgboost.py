@@ -1,7 +1,9 @@
 """The XGBoost runtime: one ``*.bst`` / ``*.json`` / ``*.ubj`` booster per model folder.
 
 As KServe's xgbserver, with the ``nthread`` option. Predictions use ``Booster.inplace_predict`` on
-float32 features (no DMatrix per request). XGBoost is imported only when a model loads.
+float32 features (no DMatrix per request). A booster with feature names also takes records,
+dict-of-lists and V2 one-input-per-column requests (:mod:`.frames`); its categorical features
+become ``category`` columns. XGBoost is imported only when a model loads.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from zeroserve.servers.predict_io import get_predict_response
 from zeroserve.servers.runtimes.base import FileModel
 from zeroserve.servers.runtimes.errors import ModelFormatError
 from zeroserve.servers.runtimes.features import feature_matrix
+from zeroserve.servers.runtimes.frames import column_frame, wants_frame
 from zeroserve.servers.storage import ModelStorage
 
 __all__ = ["XGBoostModel", "XGBoostOptions"]
@@ -95,7 +98,9 @@ class XGBoostModel(FileModel):
 
     def get_input_types(self) -> list[dict[str, Any]]:
         n = self.n_features
-        return [{"name": "input-0", "datatype": "FP32", "shape": [-1, n]}] if n else []
+        if not n or self._booster.feature_names:  # a booster with names takes several input forms
+            return []
+        return [{"name": "input-0", "datatype": "FP32", "shape": [-1, n]}]
 
     def get_output_types(self) -> list[dict[str, Any]]:
         return list(self._outputs)
@@ -113,11 +118,27 @@ class XGBoostModel(FileModel):
         if self._booster is None:
             raise RuntimeError(f"model {self.name} is not loaded")
         names = self._booster.feature_names
-        matrix = feature_matrix(
-            self.name, payload, n_features=self.n_features, feature_names=names, dtype=np.float32
-        )
+        matrix: Any
+        if names and wants_frame(payload):  # records, dict-of-lists, one V2 input per column
+            matrix = self._frame(payload, names)
+        else:
+            matrix = feature_matrix(
+                self.name, payload, n_features=self.n_features, feature_names=names, dtype=np.float32
+            )
         try:
             result = self._booster.inplace_predict(matrix, validate_features=False)
         except ValueError as exc:
             raise InvalidInput(f"model {self.name}: {exc}") from exc
         return get_predict_response(payload, result, self.name)
+
+    def _frame(self, payload: Any, names: list[str]) -> Any:
+        """A named payload as the booster takes it: categorical columns as ``category``, else float32."""
+        frame = column_frame(self.name, payload, names)
+        types = self._booster.feature_types or []
+        categorical = [n for n, t in zip(names, types, strict=False) if t == "c"]
+        if not categorical:
+            try:
+                return frame.to_numpy(dtype=np.float32)
+            except (TypeError, ValueError):
+                raise InvalidInput(f"model {self.name}: every column must hold numbers") from None
+        return frame.astype(dict.fromkeys(categorical, "category"))
