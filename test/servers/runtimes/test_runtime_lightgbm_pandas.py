@@ -46,13 +46,13 @@ def boosters(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         lightgbm.Dataset(X, label=y),
         10,
     )
-    xgb = xgboost.train(
-        {"objective": "binary:logistic", "nthread": 1}, xgboost.DMatrix(X, label=y, enable_categorical=True), 5
-    )
+    train = xgboost.DMatrix(X, label=y, enable_categorical=True)
+    xgb = xgboost.train({"objective": "binary:logistic", "nthread": 1}, train, 5)
     lgb_dir, xgb_dir = tmp_path_factory.mktemp("lgbcat"), tmp_path_factory.mktemp("xgbcat")
     lgb.save_model(str(lgb_dir / "model.bst"))
     xgb.save_model(str(xgb_dir / "model.json"))
-    rows = pd.DataFrame(sklearn_pandas.ROWS).astype({c: pd.CategoricalDtype(v) for c, v in CATEGORIES.items()})
+    categorical = {c: pd.CategoricalDtype(v) for c, v in CATEGORIES.items()}
+    rows = pd.DataFrame(sklearn_pandas.ROWS).astype(categorical)
     return {
         "lgb_dir": lgb_dir,
         "xgb_dir": xgb_dir,
@@ -112,7 +112,9 @@ def test_lightgbm_wrong_file_format_is_a_load_error_naming_the_file(tmp_path: Pa
 
 
 @pytest.mark.parametrize("form", ["dict_of_lists", "records", "columnar"])
-def test_mixed_pipeline_takes_v1_frames(server: ThreadedServer, samples: dict[str, Sample], form: str) -> None:
+def test_mixed_pipeline_takes_v1_frames(
+    server: ThreadedServer, samples: dict[str, Sample], form: str
+) -> None:
     sample = samples["mixed"]
     body = {
         "dict_of_lists": sample.v1_request,
