@@ -407,7 +407,9 @@ def run_serve(command: ServeCommand, registry: RuntimeRegistry | None = None) ->
         if command.predictor is not None and model.predictor_config is None:
             model.predictor_config = command.predictor
         _log.info("starting %s model %s from %s", command.runtime, command.model_name, command.model_dir)
-        server.start([model])
+        # a runtime whose folder holds several models (torchserve, triton) lists them itself
+        expand = getattr(model, "served_models", None)
+        server.start(expand() if callable(expand) else [model])
     except PortInUse as exc:
         print(f"zeroserve serve: {exc}", file=sys.stderr)
         return 1
