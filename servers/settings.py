@@ -119,7 +119,8 @@ class ServerSettings(BaseSettings):
     by the controller from ``spec.<component>.batcher``; ``--enable_batching``)."""
 
     batcher_max_batch_size: int = Field(default=32, ge=1)
-    """Rows in one batched ``predict`` at most (``ZEROSERVE_BATCHER_MAX_BATCH_SIZE``, ``--max_batch_size``)."""
+    """Rows in one batched ``predict`` at most (``ZEROSERVE_BATCHER_MAX_BATCH_SIZE``,
+    ``--max_batch_size``)."""
 
     batcher_max_latency_ms: float = Field(default=5000.0, ge=0)
     """Milliseconds the oldest request waits for its batch to fill at most

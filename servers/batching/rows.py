@@ -82,7 +82,7 @@ def _leaf(value: Any) -> str | None:
     return None
 
 
-def _row_shape(row: Any) -> Hashable | None:
+def _row_shape(row: Any) -> tuple[tuple[int, ...], str] | None:
     """A row's nested list lengths and leaf kind; ``None`` for what is not a regular array row."""
     if not isinstance(row, list):
         leaf = _leaf(row)
@@ -91,17 +91,17 @@ def _row_shape(row: Any) -> Hashable | None:
         return ((0,), "none")
     if not any(isinstance(x, list) for x in row):
         kinds = {_leaf(x) for x in row}
-        if len(kinds) != 1 or None in kinds:
+        kind = kinds.pop() if len(kinds) == 1 else None
+        if kind is None:
             return None
-        return ((len(row),), kinds.pop())
+        return ((len(row),), kind)
     first = _row_shape(row[0])
     if first is None:
         return None
     for item in row[1:]:
         if _row_shape(item) != first:
             return None
-    dims, leaf = first  # type: ignore[misc]
-    return ((len(row), *dims), leaf)
+    return ((len(row), *first[0]), first[1])
 
 
 def _params_key(params: dict[str, Any]) -> Hashable:
