@@ -8,13 +8,14 @@ assert on call counts and answers, never on timings.
 from __future__ import annotations
 
 import json
-import socket
 from collections.abc import Iterator
 from typing import Any
 
 import grpc
 import numpy as np
 import pytest
+from raw_http import fire as _fire
+from raw_http import http as _http
 from servers_support import BackgroundServer, serve_in_background
 
 from zeroserve.servers import InferOutput, InferRequest, InferResponse, Model, ServerHandle
@@ -74,51 +75,6 @@ def _model(server: tuple[BackgroundServer, ServerHandle], name: str) -> Recordin
     assert isinstance(model, RecordingModel)
     model.calls.clear()
     return model
-
-
-def _read_response(sock: socket.socket) -> tuple[int, dict[str, str], bytes]:
-    data = b""
-    while b"\r\n\r\n" not in data:
-        chunk = sock.recv(65536)
-        assert chunk, "connection closed before the response headers"
-        data += chunk
-    head, _, body = data.partition(b"\r\n\r\n")
-    lines = head.decode("latin-1").split("\r\n")
-    headers = {k.lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:])}
-    length = int(headers["content-length"])
-    while len(body) < length:
-        chunk = sock.recv(65536)
-        assert chunk, "connection closed inside the response body"
-        body += chunk
-    return int(lines[0].split()[1]), headers, body
-
-
-def _http(
-    port: int,
-    method: str,
-    path: str,
-    body: bytes = b"",
-    headers: dict[str, str] | None = None,
-) -> bytes:
-    lines = [f"{method} {path} HTTP/1.1", "host: 127.0.0.1", f"content-length: {len(body)}"]
-    lines += [f"{k}: {v}" for k, v in (headers or {}).items()]
-    return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
-
-
-def _fire(port: int, requests: list[bytes]) -> list[tuple[int, dict[str, str], bytes]]:
-    """Open a connection per request, warm each, then send every request at once."""
-    socks = [socket.create_connection(("127.0.0.1", port), timeout=60) for _ in requests]
-    try:
-        for sock in socks:
-            sock.sendall(_http(port, "GET", "/v2/health/live"))
-        for sock in socks:
-            assert _read_response(sock)[0] == 200
-        for sock, request in zip(socks, requests, strict=True):
-            sock.sendall(request)
-        return [_read_response(sock) for sock in socks]
-    finally:
-        for sock in socks:
-            sock.close()
 
 
 def _v1(port: int, model: str, i: int, rows: Any = None) -> bytes:
