@@ -202,11 +202,14 @@ def batcher_env(batcher: Batcher, config: ControllerConfig) -> list[dict[str, An
     """The batcher's settings as the model server's environment (``ZEROSERVE_BATCHER_*``)."""
     size = batcher.max_batch_size or config.batcher_max_batch_size
     latency = batcher.max_latency or config.batcher_max_latency_ms
-    return [
+    env = [
         {"name": "ZEROSERVE_BATCHER_ENABLED", "value": "true"},
         {"name": "ZEROSERVE_BATCHER_MAX_BATCH_SIZE", "value": str(size)},
         {"name": "ZEROSERVE_BATCHER_MAX_LATENCY_MS", "value": str(latency)},
     ]
+    if batcher.timeout:
+        env.append({"name": "ZEROSERVE_BATCHER_TIMEOUT_SECONDS", "value": str(batcher.timeout)})
+    return env
 
 
 def apply_logger(

@@ -459,7 +459,6 @@ IGNORED: list[tuple[str, Mutation, list[str]]] = [
             f"{P}.logger.storage",
             f"{P}.logger.batchSize",
             f"{P}.logger.metadataAnnotations",
-            f"{P}.batcher.timeout",
         ],
     ),
     (

@@ -357,8 +357,6 @@ def ignored_fields(isvc: InferenceService) -> list[str]:
             ):
                 if getattr(component.logger, field) is not None:
                     found.append(join_path(path, "logger", to_camel(field)))
-        if component.batcher is not None and component.batcher.timeout is not None:
-            found.append(join_path(path, "batcher.timeout"))
         if isinstance(component, PredictorSpec):
             for field in ("worker_spec", "storage_uris", "storage_container_name", "name"):
                 if getattr(component, field) is not None:
