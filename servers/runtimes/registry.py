@@ -88,6 +88,12 @@ _BUILTIN = (
         ("lgbserver",),
     ),
     RuntimeEntry(
+        "onnx",
+        "zeroserve.servers.runtimes.onnx:ONNXModel.from_options",
+        "ONNX graph run by onnxruntime (model.onnx; *.onnx)",
+        ("onnxruntime",),
+    ),
+    RuntimeEntry(
         "custom",
         "zeroserve.servers.runtimes.custom:build_custom_model",
         "your Model subclass (--model-class file.py:Class or pkg.mod:Class)",
