@@ -12,6 +12,7 @@ __all__ = ["build"]
 def build(folder: Path) -> Sample:
     """Train the booster, write ``model.bst`` into ``folder`` and predict a few rows in-process."""
     import lightgbm
+    import numpy as np
     from sklearn.datasets import load_iris
 
     X, y = load_iris(return_X_y=True)
@@ -20,7 +21,7 @@ def build(folder: Path) -> Sample:
     folder.mkdir(parents=True, exist_ok=True)
     booster.save_model(str(folder / "model.bst"))
     rows = X[::50].tolist()
-    expected = booster.predict(X[::50]).tolist()
+    expected = np.asarray(booster.predict(X[::50])).tolist()
     return Sample(
         model_format="lightgbm",
         model_dir=folder,
