@@ -9,12 +9,14 @@ returns. This module never imports a web framework or grpc; errors are raised as
 from __future__ import annotations
 
 import inspect
+import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from zeroserve import __version__
 from zeroserve.servers.batching import BatchConfig, Batcher, batch_key, join, split
 from zeroserve.servers.errors import InvalidInput, ModelNotFound, ModelNotReady
+from zeroserve.servers.metrics import InferenceStatistics
 from zeroserve.servers.model import Model, maybe_await
 from zeroserve.servers.repository import ModelRepository
 from zeroserve.servers.types import InferRequest
@@ -60,7 +62,7 @@ class InputSpec:
 class _Hooks:
     """A model's hooks, resolved once: whether each takes ``response_headers``; its batcher."""
 
-    __slots__ = ("batcher", "inputs", "post_rh", "predict_rh")
+    __slots__ = ("batch_config", "batcher", "inputs", "post_rh", "predict_rh", "stats")
 
     def __init__(self, model: Model) -> None:
         self.predict_rh = _takes(model.predict, "response_headers")
@@ -71,6 +73,8 @@ class _Hooks:
             specs.append(InputSpec(item["name"], item.get("datatype"), list(shape) if shape else None))
         self.inputs = specs
         self.batcher: Batcher | None = None
+        self.batch_config: BatchConfig | None = None
+        self.stats = InferenceStatistics()
 
 
 def batch_config_of(model: Model, default: BatchConfig | None) -> BatchConfig | None:
@@ -195,6 +199,62 @@ class DataPlane:
         meta["outputs"] = list(await maybe_await(model.get_output_types()) or [])
         return meta
 
+    async def model_config(self, name: str, version: str | None = None) -> dict[str, Any]:
+        """The model's configuration as Triton answers ``GET /v2/models/<m>/config`` (tritonclient's
+        ``get_model_config``): tensors from the declared inputs/outputs, batching from the batcher.
+
+        With batching on, ``max_batch_size`` is the batcher's and ``dims`` leave out the first
+        (batch) dimension, as in Triton; ``dynamic_batching`` carries the batcher's delay.
+        """
+        model, hooks = self.model_hooks(name, version)
+        batching = hooks.batch_config
+        max_batch = batching.max_batch_size if batching is not None else 0
+
+        def tensor(item: Mapping[str, Any], kind: str) -> dict[str, Any]:
+            shape = [int(d) for d in item.get("shape") or []]
+            dims = shape[1:] if max_batch and shape else shape
+            datatype = str(item.get("datatype") or "")
+            entry: dict[str, Any] = {
+                "name": item["name"],
+                "data_type": "TYPE_" + ("STRING" if datatype == "BYTES" else datatype or "INVALID"),
+            }
+            if kind == "input":
+                entry.update(format="FORMAT_NONE", dims=dims, is_shape_tensor=False)
+                entry.update(allow_ragged_batch=False, optional=False)
+            else:
+                entry.update(dims=dims, label_filename="", is_shape_tensor=False)
+            return entry
+
+        config: dict[str, Any] = {
+            "name": model.name,
+            "platform": getattr(model, "platform", "") or "",
+            "backend": getattr(model, "runtime", "") or "python",
+            "version_policy": {"latest": {"num_versions": 1}},
+            "max_batch_size": max_batch,
+            "input": [tensor(t, "input") for t in await maybe_await(model.get_input_types()) or []],
+            "output": [tensor(t, "output") for t in await maybe_await(model.get_output_types()) or []],
+            "default_model_filename": "",
+            "parameters": {},
+        }
+        if batching is not None:
+            config["dynamic_batching"] = {
+                "preferred_batch_size": [batching.max_batch_size],
+                "max_queue_delay_microseconds": int(batching.max_latency_ms * 1000),
+                "preserve_ordering": True,
+            }
+        return config
+
+    def model_statistics(self, name: str | None = None, version: str | None = None) -> dict[str, Any]:
+        """Inference statistics as Triton answers ``GET /v2/models[/<m>]/stats`` (tritonclient's
+        ``get_inference_statistics``): every served model when ``name`` is empty."""
+        models = [self.get_model(name, version)] if name else list(self.repository.get_models())
+        stats = []
+        for model in models:
+            _, hooks = self.model_hooks(model.name)
+            own = getattr(model, "version", None)
+            stats.append(hooks.stats.to_json(model.name, "" if own is None else str(own)))
+        return {"model_stats": stats}
+
     # -- inference -------------------------------------------------------------------------------
 
     def _ready_model(self, name: str, version: str | None) -> tuple[Model, _Hooks]:
@@ -212,22 +272,33 @@ class DataPlane:
         hooks = _Hooks(model)
         config = batch_config_of(model, self.batching)
         if config is not None:
-            observe = None
-            if self._observe_batch is not None:
-                report, name = self._observe_batch, model.name
+            report, name, queue = self._observe_batch, model.name, hooks.stats.queue
 
-                def observe(rows: int, waits: Sequence[float]) -> None:
+            def observe(rows: int, waits: Sequence[float]) -> None:
+                for wait in waits:
+                    queue.add(int(wait * 1e9))
+                if report is not None:
                     report(name, rows, waits)
 
             async def execute(
                 payloads: Sequence[Any], counts: Sequence[int], headers: Headers
             ) -> tuple[list[Any], dict[str, str]]:
                 response_headers: dict[str, str] = {}
-                result = await self._pipeline(model, hooks, join(payloads), headers, response_headers)
+                joined = join(payloads)
+                result = await self._pipeline(model, hooks, joined, headers, response_headers, sum(counts))
                 return split(result, payloads, counts), response_headers
 
             hooks.batcher = Batcher(config, execute, observe)
+            hooks.batch_config = config
         return hooks
+
+    def model_hooks(self, name: str, version: str | None = None) -> tuple[Model, _Hooks]:
+        """The served model ``name`` with its resolved hooks (batching settings, statistics)."""
+        model = self.get_model(name, version)
+        hooks = self._hooks.get(model.name)
+        if hooks is None:
+            hooks = self._hooks[model.name] = self._resolve_hooks(model)
+        return model, hooks
 
     async def infer(
         self,
@@ -257,33 +328,49 @@ class DataPlane:
         :mod:`zeroserve.servers.batching`) and this returns the caller's own part of the answer.
         """
         model, hooks = self._ready_model(model_name, version)
-        if hooks.inputs and isinstance(payload, InferRequest):
-            self._check_inputs(model_name, hooks.inputs, payload)
-        if hooks.batcher is not None:
-            keyed = batch_key(payload)
+        started = time.perf_counter_ns()
+        try:
+            if hooks.inputs and isinstance(payload, InferRequest):
+                self._check_inputs(model_name, hooks.inputs, payload)
+            keyed = batch_key(payload) if hooks.batcher is not None else None
             if keyed is not None:
-                return await hooks.batcher.submit(keyed[0], payload, keyed[1], headers, response_headers)
-        return await self._pipeline(model, hooks, payload, headers, response_headers)
+                result = await hooks.batcher.submit(keyed[0], payload, keyed[1], headers, response_headers)  # type: ignore[union-attr]
+            else:
+                result = await self._pipeline(model, hooks, payload, headers, response_headers, 1)
+        except Exception:
+            hooks.stats.record_request(False, time.perf_counter_ns() - started, int(time.time() * 1000))
+            raise
+        hooks.stats.record_request(True, time.perf_counter_ns() - started, int(time.time() * 1000))
+        return result
 
     @staticmethod
     async def _pipeline(
-        model: Model, hooks: _Hooks, payload: Any, headers: Headers, response_headers: dict[str, str] | None
+        model: Model,
+        hooks: _Hooks,
+        payload: Any,
+        headers: Headers,
+        response_headers: dict[str, str] | None,
+        rows: int,
     ) -> Any:
+        t0 = time.perf_counter_ns()
         value = model.preprocess(payload, headers)
         if inspect.isawaitable(value):
             value = await value
+        t1 = time.perf_counter_ns()
         if hooks.predict_rh:
             value = model.predict(value, headers, response_headers=response_headers)  # type: ignore[call-arg]
         else:
             value = model.predict(value, headers)
         if inspect.isawaitable(value):
             value = await value
+        t2 = time.perf_counter_ns()
         if hooks.post_rh:
             value = model.postprocess(value, headers, response_headers=response_headers)  # type: ignore[call-arg]
         else:
             value = model.postprocess(value, headers)
         if inspect.isawaitable(value):
             value = await value
+        hooks.stats.record_execution(rows, t1 - t0, t2 - t1, time.perf_counter_ns() - t2)
         return value
 
     async def explain(self, model_name: str, payload: Any, headers: Headers) -> Any:

@@ -7,11 +7,12 @@ dictionary look-ups and two increments.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 
-__all__ = ["CONTENT_TYPE", "ServerMetrics"]
+__all__ = ["CONTENT_TYPE", "InferenceStatistics", "ServerMetrics"]
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 
@@ -101,3 +102,102 @@ class ServerMetrics:
     def render(self) -> bytes:
         """The registry in Prometheus text format."""
         return generate_latest(self.registry)
+
+
+class _Duration:
+    __slots__ = ("count", "ns")
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.ns = 0
+
+    def add(self, ns: int) -> None:
+        self.count += 1
+        self.ns += ns
+
+    def to_json(self) -> dict[str, int]:
+        return {"count": self.count, "ns": self.ns}
+
+
+class InferenceStatistics:
+    """One model's inference statistics, as Triton reports them (``/v2/models/<m>/stats``).
+
+    Requests are counted as ``success`` / ``fail`` with their whole duration, batcher waits as
+    ``queue``; each model execution (one ``predict``, batched or not) as ``execution_count``, its
+    rows as ``inference_count``, and ``preprocess`` / ``predict`` / ``postprocess`` as
+    ``compute_input`` / ``compute_infer`` / ``compute_output``, per batch size too.
+    """
+
+    __slots__ = (
+        "batches",
+        "compute_infer",
+        "compute_input",
+        "compute_output",
+        "execution_count",
+        "fail",
+        "inference_count",
+        "last_inference_ms",
+        "queue",
+        "success",
+    )
+
+    def __init__(self) -> None:
+        self.success = _Duration()
+        self.fail = _Duration()
+        self.queue = _Duration()
+        self.compute_input = _Duration()
+        self.compute_infer = _Duration()
+        self.compute_output = _Duration()
+        self.inference_count = 0
+        self.execution_count = 0
+        self.last_inference_ms = 0
+        self.batches: dict[int, tuple[_Duration, _Duration, _Duration]] = {}
+
+    def record_request(self, ok: bool, ns: int, now_ms: int) -> None:
+        """Count one answered request (``ok``: a success) that took ``ns`` nanoseconds."""
+        (self.success if ok else self.fail).add(ns)
+        self.last_inference_ms = now_ms
+
+    def record_execution(self, rows: int, input_ns: int, infer_ns: int, output_ns: int) -> None:
+        """Count one model execution over ``rows`` rows with its three phases' durations."""
+        self.execution_count += 1
+        self.inference_count += rows
+        self.compute_input.add(input_ns)
+        self.compute_infer.add(infer_ns)
+        self.compute_output.add(output_ns)
+        batch = self.batches.get(rows)
+        if batch is None:
+            batch = self.batches[rows] = (_Duration(), _Duration(), _Duration())
+        batch[0].add(input_ns)
+        batch[1].add(infer_ns)
+        batch[2].add(output_ns)
+
+    def to_json(self, name: str, version: str = "") -> dict[str, Any]:
+        """The model's entry of Triton's ``model_stats`` list."""
+        empty = {"count": 0, "ns": 0}
+        return {
+            "name": name,
+            "version": version,
+            "last_inference": self.last_inference_ms,
+            "inference_count": self.inference_count,
+            "execution_count": self.execution_count,
+            "inference_stats": {
+                "success": self.success.to_json(),
+                "fail": self.fail.to_json(),
+                "queue": self.queue.to_json(),
+                "compute_input": self.compute_input.to_json(),
+                "compute_infer": self.compute_infer.to_json(),
+                "compute_output": self.compute_output.to_json(),
+                "cache_hit": dict(empty),
+                "cache_miss": dict(empty),
+            },
+            "batch_stats": [
+                {
+                    "batch_size": size,
+                    "compute_input": phases[0].to_json(),
+                    "compute_infer": phases[1].to_json(),
+                    "compute_output": phases[2].to_json(),
+                }
+                for size, phases in sorted(self.batches.items())
+            ],
+        }
