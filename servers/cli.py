@@ -357,6 +357,10 @@ def main(argv: list[str]) -> int:
         0 after a clean shutdown, 1 when the model or the server fails to start (a busy port: one
         line naming it and the flag that changes it), 2 on bad arguments.
     """
+    if argv and argv[0] == "seldon":  # a Seldon component: MODULE[:CLASS] and Seldon's own flags
+        from zeroserve.servers.seldon.microservice import serve_main
+
+        return serve_main(argv[1:])
     try:
         command = parse_serve_args(argv)
     except UsageError as exc:

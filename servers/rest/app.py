@@ -9,6 +9,7 @@ generated) and, for inference routes, is counted in the metrics per model / prot
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 import uuid
@@ -42,10 +43,12 @@ from zeroserve.servers.errors import (
 from zeroserve.servers.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from zeroserve.servers.metrics import ServerMetrics
 from zeroserve.servers.predict_io import result_to_infer_response
-from zeroserve.servers.protocols import seldon, v1, v2_rest
+from zeroserve.servers.protocols import v1, v2_rest
 from zeroserve.servers.protocols.json_body import DEFAULT_MAX_DEPTH
 from zeroserve.servers.rest.deadlines import ReadDeadlines
 from zeroserve.servers.rest.routes import Route, match
+from zeroserve.servers.seldon.paths import ENDPOINTS as SELDON_ENDPOINTS
+from zeroserve.servers.seldon.rest import SeldonRest
 from zeroserve.servers.types import InferResponse
 
 __all__ = ["RequestLimits", "RestApp", "create_rest_app"]
@@ -145,8 +148,10 @@ class RestApp:
             "unload": self._unload,
             "repository_index": self._repository_index,
             "metrics": self._metrics,
-            "seldon_predict": self._seldon_predict,
         }
+        self._seldon_rest = SeldonRest(dataplane, self.limits.max_json_depth)
+        for op in set(SELDON_ENDPOINTS.values()):
+            self._handlers[f"seldon_{op}"] = functools.partial(self._seldon, op)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
@@ -179,7 +184,10 @@ class RestApp:
                         },
                     )
                 else:
-                    body = await self._read_body(receive, headers) if method == "POST" else b""
+                    if method == "POST":
+                        body = await self._read_body(receive, headers)
+                    else:  # a Seldon GET carries its request in the query (?json=...)
+                        body = scope.get("query_string", b"") if route.protocol == "seldon" else b""
                     reply = await self._handlers[route.action](route, body, headers)
             except ClientDisconnected:
                 return
@@ -381,15 +389,9 @@ class RestApp:
     async def _metrics(self, route: Route, body: bytes, headers: dict[str, str]) -> Reply:
         return Reply(200, self.metrics.render(), METRICS_CONTENT_TYPE.encode())
 
-    async def _seldon_predict(self, route: Route, body: bytes, headers: dict[str, str]) -> Reply:
-        model_name = seldon.pick_model(self.dataplane.model_names(), headers)
-        route_model = Route(route.action, model_name, None, route.protocol)
-        depth = self.limits.max_json_depth
-        payload, kind, names = await self._decode(
-            "Seldon request", body, lambda: seldon.decode_request(body, depth)
-        )
-        result = await self.dataplane.infer(route_model.model, payload, headers)
-        return Reply(200, seldon.encode_response(result, kind, names))
+    async def _seldon(self, op: str, route: Route, body: bytes, headers: dict[str, str]) -> Reply:
+        status, data, content_type = await self._seldon_rest.handle(op, body, headers)
+        return Reply(status, data, content_type)
 
 
 def _extra(response_headers: dict[str, str]) -> list[tuple[bytes, bytes]] | None:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+from zeroserve.servers.seldon.paths import ENDPOINTS as SELDON_ENDPOINTS
+
 __all__ = ["Route", "match"]
 
 
@@ -36,8 +38,9 @@ _FIXED: dict[tuple[str, str], Route] = {
     ("GET", "/v2/models"): Route("list_models_v2"),
     ("GET", "/metrics"): Route("metrics"),
     ("POST", "/v2/repository/index"): Route("repository_index"),
-    ("POST", "/api/v1.0/predictions"): Route("seldon_predict", protocol="seldon"),
 }
+# Seldon's wrapper paths: action ``seldon_<operation>`` (``seldon_predict`` for predictions).
+_FIXED.update({key: Route(f"seldon_{op}", protocol="seldon") for key, op in SELDON_ENDPOINTS.items()})
 
 _KNOWN_PATHS = {path for _, path in _FIXED}
 

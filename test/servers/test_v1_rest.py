@@ -119,5 +119,5 @@ def test_seldon_predictions_route(http: httpx.Client) -> None:
     assert r.json() == {"data": {"names": [], "ndarray": [3.0, 7.0]}, "meta": {}}
     r = http.post("/api/v1.0/predictions", json=body)
     assert r.status_code == 400
-    assert "need a 'seldon-model' header when serving" in r.json()["error"]
+    assert "need a 'seldon-model' header when serving" in r.json()["status"]["info"]  # Seldon's error shape
     _good_predict(http)

@@ -1,0 +1,61 @@
+"""``SeldonModel``: a Seldon component served as one model of our data plane.
+
+The data plane loads it (the user's ``load()`` runs before the server is ready) and runs its
+``predict`` for ``/api/v1.0/predictions``; the other Seldon operations reach the component through
+:attr:`SeldonModel.component`. With persistence on, the user object is saved on a period and when
+the model stops.
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+from zeroserve.servers.model import Model
+from zeroserve.servers.seldon.component import SeldonComponent
+from zeroserve.servers.seldon.persistence import Persistence
+
+__all__ = ["SeldonCall", "SeldonModel"]
+
+
+class SeldonCall(NamedTuple):
+    """A Seldon operation handed through the data plane."""
+
+    op: str
+    """``predict``, ``route``, ``aggregate``, ... (see ``component.OPERATIONS``)."""
+    message: Any
+    """The request in JSON form."""
+    native: Any = None
+    """The request as the transport got it (a protobuf message on gRPC), for raw hooks."""
+    transport: str = "rest"
+
+
+class SeldonModel(Model):
+    """Serves a :class:`SeldonComponent`.
+
+    Args:
+        name: the model's name on the wire.
+        component: the user's object behind Seldon's operations.
+        persistence: saves the user object when given.
+    """
+
+    def __init__(self, name: str, component: SeldonComponent, persistence: Persistence | None = None) -> None:
+        super().__init__(name)
+        self.component = component
+        self.persistence = persistence
+
+    def load(self) -> bool:
+        self.component.load()
+        if self.persistence is not None:
+            self.persistence.start(self.component.user)
+        self.ready = True
+        return True
+
+    def predict(self, payload: Any, headers: Any = None) -> Any:
+        """Run a :class:`SeldonCall` (a bare message is a ``predict``)."""
+        if not isinstance(payload, SeldonCall):
+            payload = SeldonCall("predict", payload)
+        return self.component.call(payload.op, payload.message, payload.native, payload.transport)
+
+    def stop(self) -> None:
+        if self.persistence is not None:
+            self.persistence.stop(self.component.user)
