@@ -94,6 +94,12 @@ _BUILTIN = (
         ("onnxruntime",),
     ),
     RuntimeEntry(
+        "triton",
+        "zeroserve.servers.runtimes.triton:build_triton",
+        "Triton model repository (<model>/config.pbtxt; onnxruntime, pytorch_libtorch, python)",
+        ("tritonserver",),
+    ),
+    RuntimeEntry(
         "custom",
         "zeroserve.servers.runtimes.custom:build_custom_model",
         "your Model subclass (--model-class file.py:Class or pkg.mod:Class)",
