@@ -265,6 +265,9 @@ async def start_grpc_server(
     handlers = method_handlers(servicer)
     server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(_SERVICE, handlers),))
     server.add_registered_method_handlers(_SERVICE, handlers)
+    from zeroserve.servers.seldon.grpc_services import seldon_handlers  # Seldon's prediction.proto
+
+    server.add_generic_rpc_handlers(seldon_handlers(dataplane))
     address = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
     try:
         bound = server.add_insecure_port(address)

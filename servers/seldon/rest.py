@@ -18,33 +18,19 @@ import urllib.parse
 from collections.abc import Mapping
 from typing import Any
 
-import numpy as np
 import orjson
 
 from zeroserve.servers.dataplane import DataPlane
 from zeroserve.servers.errors import InvalidInput
 from zeroserve.servers.protocols.json_body import DEFAULT_MAX_DEPTH, loads
-from zeroserve.servers.seldon import payload
 from zeroserve.servers.seldon.errors import SeldonError, from_exception
-from zeroserve.servers.seldon.metadata import metadata_or_error
-from zeroserve.servers.seldon.model import SeldonCall, SeldonModel
 from zeroserve.servers.seldon.openapi import openapi_document
-from zeroserve.servers.types import InferResponse
+from zeroserve.servers.seldon.service import SeldonService
 
-__all__ = ["SeldonRest", "parse_request", "pick_model"]
+__all__ = ["SeldonRest", "parse_request"]
 
 _JSON = b"application/json"
 _TEXT = b"text/plain; charset=utf-8"
-
-
-def pick_model(names: list[str], headers: Mapping[str, str]) -> str:
-    """The model a Seldon request is for: the ``seldon-model`` header, else the only model served."""
-    wanted = headers.get("seldon-model")
-    if wanted:
-        return wanted
-    if len(names) != 1:
-        raise SeldonError(f"Seldon requests need a 'seldon-model' header when serving {len(names)} models")
-    return names[0]
 
 
 def parse_request(body: bytes, headers: Mapping[str, str], max_depth: int = DEFAULT_MAX_DEPTH) -> Any:
@@ -84,7 +70,7 @@ class SeldonRest:
     """
 
     def __init__(self, dataplane: DataPlane, max_json_depth: int = DEFAULT_MAX_DEPTH) -> None:
-        self.dataplane = dataplane
+        self.service = SeldonService(dataplane)
         self.max_json_depth = max_json_depth
 
     async def handle(self, op: str, body: bytes, headers: Mapping[str, str]) -> tuple[int, bytes, bytes]:
@@ -109,62 +95,14 @@ class SeldonRest:
             return 200, b"pong", _TEXT
         if op == "openapi":
             return 200, orjson.dumps(openapi_document()), _JSON
-        name = pick_model(self.dataplane.model_names(), headers)
-        model = self.dataplane.get_model(name)
         if op == "metadata":
-            if isinstance(model, SeldonModel):
-                return 200, orjson.dumps(metadata_or_error(model.component)), _JSON
-            return 200, orjson.dumps(_prepackaged_metadata(await self.dataplane.model_metadata(name))), _JSON
-        if op == "health_status":
-            if not isinstance(model, SeldonModel):
-                ready = await self.dataplane.model_ready(name)
-                return (
-                    (200 if ready else 503),
-                    orjson.dumps({"status": {"status": "SUCCESS" if ready else "FAILURE"}}),
-                    _JSON,
-                )
-            return (
-                200,
-                _dump(await self.dataplane.infer(name, SeldonCall("health_status", {}), dict(headers))),
-                _JSON,
-            )
-        request = parse_request(body, headers, self.max_json_depth)
-        if isinstance(model, SeldonModel):
-            result = await self.dataplane.infer(name, SeldonCall(op, request), dict(headers))
-            return 200, _dump(result), _JSON
-        if op == "predict":
-            return 200, orjson.dumps(await self._prepackaged_predict(name, request, headers)), _JSON
-        if op == "send_feedback":
-            payload.require_message(request.get("request") or {} if isinstance(request, dict) else request)
-            return 200, orjson.dumps({"data": {"names": [], "ndarray": []}, "meta": {}}), _JSON
-        raise SeldonError(
-            f"model {name!r} is not a Seldon component: it answers predictions and feedback only", 404
-        )
-
-    async def _prepackaged_predict(
-        self, name: str, request: Any, headers: Mapping[str, str]
-    ) -> dict[str, Any]:
-        msg = payload.require_message(request)
-        features = payload.features_of(msg)
-        if "jsonData" in msg:
-            v1: dict[str, Any] = {"instances": [features]}
-        elif isinstance(features, np.ndarray):
-            v1 = {"instances": features.tolist()}
-        else:
-            raise SeldonError(
-                f"model {name!r} is a prepackaged server: send "
-                '"data" (ndarray, tensor or tftensor) or "jsonData"'
-            )
-        result = await self.dataplane.infer(name, v1, dict(headers))
-        if isinstance(result, InferResponse):
-            predictions: Any = result.outputs[0].as_numpy() if result.outputs else []
-        elif isinstance(result, dict):
-            predictions = result.get("predictions", result)
-        else:
-            predictions = result
-        out = payload.encode_data(predictions, msg, None)
-        out["meta"] = payload.response_meta(msg)
-        return out
+            return 200, orjson.dumps(await self.service.metadata(headers)), _JSON
+        request = {} if op == "health_status" else parse_request(body, headers, self.max_json_depth)
+        result = await self.service.run(op, request, headers)
+        status = 200
+        if op == "health_status" and isinstance(result, dict):
+            status = (result.get("status") or {}).get("code", 200)
+        return status, _dump(result), _JSON
 
 
 def _dump(result: Any) -> bytes:
@@ -177,13 +115,3 @@ def _dump(result: Any) -> bytes:
     raise SeldonError(
         "the component's raw method must return a SeldonMessage (a dict)", 500, "MICROSERVICE_INTERNAL_ERROR"
     )
-
-
-def _prepackaged_metadata(v2: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "name": v2.get("name", ""),
-        "versions": list(v2.get("versions") or []),
-        "platform": v2.get("platform", ""),
-        "inputs": [dict(t) for t in v2.get("inputs") or []],
-        "outputs": [dict(t) for t in v2.get("outputs") or []],
-    }
