@@ -202,3 +202,49 @@ def metadata_to_grpc(meta: dict[str, Any]) -> Any:
         for item in meta.get(key, []):
             target.add(name=item["name"], datatype=item.get("datatype", ""), shape=item.get("shape", []))
     return msg
+
+
+def config_to_grpc(config: dict[str, Any]) -> Any:
+    """A Triton-style model configuration dict (``DataPlane.model_config``) as a ``ModelConfigResponse``."""
+    msg = pb.ModelConfig(
+        name=config["name"],
+        platform=config.get("platform", ""),
+        backend=config.get("backend", ""),
+        max_batch_size=config.get("max_batch_size", 0),
+    )
+    for key, target in (("input", msg.input), ("output", msg.output)):
+        for item in config.get(key, []):
+            target.add(name=item["name"], data_type=pb.DataType.Value(item["data_type"]), dims=item["dims"])
+    batching = config.get("dynamic_batching")
+    if batching is not None:
+        msg.dynamic_batching.CopyFrom(
+            pb.ModelDynamicBatching(
+                preferred_batch_size=batching["preferred_batch_size"],
+                max_queue_delay_microseconds=batching["max_queue_delay_microseconds"],
+                preserve_ordering=batching["preserve_ordering"],
+            )
+        )
+    return pb.ModelConfigResponse(config=msg)
+
+
+def statistics_to_grpc(stats: dict[str, Any]) -> Any:
+    """Triton-style statistics (``DataPlane.model_statistics``) as a ``ModelStatisticsResponse``."""
+    msg = pb.ModelStatisticsResponse()
+    for item in stats["model_stats"]:
+        entry = msg.model_stats.add(
+            name=item["name"],
+            version=item["version"],
+            last_inference=item["last_inference"],
+            inference_count=item["inference_count"],
+            execution_count=item["execution_count"],
+        )
+        for phase, duration in item["inference_stats"].items():
+            getattr(entry.inference_stats, phase).CopyFrom(pb.StatisticDuration(**duration))
+        for batch in item["batch_stats"]:
+            entry.batch_stats.add(
+                batch_size=batch["batch_size"],
+                compute_input=pb.StatisticDuration(**batch["compute_input"]),
+                compute_infer=pb.StatisticDuration(**batch["compute_infer"]),
+                compute_output=pb.StatisticDuration(**batch["compute_output"]),
+            )
+    return msg

@@ -49,6 +49,8 @@ _METHODS: dict[str, tuple[Any, Any]] = {
     "ModelInfer": (pb.ModelInferRequest, pb.ModelInferResponse),
     "RepositoryModelLoad": (pb.RepositoryModelLoadRequest, pb.RepositoryModelLoadResponse),
     "RepositoryModelUnload": (pb.RepositoryModelUnloadRequest, pb.RepositoryModelUnloadResponse),
+    "ModelConfig": (pb.ModelConfigRequest, pb.ModelConfigResponse),
+    "ModelStatistics": (pb.ModelStatisticsRequest, pb.ModelStatisticsResponse),
 }
 
 
@@ -175,6 +177,22 @@ class InferenceServicer(pb_grpc.GRPCInferenceServiceServicer):
             await self._abort(context, exc, "ModelMetadata")
             raise
         return convert.metadata_to_grpc(meta)
+
+    async def ModelConfig(self, request: Any, context: Any) -> Any:
+        try:
+            config = await self.dataplane.model_config(request.name, request.version or None)
+        except Exception as exc:
+            await self._abort(context, exc, "ModelConfig")
+            raise
+        return convert.config_to_grpc(config)
+
+    async def ModelStatistics(self, request: Any, context: Any) -> Any:
+        try:
+            stats = self.dataplane.model_statistics(request.name or None, request.version or None)
+        except Exception as exc:
+            await self._abort(context, exc, "ModelStatistics")
+            raise
+        return convert.statistics_to_grpc(stats)
 
     async def ModelInfer(self, request: Any, context: Any) -> Any:
         started = time.perf_counter()

@@ -144,6 +144,8 @@ class RestApp:
             "model_metadata": self._model_metadata,
             "model_ready": self._model_ready,
             "infer_v2": self._infer_v2,
+            "model_config": self._model_config,
+            "model_stats": self._model_stats,
             "load": self._load,
             "unload": self._unload,
             "repository_index": self._repository_index,
@@ -338,6 +340,12 @@ class RestApp:
         if not await self.dataplane.model_ready(route.model, route.version):
             raise ModelNotReady(route.model)
         return _json(200, {"name": route.model, "ready": True})
+
+    async def _model_config(self, route: Route, body: bytes, headers: dict[str, str]) -> Reply:
+        return _json(200, await self.dataplane.model_config(route.model, route.version))
+
+    async def _model_stats(self, route: Route, body: bytes, headers: dict[str, str]) -> Reply:
+        return _json(200, self.dataplane.model_statistics(route.model, route.version))
 
     async def _infer_v2(self, route: Route, body: bytes, headers: dict[str, str]) -> Reply:
         header_length = headers.get(v2_rest.HEADER_LENGTH)

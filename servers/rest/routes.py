@@ -36,6 +36,7 @@ _FIXED: dict[tuple[str, str], Route] = {
     ("GET", "/v2/health/live"): Route("live_v2"),
     ("GET", "/v2/health/ready"): Route("ready_v2"),
     ("GET", "/v2/models"): Route("list_models_v2"),
+    ("GET", "/v2/models/stats"): Route("model_stats"),  # Triton's: every model's statistics
     ("GET", "/metrics"): Route("metrics"),
     ("POST", "/v2/repository/index"): Route("repository_index"),
 }
@@ -104,6 +105,8 @@ def _v2_model(method: str, rest: str) -> Route:
         action, allowed = "model_ready", "GET"
     elif tail == ["infer"]:
         action, allowed = "infer_v2", "POST"
+    elif tail == ["config"] or tail == ["stats"]:  # Triton's model configuration and statistics
+        action, allowed = f"model_{tail[0]}", "GET"
     else:
         return NOT_FOUND
     if method != allowed:
