@@ -100,6 +100,23 @@ _BUILTIN = (
         ("tritonserver",),
     ),
     RuntimeEntry(
+        "pmml",
+        "zeroserve.servers.runtimes.pmml:PMMLModel.from_options",
+        "PMML document, pure-Python reader (model.pmml; *.pmml)",
+        ("pmmlserver",),
+    ),
+    RuntimeEntry(
+        "art",
+        "zeroserve.servers.explainers.art:build_art",
+        "explainer: KServe's ART SquareAttack over the predictor (--predictor_host)",
+        ("artserver", "art-explainer"),
+    ),
+    RuntimeEntry(
+        "kernelshap",
+        "zeroserve.servers.explainers.kernelshap:build_kernelshap",
+        "explainer: Kernel SHAP values of tabular predictions (--predictor_host)",
+    ),
+    RuntimeEntry(
         "custom",
         "zeroserve.servers.runtimes.custom:build_custom_model",
         "your Model subclass (--model-class file.py:Class or pkg.mod:Class)",
