@@ -1,0 +1,1 @@
+"""``kserve.constants``: KServe's constants module (``kserve.constants.constants``)."""

@@ -1,0 +1,303 @@
+"""KServe's custom model and custom transformer examples, run unchanged with the real KServe 0.21
+(``.venv-kserve``) and with zeroserve's ``kserve`` package, answer the same: V1, V2 REST and V2 gRPC
+(binary ``BYTES`` too), errors, CORS, the user's extra route and response headers. Ids and timings
+are left out of the comparison; so are ``null`` fields, which KServe writes and zeroserve omits (a
+JSON reader sees the same document).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import grpc
+import httpx
+import pytest
+from google.protobuf.json_format import MessageToDict
+from kserve_processes import KSERVE_PYTHON, SIDES, Server, python_of, start, wait_all
+
+from zeroserve.servers.grpc.generated import grpc_predict_v2_pb2 as pb
+from zeroserve.servers.grpc.generated import grpc_predict_v2_pb2_grpc as pb_grpc
+from zeroserve.servers.tensors import raw_to_numpy
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(not KSERVE_PYTHON.exists(), reason="needs .venv-kserve (bash hack/clients/kserve.sh)"),
+]
+
+IMAGE = bytes(range(0, 160, 10))  # a 4x4 grey image, 16 bytes
+IMAGE_B64 = base64.b64encode(IMAGE).decode()
+OTHER_B64 = base64.b64encode(bytes(range(255, 95, -10))).decode()
+PROTOCOLS = ("v1", "v2", "grpc-v2")
+JSON = {"content-type": "application/json"}
+
+
+@pytest.fixture(scope="module")
+def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[tuple[str, str], Server]]:
+    """Per side: the custom model, and the custom transformer in front of it once per predictor protocol."""
+    folder = tmp_path_factory.mktemp("kserve-examples")
+    started: dict[tuple[str, str], Server] = {}
+    try:
+        for side in SIDES:
+            started[side, "model"] = start(side, "custom_model.py", "model", folder)
+        for side in SIDES:
+            model = started[side, "model"]
+            for protocol in PROTOCOLS:
+                port = model.grpc_port if protocol == "grpc-v2" else model.http_port
+                started[side, protocol] = start(
+                    side,
+                    "custom_transformer.py",
+                    f"transformer-{protocol}",
+                    folder,
+                    "--predictor_host",
+                    f"127.0.0.1:{port}",
+                    "--predictor_protocol",
+                    protocol,
+                )
+        wait_all(list(started.values()))
+        yield started
+    finally:
+        for server in started.values():
+            server.stop()
+
+
+def _clean(doc: Any) -> Any:
+    """``doc`` without ids, ``null`` fields and an empty ``model_version``."""
+    if isinstance(doc, dict):
+        return {
+            k: _clean(v)
+            for k, v in doc.items()
+            if v is not None and k != "id" and (k, v) != ("model_version", "")
+        }
+    if isinstance(doc, list):
+        return [_clean(v) for v in doc]
+    return doc
+
+
+def _rest(
+    server: Server, method: str, path: str, body: Any = None, **headers: str
+) -> tuple[int, Any, httpx.Headers]:
+    content = json.dumps(body).encode() if body is not None else None
+    reply = httpx.request(method, server.url + path, content=content, headers={**JSON, **headers}, timeout=10)
+    try:
+        doc = _clean(reply.json())
+    except ValueError:
+        doc = reply.text
+    return reply.status_code, doc, reply.headers
+
+
+def _both(
+    servers: dict[tuple[str, str], Server],
+    role: str,
+    method: str,
+    path: str,
+    body: Any = None,
+    **headers: str,
+) -> Any:
+    """The answer of both sides, asserted equal; returns it."""
+    answers = {side: _rest(servers[side, role], method, path, body, **headers) for side in SIDES}
+    kserve, ours = answers["kserve"], answers["zeroserve"]
+    assert (ours[0], ours[1]) == (kserve[0], kserve[1]), f"{method} {path} on {role}: {answers}"
+    return kserve
+
+
+def _grpc_infer(server: Server, request: pb.ModelInferRequest) -> tuple[str, Any]:
+    with grpc.insecure_channel(server.grpc_target) as channel:
+        stub = pb_grpc.GRPCInferenceServiceStub(channel)
+        try:
+            reply = stub.ModelInfer(request, timeout=10)
+        except grpc.RpcError as exc:
+            return exc.code().name, exc.details()
+    return "OK", _clean(_decoded(reply))
+
+
+def _decoded(reply: pb.ModelInferResponse) -> dict[str, Any]:
+    """The response as a dict whose outputs carry their values as ``data``, however they were encoded.
+
+    KServe 0.21 encodes an output given as a list in typed ``contents`` and one given as an array in
+    ``raw_output_contents``; zeroserve always uses ``raw_output_contents`` (what tritonclient reads).
+    """
+    doc = MessageToDict(reply, preserving_proto_field_name=True)
+    raws = list(reply.raw_output_contents)
+    for index, out in enumerate(doc.get("outputs", [])):
+        contents = out.pop("contents", None)
+        if contents:
+            (values,) = contents.values()
+            out["data"] = [float(v) if out["datatype"].startswith("FP") else v for v in values]
+        elif index < len(raws):
+            shape = [int(d) for d in out["shape"]]
+            array = raw_to_numpy(raws[index], out["datatype"], shape, out["name"])
+            out["data"] = array.ravel().tolist()
+    doc.pop("raw_output_contents", None)
+    return doc
+
+
+def _grpc_both(servers: dict[tuple[str, str], Server], role: str, request: pb.ModelInferRequest) -> Any:
+    answers = {side: _grpc_infer(servers[side, role], request) for side in SIDES}
+    assert answers["zeroserve"] == answers["kserve"], f"gRPC on {role}: {answers}"
+    return answers["kserve"]
+
+
+def _bytes_request(model: str, raw: bool, value: bytes = IMAGE) -> pb.ModelInferRequest:
+    tensor = pb.ModelInferRequest.InferInputTensor(name="image", datatype="BYTES", shape=[1])
+    if raw:
+        request = pb.ModelInferRequest(model_name=model, inputs=[tensor])
+        request.raw_input_contents.append(len(value).to_bytes(4, "little") + value)
+        return request
+    tensor.contents.bytes_contents.append(value)
+    return pb.ModelInferRequest(model_name=model, inputs=[tensor])
+
+
+TOP5 = [150.0, 150.0, 85.0, 75.0, 75.0]
+
+
+def test_custom_model_v1_and_v2_rest(servers: dict[tuple[str, str], Server]) -> None:
+    status, doc, _ = _both(
+        servers, "model", "POST", "/v1/models/m:predict", {"instances": [{"image": {"b64": IMAGE_B64}}]}
+    )
+    assert (status, doc) == (200, {"predictions": TOP5})
+    v2 = {"inputs": [{"name": "image", "shape": [1], "datatype": "BYTES", "data": [IMAGE_B64]}]}
+    status, doc, _ = _both(servers, "model", "POST", "/v2/models/m/infer", v2)
+    assert status == 200
+    assert doc == {
+        "model_name": "m",
+        "outputs": [{"name": "output-0", "shape": [1, 5], "datatype": "FP32", "data": TOP5}],
+    }
+    fp32 = {"inputs": [{"name": "x", "shape": [1, 16], "datatype": "FP32", "data": [v / 2 for v in IMAGE]}]}
+    assert _both(servers, "model", "POST", "/v2/models/m/infer", fp32)[1] == doc
+    # response headers of the model, CORS of the user's middleware
+    for side in SIDES:
+        _, _, headers = _rest(
+            servers[side, "model"],
+            "POST",
+            "/v1/models/m:predict",
+            {"instances": [{"image": {"b64": OTHER_B64}}]},
+            origin="http://ui.example",
+        )
+        assert float(headers["prediction-time-latency"]) >= 0, side
+        assert headers["access-control-allow-origin"] == "http://ui.example", side
+        assert headers["access-control-allow-credentials"] == "true", side
+
+
+def test_custom_model_v2_grpc_binary_bytes(servers: dict[tuple[str, str], Server]) -> None:
+    typed = _grpc_both(servers, "model", _bytes_request("m", raw=False))
+    code, doc = typed
+    assert code == "OK" and doc["model_name"] == "m"
+    assert doc["outputs"] == [{"name": "output-0", "datatype": "FP32", "shape": ["1", "5"], "data": TOP5}]
+    # The same image in raw_input_contents: KServe 0.21's InferInput.data is empty there, so its own
+    # example fails (IndexError -> INTERNAL); zeroserve's data holds the decoded bytes and answers.
+    assert _grpc_infer(servers["zeroserve", "model"], _bytes_request("m", raw=True)) == typed
+    assert _grpc_infer(servers["kserve", "model"], _bytes_request("m", raw=True))[0] == "INTERNAL"
+
+
+def test_custom_model_errors_match(servers: dict[tuple[str, str], Server]) -> None:
+    assert _both(servers, "model", "POST", "/v1/models/m:predict", {"instances": [{"x": 1}]})[:2] == (
+        400,
+        {"error": "invalid payload"},
+    )
+    status, doc, _ = _both(
+        servers, "model", "POST", "/v1/models/m:predict", {"instances": [{"image": {"b64": "AAAA"}}]}
+    )
+    assert status == 400 and "got 3" in doc["error"]
+    assert _both(servers, "model", "POST", "/v1/models/nope:predict", {"instances": [1]})[0] == 404
+    code, details = _grpc_both(servers, "model", _bytes_request("m", raw=False, value=b"abc"))
+    assert code == "INVALID_ARGUMENT" and "got 3" in details
+    assert _grpc_both(servers, "model", _bytes_request("nope", raw=False))[0] == "NOT_FOUND"
+
+
+def test_user_routes_preflight_and_health(servers: dict[tuple[str, str], Server]) -> None:
+    assert _both(servers, "model", "GET", "/custom/info")[:2] == (200, {"model": "m", "top_k": 5})
+    preflight = {"origin": "http://ui.example", "access-control-request-method": "POST"}
+    answers = {
+        side: _rest(servers[side, "model"], "OPTIONS", "/v2/models/m/infer", **preflight) for side in SIDES
+    }
+    assert answers["zeroserve"][0] == answers["kserve"][0] == 200
+    for name in ("access-control-allow-origin", "access-control-allow-methods", "access-control-max-age"):
+        assert answers["zeroserve"][2][name] == answers["kserve"][2][name], name
+    assert _both(servers, "model", "GET", "/")[:2] == (200, {"status": "alive"})
+    assert _both(servers, "model", "GET", "/v1/models/m")[:2] == (200, {"name": "m", "ready": True})
+    assert _both(servers, "model", "GET", "/v2/health/live")[:2] == (200, {"live": True})
+    assert _both(servers, "model", "GET", "/v2/models/m/ready")[:2] == (200, {"name": "m", "ready": True})
+
+
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+def test_custom_transformer(servers: dict[tuple[str, str], Server], protocol: str) -> None:
+    v1 = {"instances": [{"image": {"b64": IMAGE_B64}}]}
+    status, doc, _ = _both(servers, protocol, "POST", "/v1/models/m:predict", v1)
+    assert status == 200
+    assert doc == {"predictions": TOP5 if protocol == "v1" else [TOP5]}
+    if protocol == "v1":
+        return  # the example answers V2 requests with a V1 dict in front of a V1 predictor (KServe: 500)
+    v2 = {"inputs": [{"name": "image", "shape": [1], "datatype": "BYTES", "data": [IMAGE_B64]}]}
+    status, doc, _ = _both(servers, protocol, "POST", "/v2/models/m/infer", v2)
+    assert status == 200 and doc["outputs"][0]["data"] == TOP5
+    tensor = pb.ModelInferRequest.InferInputTensor(name="image", datatype="BYTES", shape=[1])
+    tensor.contents.bytes_contents.append(IMAGE_B64.encode())
+    code, reply = _grpc_both(servers, protocol, pb.ModelInferRequest(model_name="m", inputs=[tensor]))
+    assert code == "OK" and reply["outputs"] == [
+        {"name": "output-0", "datatype": "FP32", "shape": ["1", "5"], "data": TOP5}
+    ]
+
+
+CLIENT_SCRIPT = r"""
+import asyncio, base64, json, sys
+from kserve import InferenceGRPCClient, InferenceRESTClient, InferInput, InferRequest, RESTConfig
+
+def clean(doc):
+    if isinstance(doc, tuple):  # InferResponse.to_rest() -> (document, binary part)
+        return clean(doc[0])
+    if isinstance(doc, dict):
+        return {k: clean(v) for k, v in doc.items() if v is not None and k != "id"}
+    if isinstance(doc, list):
+        return [clean(v) for v in doc]
+    return doc
+
+async def main(http, grpc_target, image_b64):
+    out = {}
+    for protocol in ("v1", "v2"):
+        client = InferenceRESTClient(RESTConfig(protocol=protocol))
+        base = "http://" + http
+        out[protocol + " live"] = await client.is_server_live(base)
+        out[protocol + " model ready"] = await client.is_model_ready(base, "m")
+        if protocol == "v1":
+            res = await client.infer(base, {"instances": [{"image": {"b64": image_b64}}]}, model_name="m")
+            out["v1 infer"] = clean(res)
+        else:
+            inp = InferInput("image", [1], "BYTES", [image_b64])
+            res = await client.infer(base, InferRequest("m", [inp]), model_name="m")
+            out["v2 infer"] = clean(res.to_rest())
+        await client.close()
+    client = InferenceGRPCClient(grpc_target)
+    inp = InferInput("image", [1], "BYTES", [base64.b64decode(image_b64)])
+    res = await client.infer(InferRequest("m", [inp]))
+    out["grpc infer"] = clean(res.to_rest())
+    out["grpc live"] = await client.is_server_live()
+    out["grpc ready"] = await client.is_model_ready("m")
+    await client.close()
+    print(json.dumps(out, sort_keys=True))
+
+asyncio.run(main(*sys.argv[1:]))
+"""
+
+
+def test_real_kserve_clients_answer_the_same(servers: dict[tuple[str, str], Server], tmp_path: Path) -> None:
+    script = tmp_path / "clients.py"
+    script.write_text(CLIENT_SCRIPT)
+    answers = {}
+    for side in SIDES:
+        model = servers[side, "model"]
+        done = subprocess.run(
+            [python_of("kserve"), str(script), f"127.0.0.1:{model.http_port}", model.grpc_target, IMAGE_B64],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert done.returncode == 0, done.stderr[-3000:]
+        answers[side] = json.loads(done.stdout.strip().splitlines()[-1])
+    assert answers["zeroserve"] == answers["kserve"]
+    assert answers["zeroserve"]["v1 infer"] == {"predictions": TOP5}
+    assert answers["zeroserve"]["grpc infer"]["outputs"][0]["data"] == TOP5
