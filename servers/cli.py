@@ -35,6 +35,10 @@ _IGNORED_KSERVE_FLAGS = (
     "--access_log_format",
     "--max_asyncio_workers",
     "--enable_predictor_health_check",
+    "--start",  # TorchServe's
+    "--ts-config",  # TorchServe's (we read <model folder>/config/config.properties)
+    "--allow-grpc",  # Triton's
+    "--allow-http",  # Triton's
 )
 
 
@@ -87,6 +91,15 @@ def build_parser(runtime_names: list[str] | None = None) -> argparse.ArgumentPar
     _flag(rt, "device", help="pytorch: cpu, cuda or cuda:N")
     _flag(rt, "input-dtype", help="pytorch: dtype of V1 instances (default float32)")
     _flag(rt, "num-threads", help="pytorch: intra-op CPU threads")
+    _flag(rt, "adversary-type", help="art: the attack (SquareAttack)")
+    _flag(rt, "nb-classes", help="art: how many classes the predictor tells apart")
+    _flag(rt, "max-iter", help="art: the attack's iterations")
+    _flag(rt, "nsamples", help="kernelshap: the most coalitions evaluated per row")
+    _flag(
+        rt,
+        "model-store",
+        help="TorchServe's / Triton's --model-store (torchserve: its parent folder is the model folder)",
+    )
     _flag(rt, "model-class", help="custom: path/to/file.py:Class or package.module:Class")
     _flag(rt, "model-params", help="custom: JSON object of keyword arguments for the class")
     _flag(
@@ -232,6 +245,10 @@ def _runtime_options(args: argparse.Namespace) -> dict[str, Any]:
         "num_threads",
         "model_class",
         "model_params",
+        "adversary_type",
+        "nb_classes",
+        "max_iter",
+        "nsamples",
     ):
         value = getattr(args, name)
         if value is not None:
@@ -242,6 +259,13 @@ def _runtime_options(args: argparse.Namespace) -> dict[str, Any]:
             raise UsageError(f"--runtime-option {item!r} is not KEY=VALUE")
         options[key.strip().replace("-", "_")] = value
     return options
+
+
+def _model_store_dir(runtime: str, model_store: str | None) -> str | None:
+    """The model folder a TorchServe / Triton image's ``--model-store`` names (KServe's runtime args)."""
+    if not model_store:
+        return None
+    return str(Path(model_store).parent) if runtime == "torchserve" else model_store
 
 
 def _predictor_config(args: argparse.Namespace) -> Any:
@@ -337,7 +361,7 @@ def parse_serve_args(argv: list[str], registry: RuntimeRegistry | None = None) -
     return ServeCommand(
         runtime=runtime,
         model_name=args.model_name,
-        model_dir=args.storage_uri or args.model_dir,
+        model_dir=args.storage_uri or args.model_dir or _model_store_dir(runtime, args.model_store),
         options=options,
         settings=settings,
         predictor=_predictor_config(args),
