@@ -23,7 +23,15 @@ if TYPE_CHECKING:
     from zeroserve.servers.settings import ServerSettings
     from zeroserve.servers.transformer.config import PredictorConfig
 
-__all__ = ["ServeCommand", "UsageError", "build_parser", "main", "parse_serve_args", "run_serve"]
+__all__ = [
+    "ServeCommand",
+    "UsageError",
+    "build_parser",
+    "main",
+    "parse_serve_args",
+    "run_serve",
+    "server_flags",
+]
 
 _log = logging.getLogger(__name__)
 
@@ -233,6 +241,22 @@ def _server_fields(args: argparse.Namespace) -> dict[str, Any]:
     if args.models_dir is not None:
         fields["models_dir"] = Path(args.models_dir)
     return fields
+
+
+def server_flags(argv: list[str]) -> dict[str, Any]:
+    """The server settings given as flags in ``argv`` (KServe's or our spelling); other arguments pass.
+
+    What :meth:`ModelServer.start <zeroserve.servers.model_server.ModelServer.start>` reads from the
+    command line of a user's script, as KServe's ``ModelServer`` does (``--http_port 9000``).
+
+    Args:
+        argv: the command line after the program name.
+
+    Returns:
+        ``ServerSettings`` field values for the flags given (none for flags not given).
+    """
+    args, _ = build_parser().parse_known_args(["-", *argv])
+    return _server_fields(args)
 
 
 def _runtime_options(args: argparse.Namespace) -> dict[str, Any]:

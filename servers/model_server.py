@@ -20,6 +20,7 @@ import functools
 import gc
 import logging
 import signal
+import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -138,6 +139,7 @@ class ModelServer:
         model_factory: ModelFactory | None = None,
         predictor_client_factory: PredictorClientFactory | None = None,
     ) -> None:
+        self._flags_from_argv = settings is None
         settings = settings or ServerSettings()
         updates: dict[str, Any] = {}
         if http_port is not None:
@@ -149,6 +151,7 @@ class ModelServer:
         if enable_grpc is False:
             updates["grpc_port"] = -1
         self.settings = settings.model_copy(update=updates) if updates else settings
+        self._explicit = frozenset(updates)
         self.registry = registry if registry is not None else CollectorRegistry()
         self.metrics = ServerMetrics(self.registry)
         self.request_id: ContextVar[str | None] = new_request_id_var()
@@ -329,8 +332,24 @@ class ModelServer:
 
     # -- blocking API -----------------------------------------------------------------------------
 
-    def start(self, models: Sequence[Model]) -> None:
-        """Serve ``models`` in this process until SIGTERM / SIGINT (KServe's ``start``)."""
+    def start(self, models: Sequence[Model], argv: Sequence[str] | None = None) -> None:
+        """Serve ``models`` in this process until SIGTERM / SIGINT (KServe's ``start``).
+
+        A server built without ``settings`` takes server flags from the command line first, as
+        KServe's does (``python model.py --http_port 9000 --grpc_port 9001``; our ``--http-port``
+        spelling too); arguments given to the constructor win over them, the environment loses.
+
+        Args:
+            models: the models to serve.
+            argv: the command line to read; ``sys.argv[1:]`` when omitted.
+        """
+        if self._flags_from_argv:
+            from zeroserve.servers.cli import server_flags
+
+            given = server_flags(list(sys.argv[1:] if argv is None else argv))
+            late = {k: v for k, v in given.items() if k not in self._explicit and k not in _BUILT_AT_INIT}
+            if late:
+                self.settings = self.settings.model_copy(update=late)
         if self.settings.workers > 1:
             from zeroserve.servers.workers import run_workers
 
@@ -340,6 +359,10 @@ class ModelServer:
             loop_factory=functools.partial(new_event_loop, self.settings.event_loop)
         ) as runner:
             runner.run(self.serve(models))
+
+
+_BUILT_AT_INIT = frozenset({"models_dir", "enable_model_repository"})
+"""Settings the constructor has already used (the repository, the data plane): not read by ``start``."""
 
 
 def _client_host(host: str) -> str:

@@ -301,3 +301,16 @@ def test_real_kserve_clients_answer_the_same(servers: dict[tuple[str, str], Serv
     assert answers["zeroserve"] == answers["kserve"]
     assert answers["zeroserve"]["v1 infer"] == {"predictions": TOP5}
     assert answers["zeroserve"]["grpc infer"]["outputs"][0]["data"] == TOP5
+
+
+def test_zeroserve_model_server_start_reads_ports_from_argv(tmp_path: Path) -> None:
+    server = start("zeroserve", "zeroserve_import.py", "zeroserve-import", tmp_path)
+    try:
+        wait_all([server])
+        reply = httpx.post(f"{server.url}/v1/models/m:predict", json={"instances": [[1, 2]]}, timeout=10)
+        assert reply.json() == {"predictions": [[1, 2]]}
+        with grpc.insecure_channel(server.grpc_target) as channel:
+            live = pb_grpc.GRPCInferenceServiceStub(channel).ServerLive(pb.ServerLiveRequest(), timeout=10)
+        assert live.live
+    finally:
+        server.stop()
