@@ -38,6 +38,7 @@ from zeroserve.controller.resources.containers import (
     component_containers,
     main_container_index,
 )
+from zeroserve.controller.resources.explainer import builtin_explainer_containers
 from zeroserve.controller.resources.owner import owner_reference
 from zeroserve.controller.resources.storage import apply_storage_initializer, storage_uri
 from zeroserve.controller.resources.traffic import component_traffic
@@ -131,7 +132,8 @@ def build_component_service(
     namespace = isvc.namespace or "default"
     labels = component_labels(isvc, spec, component)
 
-    containers = component_containers(isvc, component, config)
+    builtin = builtin_explainer_containers(isvc, config) if component == "explainer" else None
+    containers = builtin if builtin is not None else component_containers(isvc, component, config)
     main_index = main_container_index(containers)
     uri = storage_uri(isvc, component, containers[main_index])
     if spec.batcher is not None:

@@ -329,7 +329,7 @@ CASES: list[tuple[str, Mutation, list[str], bool]] = [
     (
         "explainer-without-implementation",
         _set("spec.explainer", {"minReplicas": 1}),
-        ["spec.explainer: exactly one of [art, containers] must be specified in ExplainerSpec"],
+        ["spec.explainer: exactly one of [art, model, containers] must be specified in ExplainerSpec"],
         True,
     ),
     ("explainer-containers", _set("spec.explainer", {"containers": CONTAINER}), [], True),
@@ -493,7 +493,8 @@ IGNORED: list[tuple[str, Mutation, list[str]]] = [
         _set("metadata.annotations", {"serving.kserve.io/autoscalerClass": "hpa"}),
         ["metadata.annotations[serving.kserve.io/autoscalerClass]"],
     ),
-    ("explainer-art", _set("spec.explainer", {"art": {"type": "SquareAttack"}}), ["spec.explainer.art"]),
+    # spec.explainer.art is served (zeroserve serve art), so it is no longer an ignored field
+    ("explainer-art", _set("spec.explainer", {"art": {"type": "SquareAttack"}}), []),
 ]
 
 

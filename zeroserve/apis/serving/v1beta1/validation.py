@@ -247,11 +247,13 @@ def _validate_storage_uri(path: str, uri: str) -> list[FieldError]:
 
 
 def _validate_explainer(explainer: ExplainerSpec) -> list[FieldError]:
-    chosen = [name for name, value in (("art", explainer.art), ("containers", explainer.containers)) if value]
+    model = (explainer.model_extra or {}).get("model")  # our built-in explainers (kernelshap)
+    options = (("art", explainer.art), ("model", model), ("containers", explainer.containers))
+    chosen = [name for name, value in options if value]
     if len(chosen) != 1:
         return [
             FieldError(
-                "spec.explainer", "exactly one of [art, containers] must be specified in ExplainerSpec"
+                "spec.explainer", "exactly one of [art, model, containers] must be specified in ExplainerSpec"
             )
         ]
     return []
@@ -363,9 +365,9 @@ def ignored_fields(isvc: InferenceService) -> list[str]:
                     found.append(join_path(path, to_camel(field)))
             if component.model is not None and component.model.storage is not None:
                 found.append(join_path(path, "model.storage"))
-        if isinstance(component, ExplainerSpec) and component.art is not None:
-            found.append(join_path(path, "art"))
         for extra in sorted(component.model_extra or {}):
+            if isinstance(component, ExplainerSpec) and extra == "model":
+                continue  # spec.explainer.model: a built-in explainer (kernelshap)
             if extra not in KNATIVE_POD_FIELDS:
                 found.append(join_path(path, extra))
     return found
