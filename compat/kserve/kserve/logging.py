@@ -40,15 +40,15 @@ def configure_logging(log_config: dict[str, Any] | str | None = None) -> None:
         return
     if isinstance(log_config, str):
         path = Path(log_config)
+        if path.suffix not in (".json", ".yaml", ".yml"):
+            raise ValueError(f"log config file {log_config} must end in .json, .yaml or .yml")
         text = path.read_text()
-        if path.suffix in (".yaml", ".yml"):
+        if path.suffix == ".json":
+            loaded = json.loads(text)
+        else:
             import yaml
 
             loaded = yaml.safe_load(text)
-        elif path.suffix == ".json":
-            loaded = json.loads(text)
-        else:
-            raise ValueError(f"log config file {log_config} must end in .json, .yaml or .yml")
         if not isinstance(loaded, dict):
             raise ValueError(f"log config file {log_config} does not hold a mapping")
         log_config = loaded
