@@ -209,6 +209,8 @@ class ModelServer:
         app: Any = create_rest_app(
             self.dataplane, self.metrics, self.request_id, limits, s.access_log, s.enable_model_repository
         )
+        for model in self.repository.get_models():  # a runtime's own REST paths (TFServing's)
+            app = model.wrap_rest_app(app) if hasattr(model, "wrap_rest_app") else app
         if s.log_url:
             app = self._wrap_payload_logger(app)
         return app

@@ -117,6 +117,12 @@ _BUILTIN = (
         "explainer: Kernel SHAP values of tabular predictions (--predictor_host)",
     ),
     RuntimeEntry(
+        "tensorflow",
+        "zeroserve.servers.runtimes.tensorflow:TensorFlowModel.from_options",
+        "TensorFlow SavedModel, TFServing's REST API and V2 (DIR/<version>/saved_model.pb)",
+        ("tensorflow-serving", "tfserving"),
+    ),
+    RuntimeEntry(
         "custom",
         "zeroserve.servers.runtimes.custom:build_custom_model",
         "your Model subclass (--model-class file.py:Class or pkg.mod:Class)",
