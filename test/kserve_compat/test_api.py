@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import ast
 import asyncio
 import json
 import logging
@@ -183,3 +184,24 @@ def test_zeroserve_server_flags_read_both_spellings() -> None:
     }
     assert server_flags(["--workers", "2", "--max_threads", "3"]) == {"workers": 2, "grpc_max_threads": 3}
     assert server_flags([]) == {}
+
+
+def test_the_package_imports_only_public_names_of_process_and_servers() -> None:
+    package = Path(kserve.__file__).parent
+    wrong = []
+    for path in sorted(package.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                modules, names = [node.module], [alias.name for alias in node.names]
+            elif isinstance(node, ast.Import):
+                modules, names = [alias.name for alias in node.names], []
+            else:
+                continue
+            for module in modules:
+                parts = module.split(".")
+                if parts[0] != "zeroserve":
+                    continue
+                private = [n for n in names if n.startswith("_")]
+                if len(parts) < 2 or parts[1] not in ("process", "servers") or private:
+                    wrong.append(f"{path.relative_to(package)}:{node.lineno}: {module} {private}")
+    assert not wrong, wrong
