@@ -143,11 +143,20 @@ def test_two_argument_predict_and_class_names_attribute(components: dict[str, Co
     assert doc["data"] == {"names": ["doubled"], "ndarray": [[6.0], [14.0]]}
 
 
+def sample(text: str, line_start: str) -> float:
+    """The value of the Prometheus sample whose line starts with ``line_start`` (0 when absent)."""
+    for line in text.splitlines():
+        if line.startswith(line_start + " "):
+            return float(line.rsplit(" ", 1)[1])
+    return 0.0
+
+
 def test_router_route_and_feedback(components: dict[str, Component], schema: Any) -> None:
     c = components["ABRouter"]
     doc = check(post(c, "/route", {"data": {"ndarray": [[4.0, 1.0]]}}).json(), schema)
     assert doc["data"] == {"names": ["t:0"], "ndarray": [[1]]}  # 4 % 3 branches (typed INT from the env)
     assert post(c, "/api/v1.0/route", {"data": {"ndarray": [[-1.0]]}}).json()["data"]["ndarray"] == [[-2]]
+    before = httpx.get(c.url + "/metrics", trust_env=False).text
     feedback = {
         "request": {"data": {"ndarray": [[4.0, 1.0]]}},
         "response": {"data": {"ndarray": [[1]]}, "meta": {"routing": {"router": 2}}},
@@ -155,17 +164,22 @@ def test_router_route_and_feedback(components: dict[str, Component], schema: Any
     }
     r = post(c, "/api/v1.0/feedback", feedback)
     assert r.status_code == 200, r.text
-    check(r.json(), schema)
-    assert r.json()["meta"]["tags"] == {"rewards": [0.0, 0.0, 1.0]}  # routing of PREDICTIVE_UNIT_ID
-    r = post(
-        c, "/send-feedback", {**feedback, "reward": 0.5, "response": {"meta": {"routing": {"other": 1}}}}
-    )
-    assert r.json()["meta"]["tags"] == {"rewards": [0.0, 0.0, 1.0]}  # no entry for this node: routing None
+    first = check(r.json(), schema)["meta"]["tags"]["rewards"]
+    other = {**feedback, "reward": 0.5, "response": {"meta": {"routing": {"other": 1}}}}
+    r = post(c, "/send-feedback", other)
+    assert (
+        r.json()["meta"]["tags"]["rewards"] == first
+    )  # no entry for this node: routing None, nothing learnt
+    r = post(c, "/send-feedback", feedback)
+    again = r.json()["meta"]["tags"]["rewards"]
+    assert again[2] == first[2] + 1.0 and again[:2] == first[:2]  # routing of PREDICTIVE_UNIT_ID
     bad = post(c, "/send-feedback", {**feedback, "reward": "lots"})
     assert bad.status_code == 400 and '"reward" must be a number' in bad.json()["status"]["info"]
-    metrics = httpx.get(c.url + "/metrics", trust_env=False).text
-    assert 'seldon_api_model_feedback_total{method="feedback"} 2.0' in metrics
-    assert 'seldon_api_model_feedback_reward_total{method="feedback"} 1.5' in metrics
+    after = httpx.get(c.url + "/metrics", trust_env=False).text
+    count = 'seldon_api_model_feedback_total{method="feedback"}'
+    reward = 'seldon_api_model_feedback_reward_total{method="feedback"}'
+    assert sample(after, count) - sample(before, count) == 3
+    assert sample(after, reward) - sample(before, reward) == 2.5
 
 
 def test_combiner_aggregate_merges_meta(components: dict[str, Component], schema: Any) -> None:
@@ -212,21 +226,29 @@ def test_transformers(components: dict[str, Component], schema: Any) -> None:
 
 def test_metrics_and_tags(components: dict[str, Component], schema: Any) -> None:
     c = components["MetricsModel"]
-    for _ in range(2):
-        doc = check(
+    before = httpx.get(c.url + "/metrics", trust_env=False).text
+    docs = [
+        check(
             post(c, "/predict", {"data": {"ndarray": [[1]]}, "meta": {"tags": {"from": "client"}}}).json(),
             schema,
         )
-    assert doc["meta"]["tags"] == {"from": "client", "mytag": 1, "calls": 2}
-    assert doc["meta"]["metrics"] == [
+        for _ in range(2)
+    ]
+    calls = docs[1]["meta"]["tags"]["calls"]
+    assert docs[0]["meta"]["tags"] == {"from": "client", "mytag": 1, "calls": calls - 1}
+    assert docs[1]["meta"]["metrics"] == [
         {"key": "mycounter", "type": "COUNTER", "value": 1, "tags": {}},
-        {"key": "mygauge", "type": "GAUGE", "value": 102, "tags": {"mytag": "mytagvalue"}},
+        {"key": "mygauge", "type": "GAUGE", "value": 100 + calls, "tags": {"mytag": "mytagvalue"}},
         {"key": "mytimer", "type": "TIMER", "value": 20.2, "tags": {}},
     ]
     text = httpx.get(c.url + "/metrics", trust_env=False).text
-    assert "# TYPE mycounter_total counter" in text and 'mycounter_total{method="predict"} 2.0' in text
-    assert 'mygauge{method="predict",mytag="mytagvalue"} 102.0' in text
-    assert 'mytimer_count{method="predict"} 2.0' in text and 'mytimer_sum{method="predict"} 40.4' in text
+    assert "# TYPE mycounter_total counter" in text
+    counter = 'mycounter_total{method="predict"}'
+    assert sample(text, counter) - sample(before, counter) == 2
+    assert sample(text, 'mygauge{method="predict",mytag="mytagvalue"}') == 100 + calls
+    timer_count, timer_sum = 'mytimer_count{method="predict"}', 'mytimer_sum{method="predict"}'
+    assert sample(text, timer_count) - sample(before, timer_count) == 2
+    assert abs(sample(text, timer_sum) - sample(before, timer_sum) - 40.4) < 1e-9
     assert "zeroserve_requests_total" in text  # next to the server's own metrics
 
 
