@@ -43,7 +43,9 @@ def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[tuple[str
     started: dict[tuple[str, str], Server] = {}
     try:
         for side in SIDES:
-            started[side, "model"] = start(side, "custom_model.py", "model", folder)
+            started[side, "model"] = start(
+                side, "custom_model.py", "model", folder, "--enable_docs_url", "true"
+            )
         for side in SIDES:
             model = started[side, "model"]
             for protocol in PROTOCOLS:
@@ -218,6 +220,9 @@ def test_user_routes_preflight_and_health(servers: dict[tuple[str, str], Server]
     assert answers["zeroserve"][0] == answers["kserve"][0] == 200
     for name in ("access-control-allow-origin", "access-control-allow-methods", "access-control-max-age"):
         assert answers["zeroserve"][2][name] == answers["kserve"][2][name], name
+    for side in SIDES:  # --enable_docs_url: Swagger UI and the OpenAPI document of the user's routes
+        assert _rest(servers[side, "model"], "GET", "/docs")[0] == 200, side
+        assert "/custom/info" in _rest(servers[side, "model"], "GET", "/openapi.json")[1]["paths"], side
     assert _both(servers, "model", "GET", "/")[:2] == (200, {"status": "alive"})
     assert _both(servers, "model", "GET", "/v1/models/m")[:2] == (200, {"name": "m", "ready": True})
     assert _both(servers, "model", "GET", "/v2/health/live")[:2] == (200, {"live": True})
