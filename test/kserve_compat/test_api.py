@@ -20,6 +20,7 @@ from kserve.logging import configure_logging, logger
 from kserve.model import PredictorProtocol
 from kserve.predictor_config import PredictorConfig, get_predictor_config, set_predictor_config
 from kserve.protocol.grpc import grpc_predict_v2_pb2
+from kserve.storage import Storage
 from kserve.utils import utils
 
 from zeroserve.servers import Model as ZeroserveModel
@@ -205,3 +206,16 @@ def test_the_package_imports_only_public_names_of_process_and_servers() -> None:
                 if len(parts) < 2 or parts[1] not in ("process", "servers") or private:
                     wrong.append(f"{path.relative_to(package)}:{node.lineno}: {module} {private}")
     assert not wrong, wrong
+
+
+def test_storage_download_copies_a_local_model(tmp_path: Path) -> None:
+    source = tmp_path / "model"
+    source.mkdir()
+    (source / "model.joblib").write_bytes(b"weights")
+    assert Storage.download(str(source)) == str(source)
+    out = tmp_path / "out"
+    assert Storage.download(f"file://{source}", str(out)) == str(out)
+    assert (out / "model.joblib").read_bytes() == b"weights"
+    single = tmp_path / "single"
+    assert Storage.download_files(str(source / "model.joblib"), str(single)) == str(single)
+    assert (single / "model.joblib").read_bytes() == b"weights"
