@@ -123,6 +123,12 @@ _BUILTIN = (
         ("tensorflow-serving", "tfserving"),
     ),
     RuntimeEntry(
+        "mlserver",
+        "zeroserve.servers.runtimes.mlserver:MLServerModel.from_options",
+        "MLServer model folder(s): model-settings.json with sklearn / xgboost / lightgbm (V2 only)",
+        ("kserve-mlserver",),
+    ),
+    RuntimeEntry(
         "custom",
         "zeroserve.servers.runtimes.custom:build_custom_model",
         "your Model subclass (--model-class file.py:Class or pkg.mod:Class)",

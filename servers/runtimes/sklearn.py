@@ -125,8 +125,27 @@ class SKLearnModel(FileModel):
         Returns:
             ``{"predictions": [...]}`` for V1, an ``InferResponse`` with ``output-0`` for V2.
         """
+        return self.predict_with(payload, "predict_proba" if self.options.predict_proba else "predict")
+
+    @property
+    def estimator(self) -> Any:
+        """The loaded estimator (``None`` before :meth:`load`)."""
+        return self._model
+
+    def predict_with(self, payload: Any, method_name: str) -> Any:
+        """Answer with the estimator's ``method_name`` (``predict`` or ``predict_proba``).
+
+        Args:
+            payload: a V1 dict or a V2 ``InferRequest``.
+            method_name: the estimator's method to call.
+
+        Returns:
+            ``{"predictions": [...]}`` for V1, an ``InferResponse`` with ``output-0`` for V2.
+        """
         if self._model is None:
             raise RuntimeError(f"model {self.name} is not loaded")
+        if not callable(getattr(self._model, method_name, None)):
+            raise InvalidInput(f"model {self.name}: the estimator has no {method_name}()")
         names = self.feature_names
         matrix: Any
         if names is not None:  # fitted on a DataFrame: records, dict-of-lists, one V2 input per column
@@ -134,10 +153,7 @@ class SKLearnModel(FileModel):
         else:
             matrix = feature_matrix(self.name, payload, n_features=self.n_features)
         try:
-            if self.options.predict_proba:
-                result = self._model.predict_proba(matrix)
-            else:
-                result = self._model.predict(matrix)
+            result = getattr(self._model, method_name)(matrix)
         except (ValueError, TypeError, RuntimeWarning) as exc:  # the warning: overflow, when it is an error
             raise InvalidInput(f"model {self.name}: the instances do not fit the model: {exc}") from None
         return get_predict_response(payload, result, self.name)

@@ -96,6 +96,12 @@ class XGBoostModel(FileModel):
         n = int(self._booster.num_features())
         return n or None
 
+    @property
+    def feature_names(self) -> list[str] | None:
+        """The booster's feature names, when it was trained on named columns."""
+        names = self._booster.feature_names if self._booster is not None else None
+        return list(names) if names else None
+
     def get_input_types(self) -> list[dict[str, Any]]:
         n = self.n_features
         if not n or self._booster.feature_names:  # a booster with names takes several input forms
