@@ -5,6 +5,7 @@
 # reference wrapper of hack/bench/seldon. Kept apart from .venv (protobuf 3.20, Flask 2.2) so that it
 # never shadows zeroserve's own `seldon-core-microservice`. Gitignored (.venv-*). Not a dependency of
 # zeroserve: tests that need it skip when it is absent.
+# setuptools<70: gunicorn 20.1 (seldon-core's pin) imports pkg_resources, gone from newer setuptools.
 # Environment: SELDON_VENV (default .venv-seldon), PYTHON (default python3), SELDON_VERSION.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -21,7 +22,7 @@ echo "==> installing seldon-core==$VERSION (and scikit-learn for the bench's mod
 "$VENV/bin/python" -m pip --disable-pip-version-check install --progress-bar off --upgrade pip \
   | { grep --line-buffered -v -e '^Requirement already satisfied' || true; }
 "$VENV/bin/python" -m pip --disable-pip-version-check install --progress-bar off \
-  "seldon-core==$VERSION" scikit-learn \
+  "seldon-core==$VERSION" scikit-learn "setuptools<70" \
   | { grep --line-buffered -v -e '^Requirement already satisfied' -e '^Looking in ' || true; } \
   | while IFS= read -r line; do printf '    %s\n' "$line"; done
 "$VENV/bin/python" -c "import seldon_core, importlib.metadata as m; print('    seldon-core', m.version('seldon-core'))"
