@@ -21,6 +21,9 @@ from typing import Any
 
 from fastapi import FastAPI
 from prometheus_client import CollectorRegistry
+from starlette.middleware.exceptions import ExceptionMiddleware
+from starlette.routing import BaseRoute, Match
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from kserve.errors import NoModelReady
 from kserve.model_repository import ModelRepository
@@ -112,6 +115,43 @@ _BUILTIN_PATHS = frozenset({"/openapi.json", "/docs", "/docs/oauth2-redirect"})
 def _app_is_customised(fastapi_app: FastAPI) -> bool:
     routes = [r for r in fastapi_app.routes if getattr(r, "path", None) not in _BUILTIN_PATHS]
     return bool(fastapi_app.user_middleware or routes or fastapi_app.docs_url)
+
+
+class _Dispatch:
+    """Inside the user's middleware: the user's routes (and lifespan) to FastAPI, the rest to zeroserve.
+
+    So a request for the data plane passes the user's middleware (CORS) and nothing else of FastAPI
+    (no exception middleware, no routing): ~2x the throughput of routing it through FastAPI.
+    """
+
+    def __init__(self, inner: ASGIApp, fastapi_rest: ASGIApp, routes: list[BaseRoute]) -> None:
+        self.inner = inner
+        self.fastapi_rest = fastapi_rest
+        self.routes = routes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan" or any(r.matches(scope)[0] is not Match.NONE for r in self.routes):
+            await self.fastapi_rest(scope, receive, send)
+        else:
+            await self.inner(scope, receive, send)
+
+
+def _in_front(fastapi_app: FastAPI, inner: ASGIApp) -> FastAPI:
+    """``fastapi_app`` serving its own routes, with zeroserve's ``inner`` answering every other path.
+
+    The data plane is spliced in right inside the user's middleware (FastAPI's stack is: error and
+    limit middleware, the user's, then exception handling and routing). Should FastAPI build its stack
+    differently, the router's fallback (``router.default``) still reaches ``inner``.
+    """
+    fastapi_app.router.default = inner
+    stack = fastapi_app.build_middleware_stack()
+    parent, node = None, stack
+    while node is not None and not isinstance(node, ExceptionMiddleware):
+        parent, node = node, getattr(node, "app", None)
+    if parent is not None and node is not None:
+        parent.app = _Dispatch(inner, node, fastapi_app.router.routes)  # type: ignore[attr-defined]
+    fastapi_app.middleware_stack = stack
+    return fastapi_app
 
 
 def _pick(value: Any, default: Any) -> Any:
@@ -231,8 +271,7 @@ class ModelServer(_ZeroserveServer):
         inner = super().create_application()
         if not _app_is_customised(app):
             return inner
-        app.router.default = inner
-        return app
+        return _in_front(app, inner)
 
     def start(self, models: Sequence[_ZeroserveModel]) -> None:
         """Serve ``models`` (and the registered ones) until SIGTERM / SIGINT, as KServe's ``start``.
