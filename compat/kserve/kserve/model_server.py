@@ -145,11 +145,12 @@ def _in_front(fastapi_app: FastAPI, inner: ASGIApp) -> FastAPI:
     """
     fastapi_app.router.default = inner
     stack = fastapi_app.build_middleware_stack()
-    parent, node = None, stack
+    parent: Any = None
+    node: Any = stack
     while node is not None and not isinstance(node, ExceptionMiddleware):
         parent, node = node, getattr(node, "app", None)
     if parent is not None and node is not None:
-        parent.app = _Dispatch(inner, node, fastapi_app.router.routes)  # type: ignore[attr-defined]
+        parent.app = _Dispatch(inner, node, fastapi_app.router.routes)
     fastapi_app.middleware_stack = stack
     return fastapi_app
 
@@ -273,11 +274,11 @@ class ModelServer(_ZeroserveServer):
             return inner
         return _in_front(app, inner)
 
-    def start(self, models: Sequence[_ZeroserveModel]) -> None:
+    def start(self, models: Sequence[_ZeroserveModel], argv: Sequence[str] | None = None) -> None:
         """Serve ``models`` (and the registered ones) until SIGTERM / SIGINT, as KServe's ``start``.
 
         Models that are not ready are loaded first; as in KServe, giving models of which none becomes
-        ready is an error.
+        ready is an error. The command line was read at import (:data:`args`), so ``argv`` is unused.
 
         Raises:
             NoModelReady: none of ``models`` is ready after loading.
@@ -286,7 +287,7 @@ class ModelServer(_ZeroserveServer):
         if not isinstance(models, list):
             raise RuntimeError("Unknown model collection type")
         every = [*models, *(m for m in self.registered_models.get_models().values() if m not in models)]
-        super().start(every)
+        super().start(every, argv)
 
     async def load_models(self, models: Sequence[_ZeroserveModel]) -> None:
         """Load and register ``models``; a model that fails to load is skipped while another is ready.
