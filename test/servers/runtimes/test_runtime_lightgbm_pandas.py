@@ -175,3 +175,32 @@ def test_boosters_fitted_on_categorical_frames(
     resp = httpx.post(f"{server.http_url}/v2/models/{model}/infer", json=mixed.v2_request)
     assert resp.status_code == 200, resp.text
     _close(resp.json()["outputs"][0]["data"], boosters[key], 1e-6)
+
+
+def test_dict_of_lists_under_batching(samples: dict[str, Sample]) -> None:
+    """A dict-of-lists instance is a block of rows: with batching on it runs alone, all rows answered."""
+    import asyncio
+
+    from zeroserve.servers.settings import ServerSettings
+
+    sample = samples["mixed"]
+    settings = ServerSettings(
+        host="127.0.0.1",
+        http_port=0,
+        grpc_port=-1,
+        configure_logging=False,
+        batcher_enabled=True,
+        batcher_max_latency_ms=50,
+    )
+    model = RuntimeRegistry.builtin().create("sklearn", "mixed", sample.model_dir)
+    with serve_in_thread([model], settings) as srv:
+
+        async def send() -> list[httpx.Response]:
+            async with httpx.AsyncClient() as client:
+                url = f"{srv.http_url}/v1/models/mixed:predict"
+                bodies = [sample.v1_request, sample.extra["records_request"]] * 3
+                return await asyncio.gather(*(client.post(url, json=b) for b in bodies))
+
+        answers = asyncio.run(send())
+    assert [r.status_code for r in answers] == [200] * 6
+    assert all(r.json() == {"predictions": sample.expected} for r in answers)
