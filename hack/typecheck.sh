@@ -12,5 +12,6 @@ cp -rs "$ROOT/zeroserve" "$TREE/zeroserve"
 for pkg in servers controller router logger monitoring; do
   cp -rs "$ROOT/$pkg" "$TREE/zeroserve/$pkg"
 done
+cp -rs "$ROOT/compat/kserve/kserve" "$TREE/kserve"  # the kserve compatibility package (compat/kserve)
 find "$TREE" -name __pycache__ -prune -exec rm -rf {} +
-cd "$TREE" && "$VENV/bin/python" -m mypy --config-file "$ROOT/pyproject.toml" --cache-dir "$ROOT/.mypy_cache" -p zeroserve
+cd "$TREE" && "$VENV/bin/python" -m mypy --config-file "$ROOT/pyproject.toml" --cache-dir "$ROOT/.mypy_cache" -p zeroserve -p kserve
