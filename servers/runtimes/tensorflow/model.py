@@ -107,6 +107,8 @@ class TensorFlowModel(FileModel):
 
     runtime = "tensorflow"
     platform = "tensorflow_savedmodel"
+    batchable = False
+    """TFServing's columnar answer (``outputs`` as an object) cannot be cut by rows: no joined batches."""
     patterns = ("saved_model.pb",)
     options_class = TensorFlowOptions
     options: TensorFlowOptions
