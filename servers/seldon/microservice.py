@@ -3,7 +3,9 @@
 ``seldon-core-microservice Model --service-type MODEL --persistence 0 --parameters '[...]'`` is
 Seldon's own command line (so a Seldon image's ``CMD`` runs as is), with its environment:
 ``PREDICTIVE_UNIT_PARAMETERS``, ``PREDICTIVE_UNIT_HTTP_SERVICE_PORT`` (9000),
-``PREDICTIVE_UNIT_GRPC_SERVICE_PORT`` (5000), ``PREDICTIVE_UNIT_METRICS_SERVICE_PORT`` (6000),
+``PREDICTIVE_UNIT_GRPC_SERVICE_PORT`` (5000), ``PREDICTIVE_UNIT_METRICS_SERVICE_PORT`` (metrics
+on a port of their own, any path, only when it or ``--metrics-port`` is set: several components
+share one host locally; they are always on the HTTP port's ``/metrics`` too),
 ``PREDICTIVE_UNIT_ID``; ``PORT`` (Knative's) wins for HTTP over Seldon's variable. ``zeroserve serve
 seldon MODULE[:CLASS]`` takes the same flags (dashes or KServe's underscores) with our port defaults
 (``PORT`` else 8080, ``ZEROSERVE_GRPC_PORT`` else 8081). Flags of Seldon's that change nothing here
@@ -67,7 +69,12 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
     )
     _add(parser, "http-port", type=int, help="HTTP port (0 = a free one)")
     _add(parser, "grpc-port", type=int, help="gRPC port (0 = a free one, -1 = off)")
-    _add(parser, "metrics-port", type=int, help="accepted: metrics are served on the HTTP port's /metrics")
+    _add(
+        parser,
+        "metrics-port",
+        type=int,
+        help="also serve metrics here (default $PREDICTIVE_UNIT_METRICS_SERVICE_PORT)",
+    )
     _add(parser, "host", default="0.0.0.0", help="address to bind")
     _add(
         parser,
@@ -148,7 +155,7 @@ def _build(args: argparse.Namespace, seldon_defaults: bool) -> tuple[Any, Any]:
     from zeroserve.servers.model_server import ModelServer
     from zeroserve.servers.seldon.component import SeldonComponent
     from zeroserve.servers.seldon.custom_metrics import CustomMetrics
-    from zeroserve.servers.seldon.model import SeldonModel
+    from zeroserve.servers.seldon.model import MetricsPort, SeldonModel
     from zeroserve.servers.seldon.persistence import Persistence, default_folder
     from zeroserve.servers.seldon.user import import_user_class, parse_parameters, split_interface
     from zeroserve.servers.settings import ServerSettings
@@ -208,4 +215,8 @@ def _build(args: argparse.Namespace, seldon_defaults: bool) -> tuple[Any, Any]:
         name,
         extra={"parameters": sorted(parameters), "persistence": bool(persistence)},
     )
-    return server, SeldonModel(name, component, persistence)
+    metrics_port = None
+    wanted = _port(args.metrics_port, "PREDICTIVE_UNIT_METRICS_SERVICE_PORT", default=-1)
+    if wanted >= 0:
+        metrics_port = MetricsPort(args.host, wanted, registry)
+    return server, SeldonModel(name, component, persistence, metrics_port)

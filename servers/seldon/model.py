@@ -8,13 +8,26 @@ the model stops.
 
 from __future__ import annotations
 
+import logging
 from typing import Any, NamedTuple
+
+from prometheus_client import CollectorRegistry, start_http_server
 
 from zeroserve.servers.model import Model
 from zeroserve.servers.seldon.component import SeldonComponent
 from zeroserve.servers.seldon.persistence import Persistence
 
-__all__ = ["SeldonCall", "SeldonModel"]
+__all__ = ["MetricsPort", "SeldonCall", "SeldonModel"]
+
+_log = logging.getLogger(__name__)
+
+
+class MetricsPort(NamedTuple):
+    """Seldon's separate metrics port (``--metrics-port`` / ``PREDICTIVE_UNIT_METRICS_SERVICE_PORT``)."""
+
+    host: str
+    port: int
+    registry: CollectorRegistry
 
 
 class SeldonCall(NamedTuple):
@@ -36,12 +49,22 @@ class SeldonModel(Model):
         name: the model's name on the wire.
         component: the user's object behind Seldon's operations.
         persistence: saves the user object when given.
+        metrics_port: also serve the Prometheus metrics there (any path, as Seldon's ``/prometheus``)
+            once the model serves.
     """
 
-    def __init__(self, name: str, component: SeldonComponent, persistence: Persistence | None = None) -> None:
+    def __init__(
+        self,
+        name: str,
+        component: SeldonComponent,
+        persistence: Persistence | None = None,
+        metrics_port: MetricsPort | None = None,
+    ) -> None:
         super().__init__(name)
         self.component = component
         self.persistence = persistence
+        self.metrics_port = metrics_port
+        self._metrics_server: Any = None
 
     def load(self) -> bool:
         self.component.load()
@@ -56,6 +79,25 @@ class SeldonModel(Model):
             payload = SeldonCall("predict", payload)
         return self.component.call(payload.op, payload.message, payload.native, payload.transport)
 
+    def start(self) -> None:
+        where = self.metrics_port
+        if where is None or self._metrics_server is not None:
+            return
+        try:
+            self._metrics_server, _ = start_http_server(where.port, addr=where.host, registry=where.registry)
+        except OSError as exc:
+            _log.error(
+                "metrics are not served on %s:%d (%s); they stay on the HTTP port's /metrics "
+                "(change --metrics-port or PREDICTIVE_UNIT_METRICS_SERVICE_PORT)",
+                where.host,
+                where.port,
+                exc.strerror or exc,
+            )
+
     def stop(self) -> None:
+        if self._metrics_server is not None:
+            self._metrics_server.shutdown()
+            self._metrics_server.server_close()
+            self._metrics_server = None
         if self.persistence is not None:
             self.persistence.stop(self.component.user)

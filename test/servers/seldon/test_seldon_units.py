@@ -178,3 +178,28 @@ def test_command_line_failures(args: list[str], code: int, message: str) -> None
     assert done.returncode == code, done.stderr
     assert message in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_zeroserve_serve_seldon_with_a_metrics_port(tmp_path: Path) -> None:
+    """``zeroserve serve seldon MODULE:CLASS --model-dir DIR``, metrics also on Seldon's metrics port."""
+    import socket
+
+    import httpx
+
+    from zeroserve.servers.testing import serve_in_subprocess
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        metrics_port = s.getsockname()[1]
+    args = ["seldon", "MetricsModel:MetricsModel", "--model-dir", str(EXAMPLES), "--model-name", "m"]
+    env = {"PREDICTIVE_UNIT_METRICS_SERVICE_PORT": str(metrics_port)}
+    with serve_in_subprocess(args, env=env, cwd=tmp_path) as served:
+        r = httpx.post(
+            served.http_url + "/api/v1.0/predictions", json={"data": {"ndarray": [[1]]}}, trust_env=False
+        )
+        assert r.status_code == 200 and r.json()["data"]["ndarray"] == [[1]]
+        r = httpx.post(served.http_url + "/v1/models/m:predict", json={"instances": [[1]]}, trust_env=False)
+        assert r.status_code == 400  # the KServe APIs are there too; a V1 body is not a SeldonMessage
+        assert "has no data" in r.json()["error"]
+        text = httpx.get(f"http://127.0.0.1:{metrics_port}/prometheus", trust_env=False).text
+        assert 'mycounter_total{method="predict"} 1.0' in text
