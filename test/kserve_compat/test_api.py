@@ -99,6 +99,15 @@ def test_server_flags_make_the_predictor_config(
     ModelServer(http_port=0, grpc_port=-1)
     config = Model("t").predictor_config
     assert config is not None and (config.predictor_host, config.predictor_protocol) == ("p:9", "v2")
+    # the deprecated --protocol (still in KServe's docs) when --predictor_protocol is not given
+    monkeypatch.setattr(
+        model_server,
+        "args",
+        model_server.parser.parse_args(["--predictor_host", "p:9", "--protocol", "grpc-v2"]),
+    )
+    ModelServer(http_port=0, grpc_port=-1)
+    config = Model("t").predictor_config
+    assert config is not None and config.predictor_protocol == "grpc-v2"
 
 
 def test_errors_answer_with_kserves_statuses() -> None:

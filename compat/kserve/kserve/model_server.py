@@ -245,9 +245,12 @@ class ModelServer(_ZeroserveServer):
         self.enable_grpc = self.settings.grpc_port >= 0
         self.max_threads = self.settings.grpc_max_threads
         if predictor_config is None and args.predictor_host:
+            # --protocol is the deprecated spelling KServe's docs still show: honoured when
+            # --predictor_protocol is left at its default.
+            protocol = args.predictor_protocol if args.predictor_protocol != "v1" else args.protocol
             predictor_config = PredictorConfig(
                 args.predictor_host,
-                args.predictor_protocol,
+                protocol,
                 args.predictor_use_ssl,
                 args.predictor_request_timeout_seconds,
                 args.predictor_request_retries,
