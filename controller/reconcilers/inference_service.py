@@ -34,7 +34,7 @@ from zeroserve.apis.serving.v1beta1.validation import ignored_fields, validate_i
 from zeroserve.controller.config import ControllerConfig
 from zeroserve.controller.errors import BuildError, NotFound
 from zeroserve.controller.events import NORMAL, WARNING, EventRecorder
-from zeroserve.controller.kinds import HTTP_ROUTE, INFERENCE_SERVICE, KNATIVE_SERVICE
+from zeroserve.controller.kinds import HTTP_ROUTE, INFERENCE_SERVICE, KNATIVE_SERVICE, Kind
 from zeroserve.controller.names import COMPONENTS, cluster_local_host, component_service_name, external_host
 from zeroserve.controller.reconcilers.apply import NotOwnedError, apply_owned, delete_owned, write_status
 from zeroserve.controller.reconcilers.invalid import INVALID_SPEC, invalid_status
@@ -43,6 +43,7 @@ from zeroserve.controller.reconcilers.rollout import track_rollout
 from zeroserve.controller.reconcilers.transitions import keep_transition_times, transitions
 from zeroserve.controller.resources.http_route import build_http_route
 from zeroserve.controller.resources.knative_service import build_component_service
+from zeroserve.controller.resources.storage_credentials import add_storage_env, storage_access
 from zeroserve.controller.store import Obj, Store
 
 __all__ = ["InferenceServiceReconciler"]
@@ -148,7 +149,15 @@ class InferenceServiceReconciler:
         now = self._clock
         condition = component_condition(component)
         try:
-            desired = build_component_service(isvc, component, self._config)
+            access = storage_access(isvc, self._lookup) if component == "predictor" else None
+            built = isvc
+            if access is not None and access.uri and isvc.spec.predictor.model is not None:
+                built = isvc.model_copy(deep=True)  # the storage spec names the model's storageUri
+                assert built.spec.predictor.model is not None
+                built.spec.predictor.model.storage_uri = access.uri
+            desired = build_component_service(built, component, self._config)
+            if access is not None:
+                add_storage_env(desired, access.env)
         except BuildError as exc:
             manage(isvc, now).mark_false(condition, exc.reason, exc.message)
             if transitions(raw, condition, "False", exc.reason, exc.message):
@@ -178,6 +187,12 @@ class InferenceServiceReconciler:
                 self._recorder.event(raw, NORMAL, "RolledOut", f"{component} revision {latest} rolled out")
         ready = manage(isvc, now).get(condition)
         return ready is not None and ready.is_true
+
+    def _lookup(self, kind: Kind, namespace: str, name: str) -> Obj | None:
+        try:
+            return self._store.get(kind, namespace, name)
+        except NotFound:
+            return None
 
     def _remove_component(self, isvc: InferenceService, component: str) -> None:
         ns = isvc.namespace or "default"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -69,8 +70,17 @@ def main(argv: list[str]) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     from zeroserve.servers.storage import ModelStorage, StorageError, StorageSettings
+    from zeroserve.servers.storage.credentials import apply_storage_config
 
     log = logging.getLogger(__name__)
+    try:
+        # KServe's storage spec: STORAGE_CONFIG (+ STORAGE_OVERRIDE_CONFIG) -> the backends' variables
+        added = apply_storage_config(os.environ)
+    except StorageError as exc:
+        log.error("storage-initializer: %s", exc)
+        return 2
+    if added:
+        log.info("storage credentials from STORAGE_CONFIG: %s", ", ".join(sorted(added)))
     settings = StorageSettings() if args.cache_dir is None else StorageSettings(cache_dir=args.cache_dir)
     storage = ModelStorage(settings)
     pairs = list(zip(args.pairs[::2], args.pairs[1::2], strict=True))

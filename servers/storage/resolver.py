@@ -18,6 +18,7 @@ from typing import Any, Protocol
 import httpx
 
 from zeroserve.servers.storage.gcs import GCSBackend
+from zeroserve.servers.storage.hf import locate_hf
 from zeroserve.servers.storage.http import HTTPBackend
 from zeroserve.servers.storage.local import locate_local, locate_mirror
 from zeroserve.servers.storage.progress import DownloadProgress, log_progress
@@ -86,6 +87,8 @@ class ModelStorage:
         return self.settings.cache_dir / cache_key(uri)
 
     def _locate(self, uri: str) -> Path | None:
+        if uri.startswith("hf://"):
+            return locate_hf(uri)
         mirrored = locate_mirror(uri, self.settings)
         if mirrored is not None:
             _LOG.info("storage URI %s resolved by mirror to %s", uri, mirrored, extra={"uri": uri})

@@ -468,7 +468,8 @@ IGNORED: list[tuple[str, Mutation, list[str]]] = [
             _set(f"{P}.storageUris", [{"uri": "s3://a"}]),
             _set(f"{P}.model.storage", {"key": "k"}),
         ),
-        [f"{P}.workerSpec", f"{P}.storageUris", f"{P}.model.storage"],
+        # model.storage is acted on (the storage-config secret names the model's location)
+        [f"{P}.workerSpec", f"{P}.storageUris"],
     ),
     (
         "pod-fields-knative-cannot-run",

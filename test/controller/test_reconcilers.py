@@ -342,9 +342,8 @@ def test_invalid_graph_reports_every_error(store: MemStore, clock: FakeClock) ->
 
 def test_steady_state_with_warnings_writes_nothing_either(store: MemStore, clock: FakeClock) -> None:
     obj = sklearn("warned", deploymentStrategy={"type": "Recreate"})
-    obj["spec"]["explainer"] = {
-        "art": {"type": "SquareAttack"}
-    }  # ignored field, and no container: BuildError
+    # an explainer format no built-in serves: BuildError (deploymentStrategy is the ignored field)
+    obj["spec"]["explainer"] = {"model": {"modelFormat": {"name": "lime"}}}
     store.create(INFERENCE_SERVICE, obj)
     r, sim = reconciler(store, clock), KnativeSim(store)
     for _ in range(3):
@@ -353,7 +352,7 @@ def test_steady_state_with_warnings_writes_nothing_either(store: MemStore, clock
     stored = store.get(INFERENCE_SERVICE, NS, "warned")
     assert condition(stored, "ExplainerReady")["status"] == "False"
     warnings = [reason for type_, reason, _ in events(store) if type_ == "Warning"]
-    assert sorted(warnings) == ["IgnoredFields", "InvalidSpec"], "each warning recorded once"
+    assert sorted(warnings) == ["IgnoredFields", "InvalidExplainerSpec"], "each warning recorded once"
     writes = len(store.writes)
     clock.advance(30)
     r.reconcile(NS, "warned")

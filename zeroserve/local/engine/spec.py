@@ -78,7 +78,12 @@ class RevisionSpec:
                 if item.get("name") == "STORAGE_URI" and item.get("value") and "://" in str(item["value"]):
                     storage_uri = str(item["value"])
         init_containers = [c.to_dict() for c in spec.init_containers or []]
-        if storage_uri is not None:
+        initializer = next((c for c in init_containers if c.get("name") == STORAGE_INITIALIZER), None)
+        if initializer is not None and initializer.get("env"):
+            # credentials for this model alone (storage-config secret, service account): the
+            # initializer container downloads with its own environment instead of the engine's
+            storage_uri = None
+        elif storage_uri is not None:
             # the engine downloads in-process through the storage layer (cache, mirrors), so the
             # injected initializer container would only repeat the work
             init_containers = [c for c in init_containers if c.get("name") != STORAGE_INITIALIZER]

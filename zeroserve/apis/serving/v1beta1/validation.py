@@ -363,8 +363,6 @@ def ignored_fields(isvc: InferenceService) -> list[str]:
             for field in ("worker_spec", "storage_uris", "storage_container_name", "name"):
                 if getattr(component, field) is not None:
                     found.append(join_path(path, to_camel(field)))
-            if component.model is not None and component.model.storage is not None:
-                found.append(join_path(path, "model.storage"))
         for extra in sorted(component.model_extra or {}):
             if isinstance(component, ExplainerSpec) and extra == "model":
                 continue  # spec.explainer.model: a built-in explainer (kernelshap)
