@@ -148,3 +148,18 @@ def test_bad_settings_name_the_file_and_field(tmp_path: Path) -> None:
     (tmp_path / "b" / "model-settings.json").write_text(json.dumps({"name": "b", "max_batch_size": "x"}))
     with pytest.raises(ModelFormatError, match="implementation is required"):
         _serve(tmp_path / "b")
+
+
+def test_settings_batching_joins_concurrent_requests(server: ThreadedServer, sample: Sample) -> None:
+    """max_batch_size / max_batch_time batch this model although the server's batching is off."""
+    import asyncio
+
+    async def send() -> list[httpx.Response]:
+        async with httpx.AsyncClient() as client:
+            url = f"{server.http_url}/v2/models/iris-mlserver/infer"
+            return await asyncio.gather(*(client.post(url, json=sample.v2_request) for _ in range(8)))
+
+    answers = asyncio.run(send())
+    assert all(r.json()["outputs"][0]["data"] == sample.expected for r in answers)
+    metrics = httpx.get(f"{server.http_url}/metrics").text
+    assert 'zeroserve_batch_size_count{model="iris-mlserver"}' in metrics
