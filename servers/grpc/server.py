@@ -208,10 +208,8 @@ class InferenceServicer(pb_grpc.GRPCInferenceServiceServicer):
                 internal.id = rid
             result = await self.dataplane.infer(model, internal, headers, None, internal.model_version)
             if not isinstance(result, InferResponse):
-                if isinstance(result, dict):
-                    raise TypeError(
-                        "model returned a dict; a V2 gRPC answer needs an InferResponse or an array"
-                    )
+                if isinstance(result, dict):  # a ModelInferResponse as a dict, as KServe accepts
+                    return pb.ModelInferResponse(**{"id": rid, "model_name": model, **result})
                 result = result_to_infer_response(result, model, internal)
             return convert.infer_response_to_grpc(result, internal)
         except Exception as exc:

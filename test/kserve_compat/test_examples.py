@@ -46,6 +46,7 @@ def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[tuple[str
             started[side, "model"] = start(
                 side, "custom_model.py", "model", folder, "--enable_docs_url", "true"
             )
+            started[side, "grpc-model"] = start(side, "custom_model_grpc.py", "grpc-model", folder)
         for side in SIDES:
             model = started[side, "model"]
             for protocol in PROTOCOLS:
@@ -194,6 +195,16 @@ def test_custom_model_v2_grpc_binary_bytes(servers: dict[tuple[str, str], Server
     # example fails (IndexError -> INTERNAL); zeroserve's data holds the decoded bytes and answers.
     assert _grpc_infer(servers["zeroserve", "model"], _bytes_request("m", raw=True)) == typed
     assert _grpc_infer(servers["kserve", "model"], _bytes_request("m", raw=True))[0] == "INTERNAL"
+
+
+def test_custom_model_grpc_answering_with_a_dict(servers: dict[tuple[str, str], Server]) -> None:
+    code, doc = _grpc_both(servers, "grpc-model", _bytes_request("custom-model", raw=False))
+    assert code == "OK" and doc["model_name"] == "custom-model"
+    assert doc["outputs"] == [{"name": "output-0", "datatype": "FP32", "shape": ["1", "5"], "data": TOP5}]
+    fp32 = pb.ModelInferRequest.InferInputTensor(name="x", datatype="FP32", shape=[1, 16])
+    fp32.contents.fp32_contents.extend(v / 2 for v in IMAGE)
+    request = pb.ModelInferRequest(model_name="custom-model", inputs=[fp32])
+    assert _grpc_both(servers, "grpc-model", request) == (code, doc)
 
 
 def test_custom_model_errors_match(servers: dict[tuple[str, str], Server]) -> None:
