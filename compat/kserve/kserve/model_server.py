@@ -38,7 +38,9 @@ __all__ = ["ModelServer", "app", "args", "parser"]
 
 _log = logging.getLogger(__name__)
 
-parser = argparse.ArgumentParser(add_help=False, formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+parser = argparse.ArgumentParser(
+    add_help=False, allow_abbrev=False, formatter_class=argparse.ArgumentDefaultsHelpFormatter
+)
 """KServe's model server flags; extend it with ``argparse.ArgumentParser(parents=[parser])``."""
 
 # Server flags: what ModelServer() reads. A port left out falls back to zeroserve's settings.
