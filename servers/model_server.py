@@ -86,10 +86,12 @@ def uvicorn_server(app: Any, settings: ServerSettings) -> Any:
         def capture_signals(self) -> Iterator[None]:
             yield
 
+    from zeroserve.servers.rest.one_write import OneWriteHttpToolsProtocol
+
     config = uvicorn.Config(
         app,
         loop="none",
-        http="httptools",
+        http=OneWriteHttpToolsProtocol,  # httptools; each response's head and body in one send
         lifespan="auto",
         log_config=None,
         access_log=False,

@@ -9,6 +9,8 @@ form it arrived in (a JSON list, raw bytes or a numpy array) and converts lazily
 
 from __future__ import annotations
 
+import os
+import random
 from collections.abc import Sequence
 from typing import Any
 
@@ -17,9 +19,30 @@ import numpy as np
 from zeroserve.servers import tensors
 from zeroserve.servers.errors import InvalidInput
 
-__all__ = ["InferInput", "InferOutput", "InferRequest", "InferResponse", "RequestedOutput"]
+__all__ = [
+    "InferInput",
+    "InferOutput",
+    "InferRequest",
+    "InferResponse",
+    "RequestedOutput",
+    "new_request_id",
+]
 
 Parameters = dict[str, Any]
+
+_ids = random.Random(os.urandom(32))
+os.register_at_fork(after_in_child=lambda: _ids.seed(os.urandom(32)))  # forked workers never repeat ids
+_UUID4_CLEAR = ~((0xF000 << 64) | (0xC000 << 48))
+_UUID4_SET = (0x4000 << 64) | (0x8000 << 48)
+
+
+def new_request_id() -> str:
+    """A random request id in ``uuid.uuid4().hex``'s form, without a system call per id.
+
+    ``uuid4()`` reads the OS random source on every call; request ids need uniqueness, not secrecy,
+    so they come from a generator seeded from it once per process (and again in each forked child).
+    """
+    return "%032x" % (_ids.getrandbits(128) & _UUID4_CLEAR | _UUID4_SET)
 
 
 class Tensor:

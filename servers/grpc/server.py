@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import logging
 import time
-import uuid
 from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
 from typing import Any
@@ -31,7 +30,7 @@ from zeroserve.servers.grpc.generated import grpc_predict_v2_pb2 as pb
 from zeroserve.servers.grpc.generated import grpc_predict_v2_pb2_grpc as pb_grpc
 from zeroserve.servers.metrics import ServerMetrics
 from zeroserve.servers.predict_io import result_to_infer_response
-from zeroserve.servers.types import InferResponse
+from zeroserve.servers.types import InferResponse, new_request_id
 
 __all__ = ["InferenceServicer", "Undecodable", "method_handlers", "start_grpc_server"]
 
@@ -197,7 +196,7 @@ class InferenceServicer(pb_grpc.GRPCInferenceServiceServicer):
     async def ModelInfer(self, request: Any, context: Any) -> Any:
         started = time.perf_counter()
         headers = {k: v for k, v in context.invocation_metadata() if isinstance(v, str)}
-        rid = headers.get("x-request-id") or uuid.uuid4().hex
+        rid = headers.get("x-request-id") or new_request_id()
         token = self._request_id.set(rid)
         code = "OK"
         model = request.model_name

@@ -12,7 +12,6 @@ import asyncio
 import functools
 import logging
 import time
-import uuid
 from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -49,7 +48,7 @@ from zeroserve.servers.rest.deadlines import ReadDeadlines
 from zeroserve.servers.rest.routes import Route, match
 from zeroserve.servers.seldon.paths import ENDPOINTS as SELDON_ENDPOINTS
 from zeroserve.servers.seldon.rest import SeldonRest
-from zeroserve.servers.types import InferResponse
+from zeroserve.servers.types import InferResponse, new_request_id
 
 __all__ = ["RequestLimits", "RestApp", "create_rest_app"]
 
@@ -165,7 +164,7 @@ class RestApp:
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
         started = self._clock()
         headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
-        rid = headers.get("x-request-id") or uuid.uuid4().hex
+        rid = headers.get("x-request-id") or new_request_id()
         token = self._request_id.set(rid)
         method = scope["method"]
         route = match(method, scope["path"])
