@@ -136,3 +136,21 @@ def test_zeroserve_serve_torchserve_command(sample: Sample) -> None:
     with serve_in_subprocess(args) as served, httpx.Client(base_url=served.http_url, timeout=10) as client:
         got = client.post("/v1/models/iris-label:predict", json=sample.v1_request)
         assert got.json() == {"predictions": sample.extra["labels"]}
+
+
+def test_kserve_runtime_args_of_the_torchserve_and_triton_images() -> None:
+    from zeroserve.servers.cli import parse_serve_args
+
+    # kserve-torchserve's args, after an image whose command is `zeroserve serve`
+    args = [
+        "torchserve",
+        "--start",
+        "--model-store=/m/model-store",
+        "--ts-config=/m/config/config.properties",
+    ]
+    command = parse_serve_args(args)
+    assert (command.runtime, command.model_dir, command.unknown_flags) == ("torchserve", "/m", [])
+    triton = ["tritonserver", "--model-store=/m", "--grpc-port=9000", "--http-port=8080", "--allow-grpc=true"]
+    command = parse_serve_args([*triton, "--allow-http=true"])
+    assert (command.runtime, command.model_dir, command.unknown_flags) == ("triton", "/m", [])
+    assert (command.settings.http_port, command.settings.grpc_port) == (8080, 9000)
