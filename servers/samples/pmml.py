@@ -6,6 +6,7 @@ Writers (each returns the ``<PMML>`` element; :func:`save` writes it):
   class probabilities (``ScoreDistribution``), or a ``DecisionTreeClassifier`` / ``Regressor`` alone;
 - :func:`logistic_document`: a ``LogisticRegression`` as a ``RegressionModel`` (softmax, or logit
   for two classes);
+- :func:`mlp_document`: an ``MLPClassifier`` as a ``NeuralNetwork``;
 - :func:`boosting_document`: a binary ``GradientBoostingClassifier`` as sklearn2pmml writes it: a
   ``MiningModel`` model chain of a summed tree ensemble (``Targets`` rescaling by the learning rate
   and the prior's log-odds) and a logit ``RegressionModel``.
@@ -23,7 +24,7 @@ from typing import Any
 
 from zeroserve.servers.samples import Sample
 
-__all__ = ["boosting_document", "build", "forest_document", "logistic_document", "save"]
+__all__ = ["boosting_document", "build", "forest_document", "logistic_document", "mlp_document", "save"]
 
 NS = "http://www.dmg.org/PMML-4_4"
 FEATURES = ["sepal_length", "sepal_width", "petal_length", "petal_width"]
@@ -222,6 +223,56 @@ def boosting_document(
     table = _el(logit, "RegressionTable", targetCategory=classes[1], intercept="0.0")
     _el(table, "NumericPredictor", name="decisionFunction(1)", coefficient="1.0")
     _el(logit, "RegressionTable", targetCategory=classes[0], intercept="0.0")
+    return root
+
+
+def mlp_document(estimator: Any, features: Sequence[str], target: str, classes: Sequence[str]) -> ET.Element:
+    """A multi-layer perceptron classifier as a ``NeuralNetwork`` (sklearn2pmml's layout)."""
+    root = _document(features, target, classes, "double")
+    activation = {"relu": "rectifier", "logistic": "logistic", "tanh": "tanh", "identity": "identity"}
+    model = _el(
+        root,
+        "NeuralNetwork",
+        functionName="classification",
+        activationFunction=activation[estimator.activation],
+    )
+    _schema(model, features, target)
+    _probability_outputs(model, classes)
+    inputs = _el(model, "NeuralInputs")
+    previous = []
+    for j, name in enumerate(features):
+        neuron = _el(inputs, "NeuralInput", id=f"input/{j + 1}")
+        derived = _el(neuron, "DerivedField", optype="continuous", dataType="double")
+        _el(derived, "FieldRef", field=name)
+        previous.append(f"input/{j + 1}")
+    layers = list(zip(estimator.coefs_, estimator.intercepts_, strict=True))
+    for k, (weights, biases) in enumerate(layers, start=1):
+        last = k == len(layers)
+        attrs: dict[str, Any] = {}
+        if last:
+            attrs["activationFunction"] = "logistic" if len(classes) == 2 else "identity"
+            if len(classes) > 2:
+                attrs["normalizationMethod"] = "softmax"
+        layer = _el(model, "NeuralLayer", **attrs)
+        current = []
+        for i, bias in enumerate(biases):
+            neuron = _el(layer, "Neuron", id=f"{k}/{i + 1}", bias=repr(float(bias)))
+            for j, source in enumerate(previous):
+                _el(neuron, "Con", from_=source, weight=repr(float(weights[j][i])))
+            current.append(f"{k}/{i + 1}")
+        previous = current
+    if len(classes) == 2:  # one logistic neuron: P(class 1); P(class 0) = 1 - it
+        layer = _el(model, "NeuralLayer", activationFunction="identity", numberOfNeurons="2")
+        positive = _el(layer, "Neuron", id="out/2", bias="0.0")
+        _el(positive, "Con", from_=previous[0], weight="1.0")
+        negative = _el(layer, "Neuron", id="out/1", bias="1.0")
+        _el(negative, "Con", from_=previous[0], weight="-1.0")
+        previous = ["out/1", "out/2"]
+    outputs = _el(model, "NeuralOutputs")
+    for neuron_id, label in zip(previous, classes, strict=True):
+        output = _el(outputs, "NeuralOutput", outputNeuron=neuron_id)
+        derived = _el(output, "DerivedField", optype="categorical", dataType="string")
+        _el(derived, "NormDiscrete", field=target, value=label)
     return root
 
 

@@ -220,8 +220,8 @@ def test_handwritten_document(record: dict[str, Any], label: str) -> None:
         ("not xml at all", "not an XML document"),
         (
             '<PMML xmlns="http://www.dmg.org/PMML-4_4"><DataDictionary/>'
-            '<NeuralNetwork functionName="regression"/></PMML>',
-            "no supported model element (found <NeuralNetwork>)",
+            '<SupportVectorMachineModel functionName="regression"/></PMML>',
+            "no supported model element (found <SupportVectorMachineModel>)",
         ),
         (
             '<PMML><DataDictionary/><TreeModel functionName="regression"><MiningSchema/>'
@@ -237,3 +237,27 @@ def test_unsupported_documents_fail_loading_naming_the_element(
     with pytest.raises(ModelFormatError, match=r"model\.pmml: ") as info:
         PMMLModel("bad", tmp_path).load()
     assert message in str(info.value)
+
+
+@pytest.mark.parametrize("binary", [False, True])
+def test_neural_network(tmp_path: Path, iris: tuple[np.ndarray, np.ndarray], binary: bool) -> None:
+    import warnings
+
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.neural_network import MLPClassifier
+
+    X, labels = iris
+    if binary:
+        labels = np.where(labels == "setosa", "setosa", "other")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        mlp = MLPClassifier(hidden_layer_sizes=(6, 4), max_iter=200, random_state=0).fit(X, labels)
+    classes = list(mlp.classes_)
+    pmml_sample.save(
+        pmml_sample.mlp_document(mlp, pmml_sample.FEATURES, "species", classes), tmp_path / "m.pmml"
+    )
+    model = PMMLModel("mlp", tmp_path)
+    model.load()
+    got = model.predict({"instances": X.tolist()})["predictions"]
+    np.testing.assert_allclose(_probabilities(got, classes), mlp.predict_proba(X), atol=1e-9)
+    assert [r["species"] for r in got] == mlp.predict(X).tolist()
