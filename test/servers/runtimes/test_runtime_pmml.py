@@ -261,3 +261,68 @@ def test_neural_network(tmp_path: Path, iris: tuple[np.ndarray, np.ndarray], bin
     got = model.predict({"instances": X.tolist()})["predictions"]
     np.testing.assert_allclose(_probabilities(got, classes), mlp.predict_proba(X), atol=1e-9)
     assert [r["species"] for r in got] == mlp.predict(X).tolist()
+
+
+TRANSFORMS = """
+<PMML xmlns="http://www.dmg.org/PMML-4_4" version="4.4">
+  <DataDictionary>
+    <DataField name="x" optype="continuous" dataType="double"/>
+    <DataField name="city" optype="categorical" dataType="string"/>
+    <DataField name="y" optype="continuous" dataType="double"/>
+  </DataDictionary>
+  <TransformationDictionary>
+    <DerivedField name="x_norm" optype="continuous" dataType="double">
+      <NormContinuous field="x">
+        <LinearNorm orig="0" norm="0"/><LinearNorm orig="10" norm="1"/>
+      </NormContinuous>
+    </DerivedField>
+    <DerivedField name="band" optype="continuous" dataType="double">
+      <Discretize field="x" defaultValue="9">
+        <DiscretizeBin binValue="1">
+          <Interval closure="closedOpen" leftMargin="0" rightMargin="5"/>
+        </DiscretizeBin>
+        <DiscretizeBin binValue="2">
+          <Interval closure="closedClosed" leftMargin="5" rightMargin="10"/>
+        </DiscretizeBin>
+      </Discretize>
+    </DerivedField>
+    <DerivedField name="city_code" optype="continuous" dataType="double">
+      <MapValues outputColumn="code" defaultValue="0">
+        <FieldColumnPair field="city" column="name"/>
+        <InlineTable><row><name>Oslo</name><code>100</code></row><row><name>Rome</name><code>200</code></row></InlineTable>
+      </MapValues>
+    </DerivedField>
+    <DerivedField name="x_or_zero" optype="continuous" dataType="double">
+      <Apply function="if"><Apply function="isMissing"><FieldRef field="x"/></Apply>
+        <Constant>0</Constant><FieldRef field="x"/></Apply>
+    </DerivedField>
+  </TransformationDictionary>
+  <RegressionModel functionName="regression">
+    <MiningSchema>
+      <MiningField name="y" usageType="target"/><MiningField name="x"/><MiningField name="city"/>
+    </MiningSchema>
+    <RegressionTable intercept="0">
+      <NumericPredictor name="x_norm" coefficient="1000"/>
+      <NumericPredictor name="band" coefficient="10000"/>
+      <NumericPredictor name="city_code" coefficient="1"/>
+      <CategoricalPredictor name="city" value="Rome" coefficient="0.5"/>
+      <NumericPredictor name="x_or_zero" coefficient="0.01"/>
+    </RegressionTable>
+  </RegressionModel>
+</PMML>
+"""
+
+
+@pytest.mark.parametrize(
+    ("record", "y"),
+    [
+        ({"x": 2.5, "city": "Oslo"}, 250 + 10000 + 100 + 0.025),
+        ({"x": 5.0, "city": "Rome"}, 500 + 20000 + 200 + 0.5 + 0.05),
+        ({"x": 10.0, "city": "Lima"}, 1000 + 20000 + 0 + 0.1),
+    ],
+)
+def test_transformations(record: dict[str, Any], y: float) -> None:
+    import xml.etree.ElementTree as ET
+
+    document = PMMLDocument(ET.fromstring(TRANSFORMS))
+    assert document.evaluate(record)["y"] == pytest.approx(y)
