@@ -8,8 +8,9 @@ import asyncio
 import json
 import logging
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
+from typing import Any
 
 import kserve
 import numpy as np
@@ -228,3 +229,27 @@ def test_storage_download_copies_a_local_model(tmp_path: Path) -> None:
     single = tmp_path / "single"
     assert Storage.download_files(str(source / "model.joblib"), str(single)) == str(single)
     assert (single / "model.joblib").read_bytes() == b"weights"
+
+
+class _Doubler(Model):
+    def __init__(self, name: str) -> None:
+        super().__init__(name, return_response_headers=True)
+        self.ready = True
+
+    def preprocess(self, payload: Any, headers: dict[str, str] | None = None) -> Any:
+        return [2 * v for v in payload["instances"]]
+
+    async def predict(
+        self,
+        payload: Any,
+        headers: Mapping[str, str] | None = None,
+        response_headers: dict[str, str] | None = None,
+    ) -> Any:
+        assert response_headers is not None
+        response_headers["x-rows"] = str(len(payload))
+        return {"predictions": payload}
+
+
+def test_calling_a_model_returns_the_response_and_its_headers() -> None:
+    response, headers = asyncio.run(_Doubler("d")({"instances": [1, 2]}, {}))
+    assert (response, headers) == ({"predictions": [2, 4]}, {"x-rows": "2"})

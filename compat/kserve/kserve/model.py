@@ -16,6 +16,7 @@ from typing import Any
 
 from kserve.predictor_config import PredictorConfig, get_predictor_config
 from zeroserve.servers.model import Model as _ZeroserveModel
+from zeroserve.servers.model import maybe_await
 from zeroserve.servers.transformer.config import PredictorConfig as _ZeroserveConfig
 
 __all__ = ["BaseKServeModel", "InferenceVerb", "Model", "PredictorConfig", "PredictorProtocol"]
@@ -84,6 +85,15 @@ class Model(_ZeroserveModel):
         """KServe's name of ``return_response_headers``."""
         return self.return_response_headers
 
+    def postprocess(
+        self,
+        result: Any,
+        headers: Mapping[str, str] | None = None,
+        response_headers: dict[str, str] | None = None,
+    ) -> Any:
+        """Transform ``predict``'s result; identity by default (KServe's signature)."""
+        return result
+
     async def predict(
         self,
         payload: Any,
@@ -110,6 +120,36 @@ class Model(_ZeroserveModel):
         if self.predictor_client is None:
             raise NotImplementedError(f"Model {self.name} does not implement explain")
         return await self.predictor_client.explain(self.name, payload, _forwardable(headers))
+
+    async def __call__(  # type: ignore[override]
+        self,
+        body: Any,
+        headers: Mapping[str, str] | None = None,
+        verb: InferenceVerb = InferenceVerb.PREDICT,
+    ) -> tuple[Any, dict[str, str]]:
+        """Run ``preprocess -> validate -> predict|explain -> postprocess`` as KServe 0.21's ``__call__``.
+
+        The server does not call this (it runs the same hooks itself); it is for code and tests that
+        call a model directly.
+
+        Returns:
+            ``(response, response_headers)``; the headers are filled by hooks when
+            ``return_response_headers`` is set.
+        """
+        response_headers: dict[str, str] = {}
+        with_headers = self.return_response_headers
+        payload = self.validate(await maybe_await(self.preprocess(body, headers)))
+        if verb is InferenceVerb.EXPLAIN:
+            response = await maybe_await(self.explain(payload, headers))
+        elif with_headers:
+            response = await maybe_await(self.predict(payload, headers, response_headers))
+        else:
+            response = await maybe_await(self.predict(payload, headers))
+        if with_headers:
+            response = await maybe_await(self.postprocess(response, headers, response_headers))
+        else:
+            response = await maybe_await(self.postprocess(response, headers))
+        return response, response_headers
 
     def validate(self, payload: Any) -> Any:
         """KServe's check of a V1 / V2 payload; zeroserve's codecs check it before ``preprocess``."""
