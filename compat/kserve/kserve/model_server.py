@@ -123,7 +123,8 @@ class _Dispatch:
     """Inside the user's middleware: the user's routes (and lifespan) to FastAPI, the rest to zeroserve.
 
     So a request for the data plane passes the user's middleware (CORS) and nothing else of FastAPI
-    (no exception middleware, no routing): ~2x the throughput of routing it through FastAPI.
+    (no exception middleware, no routing): KServe's custom model with CORS went from 4.0k to
+    4.7-5.3k req/s (wrk, 8 connections, 2 shared cores) over routing it through FastAPI.
     """
 
     def __init__(self, inner: ASGIApp, fastapi_rest: ASGIApp, routes: list[BaseRoute]) -> None:
