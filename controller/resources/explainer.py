@@ -42,9 +42,8 @@ def explainer_kind(isvc: InferenceService) -> str | None:
         return None
     if explainer.art is not None:
         return "art"
-    model = (explainer.model_extra or {}).get("model")
-    if isinstance(model, dict):
-        fmt = (model.get("modelFormat") or {}).get("name", "")
+    if explainer.model is not None:
+        fmt = explainer.model.model_format.name if explainer.model.model_format else ""
         if fmt != "kernelshap":
             raise BuildError(
                 "InvalidExplainerSpec",
@@ -113,7 +112,8 @@ def builtin_explainer_containers(
         for key in sorted(art.get("config") or {}):
             args += [f"--{key}", str(art["config"][key])]
         return [_container(isvc, config, art, _ART_ONLY, args)]
-    model = dict((explainer.model_extra or {})["model"])
+    assert explainer.model is not None
+    model = explainer.model.to_dict()
     args = ["serve", "kernelshap", *common]
     if model.get("storageUri"):
         args += ["--model_dir", MODEL_DIR]

@@ -186,6 +186,9 @@ class ExplainerSpec(PodSpec, ComponentExtensionSpec):
     """``spec.explainer``: ``art`` or custom containers plus pod and extension fields."""
 
     art: dict[str, Any] | None = None
+    model: ModelSpec | None = None
+    """zeroserve's built-in explainers (not in KServe): ``modelFormat: {name: kernelshap}``, with an
+    optional ``storageUri`` of background rows."""
 
 
 ComponentSpec = PredictorSpec | TransformerSpec | ExplainerSpec

@@ -247,8 +247,7 @@ def _validate_storage_uri(path: str, uri: str) -> list[FieldError]:
 
 
 def _validate_explainer(explainer: ExplainerSpec) -> list[FieldError]:
-    model = (explainer.model_extra or {}).get("model")  # our built-in explainers (kernelshap)
-    options = (("art", explainer.art), ("model", model), ("containers", explainer.containers))
+    options = (("art", explainer.art), ("model", explainer.model), ("containers", explainer.containers))
     chosen = [name for name, value in options if value]
     if len(chosen) != 1:
         return [
@@ -364,8 +363,6 @@ def ignored_fields(isvc: InferenceService) -> list[str]:
                 if getattr(component, field) is not None:
                     found.append(join_path(path, to_camel(field)))
         for extra in sorted(component.model_extra or {}):
-            if isinstance(component, ExplainerSpec) and extra == "model":
-                continue  # spec.explainer.model: a built-in explainer (kernelshap)
             if extra not in KNATIVE_POD_FIELDS:
                 found.append(join_path(path, extra))
     return found
