@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import SELDON_VENV, Component
+from seldon_support import SELDON_VENV, Component
 
 SCRIPT = Path(__file__).parent / "seldon_client_script.py"
 

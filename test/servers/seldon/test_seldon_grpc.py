@@ -7,8 +7,8 @@ from typing import Any
 
 import grpc
 import pytest
-from conftest import Component
 from google.protobuf import empty_pb2, json_format
+from seldon_support import Component
 
 from zeroserve.servers.grpc.generated import seldon_prediction_pb2 as pb
 from zeroserve.servers.grpc.generated import seldon_prediction_pb2_grpc as pb_grpc

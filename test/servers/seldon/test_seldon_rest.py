@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import jsonschema
 import pytest
-from conftest import Component
+from seldon_support import Component
 
 
 def check(doc: Any, wrapper_schema: dict[str, Any] | None, name: str = "SeldonMessage") -> Any:

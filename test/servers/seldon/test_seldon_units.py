@@ -9,8 +9,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import EXAMPLES, MICROSERVICE
 from prometheus_client import CollectorRegistry, generate_latest
+from seldon_support import EXAMPLES, MICROSERVICE
 
 from zeroserve.servers.seldon.custom_metrics import CustomMetrics, validate_metrics
 from zeroserve.servers.seldon.errors import SeldonError
@@ -126,7 +126,7 @@ def test_persistence_is_atomic_and_private(tmp_path: Path) -> None:
 def test_persistence_across_restarts(tmp_path: Path) -> None:
     """``--persistence 1``: the router's learned rewards survive a restart (saved at SIGTERM)."""
     import httpx
-    from conftest import start_components
+    from seldon_support import start_components
 
     specs = {
         "ABRouter": (
