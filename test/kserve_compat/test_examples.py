@@ -66,6 +66,9 @@ def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[tuple[str
     finally:
         for server in started.values():
             server.stop()
+    # zeroserve's servers stop gracefully on SIGTERM
+    exits = {name: s.process.returncode for (side, name), s in started.items() if side == "zeroserve"}
+    assert set(exits.values()) == {0}, exits
 
 
 def _clean(doc: Any) -> Any:
@@ -328,5 +331,7 @@ def test_zeroserve_model_server_start_reads_ports_from_argv(tmp_path: Path) -> N
         with grpc.insecure_channel(server.grpc_target) as channel:
             live = pb_grpc.GRPCInferenceServiceStub(channel).ServerLive(pb.ServerLiveRequest(), timeout=10)
         assert live.live
+        server.process.terminate()  # SIGTERM: a graceful stop, exit status 0
+        assert server.process.wait(30) == 0, server.output()
     finally:
         server.stop()
