@@ -10,8 +10,9 @@ import pytest
 
 from zeroserve.servers import InferInput, InferOutput, InferRequest, InferResponse, InvalidInput
 from zeroserve.servers.errors import ModelNotFound, PredictorError, RequestTooLarge, status_of
-from zeroserve.servers.protocols import seldon, v1, v2_rest
+from zeroserve.servers.protocols import v1, v2_rest
 from zeroserve.servers.rest.routes import Route, match
+from zeroserve.servers.seldon import SeldonError, payload
 from zeroserve.servers.tensors import (
     datatype_of,
     decode_bytes_tensor,
@@ -104,13 +105,14 @@ def test_v1_codec() -> None:
 
 
 def test_seldon_codec() -> None:
-    payload, kind, _ = seldon.decode_request(b'{"data": {"tensor": {"shape": [1, 2], "values": [1, 2]}}}')
-    assert payload == {"instances": [[1, 2]]}
-    assert kind == "tensor"
-    doc = orjson.loads(seldon.encode_response({"predictions": [3]}, "tensor", []))
+    msg = orjson.loads(b'{"data": {"tensor": {"shape": [1, 2], "values": [1, 2]}}}')
+    assert payload.features_of(msg).tolist() == [[1, 2]]
+    assert payload.data_kind(msg) == "tensor"
+    doc = payload.encode_data([3], msg, None)
     assert doc["data"]["tensor"] == {"shape": [1], "values": [3]}
-    with pytest.raises(InvalidInput, match='needs "data"'):
-        seldon.decode_request(b"{}")
+    with pytest.raises(SeldonError, match="has no data") as err:
+        payload.features_of({})
+    assert err.value.status_code == 400
 
 
 @pytest.mark.parametrize(
