@@ -70,6 +70,51 @@ if __name__ == "__main__":
 '''
 
 
+BASELINE_LAUNCHER = '''\
+"""Run ``zeroserve`` from an exported tree (another commit), not from the editable install."""
+import importlib.util
+import os
+import sys
+
+root = sys.argv.pop(1)
+# setuptools' editable finder maps every zeroserve.* name to the checkout: take it out.
+sys.meta_path = [f for f in sys.meta_path if "__editable__" not in type(f).__module__]
+
+
+def package(name, folder):
+    spec = importlib.util.spec_from_file_location(
+        name, os.path.join(folder, "__init__.py"), submodule_search_locations=[folder]
+    )
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+top = package("zeroserve", os.path.join(root, "zeroserve"))
+for sub in ("servers", "controller", "router", "logger", "monitoring"):
+    if os.path.isdir(os.path.join(root, sub)):
+        setattr(top, sub, package(f"zeroserve.{sub}", os.path.join(root, sub)))
+from zeroserve.cli import main  # noqa: E402
+
+sys.exit(main(sys.argv[1:]))
+'''
+
+
+def export_baseline(ref: str, work: Path) -> Path:
+    """The tree of commit ``ref`` (``git archive``) under ``work``, with the launcher beside it."""
+    commit = subprocess.run(
+        ["git", "rev-parse", "--short", ref], cwd=ROOT, check=True, capture_output=True, text=True
+    ).stdout.strip()
+    tree = work / f"baseline-{commit}"
+    if not tree.exists():
+        tree.mkdir(parents=True)
+        archive = subprocess.run(["git", "archive", commit], cwd=ROOT, check=True, capture_output=True).stdout
+        subprocess.run(["tar", "-x", "-C", str(tree)], input=archive, check=True)
+    (work / "baseline_launcher.py").write_text(BASELINE_LAUNCHER)
+    return tree
+
+
 @dataclass
 class Server:
     """A server under test."""
@@ -281,7 +326,33 @@ def measure(server: Server, point: Point, duration: int, work: Path, warm_up: bo
         point.cpu_us_per_req = (cpu_after - cpu_before) / total * 1e6
 
 
-def build_servers(names: list[str], work: Path, model: Path) -> Iterator[Server]:
+def build_servers(
+    names: list[str], work: Path, model: Path, baseline: str | None = None, batched: str | None = None
+) -> Iterator[Server]:
+    if baseline:
+        tree = export_baseline(baseline, work)
+        port = free_port()
+        yield Server(
+            "zeroserve-before",
+            ("v1", "v2"),
+            [sys.executable, str(work / "baseline_launcher.py"), str(tree), "serve", "sklearn",
+             "--model-name", "iris", "--model-dir", str(model.parent), "--http-port", str(port),
+             "--grpc-port", "-1"],
+            {},
+            port,
+            cwd=work,
+        )  # fmt: skip
+    if batched:
+        port = free_port()
+        yield Server(
+            "zeroserve-batched",
+            ("v1", "v2"),
+            [sys.executable, "-m", "zeroserve", "serve", "sklearn", "--model-name", "iris",
+             "--model-dir", str(model.parent), "--http-port", str(port), "--grpc-port", "-1",
+             *batched.split()],
+            {},
+            port,
+        )  # fmt: skip
     if "zeroserve" in names:
         port = free_port()
         yield Server(
@@ -363,7 +434,7 @@ def report(points: list[Point], args: argparse.Namespace) -> str:
     for p in points:
         if p.server != "zeroserve":
             continue
-        for anchor in ("kserve", "mlserver"):
+        for anchor in ("zeroserve-before", "kserve", "mlserver"):
             a = index.get((anchor, p.protocol, p.batch, p.concurrency))
             if a is None or not a.rps:
                 continue
@@ -385,6 +456,15 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--servers", default="zeroserve,kserve,mlserver")
     parser.add_argument("--work-dir", type=Path, default=Path("/tmp/zeroserve-bench"))
     parser.add_argument("--out", type=Path, default=ROOT / "hack" / "bench" / "dataplane" / "RESULTS.md")
+    parser.add_argument(
+        "--baseline", help="also serve zeroserve as of this git commit (e.g. HEAD~5) as 'zeroserve-before'"
+    )
+    parser.add_argument(
+        "--batched",
+        metavar="FLAGS",
+        help="also serve zeroserve with these batching flags as 'zeroserve-batched' "
+        "(e.g. '--enable_batching --max_batch_size=8 --max_latency_ms=2')",
+    )
     parser.add_argument("--setup-only", action="store_true", help="create the venvs and the model, then stop")
     args = parser.parse_args(argv)
     if shutil.which("wrk") is None:
@@ -393,7 +473,7 @@ def main(argv: list[str]) -> int:
     work: Path = args.work_dir
     work.mkdir(parents=True, exist_ok=True)
     model = train_model(work / "model")
-    servers = list(build_servers(args.servers.split(","), work, model))
+    servers = list(build_servers(args.servers.split(","), work, model, args.baseline, args.batched))
     if args.setup_only:
         return 0
     concurrencies = [int(c) for c in args.concurrency.split(",")]
@@ -422,7 +502,7 @@ def main(argv: list[str]) -> int:
     finally:
         for server in servers:
             stop(server)
-    order = {"zeroserve": 0, "kserve": 1, "mlserver": 2}
+    order = {"zeroserve": 0, "zeroserve-before": 1, "zeroserve-batched": 2, "kserve": 3, "mlserver": 4}
     points.sort(key=lambda p: (p.protocol, p.batch, p.concurrency, order.get(p.server, 9)))
     args.out.write_text(report(points, args))
     print(args.out.read_text())
