@@ -207,6 +207,9 @@ class DataPlane:
         (batch) dimension, as in Triton; ``dynamic_batching`` carries the batcher's delay.
         """
         model, hooks = self.model_hooks(name, version)
+        own = getattr(model, "get_model_config", None)
+        if callable(own):  # a model with a configuration of its own (Triton's config.pbtxt)
+            return dict(await maybe_await(own()))
         batching = hooks.batch_config
         max_batch = batching.max_batch_size if batching is not None else 0
 

@@ -74,8 +74,34 @@ class TritonModel(Model):
         ]
 
     def get_model_config(self) -> dict[str, Any]:
-        """The parsed ``config.pbtxt`` (Triton's ``GET /v2/models/<name>/config``)."""
-        return dict(self.config.raw)
+        """The parsed ``config.pbtxt`` as Triton answers ``GET /v2/models/<name>/config`` (and gRPC
+        ``ModelConfig``): every field of the file, tensors with Triton's defaults filled in."""
+        config = dict(self.config.raw)
+        for key in ("input", "output"):
+            entries = []
+            for entry in config.get(key) or []:
+                full = {
+                    "name": entry["name"],
+                    "data_type": entry["data_type"],
+                    "dims": list(entry.get("dims") or []),
+                }
+                full.update({k: v for k, v in entry.items() if k not in full})
+                entries.append(full)
+            config[key] = entries
+        batching = config.get("dynamic_batching")
+        if isinstance(batching, dict):
+            preferred = batching.get("preferred_batch_size") or []
+            config["dynamic_batching"] = {
+                **batching,
+                "preferred_batch_size": [
+                    int(v) for v in (preferred if isinstance(preferred, list) else [preferred])
+                ],
+                "max_queue_delay_microseconds": int(batching.get("max_queue_delay_microseconds", 0)),
+                "preserve_ordering": bool(batching.get("preserve_ordering", False)),
+            }
+        config.setdefault("version_policy", {"latest": {"num_versions": 1}})
+        config.setdefault("default_model_filename", self.config.default_model_filename)
+        return config
 
     def predict(self, payload: Any, headers: Mapping[str, str] | None = None) -> Any:
         """Run the backend.

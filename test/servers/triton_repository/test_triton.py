@@ -69,6 +69,28 @@ def test_v2_grpc_with_tritonclient(server: ThreadedServer, sample: Sample) -> No
         client.close()
 
 
+def test_model_config_over_rest_and_grpc(server: ThreadedServer) -> None:
+    import tritonclient.grpc as grpcclient
+    import tritonclient.http as httpclient
+
+    rest = httpclient.InferenceServerClient(server.http_url.removeprefix("http://"))
+    try:
+        config = rest.get_model_config("iris-onnx")
+    finally:
+        rest.close()
+    assert config["max_batch_size"] == 8 and config["platform"] == "onnxruntime_onnx"
+    assert config["input"][0]["dims"] == [4] and config["instance_group"] == [
+        {"count": 1, "kind": "KIND_CPU"}
+    ]
+    client = grpcclient.InferenceServerClient(server.grpc_target)
+    try:
+        answer = client.get_model_config("add-sub").config
+    finally:
+        client.close()
+    assert answer.backend == "python" and [i.name for i in answer.input] == ["INPUT0", "INPUT1"]
+    assert list(answer.output[1].dims) == [4]
+
+
 def test_bad_requests_are_400s(server: ThreadedServer) -> None:
     with httpx.Client(base_url=server.http_url, timeout=10) as client:
         wrong = {"inputs": [{"name": "INPUT0", "shape": [1, 5], "datatype": "FP32", "data": [1, 2, 3, 4, 5]}]}
