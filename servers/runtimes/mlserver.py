@@ -211,15 +211,16 @@ class MLServerModel(Model):
         found = sorted(root.rglob(SETTINGS_FILE)) if root.is_dir() else []
         if found:
             return [read_model_settings(p) for p in found]
-        implementation = self.options.implementation
-        if not implementation:
-            raise ModelMissingError(
-                f"mlserver: {root} holds no {SETTINGS_FILE} and no implementation was given "
-                "(MLSERVER_MODEL_IMPLEMENTATION, or --runtime-option "
-                "implementation=mlserver_sklearn.SKLearnModel)"
-            )
         folder = root if root.is_dir() else root.parent
         uri = folder / self.options.model_uri if self.options.model_uri else root
+        implementation = self.options.implementation or _guess_implementation(uri)
+        if not implementation:
+            raise ModelMissingError(
+                f"mlserver: {root} holds no {SETTINGS_FILE}, no implementation was given "
+                "(MLSERVER_MODEL_IMPLEMENTATION, or --runtime-option "
+                "implementation=mlserver_sklearn.SKLearnModel) and no model file says which "
+                "(*.joblib|*.pkl: sklearn, *.json|*.ubj: xgboost, a LightGBM text *.bst|*.txt: lightgbm)"
+            )
         _runtime_of(implementation, root)
         return [ModelSettings(self.name, implementation, folder, uri)]
 
@@ -325,6 +326,26 @@ class MLServerModel(Model):
             result.model_version = self.version
             result.requested_outputs = None
         return result
+
+
+def _guess_implementation(where: Path) -> str | None:
+    """The implementation a lone model file implies (KServe may leave ``modelClass`` empty)."""
+    files = (
+        [where] if where.is_file() else [p for p in where.iterdir() if p.is_file()] if where.is_dir() else []
+    )
+    kinds: set[str] = set()
+    for path in files:
+        suffix = path.suffix.lower()
+        if suffix in (".joblib", ".pkl", ".pickle"):
+            kinds.add("mlserver_sklearn.SKLearnModel")
+        elif suffix in (".json", ".ubj"):
+            kinds.add("mlserver_xgboost.XGBoostModel")
+        elif suffix in (".bst", ".txt"):
+            with path.open("rb") as handle:
+                head = handle.read(64)
+            lightgbm = head.startswith(b"tree\n") or head.startswith(b"tree\r\n")
+            kinds.add("mlserver_lightgbm.LightGBMModel" if lightgbm else "mlserver_xgboost.XGBoostModel")
+    return kinds.pop() if len(kinds) == 1 else None
 
 
 def _as_matrix(model: str, request: InferRequest) -> InferRequest:

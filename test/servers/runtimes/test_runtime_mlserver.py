@@ -130,12 +130,20 @@ def test_implementation_from_the_environment_when_no_settings_file(
     tmp_path: Path, sample: Sample, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     (tmp_path / "model.joblib").write_bytes((sample.model_dir / "model.joblib").read_bytes())
-    with pytest.raises(ModelMissingError, match=r"holds no model-settings\.json and no implementation"):
+    (tmp_path / "other.json").write_text("{}")
+    with pytest.raises(
+        ModelMissingError, match=r"holds no model-settings\.json, no implementation was given"
+    ):
         _serve(tmp_path)
     monkeypatch.setenv("MLSERVER_MODEL_IMPLEMENTATION", "mlserver_sklearn.SKLearnModel")
     (model,) = _serve(tmp_path, name="env-model")
     model.load()
     assert model.ready and model.name == "env-model"
+    monkeypatch.setenv("MLSERVER_MODEL_IMPLEMENTATION", "")  # KServe's empty {{.Labels.modelClass}}
+    (tmp_path / "other.json").unlink()
+    (guessed,) = _serve(tmp_path, name="guessed")
+    guessed.load()
+    assert guessed.ready
 
 
 def test_bad_settings_name_the_file_and_field(tmp_path: Path) -> None:
