@@ -13,13 +13,31 @@ from typing import Any, NamedTuple
 
 from prometheus_client import CollectorRegistry, start_http_server
 
+from zeroserve.servers.errors import InvalidInput
 from zeroserve.servers.model import Model
+from zeroserve.servers.predict_io import get_predict_response
 from zeroserve.servers.seldon.component import SeldonComponent
 from zeroserve.servers.seldon.persistence import Persistence
+from zeroserve.servers.types import InferRequest
 
 __all__ = ["MetricsPort", "SeldonCall", "SeldonModel"]
 
 _log = logging.getLogger(__name__)
+
+_SELDON_KEYS = ("data", "strData", "binData", "jsonData", "customData")
+
+
+def _answer(message: Any) -> Any:
+    """The payload of a predict answer, for KServe's protocols."""
+    if not isinstance(message, dict):
+        raise InvalidInput("the component answered in protobuf form; use the Seldon protocol")
+    data = message.get("data")
+    if isinstance(data, dict):  # asked as an ndarray, a numeric answer comes back as one
+        return data.get("ndarray", [])
+    for key in ("jsonData", "strData"):
+        if key in message:
+            return message[key]
+    return []
 
 
 class MetricsPort(NamedTuple):
@@ -74,10 +92,29 @@ class SeldonModel(Model):
         return True
 
     def predict(self, payload: Any, headers: Any = None) -> Any:
-        """Run a :class:`SeldonCall` (a bare message is a ``predict``)."""
-        if not isinstance(payload, SeldonCall):
-            payload = SeldonCall("predict", payload)
-        return self.component.call(payload.op, payload.message, payload.native, payload.transport)
+        """Run a :class:`SeldonCall`; a KServe V1 body or V2 request runs ``predict`` on its rows.
+
+        V1 ``{"instances": rows}`` becomes ``data.ndarray`` and the answer ``{"predictions": ...}``;
+        a V2 request's first input becomes ``data.ndarray`` and the answer the V2 output. Any other
+        payload is a SeldonMessage for ``predict``.
+        """
+        if isinstance(payload, SeldonCall):
+            return self.component.call(payload.op, payload.message, payload.native, payload.transport)
+        if isinstance(payload, InferRequest):
+            if not payload.inputs:
+                raise InvalidInput("the V2 request has no inputs")
+            rows = payload.inputs[0].as_numpy().tolist()
+            return get_predict_response(payload, _answer(self._predict_rows(rows)), self.name)
+        if (
+            isinstance(payload, dict)
+            and "instances" in payload
+            and not any(k in payload for k in _SELDON_KEYS)
+        ):
+            return {"predictions": _answer(self._predict_rows(payload["instances"]))}
+        return self.component.call("predict", payload)
+
+    def _predict_rows(self, rows: Any) -> Any:
+        return self.component.call("predict", {"data": {"ndarray": rows}})
 
     def start(self) -> None:
         where = self.metrics_port

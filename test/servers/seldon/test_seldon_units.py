@@ -198,8 +198,11 @@ def test_zeroserve_serve_seldon_with_a_metrics_port(tmp_path: Path) -> None:
             served.http_url + "/api/v1.0/predictions", json={"data": {"ndarray": [[1]]}}, trust_env=False
         )
         assert r.status_code == 200 and r.json()["data"]["ndarray"] == [[1]]
-        r = httpx.post(served.http_url + "/v1/models/m:predict", json={"instances": [[1]]}, trust_env=False)
-        assert r.status_code == 400  # the KServe APIs are there too; a V1 body is not a SeldonMessage
-        assert "has no data" in r.json()["error"]
+        v1 = {"instances": [[1, 2]]}
+        r = httpx.post(served.http_url + "/v1/models/m:predict", json=v1, trust_env=False)
+        assert r.status_code == 200 and r.json() == {"predictions": [[1, 2]]}  # KServe V1 as well
+        v2 = {"inputs": [{"name": "x", "shape": [1, 2], "datatype": "FP32", "data": [3, 4]}]}
+        r = httpx.post(served.http_url + "/v2/models/m/infer", json=v2, trust_env=False)
+        assert r.status_code == 200 and r.json()["outputs"][0]["data"] == [3, 4]  # and V2
         text = httpx.get(f"http://127.0.0.1:{metrics_port}/prometheus", trust_env=False).text
-        assert 'mycounter_total{method="predict"} 1.0' in text
+        assert 'mycounter_total{method="predict"} 3.0' in text  # Seldon, V1 and V2 predictions
