@@ -78,7 +78,7 @@ def _leaf(value: Any) -> str | None:
     if value is None:
         return "none"
     if isinstance(value, dict):
-        if any(isinstance(v, list) for v in value.values()):
+        if any(isinstance(v, list | dict) for v in value.values()):
             return None  # a dict-of-lists instance is a block of rows (pandas models): it runs alone
         return "dict:" + ",".join(sorted(map(str, value)))
     return None

@@ -6,8 +6,8 @@ order, from any of these payloads:
 
 - V1 records: ``{"instances": [{"age": 22, "sex": "male"}, ...]}`` (one row per object);
 - V1 dict-of-lists, as KServe's mixed-type sample sends it: ``{"instances": [{"age": [22, 38],
-  "sex": ["male", "female"]}]}`` (each object a block of rows), or columnar
-  ``{"inputs": {"age": [...], "sex": [...]}}``;
+  "sex": ["male", "female"]}]}`` (each object a block of rows; a column may also be pandas'
+  ``{"0": 22, "1": 38}``), or columnar ``{"inputs": {"age": [...], "sex": [...]}}``;
 - V1 rows of values in column order: ``{"instances": [[22, "male"], ...]}``;
 - V2 with one input per column (the input's name is the column, shape ``[N]`` or ``[N, 1]``; BYTES
   become ``str``); MLServer's ``pd`` content type is this form;
@@ -124,11 +124,15 @@ def _columns_of(model: str, payload: Any, columns: Sequence[str] | None) -> dict
 
 
 def _from_objects(model: str, objects: list[dict[str, Any]]) -> dict[str, list[Any]]:
-    """Records (scalars: one row each) or dict-of-lists (each object a block of rows)."""
+    """Records (scalars: one row each) or dict-of-lists (each object a block of rows).
+
+    A column given as ``{index: value}`` (pandas' ``to_dict()``, as KServe's LightGBM sample sends)
+    is the list of its values in order.
+    """
     out: dict[str, list[Any]] = {}
     seen = 0
     for i, obj in enumerate(objects):
-        block = {str(k): v for k, v in obj.items()}
+        block = {str(k): list(v.values()) if isinstance(v, dict) else v for k, v in obj.items()}
         is_block = any(isinstance(v, list) for v in block.values())
         if is_block:
             sizes = {k: len(v) if isinstance(v, list) else None for k, v in block.items()}

@@ -204,3 +204,32 @@ def test_dict_of_lists_under_batching(samples: dict[str, Sample]) -> None:
         answers = asyncio.run(send())
     assert [r.status_code for r in answers] == [200] * 6
     assert all(r.json() == {"predictions": sample.expected} for r in answers)
+
+
+def test_lightgbm_kserve_sample_request(tmp_path: Path) -> None:
+    """KServe's LightGBM sample: a booster fitted on a DataFrame, columns sent as pandas' {index: value}."""
+    import lightgbm
+    import pandas as pd
+    from sklearn.datasets import load_iris
+
+    iris = load_iris(as_frame=True)
+    frame = iris.data.rename(columns=lambda c: c.replace(" ", "_"))
+    booster = lightgbm.train(
+        {"objective": "multiclass", "num_class": 3, "verbose": -1, "num_threads": 1},
+        lightgbm.Dataset(frame, label=iris.target),
+        5,
+    )
+    booster.save_model(str(tmp_path / "model.bst"))
+    row = {
+        "sepal_width_(cm)": 3.5,
+        "petal_length_(cm)": 1.4,
+        "petal_width_(cm)": 0.2,
+        "sepal_length_(cm)": 5.1,
+    }
+    body = {"inputs": [{name: {"0": value} for name, value in row.items()}]}
+    expected = booster.predict(pd.DataFrame([row])[list(frame.columns)]).tolist()
+    model = RuntimeRegistry.builtin().create("lightgbm", "iris", tmp_path)
+    with serve_in_thread([model]) as srv:
+        resp = httpx.post(f"{srv.http_url}/v1/models/iris:predict", json=body)
+    assert resp.status_code == 200, resp.text
+    _close(resp.json()["predictions"], expected, 1e-12)
