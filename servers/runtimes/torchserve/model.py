@@ -4,7 +4,9 @@
 Requests reach the handler as TorchServe's KServe envelopes pass them: V1 ``instances`` are the batch
 rows (each row as sent); TorchServe's own body (``{"data": ...}``) is one row ``{"data", "body"}``; a
 V2 request with one input gives the rows of that tensor, several inputs one row per input (its data).
-The handler's list is V1 ``predictions`` or the V2 output ``predict``.
+The handler's list is V1 ``predictions`` or the V2 output ``predict``. A snapshot ``batchSize > 1``
+batches as TorchServe does: the server joins concurrent requests' rows (up to ``batchSize``, waiting
+``maxBatchDelay`` ms at most) into one ``handle`` call.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from zeroserve.servers.batching import BatchConfig
 from zeroserve.servers.errors import InferenceError, InvalidInput
 from zeroserve.servers.model import Model
 from zeroserve.servers.runtimes.errors import ModelFormatError, ModelMissingError
@@ -57,6 +60,9 @@ class TorchServeModel(Model):
             gpu_id,
         )
         self._handle: Handler | None = None
+        if snapshot is not None and snapshot.batch_size > 1:
+            # TorchServe's batchSize / maxBatchDelay: the server joins requests' rows into one handle()
+            self.batching = BatchConfig(snapshot.batch_size, float(snapshot.max_batch_delay_ms))
 
     def load(self) -> bool:
         """Import and initialise the archive's handler."""
@@ -191,9 +197,10 @@ class TorchServeRepository(Model):
                     )
                 if entry.batch_size > 1:
                     _log.info(
-                        "torchserve: model %s asks for batchSize %d; requests run one at a time here",
+                        "torchserve: model %s batches up to %d rows, waiting %d ms at most",
                         entry.name,
                         entry.batch_size,
+                        entry.max_batch_delay_ms,
                     )
                 members.append(TorchServeModel(path, entry, gpu_id))
         else:

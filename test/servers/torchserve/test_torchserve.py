@@ -154,3 +154,31 @@ def test_kserve_runtime_args_of_the_torchserve_and_triton_images() -> None:
     command = parse_serve_args([*triton, "--allow-http=true"])
     assert (command.runtime, command.model_dir, command.unknown_flags) == ("triton", "/m", [])
     assert (command.settings.http_port, command.settings.grpc_port) == (8080, 9000)
+
+
+def test_snapshot_batch_size_batches_concurrent_requests(tmp_path: Path, sample: Sample) -> None:
+    import shutil
+    from concurrent.futures import ThreadPoolExecutor
+
+    shutil.copytree(sample.model_dir, tmp_path, dirs_exist_ok=True)
+    config = (tmp_path / "config" / "config.properties").read_text()
+    (tmp_path / "config" / "config.properties").write_text(
+        config.replace('"batchSize": 1', '"batchSize": 4').replace(
+            '"maxBatchDelay": 10', '"maxBatchDelay": 200'
+        )
+    )
+    models = TorchServeRepository("x", tmp_path).served_models()
+    assert models[0].batching.max_batch_size == 4  # type: ignore[attr-defined]
+    rows = sample.v1_request["instances"]
+    with serve_in_thread(models) as server, httpx.Client(base_url=server.http_url, timeout=10) as client:
+
+        def one(i: int) -> Any:
+            body = {"instances": [rows[i % 3]]}
+            return client.post("/v1/models/iris:predict", json=body).json()["predictions"][0]
+
+        with ThreadPoolExecutor(4) as pool:
+            answers = list(pool.map(one, range(4)))
+        stats = client.get("/v2/models/iris/stats").json()["model_stats"][0]
+    assert max(b["batch_size"] for b in stats["batch_stats"]) > 1, stats["batch_stats"]
+    for i, answer in enumerate(answers):
+        _close(answer, sample.expected[i % 3], sample.tolerance)
