@@ -131,7 +131,7 @@ class SeldonComponent:
         except Exception as exc:
             raise user_failure(hook + "()", exc) from None
 
-    def _names(self, hook: str, arr: Any, fallback: list[str] | None) -> list[str] | None:
+    def _names(self, hook: str, fallback: list[str] | None) -> list[str] | None:
         value = getattr(self.user, hook, None)
         if value is None:
             return fallback
@@ -165,15 +165,12 @@ class SeldonComponent:
         result: Any,
         request: Message,
         names: list[str] | None,
-        extra_tags: dict[str, Any] | None = None,
     ) -> Message:
         runtime_tags: dict[str, Any] | None = None
         runtime_metrics: list[dict[str, Any]] | None = None
         if _is_seldon_response(result):
             runtime_tags, runtime_metrics, result = result.tags, result.metrics, result.data
         tags, metrics = self._report(method, runtime_metrics)
-        if extra_tags:
-            tags = {**extra_tags, **tags}
         if runtime_tags:
             tags.update(runtime_tags)
         out = payload.encode_data(result, request, names)
@@ -231,7 +228,7 @@ class SeldonComponent:
             return None
         if np.ndim(data) < 2:
             return []
-        return self._names("class_names", data, None)
+        return self._names("class_names", None)
 
     def transform_input(self, msg: Message) -> Message:
         """``/transform-input``: the request unchanged when the class has no ``transform_input``."""
@@ -242,9 +239,7 @@ class SeldonComponent:
         names = payload.names_of(msg)
         result = self._call("transform_input", features, names, meta=payload.meta_of(msg), with_meta=True)
         out_names = (
-            self._names("feature_names", result, names)
-            if not isinstance(result, dict | str | bytes)
-            else None
+            self._names("feature_names", names) if not isinstance(result, dict | str | bytes) else None
         )
         return self._respond("transform_input", result, msg, out_names)
 
