@@ -7,15 +7,17 @@ Inputs, by payload:
 - V1 ``instances`` (row format): for a one-input model, the rows of that input; for several inputs,
   one object per row ``{"a": ..., "b": ...}`` (TFServing's row format).
 - V1 ``inputs`` (columnar): a list (the one input) or an object ``{"a": [...], "b": [...]}``.
+- V1 binary values as TFServing writes them, ``{"b64": "..."}``, are bytes.
 
 Outputs: V2 answers one output per model output, named as the model names it; V1 answers
 ``predictions`` (one value per row for one output, one object per row for several) or, for a
 columnar request where the runtime follows TFServing, ``outputs`` (the value for one output, an object
-for several).
+for several); bytes of an output named ``*_bytes`` are ``{"b64": ...}``, other bytes UTF-8 text.
 """
 
 from __future__ import annotations
 
+import base64
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -65,7 +67,7 @@ def named_inputs(model: str, payload: Any, specs: Sequence[TensorSpec]) -> dict[
         else:
             raw = {t.name: t.as_numpy() for t in payload.inputs}
     elif isinstance(payload, dict):
-        raw = _v1_inputs(model, payload, specs)
+        raw = {k: _b64_decoded(v) for k, v in _v1_inputs(model, payload, specs).items()}
     else:
         raise InvalidInput(f"model {model}: unsupported payload type {type(payload).__name__}")
     unknown = [n for n in raw if n not in names]
@@ -90,7 +92,7 @@ def _v1_inputs(model: str, payload: dict[str, Any], specs: Sequence[TensorSpec])
         rows = payload["instances"]
         if isinstance(rows, np.ndarray):
             rows = rows.tolist() if len(specs) != 1 else rows
-        if len(specs) == 1 and not (len(rows) and isinstance(rows[0], dict)):
+        if len(specs) == 1 and not (len(rows) and isinstance(rows[0], dict) and not _is_b64(rows[0])):
             return {specs[0].name: rows}
         if not rows or not all(isinstance(r, dict) for r in rows):
             names = [s.name for s in specs]
@@ -178,7 +180,7 @@ def named_response(
             result.append(tensor)
         rid = payload.id or str(uuid.uuid4())
         return InferResponse(rid, model, result, requested_outputs=payload.request_outputs or None)
-    values = {k: _plain(v) for k, v in outputs.items()}
+    values = {k: _plain(v, b64=k.endswith("_bytes")) for k, v in outputs.items()}
     if columnar_outputs and isinstance(payload, dict) and "instances" not in payload:
         return {"outputs": next(iter(values.values())) if len(values) == 1 else values}
     if len(values) == 1:
@@ -187,9 +189,34 @@ def named_response(
     return {"predictions": [{k: v[i] for k, v in values.items()} for i in range(rows)]}
 
 
-def _plain(arr: np.ndarray) -> Any:
+def _plain(arr: np.ndarray, *, b64: bool = False) -> Any:
+    """JSON values of an output; bytes of an output named ``*_bytes`` as TFServing's ``{"b64": ...}``."""
     arr = np.asarray(arr)
     if arr.dtype.kind in "SO":
-        flat = [x.decode(errors="replace") if isinstance(x, bytes) else x for x in arr.ravel()]
+        flat = [_text(x, b64) for x in arr.ravel()]
         return np.array(flat, dtype=object).reshape(arr.shape).tolist()
     return arr.tolist()
+
+
+def _text(value: Any, b64: bool) -> Any:
+    if not isinstance(value, bytes):
+        return value
+    if b64:
+        return {"b64": base64.b64encode(value).decode("ascii")}
+    return value.decode(errors="replace")
+
+
+def _is_b64(value: Any) -> bool:
+    return isinstance(value, dict) and len(value) == 1 and isinstance(value.get("b64"), str)
+
+
+def _b64_decoded(value: Any) -> Any:
+    """TFServing's binary values ``{"b64": "..."}`` (at any depth) as bytes."""
+    if _is_b64(value):
+        try:
+            return base64.b64decode(value["b64"], validate=True)
+        except ValueError:
+            raise InvalidInput('a {"b64": ...} value is not valid base64') from None
+    if isinstance(value, list):
+        return [_b64_decoded(v) for v in value]
+    return value

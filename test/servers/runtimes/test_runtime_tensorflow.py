@@ -29,10 +29,56 @@ def sample(tmp_path_factory: pytest.TempPathFactory) -> Sample:
 
 
 @pytest.fixture(scope="module")
-def server(sample: Sample) -> Iterator[ThreadedServer]:
-    model = RuntimeRegistry.builtin().create("tensorflow", "iris-tf", sample.model_dir)
-    with serve_in_thread([model]) as srv:
+def bytes_model(tmp_path_factory: pytest.TempPathFactory, sample: Sample) -> Path:
+    """A SavedModel with two string inputs, as KServe's image samples have (``image_bytes``, ``key``)."""
+    import tensorflow as tf
+
+    class Echo(tf.Module):  # type: ignore[misc]
+        @tf.function(  # type: ignore[untyped-decorator]
+            input_signature=[
+                tf.TensorSpec([None], tf.string, name="image_bytes"),
+                tf.TensorSpec([None], tf.string, name="key"),
+            ]
+        )
+        def serve(self, image_bytes: tf.Tensor, key: tf.Tensor) -> dict[str, tf.Tensor]:
+            return {"key": key, "size": tf.strings.length(image_bytes), "echo_bytes": image_bytes}
+
+    folder = tmp_path_factory.mktemp("tf-bytes")
+    module = Echo()
+    tf.saved_model.save(module, str(folder / "2"), signatures={"serving_default": module.serve})
+    return folder
+
+
+@pytest.fixture(scope="module")
+def server(sample: Sample, bytes_model: Path) -> Iterator[ThreadedServer]:
+    registry = RuntimeRegistry.builtin()
+    models = [
+        registry.create("tensorflow", "iris-tf", sample.model_dir),
+        registry.create("tensorflow", "echo", bytes_model),
+    ]
+    with serve_in_thread(models) as srv:
         yield srv
+
+
+def test_b64_binary_values_and_named_rows(server: ThreadedServer) -> None:
+    """TFServing's row format: several inputs, {"b64": ...} binary values (KServe's image samples)."""
+    import base64
+
+    payload = b"\x89PNG\r\n\x00binary"
+    encoded = base64.b64encode(payload).decode()
+    body = {
+        "instances": [{"image_bytes": {"b64": encoded}, "key": "1"}, {"image_bytes": {"b64": ""}, "key": "2"}]
+    }
+    resp = httpx.post(f"{server.http_url}/v1/models/echo/versions/2:predict", json=body)
+    assert resp.status_code == 200, resp.text
+    assert resp.json()["predictions"] == [
+        {"echo_bytes": {"b64": encoded}, "key": "1", "size": len(payload)},
+        {"echo_bytes": {"b64": ""}, "key": "2", "size": 0},
+    ]
+    bad = {"instances": [{"image_bytes": {"b64": "***"}, "key": "1"}]}
+    resp = httpx.post(f"{server.http_url}/v1/models/echo:predict", json=bad)
+    assert resp.status_code == 400
+    assert "not valid base64" in resp.json()["error"]
 
 
 def _scores(rows: list[dict[str, object]]) -> np.ndarray:
