@@ -9,12 +9,13 @@ returns. This module never imports a web framework or grpc; errors are raised as
 from __future__ import annotations
 
 import inspect
+import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from zeroserve import __version__
-from zeroserve.servers.batching import BatchConfig, Batcher, batch_key, join, split
+from zeroserve.servers.batching import BatchConfig, Batcher, Failed, batch_key, join, split
 from zeroserve.servers.errors import InvalidInput, ModelNotFound, ModelNotReady
 from zeroserve.servers.metrics import InferenceStatistics
 from zeroserve.servers.model import Model, maybe_await
@@ -24,6 +25,8 @@ from zeroserve.servers.types import InferRequest
 __all__ = ["DataPlane", "InputSpec", "batch_config_of"]
 
 Headers = Mapping[str, str]
+
+_log = logging.getLogger(__name__)
 
 
 class InputSpec:
@@ -62,7 +65,7 @@ class InputSpec:
 class _Hooks:
     """A model's hooks, resolved once: whether each takes ``response_headers``; its batcher."""
 
-    __slots__ = ("batch_config", "batcher", "inputs", "post_rh", "predict_rh", "stats")
+    __slots__ = ("batcher", "inputs", "post_rh", "predict_rh", "stats")
 
     def __init__(self, model: Model) -> None:
         self.predict_rh = _takes(model.predict, "response_headers")
@@ -73,7 +76,6 @@ class _Hooks:
             specs.append(InputSpec(item["name"], item.get("datatype"), list(shape) if shape else None))
         self.inputs = specs
         self.batcher: Batcher | None = None
-        self.batch_config: BatchConfig | None = None
         self.stats = InferenceStatistics()
 
 
@@ -206,11 +208,11 @@ class DataPlane:
         With batching on, ``max_batch_size`` is the batcher's and ``dims`` leave out the first
         (batch) dimension, as in Triton; ``dynamic_batching`` carries the batcher's delay.
         """
-        model, hooks = self.model_hooks(name, version)
+        model = self.get_model(name, version)
         own = getattr(model, "get_model_config", None)
         if callable(own):  # a model with a configuration of its own (Triton's config.pbtxt)
             return dict(await maybe_await(own()))
-        batching = hooks.batch_config
+        batching = batch_config_of(model, self.batching)
         max_batch = batching.max_batch_size if batching is not None else 0
 
         def tensor(item: Mapping[str, Any], kind: str) -> dict[str, Any]:
@@ -253,9 +255,10 @@ class DataPlane:
         models = [self.get_model(name, version)] if name else list(self.repository.get_models())
         stats = []
         for model in models:
-            _, hooks = self.model_hooks(model.name)
+            hooks = self._hooks.get(model.name)  # none yet: the model has not been asked anything
+            record = hooks.stats if hooks is not None else InferenceStatistics()
             own = getattr(model, "version", None)
-            stats.append(hooks.stats.to_json(model.name, "" if own is None else str(own)))
+            stats.append(record.to_json(model.name, "" if own is None else str(own)))
         return {"model_stats": stats}
 
     # -- inference -------------------------------------------------------------------------------
@@ -284,24 +287,37 @@ class DataPlane:
                     report(name, rows, waits)
 
             async def execute(
-                payloads: Sequence[Any], counts: Sequence[int], headers: Headers
+                payloads: Sequence[Any], counts: Sequence[int], headers: Sequence[Headers]
             ) -> tuple[list[Any], dict[str, str]]:
                 response_headers: dict[str, str] = {}
-                joined = join(payloads)
-                result = await self._pipeline(model, hooks, joined, headers, response_headers, sum(counts))
-                return split(result, payloads, counts), response_headers
+                try:
+                    joined = join(payloads)
+                    result = await self._pipeline(
+                        model, hooks, joined, headers[0], response_headers, sum(counts)
+                    )
+                    return split(result, payloads, counts), response_headers
+                except Exception:
+                    if len(payloads) == 1:
+                        raise
+                    _log.warning(
+                        "model %s: a batch of %d requests failed; running them one by one",
+                        model.name,
+                        len(payloads),
+                        exc_info=True,
+                    )
+                # one request the model refuses (a NaN only it checks, say) must not fail the others
+                answers: list[Any] = []
+                for payload, own_headers in zip(payloads, headers, strict=True):
+                    try:
+                        answers.append(
+                            await self._pipeline(model, hooks, payload, own_headers, response_headers, 1)
+                        )
+                    except Exception as exc:
+                        answers.append(Failed(exc))
+                return answers, response_headers
 
             hooks.batcher = Batcher(config, execute, observe)
-            hooks.batch_config = config
         return hooks
-
-    def model_hooks(self, name: str, version: str | None = None) -> tuple[Model, _Hooks]:
-        """The served model ``name`` with its resolved hooks (batching settings, statistics)."""
-        model = self.get_model(name, version)
-        hooks = self._hooks.get(model.name)
-        if hooks is None:
-            hooks = self._hooks[model.name] = self._resolve_hooks(model)
-        return model, hooks
 
     async def infer(
         self,

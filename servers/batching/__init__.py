@@ -11,8 +11,8 @@ the controller from ``spec.<component>.batcher``; ``--enable_batching``) or per 
 - :mod:`.batcher`: the queues, timers and batch tasks.
 """
 
-from zeroserve.servers.batching.batcher import Batcher, BatchTimeout
+from zeroserve.servers.batching.batcher import Batcher, BatchTimeout, Failed
 from zeroserve.servers.batching.policy import BatchConfig, BatchPolicy
 from zeroserve.servers.batching.rows import batch_key, join, split
 
-__all__ = ["BatchConfig", "BatchPolicy", "BatchTimeout", "Batcher", "batch_key", "join", "split"]
+__all__ = ["BatchConfig", "BatchPolicy", "BatchTimeout", "Batcher", "Failed", "batch_key", "join", "split"]

@@ -19,17 +19,27 @@ from typing import Any
 from zeroserve.servers.batching.policy import BatchConfig, BatchPolicy
 from zeroserve.servers.errors import ServingError
 
-__all__ = ["BatchTimeout", "Batcher", "Execute", "Observe"]
+__all__ = ["BatchTimeout", "Batcher", "Execute", "Failed", "Observe"]
 
 _log = logging.getLogger(__name__)
 
 Execute = Callable[
-    [Sequence[Any], Sequence[int], Mapping[str, str]], Awaitable[tuple[list[Any], dict[str, str]]]
+    [Sequence[Any], Sequence[int], Sequence[Mapping[str, str]]], Awaitable[tuple[list[Any], dict[str, str]]]
 ]
-"""``(payloads, rows_each, headers) -> (answers, response_headers)``: runs one batch."""
+"""``(payloads, rows_each, headers_each) -> (answers, response_headers)``: runs one batch; an answer
+that is a :class:`Failed` is that caller's error."""
 
 Observe = Callable[[int, Sequence[float]], None]
 """``(rows_in_batch, seconds_each_request_waited)``: called as each batch is flushed."""
+
+
+class Failed:
+    """One caller's error inside an otherwise answered batch."""
+
+    __slots__ = ("error",)
+
+    def __init__(self, error: Exception) -> None:
+        self.error = error
 
 
 class BatchTimeout(ServingError):
@@ -169,7 +179,7 @@ class Batcher:
             return
         try:
             answers, response_headers = await self._execute(
-                [e.payload for e in live], [e.rows for e in live], live[0].headers
+                [e.payload for e in live], [e.rows for e in live], [e.headers for e in live]
             )
         except Exception as exc:
             for entry in live:
@@ -182,6 +192,9 @@ class Batcher:
             raise
         for entry, answer in zip(live, answers, strict=True):
             if entry.future.done():
+                continue
+            if isinstance(answer, Failed):
+                entry.future.set_exception(answer.error)
                 continue
             if response_headers and entry.response_headers is not None:
                 entry.response_headers.update(response_headers)

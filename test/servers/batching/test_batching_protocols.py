@@ -47,6 +47,8 @@ class RecordingModel(Model):
             x = np.asarray(rows, dtype=np.float32)
         except ValueError:
             raise InvalidInput("instances must be rows of equal length") from None
+        if (x < 0).any():  # a refusal only the model can make: the request joins, and fails alone
+            raise InvalidInput("instances must not be negative")
         self.calls.append(len(x))
         return {"predictions": (x * 2).tolist()}
 
@@ -159,6 +161,21 @@ def test_a_malformed_request_in_a_batch_gets_its_400_and_the_others_their_200(se
     # the bad tensor never reached predict; the ragged rows ran alone (and failed before recording)
     assert sum(model.calls) == 16
     assert len(model.calls) <= 4, model.calls
+
+
+def test_a_request_only_the_model_refuses_fails_alone(server: Any) -> None:
+    model = _model(server, "rec")
+    port = server[1].http_port
+    requests = [_v1(port, "rec", i) for i in range(8)]
+    requests.insert(3, _v1(port, "rec", 103, rows=[[-1, 2]]))
+    answers = _fire(port, requests)
+    statuses = [status for status, _, _ in answers]
+    assert statuses[3] == 400 and "negative" in json.loads(answers[3][2])["error"]
+    assert statuses.count(200) == 8
+    for i, (_, headers, body) in enumerate(answers[:3] + answers[4:]):
+        assert headers["x-request-id"] == f"v1-{i}"
+        assert json.loads(body) == {"predictions": [[2 * i, 2 * i + 1]]}
+    assert sum(model.calls) == 8
 
 
 def test_a_model_that_does_not_accept_batches_runs_unbatched(server: Any) -> None:
