@@ -10,6 +10,7 @@ an installed KServe is not shadowed by accident.
 
 from kserve import errors, logging, model_server, utils
 from kserve.constants import constants
+from kserve.inference_client import InferenceGRPCClient, InferenceRESTClient, RESTConfig
 from kserve.model import Model
 from kserve.model_repository import ModelRepository
 from kserve.model_server import ModelServer
@@ -21,10 +22,13 @@ __all__ = [
     "InferOutput",
     "InferRequest",
     "InferResponse",
+    "InferenceGRPCClient",
+    "InferenceRESTClient",
     "Model",
     "ModelRepository",
     "ModelServer",
     "PredictorConfig",
+    "RESTConfig",
     "constants",
     "errors",
     "logging",
