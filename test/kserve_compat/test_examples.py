@@ -1,8 +1,11 @@
-"""KServe's custom model and custom transformer examples, run unchanged with the real KServe 0.21
-(``.venv-kserve``) and with zeroserve's ``kserve`` package, answer the same: V1, V2 REST and V2 gRPC
-(binary ``BYTES`` too), errors, CORS, the user's extra route and response headers. Ids and timings
-are left out of the comparison; so are ``null`` fields, which KServe writes and zeroserve omits (a
-JSON reader sees the same document).
+"""KServe's custom model (REST and gRPC) and custom transformer examples, run unchanged with the real
+KServe 0.21 (``.venv-kserve``) and with zeroserve's ``kserve`` package, answer the same: V1, V2 REST
+and V2 gRPC (binary ``BYTES`` too), errors, CORS, the user's extra route, Swagger UI and response
+headers; KServe's clients (the real ones and zeroserve's) get the same answers from both.
+
+Left out of the comparison: ids and timings; ``null`` fields and an empty ``model_version``, which
+KServe writes and zeroserve omits; how a gRPC output's values travel (KServe: typed ``contents`` for
+list data; zeroserve: ``raw_output_contents``), compared as decoded values.
 """
 
 from __future__ import annotations
