@@ -3,7 +3,8 @@
 - ``iris`` (``iris.mar``): an eager ``torch.nn.Module`` (``modelFile`` ``iris_net.py``) with a state
   dict (``serializedFile`` ``iris.pt``) served by the built-in ``base_handler``: the 3 logits per row.
 - ``iris-label`` (``iris-label.mar``): the same weights with a custom ``handler.py`` that extends
-  ``ts.torch_handler.base_handler.BaseHandler`` and answers the arg-max class per row.
+  ``ts.torch_handler.base_handler.BaseHandler`` and answers the arg-max class per row; its
+  ``get_insights`` explains (``:explain``) each feature's share of the target class's logit.
 
 ``config/config.properties`` is KServe's sample file (addresses, ``enable_envvars_config``,
 ``model_store``, ``model_snapshot``). PyTorch is imported by :func:`build` only.
@@ -42,6 +43,10 @@ class IrisLabelHandler(BaseHandler):
 
     def postprocess(self, data):
         return data.argmax(dim=1).tolist()
+
+    def get_insights(self, tensor, data, target):
+        """Each feature's share of the target class's logit (input x weight)."""
+        return (tensor * self.model.fc.weight[target]).tolist()
 '''
 
 _ROWS = [[6.8, 2.8, 4.8, 1.4], [6.0, 3.4, 4.5, 1.6], [5.1, 3.5, 1.4, 0.2]]
@@ -139,6 +144,7 @@ def build(folder: Path) -> Sample:
         extra={
             "model_name": "iris",
             "labels": logits.argmax(dim=1).tolist(),
+            "insights": (torch.tensor(_ROWS) * net.fc.weight[0].detach()).tolist(),
             "label_model_name": "iris-label",
             "v2_output": "predict",
         },

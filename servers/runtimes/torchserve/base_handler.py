@@ -140,6 +140,34 @@ class BaseHandler:
         return data.tolist()
 
     def handle(self, data: Any, context: Any) -> Any:
-        """``preprocess -> inference -> postprocess`` (TorchServe's entry point)."""
+        """``preprocess -> inference -> postprocess``, or ``explain_handle`` for an explanation
+        request (TorchServe's entry point)."""
         self.context = context
-        return self.postprocess(self.inference(self.preprocess(data)))
+        prepared = self.preprocess(data)
+        if self._is_explain():
+            return self.explain_handle(prepared, data)
+        return self.postprocess(self.inference(prepared))
+
+    def _is_explain(self) -> bool:
+        """Whether the request asks for an explanation (TorchServe's ``explain: True`` header)."""
+        if self.context is not None and self.context.get_request_header(0, "explain") == "True":
+            self.explain = True
+            return True
+        return False
+
+    def explain_handle(self, data_preprocess: Any, raw_data: Any) -> Any:
+        """Explanations from ``get_insights(tensor, data, target)``, which a handler defines (Captum).
+
+        Raises:
+            NotImplementedError: the handler defines no ``get_insights``.
+        """
+        insights = getattr(self, "get_insights", None)
+        if not callable(insights):
+            raise NotImplementedError(
+                "this handler has no get_insights(tensor, data, target) to explain with"
+            )
+        target = 0
+        first = raw_data[0] if raw_data else None
+        if isinstance(first, dict) and "target" in first:
+            target = first["target"]
+        return [insights(row, raw_data, target) for row in data_preprocess]

@@ -95,6 +95,21 @@ class TorchServeModel(Model):
             f"got keys: {', '.join(map(str, payload)) or 'none'}"
         )
 
+    async def explain(self, payload: Any, headers: Mapping[str, str] | None = None) -> Any:
+        """Run the handler as TorchServe's explanations API does (``explain: True`` in its context).
+
+        Returns:
+            ``{"explanations": [...]}`` (KServe's torchserve answer).
+
+        Raises:
+            InvalidInput: the handler has no ``get_insights`` (the message says so).
+        """
+        try:
+            answer = self._run(payload, {**(headers or {}), "explain": "True"})
+        except NotImplementedError as exc:
+            raise InvalidInput(f"model {self.name}: cannot explain: {exc}") from None
+        return {"explanations": answer}
+
     def predict(self, payload: Any, headers: Mapping[str, str] | None = None) -> Any:
         """Run the handler on the request's rows.
 
@@ -105,6 +120,17 @@ class TorchServeModel(Model):
         Returns:
             ``{"predictions": [...]}`` for V1, an ``InferResponse`` with output ``predict`` for V2.
         """
+        predictions = self._run(payload, headers)
+        if not isinstance(payload, InferRequest):
+            return {"predictions": predictions}
+        arr = np.asarray(predictions)
+        if arr.dtype == object or arr.dtype.kind in "US":
+            arr = np.asarray([str(p) for p in predictions], dtype=object)
+        out = InferOutput("predict", list(arr.shape), datatype_of(arr))
+        out.set_data_from_numpy(arr)
+        return InferResponse(payload.id or str(uuid.uuid4()), self.name, [out], model_version=self.version)
+
+    def _run(self, payload: Any, headers: Mapping[str, str] | None) -> list[Any]:
         if self._handle is None:
             raise RuntimeError(f"model {self.name} is not loaded")
         rows = self._rows(payload)
@@ -112,6 +138,8 @@ class TorchServeModel(Model):
         self.context.begin(headers, len(rows), request_id)
         try:
             result = self._handle(rows, self.context)
+        except NotImplementedError:
+            raise
         except (TypeError, ValueError, RuntimeError, KeyError, IndexError) as exc:
             first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
             raise InvalidInput(f"model {self.name}: the handler rejected the input: {first}") from exc
@@ -121,15 +149,7 @@ class TorchServeModel(Model):
                 raise cls(f"model {self.name}: the handler answered {code}: {phrase or 'error'}")
         if result is None:
             raise InferenceError(f"model {self.name}: the handler returned nothing")
-        predictions = list(result) if isinstance(result, (list, tuple)) else [result]
-        if not isinstance(payload, InferRequest):
-            return {"predictions": predictions}
-        arr = np.asarray(predictions)
-        if arr.dtype == object or arr.dtype.kind in "US":
-            arr = np.asarray([str(p) for p in predictions], dtype=object)
-        out = InferOutput("predict", list(arr.shape), datatype_of(arr))
-        out.set_data_from_numpy(arr)
-        return InferResponse(payload.id or request_id, self.name, [out], model_version=self.version)
+        return list(result) if isinstance(result, (list, tuple)) else [result]
 
 
 class TorchServeRepository(Model):

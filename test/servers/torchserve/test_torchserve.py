@@ -52,6 +52,15 @@ def test_v1_instances_through_base_handler_and_custom_handler(server: ThreadedSe
         _close(raw.json()["predictions"], sample.expected, sample.tolerance)
 
 
+def test_explain_runs_the_handlers_get_insights(server: ThreadedServer, sample: Sample) -> None:
+    with httpx.Client(base_url=server.http_url, timeout=10) as client:
+        got = client.post("/v1/models/iris-label:explain", json=sample.v1_request)
+        assert got.status_code == 200, got.text
+        _close(got.json()["explanations"], sample.extra["insights"], sample.tolerance)
+        plain = client.post("/v1/models/iris:explain", json=sample.v1_request)
+        assert plain.status_code == 400 and "no get_insights" in plain.json()["error"]
+
+
 def test_v2_rest_and_grpc(server: ThreadedServer, sample: Sample) -> None:
     import tritonclient.grpc as grpcclient
 
