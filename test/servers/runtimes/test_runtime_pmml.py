@@ -326,3 +326,65 @@ def test_transformations(record: dict[str, Any], y: float) -> None:
 
     document = PMMLDocument(ET.fromstring(TRANSFORMS))
     assert document.evaluate(record)["y"] == pytest.approx(y)
+
+
+def _category(category: str | None) -> str:
+    return f'targetCategory="{category}" ' if category else ""
+
+
+def _general_regression(
+    model_type: str, betas: dict[str | None, list[float]], target: str, classes: list[str]
+) -> str:
+    """A GeneralRegressionModel over the iris features: one parameter per feature plus an intercept."""
+    features = pmml_sample.FEATURES
+    fields = "".join(f'<DataField name="{f}" optype="continuous" dataType="double"/>' for f in features)
+    values = "".join(f'<Value value="{c}"/>' for c in classes)
+    optype = "categorical" if classes else "continuous"
+    kind = "string" if classes else "double"
+    function = "classification" if classes else "regression"
+    parameters = "".join(f'<Parameter name="p{j}"/>' for j in range(len(features) + 1))
+    covariates = "".join(f'<Predictor name="{f}"/>' for f in features)
+    cells = "".join(
+        f'<PPCell value="1" predictorName="{f}" parameterName="p{j + 1}"/>' for j, f in enumerate(features)
+    )
+    pcells = "".join(
+        f"<PCell {_category(c)}parameterName={chr(34)}p{j}{chr(34)} beta={chr(34)}{float(b)!r}{chr(34)}/>"
+        for c, bs in betas.items()
+        for j, b in enumerate(bs)
+    )
+    schema = f'<MiningField name="{target}" usageType="target"/>' + "".join(
+        f'<MiningField name="{f}"/>' for f in features
+    )
+    return (
+        f'<PMML xmlns="http://www.dmg.org/PMML-4_4" version="4.4"><DataDictionary>{fields}'
+        f'<DataField name="{target}" optype="{optype}" dataType="{kind}">{values}</DataField>'
+        "</DataDictionary>"
+        f'<GeneralRegressionModel modelType="{model_type}" functionName="{function}">'
+        f"<MiningSchema>{schema}</MiningSchema><ParameterList>{parameters}</ParameterList>"
+        f"<CovariateList>{covariates}</CovariateList><PPMatrix>{cells}</PPMatrix>"
+        f"<ParamMatrix>{pcells}</ParamMatrix></GeneralRegressionModel></PMML>"
+    )
+
+
+def test_general_regression(iris: tuple[np.ndarray, np.ndarray]) -> None:
+    import xml.etree.ElementTree as ET
+
+    from sklearn.linear_model import LinearRegression, LogisticRegression
+
+    X, labels = iris
+    linear = LinearRegression().fit(X[:, :4], X[:, 0] * 2 + X[:, 3])
+    text = _general_regression("regression", {None: [linear.intercept_, *linear.coef_]}, "y", [])
+    document = PMMLDocument(ET.fromstring(text))
+    got = [document.evaluate(dict(zip(pmml_sample.FEATURES, row, strict=True)))["y"] for row in X]
+    np.testing.assert_allclose(got, linear.predict(X), atol=1e-9)
+
+    binary = np.where(labels == "virginica", "yes", "no")
+    logistic = LogisticRegression(max_iter=1000).fit(X, binary)
+    betas: dict[str | None, list[float]] = {"yes": [logistic.intercept_[0], *logistic.coef_[0]]}
+    document = PMMLDocument(
+        ET.fromstring(_general_regression("logisticRegression", betas, "s", ["no", "yes"]))
+    )
+    got = [
+        document.evaluate(dict(zip(pmml_sample.FEATURES, row, strict=True)))["probability(yes)"] for row in X
+    ]
+    np.testing.assert_allclose(got, logistic.predict_proba(X)[:, 1], atol=1e-9)
