@@ -201,7 +201,12 @@ class TorchServeRepository(Model):
         config = read_config(root)
         archives = sorted(config.model_store.glob("*.mar")) if config.model_store.is_dir() else []
         gpu = self.options.get("gpu_id")
-        gpu_id = int(gpu) if gpu not in (None, "") else None
+        if gpu in (None, "") and config.properties.get("number_of_gpu", "0").strip() not in ("", "0"):
+            gpu = 0  # TorchServe's number_of_gpu: handlers get gpu_id 0 (used when CUDA is available)
+        try:
+            gpu_id = int(gpu) if gpu not in (None, "") else None
+        except (TypeError, ValueError):
+            raise ModelFormatError(f"torchserve: gpu_id must be an integer, got {gpu!r}") from None
         if not archives:
             self._members = [self._torchscript_fallback(root, config.model_store)]
             return self._members
