@@ -191,3 +191,35 @@ def test_snapshot_batch_size_batches_concurrent_requests(tmp_path: Path, sample:
     assert max(b["batch_size"] for b in stats["batch_stats"]) > 1, stats["batch_stats"]
     for i, answer in enumerate(answers):
         _close(answer, sample.expected[i % 3], sample.tolerance)
+
+
+FUNCTION_HANDLER = """
+calls = []
+
+
+def handle(data, context):
+    if data is None:  # TorchServe initialises a function entry point with data=None
+        calls.append(context.system_properties["model_dir"])
+        return None
+    return [{"sum": sum(row), "ready": bool(calls)} for row in data]
+
+
+def double(data, context):
+    return None if data is None else [[2 * v for v in row] for row in data]
+"""
+
+
+def test_function_handlers_and_module_function_entry_points(tmp_path: Path) -> None:
+    store = tmp_path / "model-store"
+    files = {"sums.py": FUNCTION_HANDLER.encode()}
+    sample_torchserve.write_mar(store / "sums.mar", {"modelName": "sums", "handler": "sums.py"}, files)
+    sample_torchserve.write_mar(store / "twice.mar", {"modelName": "twice", "handler": "sums:double"}, files)
+    models = {m.name: m for m in TorchServeRepository("x", tmp_path).served_models()}
+    for model in models.values():
+        model.load()
+    assert models["sums"].predict({"instances": [[1, 2], [3, 4]]}) == {
+        "predictions": [{"sum": 3, "ready": True}, {"sum": 7, "ready": True}]
+    }
+    assert models["twice"].predict({"instances": [[1, 2]]}) == {"predictions": [[2, 4]]}
+    for model in models.values():
+        model.stop()

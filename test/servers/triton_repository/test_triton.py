@@ -136,3 +136,26 @@ def test_zeroserve_serve_triton_command(tmp_path: Path) -> None:
     with serve_in_subprocess(args) as served, httpx.Client(base_url=served.http_url, timeout=10) as client:
         got = client.post("/v2/models/iris-onnx/infer", json=sample.v2_request)
         assert got.status_code == 200, got.text
+
+
+FAILING_MODEL = """
+import triton_python_backend_utils as pb_utils
+
+
+class TritonPythonModel:
+    def execute(self, requests):
+        return [pb_utils.InferenceResponse(error=pb_utils.TritonError("INPUT0 must be positive"))]
+"""
+
+
+def test_python_backend_error_responses_are_400s(tmp_path: Path) -> None:
+    (tmp_path / "picky" / "1").mkdir(parents=True)
+    (tmp_path / "picky" / "1" / "model.py").write_text(FAILING_MODEL)
+    (tmp_path / "picky" / "config.pbtxt").write_text(
+        'backend: "python"\ninput { name: "INPUT0" data_type: TYPE_FP32 dims: [1] }\n'
+        'output { name: "OUTPUT0" data_type: TYPE_FP32 dims: [1] }\n'
+    )
+    with serve_in_thread(TritonRepository("x", tmp_path).served_models()) as server:
+        body = {"inputs": [{"name": "INPUT0", "shape": [1], "datatype": "FP32", "data": [-1.0]}]}
+        got = httpx.post(f"{server.http_url}/v2/models/picky/infer", json=body, timeout=10)
+    assert got.status_code == 400 and "INPUT0 must be positive" in got.json()["error"]
