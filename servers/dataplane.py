@@ -351,9 +351,10 @@ class DataPlane:
         try:
             if hooks.inputs and isinstance(payload, InferRequest):
                 self._check_inputs(model_name, hooks.inputs, payload)
-            keyed = batch_key(payload) if hooks.batcher is not None else None
+            batcher = hooks.batcher
+            keyed = batch_key(payload, batcher.config.max_batch_size) if batcher is not None else None
             if keyed is not None:
-                result = await hooks.batcher.submit(keyed[0], payload, keyed[1], headers, response_headers)  # type: ignore[union-attr]
+                result = await batcher.submit(keyed[0], payload, keyed[1], headers, response_headers)  # type: ignore[union-attr]
             else:
                 result = await self._pipeline(model, hooks, payload, headers, response_headers, 1)
         except Exception:

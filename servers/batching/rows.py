@@ -24,13 +24,16 @@ __all__ = ["batch_key", "join", "split"]
 # Per-request parameters that describe the encoding of one caller's data, not the computation.
 _ENCODING_PARAMS = frozenset({"binary_data", "binary_data_size", "binary_data_output"})
 _V1_KEYS = ("instances", "inputs")
+_NUMPY_LEAVES = {"i": "num", "u": "num", "f": "num", "b": "bool", "U": "str"}  # as _leaf names them
 
 
-def batch_key(payload: Any) -> tuple[Hashable, int] | None:
+def batch_key(payload: Any, max_rows: int | None = None) -> tuple[Hashable, int] | None:
     """Which batch ``payload`` may join, and how many rows it brings.
 
     Args:
         payload: a decoded V1 dict or V2 :class:`InferRequest` (input specs already checked).
+        max_rows: a payload with this many rows or more fills a batch alone: ``None`` is returned
+            before its contents are looked at.
 
     Returns:
         ``(key, rows)``: requests with equal keys can be concatenated; ``None`` when the payload
@@ -39,9 +42,18 @@ def batch_key(payload: Any) -> tuple[Hashable, int] | None:
     Raises:
         InvalidInput: a V2 input's data does not fit its shape or datatype (the caller's own 400).
     """
+    limit = max_rows if max_rows is not None else 1 << 62
     if isinstance(payload, InferRequest):
+        inputs = payload.inputs
+        if inputs and inputs[0].shape and inputs[0].shape[0] >= limit:
+            return None
         return _v2_key(payload)
     if isinstance(payload, dict):
+        if len(payload) != 1:
+            return None
+        rows = next(iter(payload.values()))
+        if isinstance(rows, list | np.ndarray) and len(rows) >= limit:
+            return None
         return _v1_key(payload)
     return None
 
@@ -59,13 +71,21 @@ def _v1_key(payload: dict[str, Any]) -> tuple[Hashable, int] | None:
         return ("v1", field, "array", rows.dtype.str, rows.shape[1:]), len(rows)
     if not isinstance(rows, list) or not rows:
         return None
+    if len(rows) > 8:  # numpy checks many rows at C speed; object rows (dicts, None) fall through
+        try:
+            arr = np.asarray(rows)
+        except (ValueError, TypeError):  # ragged: this request runs alone
+            return None
+        kind = _NUMPY_LEAVES.get(arr.dtype.kind)
+        if kind is not None:
+            return ("v1", field, "list", (arr.shape[1:], kind)), len(rows)
     shape = _row_shape(rows[0])
     if shape is None:
         return None
     for row in rows[1:]:
         if _row_shape(row) != shape:  # ragged or mixed rows: this request runs alone
             return None
-    return ("v1", field, "list", shape), len(rows)
+    return ("v1", field, "list", (shape[0], shape[1])), len(rows)
 
 
 def _leaf(value: Any) -> str | None:

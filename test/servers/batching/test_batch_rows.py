@@ -41,6 +41,15 @@ def test_v1_payloads_that_run_alone(payload: dict) -> None:
     assert batch_key(payload) is None
 
 
+def test_many_rows_are_keyed_like_few() -> None:
+    few, many = batch_key({"instances": [[1, 2.5]] * 3}), batch_key({"instances": [[1, 2.5]] * 20})
+    assert few is not None and many is not None and few[0] == many[0] and many[1] == 20
+    assert batch_key({"instances": [[1, 2]] * 19 + [[3]]}) is None  # ragged
+    assert batch_key({"instances": [[1, 2]] * 32}, max_rows=32) is None  # fills a batch alone
+    big = InferRequest("m", [InferInput("x", [32, 1], "FP32", [0.0] * 32)])
+    assert batch_key(big, max_rows=32) is None
+
+
 def test_v1_rows_of_other_widths_or_kinds_never_join() -> None:
     keys = {batch_key({"instances": rows})[0] for rows in ([[1, 2]], [[1, 2, 3]], [["a", "b"]], [[1.5, 2]])}  # type: ignore[index]
     assert len(keys) == 3  # ints and floats are both numbers
