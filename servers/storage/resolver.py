@@ -17,6 +17,7 @@ from typing import Any, Protocol
 
 import httpx
 
+from zeroserve.servers.storage.azure import AzureBlobBackend, is_azure_blob
 from zeroserve.servers.storage.gcs import GCSBackend
 from zeroserve.servers.storage.hf import locate_hf
 from zeroserve.servers.storage.http import HTTPBackend
@@ -74,6 +75,7 @@ class ModelStorage:
             ),
         ]
         self._backends = {scheme: b for b in backends for scheme in b.schemes}
+        self._azure = AzureBlobBackend(self.settings, progress_sink=progress_sink, clock=clock)
 
     def cache_path(self, uri: str) -> Path:
         """Where ``uri`` lives (or will live) in the model cache.
@@ -96,6 +98,8 @@ class ModelStorage:
         return locate_local(uri, self.settings)
 
     def _backend(self, uri: str) -> RemoteBackend:
+        if is_azure_blob(uri):  # https://<account>.blob.core.windows.net/...: listed and signed
+            return self._azure
         return self._backends[scheme_of(uri)]
 
     def resolve(self, uri: str) -> Path:
