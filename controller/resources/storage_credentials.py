@@ -1,9 +1,9 @@
 """Storage credentials for the storage-initializer, as KServe's credential builder finds them.
 
 - ``spec.predictor.model.storage`` (``key``, ``path``, ``parameters``): the ``storage-config`` Secret's
-  entry ``key`` (``default`` when unset) names the store; the model's ``storageUri`` becomes
-  ``<type>://<bucket>/<path>`` and the initializer gets ``STORAGE_CONFIG`` (the entry) and
-  ``STORAGE_OVERRIDE_CONFIG`` (the parameters).
+  entry ``key`` (unset: ``default_<parameters.type>``, else ``default``) names the store; the model's
+  ``storageUri`` becomes ``<type>://<bucket>/<path>`` and the initializer gets ``STORAGE_CONFIG``
+  (the entry) and ``STORAGE_OVERRIDE_CONFIG`` (the parameters).
 - the predictor's ``serviceAccountName`` (``default`` when unset, if it exists): each of its Secrets
   with ``AWS_ACCESS_KEY_ID`` gives ``AWS_ACCESS_KEY_ID`` / ``AWS_SECRET_ACCESS_KEY`` and, from its
   ``serving.kserve.io/s3-*`` annotations, ``S3_ENDPOINT`` / ``AWS_ENDPOINT_URL``, ``S3_USE_HTTPS``,
@@ -135,7 +135,10 @@ def _storage_spec(isvc: InferenceService, get: Getter, ns: str) -> StorageAccess
             'create it with one JSON entry per key, e.g. {"type": "s3", "access_key_id": ..., "bucket": ...}',
         )
     entries = _data(secret, f"secret {ns}/{STORAGE_CONFIG_SECRET}")
-    key = str(raw.get("key") or raw.get("storageKey") or "default")
+    params = raw.get("parameters") or {}
+    # KServe's default key: default_<type> when the parameters name a type, else default
+    fallback = f"default_{params['type']}" if params.get("type") else "default"
+    key = str(raw.get("key") or raw.get("storageKey") or fallback)
     if key not in entries:
         raise BuildError(
             "InvalidStorageSpec",

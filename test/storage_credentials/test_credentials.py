@@ -192,3 +192,15 @@ def test_hf_uris_resolve_from_the_local_cache(tmp_path: Path, monkeypatch: pytes
         storage.resolve("hf://acme/other")
     with pytest.raises(StorageNotFoundError, match="revision v2 of acme/tiny-bert is not in the cache"):
         storage.resolve("hf://acme/tiny-bert:v2")
+
+
+def test_storage_spec_without_key_uses_kserves_default_keys() -> None:
+    entry = _b64(json.dumps({"type": "s3", "bucket": "b"}))
+    secret = {("Secret", "storage-config"): {"data": {"default": entry, "default_s3": entry}}}
+    plain = {"model": {"modelFormat": {"name": "sklearn"}, "storage": {"path": "m"}}}
+    assert storage_access(_isvc(plain), _getter(secret)).uri == "s3://b/m"
+    typed = {
+        "model": {"modelFormat": {"name": "sklearn"}, "storage": {"path": "m", "parameters": {"type": "s3"}}}
+    }
+    env = {e["name"]: e["value"] for e in storage_access(_isvc(typed), _getter(secret)).env}
+    assert json.loads(env["STORAGE_OVERRIDE_CONFIG"]) == {"type": "s3"}
