@@ -53,6 +53,9 @@ from zeroserve.apis.knative.serving.v1.validation import (
     validate_service_update,
 )
 from zeroserve.apis.meta import KubeObject
+from zeroserve.apis.seldon.defaults import default_seldon_deployment
+from zeroserve.apis.seldon.types import SeldonDeployment
+from zeroserve.apis.seldon.validation import validate_seldon_deployment
 from zeroserve.apis.serving.v1alpha1.defaults import default_inference_graph
 from zeroserve.apis.serving.v1alpha1.types import InferenceGraph
 from zeroserve.apis.serving.v1alpha1.validation import validate_inference_graph
@@ -90,6 +93,7 @@ def admission_table() -> dict[tuple[str, str], KindAdmission]:
             validate_inference_service_update,
         ),
         KindAdmission(InferenceGraph, default_inference_graph, validate_inference_graph),
+        KindAdmission(SeldonDeployment, default_seldon_deployment, validate_seldon_deployment),
         KindAdmission(Service, default_service, validate_service, validate_service_update),
         KindAdmission(
             Configuration, default_configuration, validate_configuration, validate_configuration_update

@@ -19,6 +19,7 @@ from zeroserve.apis.gateway.v1.types import HTTPRoute
 from zeroserve.apis.knative.eventing.v1.types import Broker, Trigger
 from zeroserve.apis.knative.serving.v1.types import Configuration, Revision, Route, Service
 from zeroserve.apis.meta import KubeObject
+from zeroserve.apis.seldon.types import SeldonDeployment
 from zeroserve.apis.serving.v1alpha1.types import InferenceGraph
 from zeroserve.apis.serving.v1beta1.types import InferenceService
 from zeroserve.apis.structural import structural_schema
@@ -101,6 +102,15 @@ def crd_definitions() -> list[CrdDefinition]:
             singular="inferencegraph",
             short_names=("ig",),
             columns=(_column("URL", ".status.url"), _column("Ready", _READY), _AGE),
+        ),
+        CrdDefinition(
+            model=SeldonDeployment,
+            group="machinelearning.seldon.io",
+            version="v1",
+            plural="seldondeployments",
+            singular="seldondeployment",
+            short_names=("sdep",),
+            columns=(_column("State", ".status.state"), _AGE),
         ),
         CrdDefinition(
             model=Service,
