@@ -4,7 +4,8 @@
   entry ``key`` (unset: ``default_<parameters.type>``, else ``default``) names the store; the model's
   ``storageUri`` becomes ``<type>://<bucket>/<path>`` and the initializer gets ``STORAGE_CONFIG``
   (the entry) and ``STORAGE_OVERRIDE_CONFIG`` (the parameters).
-- the predictor's ``serviceAccountName`` (``default`` when unset, if it exists): each of its Secrets
+- the predictor's ``serviceAccountName`` (``default`` when unset, if it exists), for a model in S3, GCS
+  or Azure Blob Storage (the kind of Secret that store uses): each of its Secrets
   with ``AWS_ACCESS_KEY_ID`` gives ``AWS_ACCESS_KEY_ID`` / ``AWS_SECRET_ACCESS_KEY`` and, from its
   ``serving.kserve.io/s3-*`` annotations, ``S3_ENDPOINT`` / ``AWS_ENDPOINT_URL``, ``S3_USE_HTTPS``,
   ``AWS_REGION``, ``S3_VERIFY_SSL``, ``awsAnonymousCredential``, ``AWS_CA_BUNDLE``; one with
@@ -170,7 +171,18 @@ def _s3_env(data: dict[str, str], annotations: dict[str, str]) -> list[dict[str,
     return env
 
 
-def _service_account(isvc: InferenceService, get: Getter, ns: str) -> list[dict[str, str]]:
+def _store_of(uri: str) -> str:
+    """``s3``, ``gs``, ``azure`` or ``""``: which credentials a storage URI can use."""
+    if uri.startswith("s3://"):
+        return "s3"
+    if uri.startswith("gs://"):
+        return "gs"
+    if uri.startswith("https://") and ".blob.core.windows.net" in uri.split("/", 3)[2]:
+        return "azure"
+    return ""
+
+
+def _service_account(isvc: InferenceService, get: Getter, ns: str, store: str) -> list[dict[str, str]]:
     explicit = isvc.spec.predictor.service_account_name
     name = explicit or "default"
     account = get(SERVICE_ACCOUNT, ns, name)
@@ -190,12 +202,12 @@ def _service_account(isvc: InferenceService, get: Getter, ns: str) -> list[dict[
         data = _data(secret, f"secret {ns}/{secret_name} (service account {name})")
         annotations = (secret.get("metadata") or {}).get("annotations") or {}
         if "AWS_ACCESS_KEY_ID" in data or any(a in annotations for a in _S3_ANNOTATIONS):
-            env += _s3_env(data, annotations)
-        elif _GCS_KEY in data:
+            env += _s3_env(data, annotations) if store == "s3" else []
+        elif _GCS_KEY in data and store == "gs":
             encoded = base64.b64encode(data[_GCS_KEY].encode()).decode()
             config = {"type": "gs", "base64_service_account": encoded}
             env.append({"name": "STORAGE_CONFIG", "value": json.dumps(config)})
-        elif any(k in data for k in _AZURE_KEYS):
+        elif any(k in data for k in _AZURE_KEYS) and store == "azure":
             env += [{"name": k, "value": data[k]} for k in _AZURE_KEYS if k in data]
     return env
 
@@ -216,8 +228,13 @@ def storage_access(isvc: InferenceService, get: Getter) -> StorageAccess:
     """
     ns = isvc.namespace or "default"
     access = _storage_spec(isvc, get, ns) or StorageAccess()
+    model = isvc.spec.predictor.model
+    uri = access.uri or (model.storage_uri if model is not None else None) or ""
+    store = _store_of(uri)
+    if not store:
+        return access  # a local, pvc or plain http(s) model needs no credentials
     names = {e["name"] for e in access.env}
-    access.env += [e for e in _service_account(isvc, get, ns) if e["name"] not in names]
+    access.env += [e for e in _service_account(isvc, get, ns, store) if e["name"] not in names]
     return access
 
 

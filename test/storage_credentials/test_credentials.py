@@ -120,10 +120,14 @@ def test_controller_reads_the_storage_spec_and_service_account_secrets() -> None
         "AWS_DEFAULT_REGION": "us-east-2",
     }
     gcs = {
-        ("ServiceAccount", "default"): {"secrets": [{"name": "g"}]},
+        ("ServiceAccount", "default"): {"secrets": [{"name": "g"}, {"name": "s3creds"}]},
         ("Secret", "g"): {"data": {"gcloud-application-credentials.json": _b64("{}")}},
+        ("Secret", "s3creds"): objects[("Secret", "s3creds")],
     }
-    (only,) = storage_access(_isvc({"model": {"modelFormat": {"name": "sklearn"}}}), _getter(gcs)).env
+    gs_model = {"model": {"modelFormat": {"name": "sklearn"}, "storageUri": "gs://b/m"}}
+    (only,) = storage_access(_isvc(gs_model), _getter(gcs)).env  # the S3 secret is not for gs://
+    local = {"model": {"modelFormat": {"name": "sklearn"}, "storageUri": "file:///models/iris"}}
+    assert storage_access(_isvc(local), _getter(gcs)).env == []
     assert json.loads(only["value"]) == {"type": "gs", "base64_service_account": _b64("{}")}
 
 
@@ -141,7 +145,13 @@ def test_controller_errors_name_the_field_and_what_would_work() -> None:
         storage_access(_isvc(spec), _getter({("Secret", "storage-config"): {"data": {"local": entry}}}))
     with pytest.raises(BuildError, match=r"serviceAccountName: service account ml/ghost does not exist"):
         storage_access(
-            _isvc({"serviceAccountName": "ghost", "model": {"modelFormat": {"name": "sklearn"}}}), _getter({})
+            _isvc(
+                {
+                    "serviceAccountName": "ghost",
+                    "model": {"modelFormat": {"name": "sklearn"}, "storageUri": "s3://b/m"},
+                }
+            ),
+            _getter({}),
         )
     assert SECRET.plural == "secrets" and SERVICE_ACCOUNT.plural == "serviceaccounts"
 
