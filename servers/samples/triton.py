@@ -66,7 +66,7 @@ output [
 ]
 """
 
-PYTHON_MODEL = '''
+PYTHON_MODEL = """
 import json
 
 import numpy as np
@@ -96,7 +96,7 @@ class TritonPythonModel:
 
     def finalize(self):
         pass
-'''
+"""
 
 _ROWS = [[6.8, 2.8, 4.8, 1.4], [6.0, 3.4, 4.5, 1.6], [5.1, 3.5, 1.4, 0.2]]
 
