@@ -6,7 +6,8 @@ each input along its first dimension. :func:`batch_key` decides whether a payloa
 at all and with which others: requests join only when their inputs have the same names, datatypes
 and trailing shapes (and the same parameters). Every check that could fail for one caller's input
 (tensor decoding, shape, datatype) runs before the request joins, so a malformed request gets its
-own error and never fails the others.
+own error and never fails the others; what only the model can refuse fails the joined call, which
+the data plane then reruns request by request.
 """
 
 from __future__ import annotations
@@ -52,7 +53,8 @@ def batch_key(payload: Any, max_rows: int | None = None) -> tuple[Hashable, int]
         if len(payload) != 1:
             return None
         rows = next(iter(payload.values()))
-        if isinstance(rows, list | np.ndarray) and len(rows) >= limit:
+        sized = isinstance(rows, list) or (isinstance(rows, np.ndarray) and rows.ndim > 0)
+        if sized and len(rows) >= limit:
             return None
         return _v1_key(payload)
     return None
