@@ -329,6 +329,9 @@ class DataPlane:
     ) -> Any:
         """Run ``preprocess -> predict -> postprocess`` of the model on a decoded payload.
 
+        With batching on for the model, a payload that can join a batch waits for it (see
+        :mod:`zeroserve.servers.batching`) and this returns the caller's own part of the answer.
+
         Args:
             model_name: the model to run.
             payload: a V1 dict or a V2 :class:`InferRequest`.
@@ -342,9 +345,6 @@ class DataPlane:
         Raises:
             ModelNotFound: unknown model. ModelNotReady: model not ready. InvalidInput: the
             payload does not fit the model's declared inputs. Anything the model raises.
-
-        With batching on for the model, a payload that can join a batch waits for it (see
-        :mod:`zeroserve.servers.batching`) and this returns the caller's own part of the answer.
         """
         model, hooks = self._ready_model(model_name, version)
         started = time.perf_counter_ns()
