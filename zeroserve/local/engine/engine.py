@@ -26,6 +26,7 @@ from zeroserve.local.engine.adoption import read_records, reap
 from zeroserve.local.engine.egress import egress_proxy_url
 from zeroserve.local.engine.gateway import Gateway
 from zeroserve.local.engine.gpus import GpuAllocator, discover_gpus
+from zeroserve.local.engine.h2c import sniffing_protocol
 from zeroserve.local.engine.images import ImageTable
 from zeroserve.local.engine.metrics import EngineCollector, render_metrics
 from zeroserve.local.engine.revision import RevisionRuntime, RevisionSpec, RuntimeContext
@@ -164,7 +165,8 @@ class Engine:
         self.ctx.base_env = env
         config = uvicorn.Config(
             self.gateway,
-            http="httptools",
+            # HTTP/1.1 to the ASGI gateway, HTTP/2 prior knowledge (gRPC) to its gRPC proxy, one port
+            http=sniffing_protocol(self.gateway.grpc),
             loop="none",
             lifespan="off",
             access_log=False,
@@ -236,6 +238,7 @@ class Engine:
             self._socket.close()
             self._socket = None
         self.gateway.pool.close()
+        self.gateway.grpc.close()
 
     # ------------------------------------------------------------------ revisions
 

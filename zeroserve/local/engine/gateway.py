@@ -18,6 +18,9 @@ What it refuses (a JSON ``{"error": ...}`` saying why):
   clients of the platform;
 - bodies over the size limit (413). A body already in hand when the request starts (the usual small
   inference payload) is sent as it is; a larger one is streamed to the instance as it arrives.
+
+gRPC calls (HTTP/2 with prior knowledge, on the same port) are served by :attr:`Gateway.grpc`, a
+:class:`~zeroserve.local.engine.grpc_proxy.GrpcProxy` over the same routes, revisions and activators.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from urllib.parse import unquote
 from zeroserve.local.engine.activator import Activator, ActivatorRejected
 from zeroserve.local.engine.auth import TokenReviewer
 from zeroserve.local.engine.egress import EgressPolicy
+from zeroserve.local.engine.grpc_proxy import GrpcProxy
 from zeroserve.local.engine.instances import Instance
 from zeroserve.local.engine.routing import PATH_PREFIX, Resolution, RoutingTable
 from zeroserve.local.engine.upstream import UpstreamError, UpstreamPool, UpstreamResponse
@@ -146,6 +150,25 @@ class Gateway:
         """Set once the routes are known; requests wait for it (a restarted platform serves its last
         routes at once instead of answering 404 while it reads them)."""
         self.opened.set()
+        self.grpc = GrpcProxy(self)
+        """Serves gRPC calls (HTTP/2 streams; see :func:`~zeroserve.local.engine.h2c.sniffing_protocol`)."""
+
+    @property
+    def activator_deadline(self) -> float:
+        """The longest a request waits at the activator."""
+        return self._deadline
+
+    def draw(self) -> float:
+        """A uniform draw in [0, 1) for the traffic split."""
+        return self._random()
+
+    def revision(self, namespace: str, name: str) -> ServedRevision | None:
+        """The running revision ``namespace/name``, if any."""
+        return self._revisions(namespace, name)
+
+    def count(self, res: Resolution, status: int) -> None:
+        """Count a response in :attr:`responses`."""
+        self._count(res, status)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":

@@ -155,6 +155,8 @@ class Instance:
         self.log_path = log_path
         self.state = InstanceState.STARTING
         self.port = plan.port
+        self.grpc_port: int | None = None
+        """The gRPC port its ready file names (``None``: none reported)."""
         self.in_flight = 0
         self.started_at = 0.0
         self.ready_at = 0.0
@@ -193,6 +195,10 @@ class Instance:
         inst.state = InstanceState.READY
         inst.started_at = inst.ready_at = time.monotonic()
         inst._proc = _AdoptedProcess(pid)
+        if ready_file is not None:
+            with contextlib.suppress(OSError, ValueError, TypeError):
+                grpc_port = int(json.loads(ready_file.read_bytes()).get("grpc_port", -1))
+                inst.grpc_port = grpc_port if grpc_port > 0 else None
         return inst
 
     def watch(self) -> None:
@@ -308,6 +314,8 @@ class Instance:
             except (OSError, ValueError):
                 return False
             self.port = int(info["http_port"])
+            grpc_port = int(info.get("grpc_port", -1))
+            self.grpc_port = grpc_port if grpc_port > 0 else None
             return True
         try:
             reader, writer = await asyncio.wait_for(asyncio.open_connection("127.0.0.1", self.port), 0.3)
