@@ -89,6 +89,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--graph-file", dest="graph_file", type=Path, help="read the graph JSON from a file")
     parser.add_argument(
+        "--seldon-json", dest="seldon_json", help="run a SeldonDeployment predictor's orchestrator instead"
+    )
+    parser.add_argument(
         "--http-port", "--http_port", dest="http_port", type=int, help="HTTP port (default $PORT or 8080)"
     )
     parser.add_argument(
@@ -120,10 +123,20 @@ def main(argv: list[str]) -> int:
         0 after a clean shutdown, 2 for bad arguments or an invalid graph, 1 when the port is taken.
     """
     args = _parser().parse_args(argv)
+    if args.seldon_json is not None:
+        from zeroserve.router.seldon.serve import run
+
+        return run(
+            args.seldon_json,
+            host=args.host or "0.0.0.0",
+            port=args.http_port,
+            ready_file=args.ready_file,
+            log_level=args.log_level or "info",
+        )
     overrides = {
         k: v
         for k, v in vars(args).items()
-        if v is not None and k not in ("graph_file", "grpc_port", "graph_name")
+        if v is not None and k not in ("graph_file", "grpc_port", "graph_name", "seldon_json")
     }
     overrides.pop("enable_tls")
     overrides.pop("enable_auth")

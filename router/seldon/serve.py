@@ -1,0 +1,95 @@
+"""``zeroserve router --seldon-json JSON``: run one SeldonDeployment predictor's orchestrator.
+
+The graph is checked before the port is bound (exit 2 with the problem on stderr); a busy port exits 1
+with one line. Components are called through ``httpx`` honouring ``HTTP_PROXY`` / ``NO_PROXY`` (the
+local gateway).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import socket
+import sys
+from pathlib import Path
+
+import httpx
+import uvicorn
+
+from zeroserve.process.listen import PortInUse, bind_socket, default_http_port
+from zeroserve.process.logs import configure_logging
+from zeroserve.process.ready import write_ready_file
+from zeroserve.router.seldon.app import SeldonOrchestrator
+from zeroserve.router.seldon.graph import SeldonGraph, SeldonGraphError, load_seldon_json
+
+__all__ = ["run"]
+
+log = logging.getLogger(__name__)
+
+
+def run(
+    text: str,
+    *,
+    host: str = "0.0.0.0",
+    port: int | None = None,
+    ready_file: Path | None = None,
+    log_level: str = "info",
+) -> int:
+    """Serve the orchestrator until SIGTERM / SIGINT.
+
+    Args:
+        text: the ``--seldon-json`` document.
+        host: the address to listen on.
+        port: the HTTP port (``$PORT`` or 8080 when ``None``).
+        ready_file: where to report readiness and the port.
+        log_level: the log level.
+
+    Returns:
+        0 after a clean shutdown, 2 for an invalid graph, 1 when the port is taken.
+    """
+    try:
+        graph = load_seldon_json(text)
+    except SeldonGraphError as exc:
+        print(f"invalid seldon graph: {exc}", file=sys.stderr)
+        return 2
+    try:
+        sock = bind_socket(host, port if port is not None else default_http_port(), flag="--http-port")
+    except PortInUse as exc:
+        print(f"zeroserve router: {exc}", file=sys.stderr)
+        return 1
+    configure_logging(log_level)
+    with contextlib.closing(sock), contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(_serve(graph, sock, ready_file))
+    return 0
+
+
+class _Server(uvicorn.Server):
+    """uvicorn's server with an event set once its socket listens."""
+
+    def __init__(self, config: uvicorn.Config) -> None:
+        super().__init__(config)
+        self.listening = asyncio.Event()
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets)
+        if self.started:
+            self.listening.set()
+
+
+async def _serve(graph: SeldonGraph, sock: socket.socket, ready_file: Path | None) -> None:
+    limits = httpx.Limits(max_connections=256, max_keepalive_connections=256)
+    async with httpx.AsyncClient(timeout=httpx.Timeout(None), limits=limits, trust_env=True) as http:
+        app = SeldonOrchestrator(graph, http)
+        config = uvicorn.Config(app, lifespan="on", access_log=False, log_config=None, ws="none")
+        server = _Server(config)
+        serving = asyncio.create_task(server.serve(sockets=[sock]))
+        listening = asyncio.create_task(server.listening.wait())
+        await asyncio.wait([serving, listening], return_when=asyncio.FIRST_COMPLETED)
+        listening.cancel()
+        if server.started:
+            port = sock.getsockname()[1]
+            log.info("seldon orchestrator listening", extra={"port": port, "deployment": graph.deployment})
+            if ready_file is not None:
+                write_ready_file(ready_file, port)
+        await serving
