@@ -9,26 +9,10 @@ import socket
 import subprocess
 import sys
 from collections.abc import Iterator
-from dataclasses import dataclass
 
 import pytest
+from credentials_support import BUCKET, PREFIX, SecuredS3
 from support.waiting import wait_until
-
-BUCKET = "models"
-PREFIX = "iris"
-
-
-@dataclass(frozen=True)
-class SecuredS3:
-    """moto's S3 server where only ``key_id`` / ``secret`` may read ``s3://models/iris``."""
-
-    url: str
-    key_id: str
-    secret: str
-
-    @property
-    def host_port(self) -> str:
-        return self.url.removeprefix("http://")
 
 
 def _free_port() -> int:

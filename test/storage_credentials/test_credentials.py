@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import BUCKET, PREFIX, SecuredS3
+from credentials_support import BUCKET, PREFIX, SecuredS3
 
 from zeroserve.apis.serving.v1beta1 import InferenceService
 from zeroserve.apis.serving.v1beta1.defaults import default_inference_service

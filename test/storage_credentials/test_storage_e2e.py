@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 import pytest
 import yaml
-from conftest import BUCKET, PREFIX, SecuredS3
+from credentials_support import BUCKET, PREFIX, SecuredS3
 from support.waiting import wait_until_async
 
 from zeroserve.apis.crds import all_crds
