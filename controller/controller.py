@@ -42,12 +42,18 @@ from zeroserve.controller.kinds import (
     INFERENCE_GRAPH,
     INFERENCE_SERVICE,
     KNATIVE_SERVICE,
+    SELDON_DEPLOYMENT,
     Kind,
 )
 from zeroserve.controller.leader import LeaderElector, LeaseConfig
 from zeroserve.controller.metrics import ControllerMetrics
 from zeroserve.controller.queue import ExponentialBackoff, WorkQueue
-from zeroserve.controller.reconcilers import InferenceGraphReconciler, InferenceServiceReconciler, Result
+from zeroserve.controller.reconcilers import (
+    InferenceGraphReconciler,
+    InferenceServiceReconciler,
+    Result,
+    SeldonDeploymentReconciler,
+)
 from zeroserve.controller.store import Obj, Store, Watch
 
 __all__ = ["Controller", "ControllerOptions", "Key"]
@@ -176,6 +182,7 @@ class Controller:
         kinds: list[tuple[Kind, Callable[[str, Obj], None]]] = [
             (INFERENCE_SERVICE, self._on_inference_service),
             (INFERENCE_GRAPH, self._on_inference_graph),
+            (SELDON_DEPLOYMENT, self._on_seldon_deployment),
             (KNATIVE_SERVICE, self._on_owned),
             (HTTP_ROUTE, self._on_owned),
         ]
@@ -326,10 +333,18 @@ class Controller:
                 self._graph_refs[key] = {str(r) for r in refs}
         self.queue.add((INFERENCE_GRAPH.kind, *key))
 
+    def _on_seldon_deployment(self, _type: str, obj: Obj) -> None:
+        meta = obj.get("metadata") or {}
+        self.queue.add((SELDON_DEPLOYMENT.kind, meta.get("namespace", ""), meta.get("name", "")))
+
     def _on_owned(self, _type: str, obj: Obj) -> None:
         meta = obj.get("metadata") or {}
         for ref in meta.get("ownerReferences") or []:
-            if ref.get("controller") and ref.get("kind") in (INFERENCE_SERVICE.kind, INFERENCE_GRAPH.kind):
+            if ref.get("controller") and ref.get("kind") in (
+                INFERENCE_SERVICE.kind,
+                INFERENCE_GRAPH.kind,
+                SELDON_DEPLOYMENT.kind,
+            ):
                 self.queue.add((str(ref["kind"]), meta.get("namespace", ""), str(ref.get("name"))))
 
     # -- configuration -----------------------------------------------------------------------------
@@ -370,6 +385,9 @@ class Controller:
                 self.store, self.config, self._recorder, self._now
             ),
             INFERENCE_GRAPH.kind: InferenceGraphReconciler(
+                self.store, self.config, self._recorder, self._now
+            ),
+            SELDON_DEPLOYMENT.kind: SeldonDeploymentReconciler(
                 self.store, self.config, self._recorder, self._now
             ),
         }

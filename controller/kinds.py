@@ -16,6 +16,7 @@ __all__ = [
     "INFERENCE_SERVICE",
     "KNATIVE_SERVICE",
     "LEASE",
+    "SELDON_DEPLOYMENT",
     "Kind",
 ]
 
@@ -60,6 +61,7 @@ class Kind:
 
 INFERENCE_SERVICE = Kind("serving.kserve.io", "v1beta1", "InferenceService", "inferenceservices")
 INFERENCE_GRAPH = Kind("serving.kserve.io", "v1alpha1", "InferenceGraph", "inferencegraphs")
+SELDON_DEPLOYMENT = Kind("machinelearning.seldon.io", "v1", "SeldonDeployment", "seldondeployments")
 KNATIVE_SERVICE = Kind("serving.knative.dev", "v1", "Service", "services")
 HTTP_ROUTE = Kind("gateway.networking.k8s.io", "v1", "HTTPRoute", "httproutes")
 EVENT = Kind("", "v1", "Event", "events")
