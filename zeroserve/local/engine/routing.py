@@ -4,7 +4,7 @@
 and swapped in whole, so a lookup is a dict access and a weighted draw. Hosts a Route answers to
 (Knative's ``{{.Name}}.{{.Namespace}}.{{.Domain}}``, the cluster-local forms and tag hosts
 ``<tag>-<name>...``) are expanded up front; ``/serving/<ns>/<name>/...`` is rewritten to the host
-``<name>.<ns>`` with the prefix removed.
+``<name>.<ns>`` with the prefix removed (and so is Seldon's ``/seldon/<ns>/<name>/...``).
 
 HTTPRoute rule precedence (Gateway API leaves regular expressions to the implementation): an
 ``Exact`` path match first, then ``RegularExpression`` matches in order, then the longest
@@ -34,6 +34,8 @@ __all__ = [
 ]
 
 PATH_PREFIX = "/serving/"
+SELDON_PREFIX = "/seldon/"
+"""Seldon's ingress paths ``/seldon/<ns>/<sdep>/...`` resolve as ``/serving/`` ones do."""
 
 
 @dataclass(frozen=True)
@@ -196,8 +198,9 @@ class RoutingTable:
             The resolution, or ``None`` when nothing answers to that host and path.
         """
         host = host.split(":", 1)[0].lower()
-        if path.startswith(PATH_PREFIX):
-            parts = path[len(PATH_PREFIX) :].split("/", 2)
+        prefix = PATH_PREFIX if path.startswith(PATH_PREFIX) else SELDON_PREFIX
+        if path.startswith(prefix):
+            parts = path[len(prefix) :].split("/", 2)
             if len(parts) >= 2 and parts[0] and parts[1]:
                 host = f"{parts[1]}.{parts[0]}".lower()
                 path = "/" + (parts[2] if len(parts) == 3 else "")
