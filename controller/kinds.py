@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 __all__ = [
+    "CLUSTER_SERVING_RUNTIME",
     "CONFIG_MAP",
     "EVENT",
     "HTTP_ROUTE",
@@ -17,6 +18,8 @@ __all__ = [
     "KNATIVE_SERVICE",
     "LEASE",
     "SELDON_DEPLOYMENT",
+    "SERVING_RUNTIME",
+    "TRAINED_MODEL",
     "Kind",
 ]
 
@@ -67,3 +70,8 @@ HTTP_ROUTE = Kind("gateway.networking.k8s.io", "v1", "HTTPRoute", "httproutes")
 EVENT = Kind("", "v1", "Event", "events")
 LEASE = Kind("coordination.k8s.io", "v1", "Lease", "leases")
 CONFIG_MAP = Kind("", "v1", "ConfigMap", "configmaps")
+SERVING_RUNTIME = Kind("serving.kserve.io", "v1alpha1", "ServingRuntime", "servingruntimes")
+CLUSTER_SERVING_RUNTIME = Kind(
+    "serving.kserve.io", "v1alpha1", "ClusterServingRuntime", "clusterservingruntimes", namespaced=False
+)
+TRAINED_MODEL = Kind("serving.kserve.io", "v1alpha1", "TrainedModel", "trainedmodels")

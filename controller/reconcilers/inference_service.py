@@ -17,6 +17,7 @@ from pydantic import ValidationError
 
 from zeroserve.apis.field_errors import from_pydantic
 from zeroserve.apis.knative.serving.v1 import ServiceStatus
+from zeroserve.apis.serving.v1alpha1.runtime_selection import RuntimeCandidate, SelectionError, select_runtime
 from zeroserve.apis.serving.v1beta1 import InferenceService, InferenceServiceStatus
 from zeroserve.apis.serving.v1beta1.defaults import default_inference_service
 from zeroserve.apis.serving.v1beta1.lifecycle import (
@@ -32,6 +33,7 @@ from zeroserve.apis.serving.v1beta1.lifecycle import (
 )
 from zeroserve.apis.serving.v1beta1.validation import ignored_fields, validate_inference_service
 from zeroserve.controller.config import ControllerConfig
+from zeroserve.controller.config.runtime_source import runtime_candidates
 from zeroserve.controller.errors import BuildError, NotFound
 from zeroserve.controller.events import NORMAL, WARNING, EventRecorder
 from zeroserve.controller.kinds import HTTP_ROUTE, INFERENCE_SERVICE, KNATIVE_SERVICE, Kind
@@ -155,7 +157,8 @@ class InferenceServiceReconciler:
                 built = isvc.model_copy(deep=True)  # the storage spec names the model's storageUri
                 assert built.spec.predictor.model is not None
                 built.spec.predictor.model.storage_uri = access.uri
-            desired = build_component_service(built, component, self._config)
+            runtime = self._select_runtime(isvc) if component == "predictor" else None
+            desired = build_component_service(built, component, self._config, runtime)
             if access is not None:
                 add_storage_env(desired, access.env)
         except BuildError as exc:
@@ -187,6 +190,31 @@ class InferenceServiceReconciler:
                 self._recorder.event(raw, NORMAL, "RolledOut", f"{component} revision {latest} rolled out")
         ready = manage(isvc, now).get(condition)
         return ready is not None and ready.is_true
+
+    def _select_runtime(self, isvc: InferenceService) -> RuntimeCandidate | None:
+        """The predictor model's runtime (KServe's selection); records it in the status."""
+        model = isvc.spec.predictor.model
+        if model is None:
+            return None
+        namespace = isvc.namespace or "default"
+        namespaced, cluster = runtime_candidates(self._store, namespace, self._config.version)
+        try:
+            chosen = select_runtime(
+                model_format=model.model_format.name if model.model_format else "",
+                model_version=model.model_format.version if model.model_format else None,
+                protocol=model.protocol_version or "v1",
+                runtime_name=model.runtime,
+                namespace_runtimes=namespaced,
+                cluster_runtimes=cluster,
+            )
+        except SelectionError as exc:
+            raise BuildError(exc.reason, exc.message) from exc
+        assert isvc.status is not None
+        if chosen.kind == "ServingRuntime":
+            isvc.status.serving_runtime_name = chosen.name
+        else:
+            isvc.status.cluster_serving_runtime_name = chosen.name
+        return chosen
 
     def _lookup(self, kind: Kind, namespace: str, name: str) -> Obj | None:
         try:

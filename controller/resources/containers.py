@@ -6,8 +6,11 @@ Pure functions from the (defaulted) InferenceService and the configuration to co
 
 from __future__ import annotations
 
+import json
+import re
 from typing import Any
 
+from zeroserve.apis.serving.v1alpha1.runtime_selection import RuntimeCandidate
 from zeroserve.apis.serving.v1beta1 import (
     Batcher,
     ComponentExtensionSpec,
@@ -31,6 +34,7 @@ __all__ = [
     "component_containers",
     "logger_flags",
     "main_container_index",
+    "merge_runtime_container",
     "predictor_protocol",
 ]
 
@@ -66,11 +70,94 @@ def _has_arg(args: list[str], flag: str) -> bool:
     return any(a == flag or a.startswith(flag + "=") for a in args)
 
 
-def _model_container(isvc: InferenceService, model: ModelSpec, config: ControllerConfig) -> dict[str, Any]:
+_PLACEHOLDER = re.compile(r"\{\{\s*\.(\w+)(?:\.([\w./-]+))?\s*\}\}")
+
+
+def _render(text: str, values: dict[str, Any]) -> str:
+    def fill(match: re.Match[str]) -> str:
+        value = values.get(match.group(1))
+        if match.group(2) is not None:
+            # {{.Labels.key}} / {{.Annotations.key}}: empty when the key is absent, as Go templates do
+            return str((value or {}).get(match.group(2), "")) if isinstance(value, dict | None) else ""
+        return match.group(0) if value is None else str(value)
+
+    return _PLACEHOLDER.sub(fill, text)
+
+
+def _merge_resources(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    merged = {k: dict(v) if isinstance(v, dict) else v for k, v in base.items()}
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = {**merged[key], **value}
+        else:
+            merged[key] = value
+    return merged
+
+
+def merge_runtime_container(
+    runtime_container: dict[str, Any], model: dict[str, Any], values: dict[str, Any]
+) -> dict[str, Any]:
+    """KServe's merge of a runtime's container with the predictor's ``model`` container fields.
+
+    The predictor wins field by field; ``args`` are the runtime's followed by the predictor's;
+    ``env`` and ``ports`` are merged by ``name`` / ``containerPort`` (the predictor's entry wins);
+    ``resources`` are merged per ``requests`` / ``limits`` key. Placeholders ``{{.Name}}``,
+    ``{{.Namespace}}``, ``{{.Version}}``, ``{{.Labels.<key>}}`` and ``{{.Annotations.<key>}}`` are
+    filled in everywhere in the result (an absent label or annotation is empty, as in KServe).
+
+    Args:
+        runtime_container: the runtime's main container.
+        model: the predictor's ``model`` as a dict, its model-only fields removed.
+        values: placeholder values.
+
+    Returns:
+        The merged container, named ``kserve-container``.
+    """
+    merged = json.loads(json.dumps(runtime_container))
+    user = dict(model)
+    user.pop("name", None)
+    merged["args"] = list(merged.get("args") or []) + list(user.pop("args", None) or [])
+    env = _merge_env(list(merged.get("env") or []), list(user.pop("env", None) or []))
+    if env:
+        merged["env"] = env
+    ports = {p.get("containerPort"): dict(p) for p in merged.get("ports") or []}
+    for port in user.pop("ports", None) or []:
+        ports[port.get("containerPort")] = dict(port)
+    if ports:
+        merged["ports"] = list(ports.values())
+    resources = _merge_resources(merged.get("resources") or {}, user.pop("resources", None) or {})
+    if resources:
+        merged["resources"] = resources
+    merged.update(user)
+    merged["name"] = MODEL_CONTAINER
+    if not merged["args"]:
+        merged.pop("args")
+    rendered: dict[str, Any] = json.loads(_render(json.dumps(merged), values))
+    return rendered
+
+
+def _model_container(
+    isvc: InferenceService, model: ModelSpec, config: ControllerConfig, runtime: RuntimeCandidate | None
+) -> dict[str, Any]:
     protocol = model.protocol_version or "v1"
+    if runtime is not None:
+        values: dict[str, Any] = {
+            **config.image_values(isvc.name, isvc.namespace),
+            "Labels": isvc.metadata.labels or {},
+            "Annotations": isvc.metadata.annotations or {},
+        }
+        containers = [c.to_dict() for c in runtime.spec.containers]
+        if not containers:
+            raise BuildError("InvalidRuntime", f"{runtime.kind} {runtime.name!r}: spec.containers is empty")
+        base = containers[main_container_index(containers)]
+        user = {k: v for k, v in model.to_dict().items() if k not in _MODEL_ONLY}
+        container = merge_runtime_container(base, user, values)
+        if not container.get("ports"):
+            container["ports"] = config.runtimes.ports_for(protocol)
+        return container
     format_name = model.model_format.name if model.model_format else ""
-    runtime = config.runtimes.select(format_name, protocol, model.runtime)
-    if runtime is None:
+    table_runtime = config.runtimes.select(format_name, protocol, model.runtime)
+    if table_runtime is None:
         wanted = f"runtime {model.runtime!r}" if model.runtime else "a runtime"
         raise BuildError(
             "NoSupportingRuntime",
@@ -81,29 +168,31 @@ def _model_container(isvc: InferenceService, model: ModelSpec, config: Controlle
                 for r in config.runtimes.runtimes
             ),
         )
-    values = config.image_values(isvc.name, isvc.namespace)
+    image_values = config.image_values(isvc.name, isvc.namespace)
     user = {k: v for k, v in model.to_dict().items() if k not in _MODEL_ONLY}
-    container: dict[str, Any] = {
+    result: dict[str, Any] = {
         "name": MODEL_CONTAINER,
-        "image": user.pop("image", None) or render_template(runtime.image, values),
-        "args": [render_template(a, values) for a in runtime.args] + list(user.pop("args", [])),
+        "image": user.pop("image", None) or render_template(table_runtime.image, image_values),
+        "args": [render_template(a, image_values) for a in table_runtime.args] + list(user.pop("args", [])),
     }
-    env = _merge_env([dict(e) for e in runtime.env], user.pop("env", []))
-    if env:
-        container["env"] = env
-    container["ports"] = user.pop("ports", None) or config.runtimes.ports_for(protocol)
-    resources = user.pop("resources", None) or runtime.resources
+    table_env = _merge_env([dict(e) for e in table_runtime.env], user.pop("env", []))
+    if table_env:
+        result["env"] = table_env
+    result["ports"] = user.pop("ports", None) or config.runtimes.ports_for(protocol)
+    resources = user.pop("resources", None) or table_runtime.resources
     if resources:
-        container["resources"] = resources
+        result["resources"] = resources
     user.pop("name", None)
-    container.update(user)
-    return container
+    result.update(user)
+    return result
 
 
-def _predictor_containers(isvc: InferenceService, config: ControllerConfig) -> list[dict[str, Any]]:
+def _predictor_containers(
+    isvc: InferenceService, config: ControllerConfig, runtime: RuntimeCandidate | None
+) -> list[dict[str, Any]]:
     predictor: PredictorSpec = isvc.spec.predictor
     if predictor.model is not None:
-        return [_model_container(isvc, predictor.model, config)]
+        return [_model_container(isvc, predictor.model, config, runtime)]
     containers = [c.to_dict() for c in predictor.containers or []]
     if not containers:
         raise BuildError(
@@ -140,7 +229,7 @@ def _wired_containers(
 
 
 def component_containers(
-    isvc: InferenceService, component: str, config: ControllerConfig
+    isvc: InferenceService, component: str, config: ControllerConfig, runtime: RuntimeCandidate | None = None
 ) -> list[dict[str, Any]]:
     """The containers of a component, before storage, logger and batcher wiring.
 
@@ -148,6 +237,8 @@ def component_containers(
         isvc: the defaulted InferenceService.
         component: ``predictor``, ``transformer`` or ``explainer``.
         config: the controller configuration (runtime table, images).
+        runtime: the predictor model's (Cluster)ServingRuntime, chosen by the reconciler; ``None``
+            uses the configuration's runtime table.
 
     Returns:
         Container dicts; the main one is :func:`main_container_index`'s.
@@ -157,7 +248,7 @@ def component_containers(
     """
     ns = isvc.namespace or "default"
     if component == "predictor":
-        return _predictor_containers(isvc, config)
+        return _predictor_containers(isvc, config, runtime)
     if component == "transformer":
         assert isvc.spec.transformer is not None
         host = f"{component_service_name(isvc.name, 'predictor')}.{ns}"

@@ -19,6 +19,7 @@ from typing import Any
 
 from pydantic.alias_generators import to_camel
 
+from zeroserve.apis.serving.v1alpha1.runtime_selection import RuntimeCandidate
 from zeroserve.apis.serving.v1beta1 import (
     LEGACY_FRAMEWORKS,
     ComponentExtensionSpec,
@@ -111,7 +112,10 @@ def _template_annotations(
 
 
 def build_component_service(
-    isvc: InferenceService, component: str, config: ControllerConfig
+    isvc: InferenceService,
+    component: str,
+    config: ControllerConfig,
+    runtime: RuntimeCandidate | None = None,
 ) -> dict[str, Any]:
     """Build the Knative Service of one InferenceService component.
 
@@ -120,6 +124,8 @@ def build_component_service(
             its status supplies the rolled-out revision the canary split needs.
         component: ``predictor``, ``transformer`` or ``explainer``.
         config: the controller configuration.
+        runtime: the predictor model's (Cluster)ServingRuntime (its container is merged with the
+            model's, its pod annotations and volumes added); ``None``: the configuration's table.
 
     Returns:
         The ``serving.knative.dev/v1`` Service as a dict.
@@ -133,9 +139,13 @@ def build_component_service(
     labels = component_labels(isvc, spec, component)
 
     builtin = builtin_explainer_containers(isvc, config) if component == "explainer" else None
-    containers = builtin if builtin is not None else component_containers(isvc, component, config)
+    if component != "predictor":
+        runtime = None
+    containers = builtin if builtin is not None else component_containers(isvc, component, config, runtime)
     main_index = main_container_index(containers)
     uri = storage_uri(isvc, component, containers[main_index])
+    if runtime is not None and (runtime.spec.storage_helper or {}).get("disabled"):
+        uri = None
     if spec.batcher is not None:
         main = dict(containers[main_index])
         env = [
@@ -153,6 +163,8 @@ def build_component_service(
         pod["responseStartTimeoutSeconds"] = spec.timeout
     pod["containers"] = containers
     pod.update(_pod_fields(spec))
+    if runtime is not None and runtime.spec.volumes:
+        pod["volumes"] = list(runtime.spec.volumes) + list(pod.get("volumes") or [])
     if uri:
         pod = apply_storage_initializer(pod, main_index, uri, config)
 
@@ -186,7 +198,10 @@ def build_component_service(
             "template": {
                 "metadata": {
                     "labels": dict(labels),
-                    "annotations": _template_annotations(isvc, spec, config, uri),
+                    "annotations": {
+                        **((runtime.spec.annotations or {}) if runtime is not None else {}),
+                        **_template_annotations(isvc, spec, config, uri),
+                    },
                 },
                 "spec": pod,
             },

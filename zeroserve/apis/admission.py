@@ -57,6 +57,18 @@ from zeroserve.apis.seldon.defaults import default_seldon_deployment
 from zeroserve.apis.seldon.types import SeldonDeployment
 from zeroserve.apis.seldon.validation import validate_seldon_deployment
 from zeroserve.apis.serving.v1alpha1.defaults import default_inference_graph
+from zeroserve.apis.serving.v1alpha1.runtime_validation import (
+    default_runtime,
+    default_trained_model,
+    validate_runtime,
+    validate_trained_model,
+    validate_trained_model_update,
+)
+from zeroserve.apis.serving.v1alpha1.serving_runtime import (
+    ClusterServingRuntime,
+    ServingRuntime,
+    TrainedModel,
+)
 from zeroserve.apis.serving.v1alpha1.types import InferenceGraph
 from zeroserve.apis.serving.v1alpha1.validation import validate_inference_graph
 from zeroserve.apis.serving.v1beta1.defaults import default_inference_service
@@ -93,6 +105,11 @@ def admission_table() -> dict[tuple[str, str], KindAdmission]:
             validate_inference_service_update,
         ),
         KindAdmission(InferenceGraph, default_inference_graph, validate_inference_graph),
+        KindAdmission(ServingRuntime, default_runtime, validate_runtime),
+        KindAdmission(ClusterServingRuntime, default_runtime, validate_runtime),
+        KindAdmission(
+            TrainedModel, default_trained_model, validate_trained_model, validate_trained_model_update
+        ),
         KindAdmission(SeldonDeployment, default_seldon_deployment, validate_seldon_deployment),
         KindAdmission(Service, default_service, validate_service, validate_service_update),
         KindAdmission(

@@ -20,6 +20,11 @@ from zeroserve.apis.knative.eventing.v1.types import Broker, Trigger
 from zeroserve.apis.knative.serving.v1.types import Configuration, Revision, Route, Service
 from zeroserve.apis.meta import KubeObject
 from zeroserve.apis.seldon.types import SeldonDeployment
+from zeroserve.apis.serving.v1alpha1.serving_runtime import (
+    ClusterServingRuntime,
+    ServingRuntime,
+    TrainedModel,
+)
 from zeroserve.apis.serving.v1alpha1.types import InferenceGraph
 from zeroserve.apis.serving.v1beta1.types import InferenceService
 from zeroserve.apis.structural import structural_schema
@@ -56,6 +61,7 @@ class CrdDefinition:
     categories: tuple[str, ...] = ()
     columns: tuple[dict[str, Any], ...] = ()
     labels: dict[str, str] = field(default_factory=dict)
+    scope: str = "Namespaced"
 
     @property
     def kind(self) -> str:
@@ -66,6 +72,39 @@ class CrdDefinition:
     def name(self) -> str:
         """The CRD's name, ``<plural>.<group>``."""
         return f"{self.plural}.{self.group}"
+
+
+def _runtime_definitions() -> list[CrdDefinition]:
+    runtime_columns = (
+        _column("Disabled", ".spec.disabled", "boolean"),
+        _column("ModelType", ".spec.supportedModelFormats[*].name"),
+        _column("Containers", ".spec.containers[*].name"),
+        _AGE,
+    )
+    group, version = "serving.kserve.io", "v1alpha1"
+    return [
+        CrdDefinition(
+            ServingRuntime, group, version, "servingruntimes", "servingruntime", columns=runtime_columns
+        ),
+        CrdDefinition(
+            ClusterServingRuntime,
+            group,
+            version,
+            "clusterservingruntimes",
+            "clusterservingruntime",
+            columns=runtime_columns,
+            scope="Cluster",
+        ),
+        CrdDefinition(
+            TrainedModel,
+            group,
+            version,
+            "trainedmodels",
+            "trainedmodel",
+            short_names=("tm",),
+            columns=(_column("URL", ".status.url"), _column("Ready", _READY), _AGE),
+        ),
+    ]
 
 
 def crd_definitions() -> list[CrdDefinition]:
@@ -103,6 +142,7 @@ def crd_definitions() -> list[CrdDefinition]:
             short_names=("ig",),
             columns=(_column("URL", ".status.url"), _column("Ready", _READY), _AGE),
         ),
+        *_runtime_definitions(),
         CrdDefinition(
             model=SeldonDeployment,
             group="machinelearning.seldon.io",
@@ -266,7 +306,7 @@ def build_crd(definition: CrdDefinition) -> dict[str, Any]:
         "apiVersion": "apiextensions.k8s.io/v1",
         "kind": "CustomResourceDefinition",
         "metadata": metadata,
-        "spec": {"group": definition.group, "names": names, "scope": "Namespaced", "versions": [version]},
+        "spec": {"group": definition.group, "names": names, "scope": definition.scope, "versions": [version]},
     }
 
 

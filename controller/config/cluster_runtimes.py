@@ -1,0 +1,197 @@
+"""The built-in ClusterServingRuntimes: KServe's runtime names and formats, served by our image.
+
+One place: :data:`BUILTIN_RUNTIMES` (a row of docs/contracts.md's "Runtimes" table each) renders the
+ClusterServingRuntime objects that ``zeroserve up`` creates and that ``config/runtimes/`` holds for a
+cluster install (a test keeps those files equal to :func:`runtime_files`). The controller also
+falls back to them when the API server serves no ClusterServingRuntimes.
+
+Formats, versions, ``autoSelect``/``priority`` and protocols are KServe's own
+(``config/runtimes/*.yaml`` in kserve/kserve), except where our server serves more (gRPC v2 on the
+sklearn/xgboost/lightgbm servers; v2 on the tensorflow one) and the zeroserve-only rows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+
+from zeroserve import __version__
+
+__all__ = ["BUILTIN_RUNTIMES", "IMAGE", "BuiltinRuntime", "builtin_cluster_runtimes", "runtime_files"]
+
+IMAGE = "ghcr.io/zeroserve/zeroserve"
+
+_FormatRow = tuple[str, str, bool, int | None]
+"""(name, version, autoSelect, priority)."""
+
+
+@dataclass(frozen=True)
+class BuiltinRuntime:
+    """One row: the ClusterServingRuntime's name, formats, protocols and ``zeroserve serve`` args."""
+
+    name: str
+    serve: str
+    formats: tuple[_FormatRow, ...]
+    protocols: tuple[str, ...]
+    extra_args: tuple[str, ...] = ()
+    model_args: bool = True
+    """Pass ``--model_name={{.Name}} --model_dir=/mnt/models`` (KServe's Python servers' args)."""
+    server_type: str = ""
+    env: tuple[tuple[str, str], ...] = ()
+    resources: dict[str, Any] = field(
+        default_factory=lambda: {
+            "requests": {"cpu": "1", "memory": "2Gi"},
+            "limits": {"cpu": "1", "memory": "2Gi"},
+        }
+    )
+
+
+BUILTIN_RUNTIMES: tuple[BuiltinRuntime, ...] = (
+    BuiltinRuntime(
+        "kserve-sklearnserver",
+        "sklearn",
+        (("sklearn", "1", True, 1),),
+        ("v1", "v2", "grpc-v2"),
+        server_type="sklearnserver",
+    ),
+    BuiltinRuntime(
+        "kserve-xgbserver",
+        "xgboost",
+        (("xgboost", "2", True, 1),),
+        ("v1", "v2", "grpc-v2"),
+        extra_args=("--nthread=1",),
+        server_type="xgbserver",
+    ),
+    BuiltinRuntime(
+        "kserve-lgbserver",
+        "lightgbm",
+        (("lightgbm", "4", True, 1),),
+        ("v1", "v2", "grpc-v2"),
+        extra_args=("--nthread=1",),
+        server_type="lgbserver",
+    ),
+    BuiltinRuntime(
+        "kserve-tensorflow-serving",
+        "tensorflow",
+        (("tensorflow", "1", True, 2), ("tensorflow", "2", True, 2)),
+        ("v1", "v2"),
+        server_type="tensorflow-serving",
+    ),
+    BuiltinRuntime(
+        "kserve-torchserve",
+        "torchserve",
+        (("pytorch", "1", True, 2),),
+        ("v1", "v2", "grpc-v2"),
+        server_type="torchserve",
+    ),
+    BuiltinRuntime(
+        "zeroserve-torchscript",
+        "torchscript",
+        (("torchscript", "1", True, 1),),
+        ("v1", "v2", "grpc-v2"),
+    ),
+    BuiltinRuntime(
+        "kserve-tritonserver",
+        "triton",
+        (
+            ("tensorflow", "1", True, 1),
+            ("tensorflow", "2", True, 1),
+            ("onnx", "1", True, 1),
+            ("pytorch", "1", False, None),
+            ("triton", "2", True, 1),
+        ),
+        ("v2", "grpc-v2"),
+        model_args=False,
+        extra_args=("--model-store=/mnt/models",),
+        server_type="tritonserver",
+    ),
+    BuiltinRuntime("zeroserve-onnx", "onnx", (("onnx", "1", True, 2),), ("v1", "v2", "grpc-v2")),
+    BuiltinRuntime(
+        "kserve-pmmlserver",
+        "pmml",
+        (("pmml", "3", True, 1), ("pmml", "4", True, 1)),
+        ("v1", "v2"),
+        server_type="pmmlserver",
+    ),
+    BuiltinRuntime(
+        "kserve-mlserver",
+        "mlserver",
+        (
+            ("sklearn", "0", True, 2),
+            ("sklearn", "1", True, 2),
+            ("xgboost", "1", True, 2),
+            ("xgboost", "2", True, 2),
+            ("lightgbm", "3", True, 2),
+            ("lightgbm", "4", True, 2),
+        ),
+        ("v2",),
+        server_type="mlserver",
+        env=(("MLSERVER_MODEL_IMPLEMENTATION", "{{.Labels.modelClass}}"),),
+    ),
+    BuiltinRuntime("kserve-artexplainer", "art", (("art", "1", True, 1),), ("v1",), model_args=False),
+    BuiltinRuntime("zeroserve-kernelshap", "kernelshap", (("kernelshap", "1", True, 1),), ("v1",)),
+)
+"""The rows of docs/contracts.md's "Runtimes" table (explainers included, as runtimes of their format)."""
+
+
+def _object(row: BuiltinRuntime, version: str) -> dict[str, Any]:
+    args = ["serve", row.serve]
+    if row.model_args:
+        args += ["--model_name={{.Name}}", "--model_dir=/mnt/models"]
+    args += [*row.extra_args, "--http_port=8080"]
+    container: dict[str, Any] = {"name": "kserve-container", "image": f"{IMAGE}:{version}", "args": args}
+    if row.env:
+        container["env"] = [{"name": k, "value": v} for k, v in row.env]
+    container["resources"] = row.resources
+    formats = []
+    for name, fmt_version, auto, priority in row.formats:
+        entry: dict[str, Any] = {"name": name, "version": fmt_version}
+        if auto:
+            entry["autoSelect"] = True
+        if priority is not None:
+            entry["priority"] = priority
+        formats.append(entry)
+    metadata: dict[str, Any] = {"name": row.name, "labels": {"app.kubernetes.io/part-of": "zeroserve"}}
+    if row.server_type:
+        metadata["annotations"] = {"serving.kserve.io/server-type": row.server_type}
+    return {
+        "apiVersion": "serving.kserve.io/v1alpha1",
+        "kind": "ClusterServingRuntime",
+        "metadata": metadata,
+        "spec": {
+            "annotations": {"prometheus.kserve.io/port": "8080", "prometheus.kserve.io/path": "/metrics"},
+            "supportedModelFormats": formats,
+            "protocolVersions": list(row.protocols),
+            "containers": [container],
+        },
+    }
+
+
+def builtin_cluster_runtimes(version: str = __version__) -> list[dict[str, Any]]:
+    """The built-in ClusterServingRuntime objects.
+
+    Args:
+        version: the image tag (this package's version by default).
+
+    Returns:
+        One object per row of :data:`BUILTIN_RUNTIMES`.
+    """
+    return [_object(row, version) for row in BUILTIN_RUNTIMES]
+
+
+def runtime_files(version: str = __version__) -> dict[str, str]:
+    """The files of ``config/runtimes/``: one ``<name>.yaml`` per runtime and a kustomization."""
+    header = "# Generated from zeroserve.controller.config.cluster_runtimes; do not edit.\n"
+    files = {}
+    for obj in builtin_cluster_runtimes(version):
+        body = yaml.safe_dump(obj, sort_keys=False, default_flow_style=False, width=120)
+        files[f"{obj['metadata']['name']}.yaml"] = header + body
+    kustomization = {
+        "apiVersion": "kustomize.config.k8s.io/v1beta1",
+        "kind": "Kustomization",
+        "resources": sorted(files),
+    }
+    files["kustomization.yaml"] = header + yaml.safe_dump(kustomization, sort_keys=False)
+    return files
