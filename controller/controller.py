@@ -6,7 +6,8 @@ periodic relist (``resync_seconds``) enqueues everything again, so a missed even
 correctness. The queue serializes work per object and retries failures with backoff.
 
 Watched: InferenceServices, InferenceGraphs, and the Knative Services and HTTPRoutes they own (mapped
-to their controlling owner). An InferenceService change also wakes the InferenceGraphs that call it.
+to their controlling owner); a (Cluster)ServingRuntime change wakes the InferenceServices it may
+concern. An InferenceService change also wakes the InferenceGraphs that call it.
 A kind the API server does not serve (no Knative, no Gateway API) is looked for again every minute.
 
 In-process use (the embedded platform starts it in a thread)::
@@ -37,12 +38,14 @@ from zeroserve.controller.config import CONFIGMAP_NAME, ControllerConfig
 from zeroserve.controller.errors import Gone, NotFound, StoreError
 from zeroserve.controller.events import EventRecorder
 from zeroserve.controller.kinds import (
+    CLUSTER_SERVING_RUNTIME,
     CONFIG_MAP,
     HTTP_ROUTE,
     INFERENCE_GRAPH,
     INFERENCE_SERVICE,
     KNATIVE_SERVICE,
     SELDON_DEPLOYMENT,
+    SERVING_RUNTIME,
     Kind,
 )
 from zeroserve.controller.leader import LeaderElector, LeaseConfig
@@ -126,6 +129,7 @@ class Controller:
         self.leadership_lost = False
         self._recorder = EventRecorder(store, instance=self.options.identity, clock=now)
         self._graph_refs: dict[tuple[str, str], set[str]] = {}
+        self._services: set[tuple[str, str]] = set()
         self._refs_lock = threading.Lock()
         self._watches: set[Watch] = set()
         self._watches_lock = threading.Lock()
@@ -185,6 +189,8 @@ class Controller:
             (SELDON_DEPLOYMENT, self._on_seldon_deployment),
             (KNATIVE_SERVICE, self._on_owned),
             (HTTP_ROUTE, self._on_owned),
+            (SERVING_RUNTIME, self._on_runtime),
+            (CLUSTER_SERVING_RUNTIME, self._on_runtime),
         ]
         listed = [threading.Event() for _ in kinds]
         informers = [
@@ -307,9 +313,14 @@ class Controller:
                 self.queue.done(key)
 
     # -- event handlers ----------------------------------------------------------------------------
-    def _on_inference_service(self, _type: str, obj: Obj) -> None:
+    def _on_inference_service(self, type_: str, obj: Obj) -> None:
         meta = obj.get("metadata") or {}
         namespace, name = meta.get("namespace", ""), meta.get("name", "")
+        with self._refs_lock:
+            if type_ == "DELETED":
+                self._services.discard((namespace, name))
+            else:
+                self._services.add((namespace, name))
         self.queue.add((INFERENCE_SERVICE.kind, namespace, name))
         with self._refs_lock:
             callers = [g for (ns, g), refs in self._graph_refs.items() if ns == namespace and name in refs]
@@ -336,6 +347,15 @@ class Controller:
     def _on_seldon_deployment(self, _type: str, obj: Obj) -> None:
         meta = obj.get("metadata") or {}
         self.queue.add((SELDON_DEPLOYMENT.kind, meta.get("namespace", ""), meta.get("name", "")))
+
+    def _on_runtime(self, _type: str, obj: Obj) -> None:
+        # a runtime added, changed or removed may change any InferenceService's choice (a namespace's
+        # ServingRuntime only that namespace's): look at them again
+        namespace = (obj.get("metadata") or {}).get("namespace")
+        with self._refs_lock:
+            services = [key for key in self._services if namespace is None or key[0] == namespace]
+        for ns, name in services:
+            self.queue.add((INFERENCE_SERVICE.kind, ns, name))
 
     def _on_owned(self, _type: str, obj: Obj) -> None:
         meta = obj.get("metadata") or {}

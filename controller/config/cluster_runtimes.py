@@ -7,7 +7,10 @@ falls back to them when the API server serves no ClusterServingRuntimes.
 
 Formats, versions, ``autoSelect``/``priority`` and protocols are KServe's own
 (``config/runtimes/*.yaml`` in kserve/kserve), except where our server serves more (gRPC v2 on the
-sklearn/xgboost/lightgbm servers; v2 on the tensorflow one) and the zeroserve-only rows.
+sklearn/xgboost/lightgbm servers; v2 on the tensorflow one), the zeroserve-only rows, and
+``kserve-mlserver``: its formats are not ``autoSelect`` here (KServe's priority 2 would take every
+V2 sklearn/xgboost/lightgbm model from the framework servers, whose V2 answers, ``output-0``, differ
+from MLServer's ``predict``); KServe's MLServer samples name ``runtime: kserve-mlserver``, which works.
 """
 
 from __future__ import annotations
@@ -119,12 +122,12 @@ BUILTIN_RUNTIMES: tuple[BuiltinRuntime, ...] = (
         "kserve-mlserver",
         "mlserver",
         (
-            ("sklearn", "0", True, 2),
-            ("sklearn", "1", True, 2),
-            ("xgboost", "1", True, 2),
-            ("xgboost", "2", True, 2),
-            ("lightgbm", "3", True, 2),
-            ("lightgbm", "4", True, 2),
+            ("sklearn", "0", False, None),
+            ("sklearn", "1", False, None),
+            ("xgboost", "1", False, None),
+            ("xgboost", "2", False, None),
+            ("lightgbm", "3", False, None),
+            ("lightgbm", "4", False, None),
         ),
         ("v2",),
         server_type="mlserver",

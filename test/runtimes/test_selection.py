@@ -53,7 +53,7 @@ V2_ONLY = _rt("v2only", [AUTO_SK], ["v2"])
 CASES: list[tuple[str, str, str | None, str, str | None, list[Any], list[Any], bool, str]] = [
     ("builtin sklearn v1", "sklearn", None, "v1", None, [], BUILTIN, False, "kserve-sklearnserver"),
     (
-        "builtin sklearn v2: mlserver priority 2",
+        "builtin sklearn v2: our server (mlserver only by name)",
         "sklearn",
         None,
         "v2",
@@ -61,7 +61,7 @@ CASES: list[tuple[str, str, str | None, str, str | None, list[Any], list[Any], b
         [],
         BUILTIN,
         False,
-        "kserve-mlserver",
+        "kserve-sklearnserver",
     ),
     ("builtin sklearn grpc-v2", "sklearn", None, "grpc-v2", None, [], BUILTIN, False, "kserve-sklearnserver"),
     ("builtin xgboost", "xgboost", None, "v1", None, [], BUILTIN, False, "kserve-xgbserver"),

@@ -1,23 +1,52 @@
 """The controller as a part of the embedded platform (``zeroserve up``).
 
 It talks to the platform's API server through the kubernetes client with the platform's kubeconfig,
-like any other client, and runs the same loop as on a cluster in a background thread.
+like any other client, and runs the same loop as on a cluster in a background thread. Before it
+starts it creates the built-in ClusterServingRuntimes (``config/runtimes``) that are missing; one a
+user changed or added with kubectl is left as it is.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
 from typing import TYPE_CHECKING
 
 from zeroserve.controller.config import ControllerConfig
+from zeroserve.controller.config.cluster_runtimes import builtin_cluster_runtimes
 from zeroserve.controller.controller import Controller, ControllerOptions
+from zeroserve.controller.errors import AlreadyExists
+from zeroserve.controller.kinds import CLUSTER_SERVING_RUNTIME
+from zeroserve.controller.store import Store
 from zeroserve.local.component import PlatformContext
 
 if TYPE_CHECKING:
     from zeroserve.controller.kube import KubeStore
 
-__all__ = ["ControllerComponent"]
+__all__ = ["ControllerComponent", "install_builtin_runtimes"]
+
+log = logging.getLogger(__name__)
+
+
+def install_builtin_runtimes(store: Store) -> int:
+    """Create each built-in ClusterServingRuntime that does not exist yet.
+
+    Args:
+        store: the API.
+
+    Returns:
+        How many were created.
+    """
+    created = 0
+    for obj in builtin_cluster_runtimes():
+        try:
+            store.create(CLUSTER_SERVING_RUNTIME, obj)
+            created += 1
+        except AlreadyExists:
+            continue
+    log.info("installed %d built-in ClusterServingRuntimes", created)
+    return created
 
 
 class ControllerComponent:
@@ -44,6 +73,7 @@ class ControllerComponent:
 
         store = await asyncio.to_thread(KubeStore.from_kubeconfig, ctx.kubeconfig)
         self._store = store
+        await asyncio.to_thread(install_builtin_runtimes, store)
         self.controller = Controller(store, ControllerConfig(domain=ctx.domain), self._options)
         self._stop.clear()
         self._thread = threading.Thread(
