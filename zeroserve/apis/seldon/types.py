@@ -144,6 +144,7 @@ class PredictorSpec(KubeModel):
     labels: dict[str, str] | None = None
     traffic: int | None = int_field("int32")
     shadow: bool | None = None
+    progress_deadline_seconds: int | None = int_field("int32")
     engine_resources: dict[str, Any] | None = Field(default=None, json_schema_extra=_PRESERVE)
     svc_orch_spec: dict[str, Any] | None = Field(default=None, json_schema_extra=_PRESERVE)
     explainer: dict[str, Any] | None = Field(default=None, json_schema_extra=_PRESERVE)
@@ -172,8 +173,8 @@ class SeldonDeploymentSpec(KubeModel):
 
     name: str | None = None
     predictors: list[PredictorSpec]
-    oauth_key: str | None = None
-    oauth_secret: str | None = None
+    oauth_key: str | None = Field(default=None, alias="oauth_key")
+    oauth_secret: str | None = Field(default=None, alias="oauth_secret")
     annotations: dict[str, str] | None = None
     protocol: str | None = enum_field("seldon", "tensorflow", "kfserving", "v2")
     transport: str | None = enum_field("rest", "grpc")
