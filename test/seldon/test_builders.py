@@ -1,0 +1,129 @@
+"""SeldonDeployment builders on the samples: golden files, Knative's schema, our admission.
+
+Run with ``ZEROSERVE_UPDATE_GOLDEN=1`` to rewrite ``golden/`` after an intended change.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from support.crd_schema import crd_file_validator
+
+from zeroserve.apis.admission import admit
+from zeroserve.apis.seldon import SeldonDeployment
+from zeroserve.apis.seldon.defaults import default_seldon_deployment
+from zeroserve.controller.config import ControllerConfig
+from zeroserve.controller.resources.seldon_deployment import (
+    build_component_services,
+    build_orchestrator_service,
+)
+from zeroserve.controller.resources.seldon_route import build_seldon_route
+from zeroserve.router.seldon.graph import load_seldon_json
+
+SAMPLES = Path(__file__).resolve().parents[2] / "config" / "samples" / "seldon"
+CASES = sorted(p.stem for p in SAMPLES.glob("*.yaml"))
+GOLDEN = Path(__file__).parent / "golden"
+CONFIG = ControllerConfig(
+    version="golden",
+    storage_initializer_image="ghcr.io/zeroserve/zeroserve:golden",
+    router_image="ghcr.io/zeroserve/zeroserve:golden",
+)
+
+
+def built(case: str) -> list[dict[str, Any]]:
+    """Every object the controller builds for the sample ``case``: Knative Services, then the route."""
+    sdep = default_seldon_deployment(
+        SeldonDeployment.from_dict(yaml.safe_load((SAMPLES / f"{case}.yaml").read_text()))
+    )
+    sdep.metadata.namespace = "default"
+    sdep.metadata.uid = f"uid-{sdep.name}"
+    objects: list[dict[str, Any]] = []
+    for predictor in sdep.spec.predictors:
+        objects += build_component_services(sdep, predictor, CONFIG)
+        objects.append(build_orchestrator_service(sdep, predictor, CONFIG))
+    objects.append(build_seldon_route(sdep, CONFIG))
+    return objects
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_golden(case: str) -> None:
+    documents = built(case)
+    path = GOLDEN / f"{case}.yaml"
+    text = yaml.safe_dump_all(documents, sort_keys=False, width=120)
+    if os.environ.get("ZEROSERVE_UPDATE_GOLDEN") == "1":
+        GOLDEN.mkdir(exist_ok=True)
+        path.write_text(text)
+    assert path.exists(), f"{path} missing: run with ZEROSERVE_UPDATE_GOLDEN=1 to create it"
+    assert documents == list(yaml.safe_load_all(path.read_text())), f"{case} differs from {path}"
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_built_objects_pass_admission_and_the_orchestrator_reads_its_graph(case: str) -> None:
+    for obj in built(case):
+        admit(obj)  # Knative's and Gateway API's validation; raises on an error
+        if (
+            obj["kind"] == "Service"
+            and obj["spec"]["template"]["spec"]["containers"][0].get("args", [""])[0] == "router"
+        ):
+            graph = load_seldon_json(obj["spec"]["template"]["spec"]["containers"][0]["args"][2])
+            assert graph.deployment and graph.root.name
+
+
+def test_built_services_are_valid_knative(shared_specs: Path) -> None:
+    validate = crd_file_validator(shared_specs / "knative-serving" / "service.yaml", "Service", "v1")
+    for case in CASES:
+        for obj in built(case):
+            if obj["kind"] == "Service":
+                assert validate(obj) == [], (case, obj["metadata"]["name"])
+
+
+def test_what_the_builders_map() -> None:
+    objects = {o["metadata"]["name"]: o for o in built("bandit")}
+    assert set(objects) == {
+        "seldon-bandit-default-doubler",
+        "seldon-bandit-default-adder",
+        "seldon-bandit-default",
+        "seldon-bandit",
+    }
+    graph = json.loads(
+        objects["seldon-bandit-default"]["spec"]["template"]["spec"]["containers"][0]["args"][2]
+    )["graph"]
+    assert graph["bandit"] == {
+        "strategy": "EpsilonGreedy",
+        "n_branches": "2",
+        "epsilon": "0.2",
+        "best_branch": "0",
+        "seed": "7",
+    }
+    for obj in objects.values():
+        assert obj["metadata"]["ownerReferences"][0]["kind"] == "SeldonDeployment"
+    sklearn = {o["metadata"]["name"]: o for o in built("sklearn")}["iris-model-default-classifier"]
+    pod = sklearn["spec"]["template"]["spec"]
+    assert pod["initContainers"][0]["args"] == [
+        "storage-initializer",
+        "gs://seldon-models/v1.17.0/sklearn/iris",
+        "/mnt/models",
+    ]
+    assert pod["containers"][0]["args"][:2] == ["serve", "sklearn"]
+    assert "--log-url" in pod["containers"][0]["args"]
+    assert sklearn["spec"]["template"]["metadata"]["annotations"]["autoscaling.knative.dev/min-scale"] == "1"
+    model = {o["metadata"]["name"]: o for o in built("router")}["seldon-router-default-adder"]
+    env = {e["name"]: e["value"] for e in model["spec"]["template"]["spec"]["containers"][0]["env"]}
+    assert env["PREDICTIVE_UNIT_ID"] == "adder"
+    assert json.loads(env["PREDICTIVE_UNIT_PARAMETERS"]) == [{"name": "add", "value": "1", "type": "FLOAT"}]
+    assert model["spec"]["template"]["metadata"]["annotations"]["autoscaling.knative.dev/min-scale"] == "0"
+    route = {o["metadata"]["name"]: o for o in built("canary")}["seldon-canary"]["spec"]
+    assert route["hostnames"] == [
+        "seldon-canary.default.example.com",
+        "seldon-canary.default.svc.cluster.local",
+    ]
+    assert route["rules"][0]["matches"][0]["path"]["value"] == "/seldon/default/seldon-canary"
+    assert [(b["name"], b["weight"]) for b in route["rules"][1]["backendRefs"]] == [
+        ("seldon-canary-main", 75),
+        ("seldon-canary-canary", 25),
+    ]
