@@ -127,3 +127,24 @@ def test_what_the_builders_map() -> None:
         ("seldon-canary-main", 75),
         ("seldon-canary-canary", 25),
     ]
+
+
+def test_the_local_gateway_splits_the_canary_by_weight() -> None:
+    from zeroserve.local.engine.routing import RoutingTable, http_route_rules
+
+    route = {o["metadata"]["name"]: o for o in built("canary")}["seldon-canary"]
+    table = RoutingTable(http_routes=http_route_rules(route))
+    picks = {
+        rand: table.resolve("seldon-canary.default.example.com", "/api/v1.0/predictions", rand)
+        for rand in (0.1, 0.74, 0.76, 0.99)
+    }
+    assert {rand: p.route for rand, p in picks.items() if p} == {
+        0.1: "default/seldon-canary-main",
+        0.74: "default/seldon-canary-main",
+        0.76: "default/seldon-canary-canary",
+        0.99: "default/seldon-canary-canary",
+    }
+    assert picks[0.99] is not None and picks[0.99].host == "seldon-canary-canary.default.svc.cluster.local"
+    by_path = table.resolve("127.0.0.1", "/seldon/default/seldon-canary/api/v1.0/predictions", 0.1)
+    assert by_path is not None and by_path.route == "default/seldon-canary-main"
+    assert by_path.path == "/api/v1.0/predictions"

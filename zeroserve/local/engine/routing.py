@@ -88,6 +88,20 @@ class HTTPRouteRule:
     rewrite_host: str | None = None
     auth: bool = False
     """The HTTPRoute carries ``serving.kserve.io/enable-auth: "true"``."""
+    weighted: tuple[tuple[str, int, str | None], ...] = ()
+    """With several Service backends: ``(name, weight, Host rewrite)`` of each, drawn by weight."""
+
+    def pick(self, rand: float) -> tuple[str, str | None]:
+        """The backend's name and Host rewrite for a uniform draw ``rand`` in [0, 1)."""
+        total = sum(w for _, w, _ in self.weighted)
+        if total <= 0:
+            return self.backend_name, self.rewrite_host
+        point, acc = rand * total, 0
+        for name, weight, host in self.weighted:
+            acc += weight
+            if point < acc:
+                return name, host or self.rewrite_host
+        return self.weighted[-1][0], self.weighted[-1][2] or self.rewrite_host
 
     def matches(self, path: str) -> bool:
         """Whether the rule matches a request path."""
@@ -238,14 +252,17 @@ class RoutingTable:
         bare = path.split("?", 1)[0]
         for rule in rules:
             if rule.matches(bare):
-                entry = self.routes.get((rule.backend_namespace, rule.backend_name))
-                host = rule.rewrite_host or f"{rule.backend_name}.{rule.backend_namespace}.svc.cluster.local"
+                name, rewrite = rule.backend_name, rule.rewrite_host
+                if rule.weighted:
+                    name, rewrite = rule.pick(random.random() if rand is None else rand)
+                entry = self.routes.get((rule.backend_namespace, name))
+                host = rewrite or f"{name}.{rule.backend_namespace}.svc.cluster.local"
                 if entry is None:
                     return Resolution(
                         namespace=rule.backend_namespace,
                         path=path,
                         host=host,
-                        route=f"{rule.backend_namespace}/{rule.backend_name}",
+                        route=f"{rule.backend_namespace}/{name}",
                         auth=rule.auth,
                     )
                 return self._pick(entry, None, path, host, rand, rule.auth)
@@ -256,7 +273,8 @@ def http_route_rules(route: HTTPRoute | Mapping[str, Any]) -> dict[str, list[HTT
     """Read a ``gateway.networking.k8s.io/v1`` HTTPRoute, with Gateway API's defaults, into hostname -> rules.
 
     Only ``backendRefs`` of kind ``Service`` are understood (a Knative Service's Route of that name);
-    the first such backend of a rule is used.
+    a rule with several is split by their ``weight`` (each backend's own ``URLRewrite`` hostname, else
+    the rule's, is its Host).
 
     Args:
         route: the HTTPRoute, typed or as the API server returns it.
@@ -278,6 +296,19 @@ def http_route_rules(route: HTTPRoute | Mapping[str, Any]) -> dict[str, list[HTT
         for flt in rule.filters or []:
             if flt.type == "URLRewrite" and flt.url_rewrite is not None:
                 rewrite = flt.url_rewrite.hostname or rewrite
+        weighted: tuple[tuple[str, int, str | None], ...] = ()
+        if len(backends) > 1:
+            weighted = tuple(
+                (
+                    b.name,
+                    1 if b.weight is None else b.weight,
+                    next(
+                        (f.url_rewrite.hostname for f in b.filters or [] if f.url_rewrite is not None),
+                        None,
+                    ),
+                )
+                for b in backends
+            )
         for match in rule.matches or []:
             if match.path is None:
                 continue
@@ -289,6 +320,7 @@ def http_route_rules(route: HTTPRoute | Mapping[str, Any]) -> dict[str, list[HTT
                     backend_name=backend.name,
                     rewrite_host=rewrite or None,
                     auth=auth,
+                    weighted=weighted,
                 )
             )
     return {h: rules for h in typed.spec.hostnames or []}
