@@ -453,6 +453,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--repeat", type=int, default=3, help="runs per point (servers interleaved); medians")
     parser.add_argument("--concurrency", default="1,8,64")
     parser.add_argument("--batches", default="1,256")
+    parser.add_argument("--protocols", default="v1,v2")
     parser.add_argument("--servers", default="zeroserve,kserve,mlserver")
     parser.add_argument("--work-dir", type=Path, default=Path("/tmp/zeroserve-bench"))
     parser.add_argument("--out", type=Path, default=ROOT / "hack" / "bench" / "dataplane" / "RESULTS.md")
@@ -484,7 +485,7 @@ def main(argv: list[str]) -> int:
             start(server, work)
         # Interleave the servers point by point, repeat, and keep the median of each metric, so the
         # load other jobs put on the machine hits every server alike.
-        for protocol in ("v1", "v2"):
+        for protocol in args.protocols.split(","):
             for batch in batches:
                 for conc in concurrencies:
                     runs: dict[str, list[Point]] = {}
