@@ -210,10 +210,9 @@ class InferenceServiceReconciler:
         except SelectionError as exc:
             raise BuildError(exc.reason, exc.message) from exc
         assert isvc.status is not None
-        if chosen.kind == "ServingRuntime":
-            isvc.status.serving_runtime_name = chosen.name
-        else:
-            isvc.status.cluster_serving_runtime_name = chosen.name
+        namespaced_choice = chosen.kind == "ServingRuntime"
+        isvc.status.serving_runtime_name = chosen.name if namespaced_choice else None
+        isvc.status.cluster_serving_runtime_name = None if namespaced_choice else chosen.name
         return chosen
 
     def _lookup(self, kind: Kind, namespace: str, name: str) -> Obj | None:

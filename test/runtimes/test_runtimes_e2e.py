@@ -1,0 +1,305 @@
+"""End to end, one platform for the module: every built-in runtime chosen from the ClusterServingRuntimes
+``zeroserve up`` installs, for an InferenceService written as KServe documents it, applied with real
+kubectl, Ready, and answering V1 and V2 REST through the gateway with what the framework predicted
+in-process; a user's ServingRuntime chosen over them; NoSupportingRuntime naming what would work."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import subprocess
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+import pytest
+import yaml
+from support.waiting import wait_until_async
+
+from zeroserve.apis.crds import all_crds
+from zeroserve.local.apiserver.server import run_in_thread
+from zeroserve.local.apiserver.settings import ApiServerSettings
+from zeroserve.local.component import PlatformContext
+from zeroserve.local.controller import ControllerComponent
+from zeroserve.local.engine.component import EngineComponent
+from zeroserve.local.engine.settings import EngineSettings
+from zeroserve.local.kubeconfig import write_kubeconfig
+from zeroserve.local.testing import Kubectl
+from zeroserve.servers.samples import Sample
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+
+
+# name, predictor (as KServe documents it; {uri} filled in), V1 model name, V2 model name, runtime
+ROWS: list[tuple[str, dict[str, Any], str | None, str | None, str]] = [
+    (
+        "sk",
+        {"model": {"modelFormat": {"name": "sklearn"}, "storageUri": "{uri}"}},
+        "sk",
+        "sk",
+        "kserve-sklearnserver",
+    ),
+    ("xgb", {"xgboost": {"storageUri": "{uri}"}}, "xgb", "xgb", "kserve-xgbserver"),
+    (
+        "lgb",
+        {"model": {"modelFormat": {"name": "lightgbm"}, "storageUri": "{uri}"}},
+        "lgb",
+        "lgb",
+        "kserve-lgbserver",
+    ),
+    (
+        "onnx",
+        {"model": {"modelFormat": {"name": "onnx"}, "protocolVersion": "v2", "storageUri": "{uri}"}},
+        "onnx",
+        "onnx",
+        "zeroserve-onnx",
+    ),
+    (
+        "pmml",
+        {"model": {"modelFormat": {"name": "pmml"}, "storageUri": "{uri}"}},
+        "pmml",
+        "pmml",
+        "kserve-pmmlserver",
+    ),
+    (
+        "tf",
+        {"model": {"modelFormat": {"name": "tensorflow"}, "storageUri": "{uri}"}},
+        "tf",
+        "tf",
+        "kserve-tensorflow-serving",
+    ),
+    (
+        "ts",
+        {"model": {"modelFormat": {"name": "pytorch"}, "storageUri": "{uri}"}},
+        "iris",
+        "iris",
+        "kserve-torchserve",
+    ),
+    (
+        "triton",
+        {"model": {"modelFormat": {"name": "triton"}, "protocolVersion": "v2", "storageUri": "{uri}"}},
+        None,
+        "iris-onnx",
+        "kserve-tritonserver",
+    ),
+    (
+        "mls",
+        {
+            "model": {
+                "modelFormat": {"name": "sklearn", "version": "1"},
+                "runtime": "kserve-mlserver",
+                "protocolVersion": "v2",
+                "storageUri": "{uri}",
+            }
+        },
+        None,
+        "mls",
+        "kserve-mlserver",
+    ),
+]
+
+USER_RUNTIME = {
+    "apiVersion": "serving.kserve.io/v1alpha1",
+    "kind": "ServingRuntime",
+    "metadata": {"name": "my-sklearn", "namespace": "team"},
+    "spec": {
+        "supportedModelFormats": [{"name": "sklearn", "version": "1", "autoSelect": True, "priority": 1}],
+        "protocolVersions": ["v1", "v2"],
+        "containers": [
+            {
+                "name": "kserve-container",
+                "image": "ghcr.io/zeroserve/zeroserve:latest",
+                "args": ["serve", "sklearn", "--model_name=custom-{{.Name}}", "--model_dir=/mnt/models"],
+            }
+        ],
+    },
+}
+
+
+@contextlib.asynccontextmanager
+async def _platform(tmp: Path) -> AsyncIterator[tuple[PlatformContext, Kubectl]]:
+    settings = ApiServerSettings(port=0, in_memory=True, state_dir=tmp / "api")
+    with run_in_thread(settings, crds=all_crds()) as server:
+        kubeconfig = write_kubeconfig(tmp / "kubeconfig", server.url, server.token, ca_cert=server.ca_cert)
+        ctx = PlatformContext(
+            state_dir=tmp / "state", kubeconfig=kubeconfig, api_url=server.url, gateway_port=0
+        )
+        engine = EngineComponent(
+            EngineSettings(use_zygote=True, poll_interval=0.2, gpus=[], ready_timeout=60.0)
+        )
+        controller = ControllerComponent()
+        await controller.start(ctx)
+        try:
+            await engine.start(ctx)
+            try:
+                yield ctx, Kubectl(kubeconfig)
+            finally:
+                await engine.stop()
+        finally:
+            await controller.stop()
+
+
+def _isvc(name: str, predictor: dict[str, Any], uri: str, namespace: str = "default") -> dict[str, Any]:
+    text = json.dumps(predictor).replace("{uri}", uri)
+    return {
+        "apiVersion": "serving.kserve.io/v1beta1",
+        "kind": "InferenceService",
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": {"predictor": json.loads(text)},
+    }
+
+
+def _close(got: Any, want: Any, tolerance: float) -> bool:
+    if isinstance(want, dict):
+        return isinstance(got, dict) and all(_close(got.get(k), v, tolerance) for k, v in want.items())
+    if isinstance(want, list):
+        return (
+            isinstance(got, list)
+            and len(got) == len(want)
+            and all(_close(g, w, tolerance) for g, w in zip(got, want, strict=True))
+        )
+    if isinstance(want, int | float) and not isinstance(want, bool):
+        return isinstance(got, int | float) and abs(got - want) <= max(tolerance, 1e-9) * max(1.0, abs(want))
+    return bool(got == want)
+
+
+def _v2_matches(outputs: list[dict[str, Any]], sample: Sample) -> bool:
+    want = sample.expected
+    if want and isinstance(want[0], dict):  # one output per key, rows stacked
+        by_name = {o["name"]: o for o in outputs}
+        for key in want[0]:
+            if key not in by_name:
+                continue
+            data = np.reshape(by_name[key]["data"], by_name[key]["shape"]).tolist()
+            if not _close(data, [row[key] for row in want], sample.tolerance):
+                return False
+        return any(key in by_name for key in want[0])
+    name = sample.extra.get("v2_output")
+    out = next((o for o in outputs if o["name"] == name), outputs[0])
+    data = np.reshape(out["data"], out["shape"]).tolist()
+    return _close(data, want, sample.tolerance) or _close(np.ravel(data).tolist(), want, sample.tolerance)
+
+
+@pytest.fixture(scope="module")
+def platform(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    tmp = tmp_path_factory.mktemp("runtimes")
+    script = Path(__file__).with_name("build_samples.py")
+    # built in a child: the frameworks (tensorflow, lightgbm's ctypes logger) stay out of this process
+    subprocess.run([sys.executable, str(script), str(tmp / "models")], check=True, timeout=300)
+    samples = {
+        name: Sample(**{**row, "model_dir": Path(row["model_dir"])})
+        for name, row in json.loads((tmp / "models" / "samples.json").read_text()).items()
+    }
+    loop = asyncio.new_event_loop()
+    manager = _platform(tmp)
+    ctx, kubectl = loop.run_until_complete(manager.__aenter__())
+    docs = [_isvc(name, predictor, f"file://{samples[name].model_dir}") for name, predictor, *_ in ROWS]
+    docs.append({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "team"}})
+    docs.append(USER_RUNTIME)
+    docs.append(
+        _isvc(
+            "custom",
+            {"model": {"modelFormat": {"name": "sklearn"}, "storageUri": "{uri}"}},
+            f"file://{samples['sk'].model_dir}",
+            namespace="team",
+        )
+    )
+    docs.append(
+        _isvc("paddle", {"model": {"modelFormat": {"name": "paddle"}, "storageUri": "{uri}"}}, "file:///x")
+    )
+    applied = kubectl("apply", "-f", "-", input=yaml.safe_dump_all(docs), check=False)
+    assert applied.returncode == 0, applied.stderr
+    try:
+        yield loop, ctx, kubectl, samples
+    finally:
+        loop.run_until_complete(manager.__aexit__(None, None, None))
+        loop.close()
+
+
+def _status(kubectl: Kubectl, name: str, namespace: str = "default") -> dict[str, Any]:
+    status: dict[str, Any] = kubectl.json("get", "isvc", name, "-n", namespace).get("status") or {}
+    return status
+
+
+def _ready(status: dict[str, Any]) -> bool:
+    return any(c["type"] == "Ready" and c["status"] == "True" for c in status.get("conditions") or [])
+
+
+def test_kubectl_lists_the_builtin_cluster_serving_runtimes(platform: Any) -> None:
+    _, _, kubectl, _ = platform
+    names = {item["metadata"]["name"] for item in kubectl.json("get", "clusterservingruntimes")["items"]}
+    assert {"kserve-sklearnserver", "kserve-xgbserver", "kserve-mlserver", "kserve-torchserve"} <= names
+
+
+@pytest.mark.parametrize(
+    ("name", "v1_model", "v2_model", "runtime"),
+    [(r[0], r[2], r[3], r[4]) for r in ROWS],
+    ids=[r[4] for r in ROWS],
+)
+def test_runtime_serves_kserve_yaml(
+    platform: Any, name: str, v1_model: str | None, v2_model: str | None, runtime: str
+) -> None:
+    loop, ctx, kubectl, samples = platform
+    sample: Sample = samples[name]
+
+    async def check() -> None:
+        status = await wait_until_async(
+            lambda: (s := _status(kubectl, name)) and _ready(s) and s,
+            120,
+            interval=0.3,
+            retry_on=(),
+            what=f"{name} Ready",
+        )
+        assert status.get("clusterServingRuntimeName") == runtime and not status.get("servingRuntimeName")
+        host = {"Host": f"{name}.default.example.com"}
+        async with httpx.AsyncClient(base_url=ctx.gateway_url, timeout=30, headers=host) as client:
+            if v1_model is not None:
+                got = await client.post(f"/v1/models/{v1_model}:predict", json=sample.v1_request)
+                assert got.status_code == 200, got.text
+                assert _close(got.json()["predictions"], sample.expected, sample.tolerance), got.text
+            if v2_model is not None and sample.v2_request is not None:
+                got = await client.post(f"/v2/models/{v2_model}/infer", json=sample.v2_request)
+                assert got.status_code == 200, got.text
+                assert _v2_matches(got.json()["outputs"], sample), got.text
+
+    loop.run_until_complete(check())
+
+
+def test_a_user_serving_runtime_is_chosen_before_cluster_runtimes(platform: Any) -> None:
+    loop, ctx, kubectl, samples = platform
+
+    async def check() -> None:
+        status = await wait_until_async(
+            lambda: (s := _status(kubectl, "custom", "team")) and _ready(s) and s,
+            60,
+            interval=0.3,
+            retry_on=(),
+        )
+        assert status.get("servingRuntimeName") == "my-sklearn"
+        async with httpx.AsyncClient(base_url=ctx.gateway_url, timeout=30) as client:
+            got = await client.post(
+                "/v1/models/custom-custom:predict",  # the runtime's own --model_name template
+                json=samples["sk"].v1_request,
+                headers={"Host": "custom.team.example.com"},
+            )
+            assert got.status_code == 200, got.text
+            assert got.json()["predictions"] == samples["sk"].expected
+
+    loop.run_until_complete(check())
+
+
+def test_no_supporting_runtime_says_what_the_runtimes_support(platform: Any) -> None:
+    loop, _, kubectl, _ = platform
+
+    def failed() -> dict[str, Any] | None:
+        conditions = _status(kubectl, "paddle").get("conditions") or []
+        return next((c for c in conditions if c.get("reason") == "NoSupportingRuntime"), None)
+
+    condition = loop.run_until_complete(wait_until_async(failed, 30, interval=0.2, retry_on=()))
+    assert condition is not None
+    assert "spec.predictor.model: no runtime supports model format 'paddle'" in condition["message"]
+    assert "kserve-sklearnserver [sklearn:1" in condition["message"]
