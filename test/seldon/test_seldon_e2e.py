@@ -1,0 +1,174 @@
+"""SeldonDeployments on ``zeroserve up`` with real kubectl: Seldon-style YAML in, predictions out.
+
+One platform for the module (API server, controller, engine). The samples' user images map, through
+an extra image table, to ``zeroserve serve seldon <Class> --model-dir examples/``; the sklearn
+deployment's ``modelUri`` is a model trained here.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import yaml
+from support.waiting import wait_until
+
+from zeroserve.local.testing import PlatformProcess, platform_process
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+
+SAMPLES = Path(__file__).resolve().parents[2] / "config" / "samples" / "seldon"
+EXAMPLES = Path(__file__).parent / "examples"
+COMPONENTS = [
+    "zeroserve.local.controller:ControllerComponent",
+    "zeroserve.local.engine.component:EngineComponent",
+]
+CLASSES = ("Doubler", "Adder", "Picker", "Summer", "Scaler", "Negator")
+
+
+@pytest.fixture(scope="module")
+def feedback_log(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("feedback") / "picker.jsonl"
+
+
+@pytest.fixture(scope="module")
+def platform(tmp_path_factory: pytest.TempPathFactory, feedback_log: Path) -> Iterator[PlatformProcess]:
+    folder = tmp_path_factory.mktemp("platform")
+    images = {
+        f"zeroserve-examples/seldon-{name.lower()}": {
+            "command": ["python", "-m", "zeroserve", "serve", "seldon", name, "--model-dir", str(EXAMPLES)]
+        }
+        for name in CLASSES
+    }
+    table = folder.parent / "seldon-images.yaml"
+    table.write_text(yaml.safe_dump({"images": images}))
+    env = {"ZEROSERVE_ENGINE_IMAGES_FILE": str(table), "PICKER_FEEDBACK_FILE": str(feedback_log)}
+    with pytest.MonkeyPatch.context() as patch:
+        for key, value in env.items():
+            patch.setenv(key, value)
+        with platform_process(folder, components=COMPONENTS) as running:
+            yield running
+
+
+@pytest.fixture(scope="module")
+def gateway(platform: PlatformProcess) -> Iterator[httpx.Client]:
+    with httpx.Client(
+        base_url=str(platform.info["extra"]["gateway_url"]), timeout=60, trust_env=False
+    ) as client:
+        yield client
+
+
+@pytest.fixture(scope="module")
+def deployed(platform: PlatformProcess, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    from zeroserve.servers.testing import train_iris_sklearn
+
+    model = train_iris_sklearn(tmp_path_factory.mktemp("iris"))
+    sklearn = yaml.safe_load((SAMPLES / "sklearn.yaml").read_text())
+    sklearn["spec"]["predictors"][0]["graph"]["modelUri"] = str(model)
+    del sklearn["spec"]["predictors"][0]["graph"]["logger"]
+    names = ["router", "transformers", "combiner", "bandit", "canary"]
+    documents = [yaml.safe_load((SAMPLES / f"{n}.yaml").read_text()) for n in names] + [sklearn]
+    platform.kubectl("apply", "-f", "-", input=yaml.safe_dump_all(documents))
+    states: dict[str, Any] = {}
+
+    def available() -> bool:
+        for doc in documents:
+            name = doc["metadata"]["name"]
+            found = platform.kubectl.json("get", "sdep", name)
+            states[name] = found.get("status", {})
+        return all(s.get("state") == "Available" for s in states.values())
+
+    wait_until(available, 120, what="every SeldonDeployment to be Available", interval=0.5, retry_on=())
+    return states
+
+
+def predict(
+    gateway: httpx.Client, sdep: str, body: dict[str, Any], *, by_path: bool = True
+) -> httpx.Response:
+    if by_path:
+        return gateway.post(f"/seldon/default/{sdep}/api/v1.0/predictions", json=body)
+    return gateway.post("/api/v1.0/predictions", json=body, headers={"Host": f"{sdep}.default.example.com"})
+
+
+def test_status_and_kubectl(platform: PlatformProcess, deployed: dict[str, Any]) -> None:
+    status = deployed["seldon-router"]
+    assert status["address"]["url"] == "http://seldon-router.default.svc.cluster.local/api/v1.0/predictions"
+    assert set(status["deploymentStatus"]) == {
+        "seldon-router-default",
+        "seldon-router-default-picker",
+        "seldon-router-default-doubler",
+        "seldon-router-default-adder",
+    }
+    listing = platform.kubectl("get", "sdep").stdout
+    assert "seldon-router" in listing and "Available" in listing
+    explained = platform.kubectl("explain", "seldondeployment.spec.predictors").stdout
+    assert "componentSpecs" in explained
+
+
+def test_graphs_through_the_gateway_by_path_and_host(gateway: httpx.Client, deployed: dict[str, Any]) -> None:
+    reply = predict(gateway, "seldon-router", {"data": {"ndarray": [[1, 2]]}})
+    assert reply.status_code == 200, reply.text
+    assert reply.json()["data"]["ndarray"] == [[2.0, 3.0]]
+    assert reply.json()["meta"]["routing"] == {"picker": 1}
+    reply = predict(gateway, "seldon-router", {"data": {"ndarray": [[0, 2]]}}, by_path=False)
+    assert reply.json()["data"]["ndarray"] == [[0.0, 4.0]]
+    reply = predict(gateway, "seldon-transformers", {"data": {"ndarray": [[1.0]]}})
+    assert reply.json()["data"]["ndarray"] == [[-20.0]]  # -(2 * (10 * 1))
+    reply = predict(gateway, "seldon-combiner", {"data": {"ndarray": [[1.0]]}}, by_path=False)
+    assert reply.json()["data"]["ndarray"] == [[4.0]]  # 2 + (1 + 1)
+    reply = predict(gateway, "iris-model", {"data": {"ndarray": [[6.8, 2.8, 4.8, 1.4]]}})
+    assert reply.status_code == 200, reply.text
+    assert reply.json()["meta"]["requestPath"] == {"classifier": "SKLEARN_SERVER"}
+
+
+def test_canary_splits_75_25(gateway: httpx.Client, deployed: dict[str, Any]) -> None:
+    answers = [predict(gateway, "seldon-canary", {"data": {"ndarray": [[3.0]]}}).json() for _ in range(80)]
+    main = sum(1 for a in answers if a["data"]["ndarray"] == [[6.0]])  # the doubler
+    canary = sum(1 for a in answers if a["data"]["ndarray"] == [[4.0]])  # the adder
+    assert main + canary == 80
+    assert 45 <= main <= 75, (main, canary)  # 60 expected; binomial bounds ~ +-3.5 sd
+
+
+def test_feedback_reaches_the_router(
+    gateway: httpx.Client, deployed: dict[str, Any], feedback_log: Path
+) -> None:
+    answer = predict(gateway, "seldon-router", {"data": {"ndarray": [[0, 5]]}}).json()
+    reply = gateway.post(
+        "/seldon/default/seldon-router/api/v1.0/feedback", json={"response": answer, "reward": 1}
+    )
+    assert reply.status_code == 200, reply.text
+    records = wait_until(
+        lambda: (
+            feedback_log.exists() and [json.loads(line) for line in feedback_log.read_text().splitlines()]
+        ),
+        20,
+        what="the router's send_feedback",
+        retry_on=(ValueError,),
+    )
+    assert records[-1] == {"reward": 1, "routing": 0}
+
+
+def test_bandit_learns_through_the_graph(gateway: httpx.Client, deployed: dict[str, Any]) -> None:
+    chosen = []
+    for _ in range(30):
+        answer = predict(gateway, "seldon-bandit", {"data": {"ndarray": [[1.0]]}}).json()
+        branch = answer["meta"]["routing"]["eg-router"]
+        chosen.append(branch)
+        reward = 1 if branch == 1 else 0  # the adder is right, the doubler wrong
+        gateway.post(
+            "/seldon/default/seldon-bandit/api/v1.0/feedback", json={"response": answer, "reward": reward}
+        )
+    assert chosen[-10:].count(1) >= 7, chosen
+
+
+def test_invalid_deployment_is_refused_with_the_path(platform: PlatformProcess) -> None:
+    bad = yaml.safe_load((SAMPLES / "router.yaml").read_text())
+    bad["metadata"]["name"] = "bad-router"
+    bad["spec"]["predictors"][0]["graph"]["children"][0]["type"] = "SPLITTER"
+    result = platform.kubectl("apply", "-f", "-", input=yaml.safe_dump(bad), check=False)
+    assert result.returncode != 0
+    assert "spec.predictors[0].graph.children[0].type: unknown type 'SPLITTER'" in result.stderr
