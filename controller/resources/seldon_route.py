@@ -54,8 +54,9 @@ def build_seldon_route(sdep: SeldonDeployment, config: ControllerConfig) -> dict
         The ``gateway.networking.k8s.io/v1`` HTTPRoute as a dict.
     """
     namespace = sdep.namespace or "default"
-    backends = []
-    mirrors = []
+    backends: list[dict[str, Any]] = []
+    mirrors: list[dict[str, Any]] = []
+    hosts: list[str] = []
     for predictor in sdep.spec.predictors:
         service = orchestrator_name(sdep, predictor)
         host = cluster_local_host(service, namespace, config.cluster_domain)
@@ -63,6 +64,7 @@ def build_seldon_route(sdep: SeldonDeployment, config: ControllerConfig) -> dict
         if predictor.shadow:
             mirrors.append({"type": "RequestMirror", "requestMirror": {"backendRef": ref}})
             continue
+        hosts.append(host)
         backends.append(
             {
                 **ref,
@@ -71,9 +73,9 @@ def build_seldon_route(sdep: SeldonDeployment, config: ControllerConfig) -> dict
             }
         )
     # one backend: its Host rewrite at the rule level too, for gateways that read only rule filters
-    host = backends[0]["filters"][0]["urlRewrite"] if len(backends) == 1 else {}
+    single: dict[str, Any] = {"hostname": hosts[0]} if len(hosts) == 1 else {}
     prefix = seldon_path_prefix(sdep)
-    rewrite = {**host, "path": {"type": "ReplacePrefixMatch", "replacePrefixMatch": "/"}}
+    rewrite = {**single, "path": {"type": "ReplacePrefixMatch", "replacePrefixMatch": "/"}}
     path_rule = {
         "matches": [{"path": {"type": "PathPrefix", "value": prefix}}],
         "filters": [{"type": "URLRewrite", "urlRewrite": rewrite}, *mirrors],
@@ -81,7 +83,7 @@ def build_seldon_route(sdep: SeldonDeployment, config: ControllerConfig) -> dict
     }
     root_rule = {
         "matches": [{"path": {"type": "PathPrefix", "value": "/"}}],
-        "filters": [*([{"type": "URLRewrite", "urlRewrite": host}] if host else []), *mirrors],
+        "filters": [*([{"type": "URLRewrite", "urlRewrite": single}] if single else []), *mirrors],
         "backendRefs": backends,
     }
     return {

@@ -195,8 +195,9 @@ class GraphWalker:
         Raises:
             SeldonError: when a unit refuses it.
         """
-        response = feedback.get("response") if isinstance(feedback.get("response"), dict) else {}
-        meta = dict(response.get("meta") or {}) if isinstance(response.get("meta"), dict) else {}
+        found = feedback.get("response")
+        response: dict[str, Any] = found if isinstance(found, dict) else {}
+        meta = dict(response["meta"]) if isinstance(response.get("meta"), dict) else {}
         meta["routing"] = routing
         sent = {**feedback, "response": {**response, "meta": meta}}
         reward = feedback.get("reward", 0.0)
