@@ -43,7 +43,7 @@ from zeroserve.controller.reconcilers.invalid import INVALID_SPEC, invalid_statu
 from zeroserve.controller.reconcilers.result import Result
 from zeroserve.controller.reconcilers.rollout import track_rollout
 from zeroserve.controller.reconcilers.transitions import keep_transition_times, transitions
-from zeroserve.controller.resources.http_route import build_http_route
+from zeroserve.controller.resources.http_route import build_http_route, is_cluster_local
 from zeroserve.controller.resources.knative_service import build_component_service
 from zeroserve.controller.resources.storage_credentials import add_storage_env, storage_access
 from zeroserve.controller.store import Obj, Store
@@ -263,12 +263,11 @@ class InferenceServiceReconciler:
             mark_ingress_not_ready(isvc, reason, why, now)
             return
         scheme = self._config.url_scheme
-        mark_ingress_ready(
-            isvc,
-            f"{scheme}://{external_host(isvc.name, ns, self._config.domain)}",
-            f"http://{cluster_local_host(isvc.name, ns, self._config.cluster_domain)}",
-            now,
-        )
+        local_url = f"http://{cluster_local_host(isvc.name, ns, self._config.cluster_domain)}"
+        url = f"{scheme}://{external_host(isvc.name, ns, self._config.domain)}"
+        if is_cluster_local(isvc.labels, isvc.annotations):
+            url = local_url  # private: no external URL, as KServe reports it
+        mark_ingress_ready(isvc, url, local_url, now)
 
     # -- invalid objects and status writes -----------------------------------------------------------
     def _invalid(self, raw: Obj, messages: list[str]) -> Result:

@@ -6,7 +6,10 @@ ingress Knative supports understands (Istio, Contour, Envoy Gateway through net-
 the embedded engine implements it too (docs/contracts.md):
 
 - ``hostnames``: the external host ``<isvc>.<ns>.<domain>`` and ``<isvc>.<ns>.svc.cluster.local``;
-- ``parentRefs``: the ingress and cluster-local Gateways of the configuration;
+  only the latter when the InferenceService is private (:func:`is_cluster_local`: the label or
+  annotation ``networking.knative.dev/visibility: cluster-local``, as Knative and KServe read it);
+- ``parentRefs``: the ingress and cluster-local Gateways of the configuration (only the cluster-local
+  one for a private InferenceService);
 - rules, most specific first: ``^/v1/models/[\\w-]+:explain$`` -> the explainer (when there is one);
   ``PathPrefix /`` -> the transformer when there is one, else the predictor. Each rule rewrites the
   Host to the target Knative Service's cluster-local host (so Knative's ingress picks its route) and
@@ -23,9 +26,19 @@ from zeroserve.controller.names import cluster_local_host, component_service_nam
 from zeroserve.controller.resources.constants import INFERENCE_SERVICE_LABEL, auth_annotations
 from zeroserve.controller.resources.owner import owner_reference
 
-__all__ = ["EXPLAIN_PATH_REGEX", "build_http_route", "default_component"]
+__all__ = ["EXPLAIN_PATH_REGEX", "VISIBILITY", "build_http_route", "default_component", "is_cluster_local"]
 
 EXPLAIN_PATH_REGEX = r"^/v1/models/[\w-]+:explain$"
+VISIBILITY = "networking.knative.dev/visibility"
+"""Knative's visibility key; ``cluster-local`` keeps a service off the external host."""
+
+
+def is_cluster_local(labels: dict[str, str] | None, annotations: dict[str, str] | None) -> bool:
+    """Whether an object's label or annotation :data:`VISIBILITY` says ``cluster-local``."""
+    for source in (labels or {}, annotations or {}):
+        if source.get(VISIBILITY, "").strip().lower() == "cluster-local":
+            return True
+    return False
 
 
 def default_component(isvc: InferenceService) -> str:
@@ -82,16 +95,17 @@ def build_http_route(isvc: InferenceService, config: ControllerConfig) -> dict[s
     }
     if annotations := auth_annotations(isvc.annotations):
         metadata["annotations"] = annotations
+    parents = [_parent_ref(config.ingress_gateway), _parent_ref(config.local_gateway)]
+    hostnames = [
+        external_host(isvc.name, namespace, config.domain),
+        cluster_local_host(isvc.name, namespace, config.cluster_domain),
+    ]
+    if is_cluster_local(isvc.labels, isvc.annotations):
+        parents, hostnames = parents[1:], hostnames[1:]
+        metadata["labels"][VISIBILITY] = "cluster-local"
     return {
         "apiVersion": "gateway.networking.k8s.io/v1",
         "kind": "HTTPRoute",
         "metadata": metadata,
-        "spec": {
-            "parentRefs": [_parent_ref(config.ingress_gateway), _parent_ref(config.local_gateway)],
-            "hostnames": [
-                external_host(isvc.name, namespace, config.domain),
-                cluster_local_host(isvc.name, namespace, config.cluster_domain),
-            ],
-            "rules": rules,
-        },
+        "spec": {"parentRefs": parents, "hostnames": hostnames, "rules": rules},
     }

@@ -211,6 +211,9 @@ def platform(tmp_path_factory: pytest.TempPathFactory) -> Any:
     docs.append(
         _isvc("paddle", {"model": {"modelFormat": {"name": "paddle"}, "storageUri": "{uri}"}}, "file:///x")
     )
+    private = _isvc("private", {"sklearn": {"storageUri": "{uri}"}}, f"file://{samples['sk'].model_dir}")
+    private["metadata"]["labels"] = {"networking.knative.dev/visibility": "cluster-local"}
+    docs.append(private)
     applied = kubectl("apply", "-f", "-", input=yaml.safe_dump_all(docs), check=False)
     assert applied.returncode == 0, applied.stderr
     try:
@@ -303,3 +306,29 @@ def test_no_supporting_runtime_says_what_the_runtimes_support(platform: Any) -> 
     assert condition is not None
     assert "spec.predictor.model: no runtime supports model format 'paddle'" in condition["message"]
     assert "kserve-sklearnserver [sklearn:1" in condition["message"]
+
+
+def test_a_cluster_local_service_is_not_served_on_the_external_host(platform: Any) -> None:
+    loop, ctx, kubectl, samples = platform
+
+    async def check() -> None:
+        status = await wait_until_async(
+            lambda: (s := _status(kubectl, "private")) and _ready(s) and s, 60, interval=0.3, retry_on=()
+        )
+        assert status["url"] == "http://private.default.svc.cluster.local"
+        route = kubectl.json("get", "httproute", "private")
+        assert route["spec"]["hostnames"] == ["private.default.svc.cluster.local"]
+        async with httpx.AsyncClient(base_url=ctx.gateway_url, timeout=30) as client:
+            body = samples["sk"].v1_request
+            outside = await client.post(
+                "/v1/models/private:predict", json=body, headers={"Host": "private.default.example.com"}
+            )
+            assert outside.status_code == 404
+            assert "cluster-local" in outside.json()["error"]
+            inside = await client.post(
+                "/v1/models/private:predict", json=body, headers={"Host": "private.default.svc.cluster.local"}
+            )
+            assert inside.status_code == 200, inside.text
+            assert inside.json()["predictions"] == samples["sk"].expected
+
+    loop.run_until_complete(check())

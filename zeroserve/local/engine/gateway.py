@@ -237,6 +237,10 @@ class Gateway:
         if self.egress and self._egress_policy.allows(host, scope["headers"], self.table):
             await self._egress(scope, receive, send, host, raw)
             return
+        reason = self.table.unrouted_reason(host)
+        if reason is not None:
+            await respond_json(send, 404, {"error": reason})
+            return
         message = (
             f"no route for host {host!r} and path {path!r}: the gateway serves the platform's routes "
             f"(<name>.<namespace>, <name>.<namespace>.svc[.cluster.local], "

@@ -200,6 +200,32 @@ class RoutingTable:
                         self._http_routes.setdefault(f"{short}.svc", ordered)
         self._upstreams = {h.lower(): v for h, v in (upstreams or {}).items()}
 
+    def unrouted_reason(self, host: str) -> str | None:
+        """Why an external host has no route when its service is private, else ``None``.
+
+        A cluster-local InferenceService's HTTPRoute lists only ``<name>.<ns>.svc.cluster.local``
+        (``networking.knative.dev/visibility: cluster-local``), so ``<name>.<ns>.<domain>`` resolves
+        to nothing; this says so, and where it is served.
+
+        Args:
+            host: the Host header (a port is ignored).
+
+        Returns:
+            A sentence for the 404, or ``None`` when the host is simply unknown.
+        """
+        host = host.split(":", 1)[0].lower()
+        suffix = f".{self.domain.lower()}"
+        if not host.endswith(suffix):
+            return None
+        short = host[: -len(suffix)]
+        local = f"{short}.svc.cluster.local"
+        if short.count(".") != 1 or local not in self._http_routes or host in self._http_routes:
+            return None
+        return (
+            f"{short.replace('.', ' in namespace ', 1)} is cluster-local "
+            f"(networking.knative.dev/visibility): it is served on {local} only, not on {host}"
+        )
+
     def resolve(self, host: str, path: str, rand: float | None = None) -> Resolution | None:
         """Find where a request goes.
 
