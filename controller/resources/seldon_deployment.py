@@ -14,7 +14,8 @@ The orchestrator ``<sdep>-<predictor>`` runs ``zeroserve router --seldon-json <j
 ``replicas`` (componentSpec, predictor or spec, first set) gives a floor; ``hpaSpec.minReplicas`` /
 ``maxReplicas`` give ``min-scale`` / ``max-scale``; ``autoscaling.knative.dev/*`` annotations of the
 deployment, predictor or componentSpec metadata are kept. A unit's ``logger`` becomes the payload
-logger flags on servers that take them.
+logger flags on servers that take them, else a ``logger-agent`` sidecar in front of the component
+(which then listens on ``PREDICTIVE_UNIT_HTTP_SERVICE_PORT`` 9000), as for InferenceServices.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from zeroserve.apis.seldon import PredictiveUnit, PredictorSpec, SeldonDeploymen
 from zeroserve.apis.seldon.validation import component_service_name
 from zeroserve.controller.config import ControllerConfig
 from zeroserve.controller.names import cluster_local_host
+from zeroserve.controller.resources.containers import LOGGER_AGENT_CONTAINER, LOGGER_AGENT_PORT
 from zeroserve.controller.resources.owner import owner_reference
 from zeroserve.controller.resources.storage import apply_storage_initializer
 
@@ -35,6 +37,7 @@ __all__ = [
     "PREPACKAGED",
     "SELDON_DEPLOYMENT_LABEL",
     "SELDON_PREDICTOR_LABEL",
+    "WRAPPER_PORT",
     "build_component_services",
     "build_orchestrator_service",
     "orchestrator_name",
@@ -58,6 +61,8 @@ BANDIT_IMAGES: dict[str, str] = {
 }
 IN_ORCHESTRATOR = ("RANDOM_ABTEST", "AVERAGE_COMBINER", "SIMPLE_MODEL", "SIMPLE_ROUTER")
 _SCALE = "autoscaling.knative.dev/"
+WRAPPER_PORT = 9000
+"""Where a wrapper component listens behind a payload-logger sidecar (Seldon's default HTTP port)."""
 
 
 def _repository(image: str) -> str:
@@ -207,15 +212,52 @@ def _seldon_env(
     ]
 
 
-def _logger_flags(unit: PredictiveUnit, config: ControllerConfig) -> list[str]:
-    if unit.logger is None:
-        return []
+def _logger_flags(sdep: SeldonDeployment, unit: PredictiveUnit, config: ControllerConfig) -> list[str]:
+    assert unit.logger is not None
     return [
         "--log-url",
         unit.logger.url or config.logger_default_url,
         "--log-mode",
         unit.logger.mode or "all",
+        "--inference-service",
+        sdep.name,
+        "--namespace",
+        sdep.namespace or "default",
+        "--component",
+        unit.name,
     ]
+
+
+def _with_logger(
+    containers: list[dict[str, Any]], sdep: SeldonDeployment, unit: PredictiveUnit, config: ControllerConfig
+) -> list[dict[str, Any]]:
+    """Wire ``unit.logger``: flags on a server that takes them, else a ``logger-agent`` sidecar in front."""
+    if unit.logger is None:
+        return containers
+    main = containers[0]
+    flags = _logger_flags(sdep, unit, config)
+    if config.takes_logger_flags(str(main.get("image", ""))):
+        main["args"] = [*(main.get("args") or []), *flags]
+        return containers
+    main.pop("ports", None)
+    main["env"] = [
+        *(e for e in main.get("env") or [] if e.get("name") != "PREDICTIVE_UNIT_HTTP_SERVICE_PORT"),
+        {"name": "PREDICTIVE_UNIT_HTTP_SERVICE_PORT", "value": str(WRAPPER_PORT)},
+    ]
+    sidecar = {
+        "name": LOGGER_AGENT_CONTAINER,
+        "image": config.router_image,
+        "args": [
+            "logger-agent",
+            "--upstream",
+            f"http://127.0.0.1:{WRAPPER_PORT}",
+            "--port",
+            str(LOGGER_AGENT_PORT),
+            *flags,
+        ],
+        "ports": [{"name": "http1", "containerPort": LOGGER_AGENT_PORT, "protocol": "TCP"}],
+    }
+    return [*containers, sidecar]
 
 
 def build_component_services(
@@ -263,10 +305,8 @@ def build_component_services(
             if e.get("name") not in {v["name"] for v in _seldon_env(sdep, predictor, unit, image)}
         ]
         main["env"] = [*env, *_seldon_env(sdep, predictor, unit, image)]
-        if unit.logger is not None and config.takes_logger_flags(image):
-            main["args"] = [*(main.get("args") or []), *_logger_flags(unit, config)]
         pod: dict[str, Any] = {k: v for k, v in base_pod.items() if k != "containers"}
-        pod["containers"] = [main]
+        pod["containers"] = _with_logger([main], sdep, unit, config)
         if unit.model_uri:
             pod = apply_storage_initializer(pod, 0, unit.model_uri, config)
         if unit.service_account_name:

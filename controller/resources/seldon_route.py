@@ -13,6 +13,7 @@ As Seldon's Istio VirtualService, in Gateway API terms:
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 from zeroserve.apis.seldon import SeldonDeployment
@@ -83,8 +84,11 @@ def build_seldon_route(sdep: SeldonDeployment, config: ControllerConfig) -> dict
     }
     root_rule = {
         "matches": [{"path": {"type": "PathPrefix", "value": "/"}}],
-        "filters": [*([{"type": "URLRewrite", "urlRewrite": single}] if single else []), *mirrors],
-        "backendRefs": backends,
+        "filters": [
+            *([{"type": "URLRewrite", "urlRewrite": dict(single)}] if single else []),
+            *copy.deepcopy(mirrors),
+        ],
+        "backendRefs": copy.deepcopy(backends),
     }
     return {
         "apiVersion": "gateway.networking.k8s.io/v1",
