@@ -15,7 +15,7 @@ from typing import Any
 
 import httpx
 import pytest
-from support.waiting import wait_until
+from support.waiting import wait_until, wait_until_async
 
 from zeroserve.router.seldon.app import SeldonOrchestrator
 from zeroserve.router.seldon.graph import SeldonGraphError, load_seldon_json
@@ -37,8 +37,11 @@ Orchestrate = Callable[[dict[str, Any]], Any]
 async def orchestrate() -> AsyncIterator[Callable[..., tuple[httpx.AsyncClient, SeldonOrchestrator]]]:
     clients: list[httpx.AsyncClient] = []
 
-    def build(graph: dict[str, Any], seed: int = 1) -> tuple[httpx.AsyncClient, SeldonOrchestrator]:
-        parsed = load_seldon_json(json.dumps({"deployment": "d", "namespace": "ns", "graph": graph}))
+    def build(
+        graph: dict[str, Any], seed: int = 1, shadows: list[str] | None = None
+    ) -> tuple[httpx.AsyncClient, SeldonOrchestrator]:
+        document = {"deployment": "d", "namespace": "ns", "graph": graph, "shadows": shadows or []}
+        parsed = load_seldon_json(json.dumps(document))
         http = httpx.AsyncClient(trust_env=False)
         app = SeldonOrchestrator(parsed, http, GraphWalker(parsed, http, random.Random(seed)))
         client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://orchestrator")
@@ -207,3 +210,22 @@ def test_graph_json_problems_name_the_path() -> None:
     with pytest.raises(SeldonGraphError, match="n_branches is 3"):
         bandit = {"name": "b", "bandit": {"strategy": "ThompsonSampling", "n_branches": 3}, "children": []}
         load_seldon_json(json.dumps({"graph": bandit}))
+
+
+def _doubled(port: int) -> float:
+    text = httpx.get(f"http://127.0.0.1:{port}/metrics", trust_env=False).text
+    values = [
+        float(line.rsplit(" ", 1)[1])
+        for line in text.splitlines()
+        if "doubled" in line and not line.startswith("#")
+    ]
+    return sum(values)
+
+
+async def test_shadow_gets_a_copy(orchestrate: Any, components: dict[str, int]) -> None:
+    shadow = f"http://127.0.0.1:{components['Doubler']}"
+    client, _ = orchestrate(unit("adder", components["Adder"]), shadows=[shadow])
+    before = _doubled(components["Doubler"])
+    reply = await client.post("/api/v1.0/predictions", json={"data": {"ndarray": [[1.0]]}})
+    assert reply.json()["data"]["ndarray"] == [[2.0]]  # the live graph's answer
+    await wait_until_async(lambda: _doubled(components["Doubler"]) > before, 10, what="the shadow's copy")
