@@ -46,6 +46,7 @@ from zeroserve.controller.kinds import (
     KNATIVE_SERVICE,
     SELDON_DEPLOYMENT,
     SERVING_RUNTIME,
+    TRAINED_MODEL,
     Kind,
 )
 from zeroserve.controller.leader import LeaderElector, LeaseConfig
@@ -57,6 +58,7 @@ from zeroserve.controller.reconcilers import (
     Result,
     SeldonDeploymentReconciler,
 )
+from zeroserve.controller.reconcilers.trained_model import TrainedModelReconciler
 from zeroserve.controller.store import Obj, Store, Watch
 
 __all__ = ["Controller", "ControllerOptions", "Key"]
@@ -130,6 +132,7 @@ class Controller:
         self._recorder = EventRecorder(store, instance=self.options.identity, clock=now)
         self._graph_refs: dict[tuple[str, str], set[str]] = {}
         self._services: set[tuple[str, str]] = set()
+        self._model_refs: dict[tuple[str, str], str] = {}
         self._refs_lock = threading.Lock()
         self._watches: set[Watch] = set()
         self._watches_lock = threading.Lock()
@@ -191,6 +194,7 @@ class Controller:
             (HTTP_ROUTE, self._on_owned),
             (SERVING_RUNTIME, self._on_runtime),
             (CLUSTER_SERVING_RUNTIME, self._on_runtime),
+            (TRAINED_MODEL, self._on_trained_model),
         ]
         listed = [threading.Event() for _ in kinds]
         informers = [
@@ -324,8 +328,11 @@ class Controller:
         self.queue.add((INFERENCE_SERVICE.kind, namespace, name))
         with self._refs_lock:
             callers = [g for (ns, g), refs in self._graph_refs.items() if ns == namespace and name in refs]
+            models = [m for (ns, m), target in self._model_refs.items() if ns == namespace and target == name]
         for graph in callers:
             self.queue.add((INFERENCE_GRAPH.kind, namespace, graph))
+        for model in models:
+            self.queue.add((TRAINED_MODEL.kind, namespace, model))
 
     def _on_inference_graph(self, type_: str, obj: Obj) -> None:
         meta = obj.get("metadata") or {}
@@ -347,6 +354,16 @@ class Controller:
     def _on_seldon_deployment(self, _type: str, obj: Obj) -> None:
         meta = obj.get("metadata") or {}
         self.queue.add((SELDON_DEPLOYMENT.kind, meta.get("namespace", ""), meta.get("name", "")))
+
+    def _on_trained_model(self, type_: str, obj: Obj) -> None:
+        meta = obj.get("metadata") or {}
+        key = (str(meta.get("namespace", "")), str(meta.get("name", "")))
+        with self._refs_lock:
+            if type_ == "DELETED":
+                self._model_refs.pop(key, None)
+            else:
+                self._model_refs[key] = str((obj.get("spec") or {}).get("inferenceService", ""))
+        self.queue.add((TRAINED_MODEL.kind, *key))
 
     def _on_runtime(self, _type: str, obj: Obj) -> None:
         # a runtime added, changed or removed may change any InferenceService's choice (a namespace's
@@ -407,6 +424,7 @@ class Controller:
             INFERENCE_GRAPH.kind: InferenceGraphReconciler(
                 self.store, self.config, self._recorder, self._now
             ),
+            TRAINED_MODEL.kind: TrainedModelReconciler(self.store, self.config, self._recorder, self._now),
             SELDON_DEPLOYMENT.kind: SeldonDeploymentReconciler(
                 self.store, self.config, self._recorder, self._now
             ),

@@ -228,6 +228,11 @@ def _status(kubectl: Kubectl, name: str, namespace: str = "default") -> dict[str
     return status
 
 
+def _ready_status(kubectl: Kubectl, name: str, namespace: str = "default") -> dict[str, Any] | None:
+    status = _status(kubectl, name, namespace)
+    return status if _ready(status) else None
+
+
 def _ready(status: dict[str, Any]) -> bool:
     return any(c["type"] == "Ready" and c["status"] == "True" for c in status.get("conditions") or [])
 
@@ -251,12 +256,13 @@ def test_runtime_serves_kserve_yaml(
 
     async def check() -> None:
         status = await wait_until_async(
-            lambda: (s := _status(kubectl, name)) and _ready(s) and s,
+            lambda: _ready_status(kubectl, name),
             120,
             interval=0.3,
             retry_on=(),
             what=f"{name} Ready",
         )
+        assert status is not None
         assert status.get("clusterServingRuntimeName") == runtime and not status.get("servingRuntimeName")
         host = {"Host": f"{name}.default.example.com"}
         async with httpx.AsyncClient(base_url=ctx.gateway_url, timeout=30, headers=host) as client:
@@ -277,11 +283,12 @@ def test_a_user_serving_runtime_is_chosen_before_cluster_runtimes(platform: Any)
 
     async def check() -> None:
         status = await wait_until_async(
-            lambda: (s := _status(kubectl, "custom", "team")) and _ready(s) and s,
+            lambda: _ready_status(kubectl, "custom", "team"),
             60,
             interval=0.3,
             retry_on=(),
         )
+        assert status is not None
         assert status.get("servingRuntimeName") == "my-sklearn"
         async with httpx.AsyncClient(base_url=ctx.gateway_url, timeout=30) as client:
             got = await client.post(
@@ -313,8 +320,9 @@ def test_a_cluster_local_service_is_not_served_on_the_external_host(platform: An
 
     async def check() -> None:
         status = await wait_until_async(
-            lambda: (s := _status(kubectl, "private")) and _ready(s) and s, 60, interval=0.3, retry_on=()
+            lambda: _ready_status(kubectl, "private"), 60, interval=0.3, retry_on=()
         )
+        assert status is not None
         assert status["url"] == "http://private.default.svc.cluster.local"
         route = kubectl.json("get", "httproute", "private")
         assert route["spec"]["hostnames"] == ["private.default.svc.cluster.local"]
