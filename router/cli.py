@@ -132,6 +132,7 @@ def main(argv: list[str]) -> int:
             port=args.http_port,
             ready_file=args.ready_file,
             log_level=args.log_level or "info",
+            state_dir=args.state_dir,
         )
     overrides = {
         k: v

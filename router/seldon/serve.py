@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import socket
 import sys
 from pathlib import Path
@@ -20,8 +21,10 @@ import uvicorn
 from zeroserve.process.listen import PortInUse, bind_socket, default_http_port
 from zeroserve.process.logs import configure_logging
 from zeroserve.process.ready import write_ready_file
+from zeroserve.router.bandit.store import BanditStore
 from zeroserve.router.seldon.app import SeldonOrchestrator
 from zeroserve.router.seldon.graph import SeldonGraph, SeldonGraphError, load_seldon_json
+from zeroserve.router.seldon.walk import GraphWalker
 
 __all__ = ["run"]
 
@@ -35,6 +38,7 @@ def run(
     port: int | None = None,
     ready_file: Path | None = None,
     log_level: str = "info",
+    state_dir: Path | None = None,
 ) -> int:
     """Serve the orchestrator until SIGTERM / SIGINT.
 
@@ -44,6 +48,8 @@ def run(
         port: the HTTP port (``$PORT`` or 8080 when ``None``).
         ready_file: where to report readiness and the port.
         log_level: the log level.
+        state_dir: where bandit units keep their arms; for a graph with bandits, by default
+            ``$ZEROSERVE_HOME/router/<namespace>/<deployment>-<predictor>``.
 
     Returns:
         0 after a clean shutdown, 2 for an invalid graph, 1 when the port is taken.
@@ -60,7 +66,7 @@ def run(
         return 1
     configure_logging(log_level)
     with contextlib.closing(sock), contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(_serve(graph, sock, ready_file))
+        asyncio.run(_serve(graph, sock, ready_file, _state_dir(graph, state_dir)))
     return 0
 
 
@@ -77,10 +83,20 @@ class _Server(uvicorn.Server):
             self.listening.set()
 
 
-async def _serve(graph: SeldonGraph, sock: socket.socket, ready_file: Path | None) -> None:
+def _state_dir(graph: SeldonGraph, state_dir: Path | None) -> Path | None:
+    if state_dir is not None or not any(u.bandit for u in graph.root.walk()):
+        return state_dir
+    home = Path(os.environ.get("ZEROSERVE_HOME") or Path.home() / ".zeroserve")
+    return home / "router" / graph.namespace / f"{graph.deployment}-{graph.predictor}"
+
+
+async def _serve(
+    graph: SeldonGraph, sock: socket.socket, ready_file: Path | None, state_dir: Path | None
+) -> None:
     limits = httpx.Limits(max_connections=256, max_keepalive_connections=256)
     async with httpx.AsyncClient(timeout=httpx.Timeout(None), limits=limits, trust_env=True) as http:
-        app = SeldonOrchestrator(graph, http)
+        store = BanditStore(state_dir) if state_dir is not None else None
+        app = SeldonOrchestrator(graph, http, GraphWalker(graph, http, store=store))
         config = uvicorn.Config(app, lifespan="on", access_log=False, log_config=None, ws="none")
         server = _Server(config)
         serving = asyncio.create_task(server.serve(sockets=[sock]))

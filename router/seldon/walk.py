@@ -27,6 +27,7 @@ import httpx
 import orjson
 
 from zeroserve.router.bandit.policy import ArmStats, EpsilonGreedy, ThompsonSampling
+from zeroserve.router.bandit.store import BanditStore
 from zeroserve.router.seldon.graph import SeldonGraph, Unit
 from zeroserve.router.seldon.messages import RequestMeta, SeldonError
 
@@ -72,17 +73,28 @@ class GraphWalker:
         graph: the graph.
         http: the pooled client components are called with.
         rng: the random source of bandits and RANDOM_ABTEST (seeded per bandit when it has a seed).
+        store: where bandits' arms are kept across restarts (and scale to zero); ``None``: memory only.
     """
 
-    def __init__(self, graph: SeldonGraph, http: httpx.AsyncClient, rng: random.Random | None = None) -> None:
+    def __init__(
+        self,
+        graph: SeldonGraph,
+        http: httpx.AsyncClient,
+        rng: random.Random | None = None,
+        store: BanditStore | None = None,
+    ) -> None:
         self.graph = graph
         self.http = http
         self.rng = rng or random.Random()
+        self.store = store
         self.bandits: dict[str, EpsilonGreedy | ThompsonSampling] = {}
+        self._save_lock = asyncio.Lock()
+        saved = store.load() if store is not None else {}
         for unit in graph.root.walk():
             if unit.bandit is None:
                 continue
-            arms = [ArmStats(step=child.name) for child in unit.children]
+            known = saved.get(unit.name, {})
+            arms = [known.get(child.name) or ArmStats(step=child.name) for child in unit.children]
             bandit_rng = random.Random(unit.bandit.seed) if unit.bandit.seed is not None else self.rng
             if unit.bandit.strategy == "EpsilonGreedy":
                 best = min(max(unit.bandit.best_branch, 0), len(arms) - 1)
@@ -142,7 +154,10 @@ class GraphWalker:
         self, unit: Unit, message: dict[str, Any], meta: RequestMeta, headers: dict[str, str]
     ) -> int:
         if unit.name in self.bandits:
-            return self.bandits[unit.name].choose()
+            policy = self.bandits[unit.name]
+            choice = policy.choose()
+            policy.arms[choice].routed += 1
+            return choice
         if unit.implementation == "RANDOM_ABTEST":
             ratio = float(unit.parameters.get("ratioA", "0.5"))
             return 0 if self.rng.random() < ratio else 1
@@ -203,6 +218,16 @@ class GraphWalker:
         reward = feedback.get("reward", 0.0)
         reward = float(reward) if isinstance(reward, int | float) and not isinstance(reward, bool) else 0.0
         await self._feedback(self.graph.root, sent, routing, min(max(reward, 0.0), 1.0), headers)
+        if self.store is not None and any(routing.get(name, -1) >= 0 for name in self.bandits):
+            async with self._save_lock:
+                await asyncio.to_thread(self.store.save, self.graph.deployment, self.snapshot())
+
+    def snapshot(self) -> dict[str, dict[str, Any]]:
+        """The bandits' arms, as :class:`~zeroserve.router.bandit.store.BanditStore` saves them."""
+        return {
+            name: {"policy": type(policy).__name__, "arms": policy.snapshot()}
+            for name, policy in self.bandits.items()
+        }
 
     async def _feedback(
         self,

@@ -17,6 +17,7 @@ import httpx
 import pytest
 from support.waiting import wait_until, wait_until_async
 
+from zeroserve.router.bandit.store import BanditStore
 from zeroserve.router.seldon.app import SeldonOrchestrator
 from zeroserve.router.seldon.graph import SeldonGraphError, load_seldon_json
 from zeroserve.router.seldon.walk import GraphWalker
@@ -38,12 +39,15 @@ async def orchestrate() -> AsyncIterator[Callable[..., tuple[httpx.AsyncClient, 
     clients: list[httpx.AsyncClient] = []
 
     def build(
-        graph: dict[str, Any], seed: int = 1, shadows: list[str] | None = None
+        graph: dict[str, Any],
+        seed: int = 1,
+        shadows: list[str] | None = None,
+        store: BanditStore | None = None,
     ) -> tuple[httpx.AsyncClient, SeldonOrchestrator]:
         document = {"deployment": "d", "namespace": "ns", "graph": graph, "shadows": shadows or []}
         parsed = load_seldon_json(json.dumps(document))
         http = httpx.AsyncClient(trust_env=False)
-        app = SeldonOrchestrator(parsed, http, GraphWalker(parsed, http, random.Random(seed)))
+        app = SeldonOrchestrator(parsed, http, GraphWalker(parsed, http, random.Random(seed), store))
         client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://orchestrator")
         clients.extend([http, client])
         return client, app
@@ -174,14 +178,16 @@ async def test_feedback_reaches_the_router_by_routing_and_by_puid(
     assert reply.json()["status"]["reason"] == "BAD_FEEDBACK"
 
 
-async def test_bandit_learns_from_feedback(orchestrate: Any, components: dict[str, int]) -> None:
+async def test_bandit_learns_from_feedback(
+    orchestrate: Any, components: dict[str, int], tmp_path: Path
+) -> None:
     graph = unit(
         "bandit",
         bandit={"strategy": "EpsilonGreedy", "n_branches": 2, "epsilon": 0.2, "best_branch": 0, "seed": 3},
         type="ROUTER",
         children=[unit("doubler", components["Doubler"]), unit("adder", components["Adder"])],
     )
-    client, app = orchestrate(graph)
+    client, app = orchestrate(graph, store=BanditStore(tmp_path))
     for _ in range(40):
         answer = (await client.post("/api/v1.0/predictions", json={"data": {"ndarray": [[1]]}})).json()
         branch = answer["meta"]["routing"]["bandit"]
@@ -190,6 +196,12 @@ async def test_bandit_learns_from_feedback(orchestrate: Any, components: dict[st
     policy = app.walker.bandits["bandit"]
     assert policy.best == 1
     assert policy.arms[1].feedback > 0 and policy.arms[1].mean == 1.0
+    assert sum(a.routed for a in policy.arms) == 40
+    # a new orchestrator (a restart, or scale from zero) starts from what was learned
+    _, again = orchestrate(graph, store=BanditStore(tmp_path))
+    restored = again.walker.bandits["bandit"]
+    assert restored.best == 1  # type: ignore[union-attr]
+    assert [a.feedback for a in restored.arms] == [a.feedback for a in policy.arms]
 
 
 async def test_bad_requests_are_seldon_400s(orchestrate: Any, components: dict[str, int]) -> None:
