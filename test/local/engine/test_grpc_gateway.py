@@ -91,12 +91,15 @@ def _apply(platform: PlatformProcess, obj: dict[str, Any]) -> None:
     platform.kubectl("apply", "-f", "-", input=yaml.safe_dump(obj))
 
 
-def _isvc(uri: str, **predictor: Any) -> dict[str, Any]:
+def _isvc(
+    uri: str, name: str = "iris", annotations: dict[str, str] | None = None, **predictor: Any
+) -> dict[str, Any]:
     spec = {"sklearn": {"storageUri": uri, "protocolVersion": "v2"}, "minReplicas": 0, **predictor}
+    metadata: dict[str, Any] = {"name": name, "namespace": "default", "annotations": annotations or {}}
     return {
         "apiVersion": "serving.kserve.io/v1beta1",
         "kind": "InferenceService",
-        "metadata": {"name": "iris", "namespace": "default"},
+        "metadata": metadata,
         "spec": {"predictor": spec},
     }
 
@@ -121,11 +124,11 @@ def _channel(platform: PlatformProcess, host: str) -> grpc.Channel:
     return grpc.insecure_channel(_address(platform), options=[("grpc.default_authority", host)])
 
 
-def _infer_stub(channel: grpc.Channel) -> Any:
+def _infer_stub(channel: grpc.Channel, model: str = "iris") -> Any:
     from tritonclient.grpc import service_pb2, service_pb2_grpc
 
     stub = service_pb2_grpc.GRPCInferenceServiceStub(channel)
-    request = service_pb2.ModelInferRequest(model_name="iris")
+    request = service_pb2.ModelInferRequest(model_name=model)
     tensor = request.inputs.add()
     tensor.name, tensor.datatype = "input-0", "FP32"
     tensor.shape.extend([1, 4])
@@ -234,6 +237,9 @@ def test_streaming_deadline_and_cancellation_pass_through(
     assert list(call) == [b"echo:one", b"echo:two", b"echo:three"]
     assert dict(call.initial_metadata())["zeroserve-revision"] == "echo-00001"
     assert call.code() == grpc.StatusCode.OK
+    # a message larger than every flow-control window on the way, both ways
+    big = bytes(range(256)) * (3 * 2**20 // 256)
+    assert list(chat(iter([big, b"after"]), timeout=30)) == [b"echo:" + big, b"echo:after"]
 
     # the deadline reaches the backend (gRPC rounds it to its timer's granularity)
     seen = float(channel.unary_unary("/test.Echo/Deadline")(b"", timeout=5))
@@ -283,6 +289,29 @@ def test_unknown_host_and_unservable_backend_get_clear_statuses(platform: Platfo
     assert code == grpc.StatusCode.UNAVAILABLE, (code, details)
     assert "broken" in details, details
     print(details)
+
+
+def test_enable_auth_over_grpc(platform: PlatformProcess, models: tuple[Path, Path]) -> None:
+    auth = {"serving.kserve.io/enable-auth": "true"}
+    _apply(platform, _isvc(f"file://{models[0]}", name="private", annotations=auth))
+    platform.kubectl("create", "namespace", "elsewhere")
+    token = platform.kubectl("create", "token", "default").stdout.strip()
+    other = platform.kubectl("create", "token", "default", "-n", "elsewhere").stdout.strip()
+    wait_until(lambda: _ready(platform, "isvc", "private"), 90, what="isvc private Ready", interval=0.2)
+    channel = _channel(platform, "private.default.example.com")
+    stub, request = _infer_stub(channel, "private")
+
+    def code(metadata: list[tuple[str, str]]) -> grpc.StatusCode:
+        try:
+            stub.ModelInfer(request, timeout=60, metadata=metadata)
+        except grpc.RpcError as err:
+            return err.code()
+        return grpc.StatusCode.OK
+
+    assert code([]) == grpc.StatusCode.UNAUTHENTICATED
+    assert code([("authorization", f"Bearer {other}")]) == grpc.StatusCode.PERMISSION_DENIED
+    assert code([("authorization", f"Bearer {token}")]) == grpc.StatusCode.OK
+    channel.close()
 
 
 def test_gateway_serves_http1_beside_grpc(platform: PlatformProcess) -> None:

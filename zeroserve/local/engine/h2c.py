@@ -222,13 +222,15 @@ class _Endpoint(asyncio.Protocol):
         assert isinstance(transport, asyncio.Transport)
         self.transport = transport
         conn = self.h2
-        conn.local_settings.update(
+        conn.initiate_connection()
+        # a SETTINGS frame of its own: h2 applies changed settings when the peer acknowledges them,
+        # and the first frame carries only the values already in force
+        conn.update_settings(
             {
                 h2.settings.SettingCodes.INITIAL_WINDOW_SIZE: _STREAM_WINDOW,
                 h2.settings.SettingCodes.MAX_FRAME_SIZE: _MAX_FRAME,
             }
         )
-        conn.initiate_connection()
         conn.increment_flow_control_window(_CONNECTION_WINDOW - 65535)
         self.flush()
 
@@ -251,8 +253,10 @@ class _Endpoint(asyncio.Protocol):
     async def drain(self) -> None:
         """Wait while the socket's send buffer is over its high-water mark."""
         if self._paused and not self.closed:
-            self._drained = asyncio.get_running_loop().create_future()
-            await self._drained
+            drained = self._drained
+            if drained is None or drained.done():  # one future shared by every stream waiting
+                self._drained = drained = asyncio.get_running_loop().create_future()
+            await asyncio.shield(drained)
 
     def call(self, method: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
         """Run an ``h2`` send operation and schedule the flush.
