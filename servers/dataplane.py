@@ -432,6 +432,6 @@ class DataPlane:
             state = "READY" if served and model.ready else ("UNAVAILABLE" if not served else "LOADING")
             entry: dict[str, Any] = {"name": model.name, "state": state}
             if not served:
-                entry["reason"] = "unloaded"
+                entry["reason"] = self.repository.reason(model.name) or "unloaded"
             index.append(entry)
         return index

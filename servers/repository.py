@@ -3,14 +3,21 @@
 A model is *served* once registered with :meth:`ModelRepository.update`; unloading takes it out of
 service (requests then answer 404, as in KServe) but keeps it *known*, so a later load brings it
 back. A ``model_factory`` builds models the server has never seen from ``<models_dir>/<name>``.
+
+Multi-model serving (TrainedModels): a model may declare the memory it needs (:meth:`set_memory`);
+with a ``memory_budget`` loading one that does not fit unloads the least recently used served models
+(by request) until it does, and :meth:`reason` says why each was unloaded (``/v2/repository/index``).
 """
 
 from __future__ import annotations
 
+import itertools
 import logging
+import re
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import Any
 
 from zeroserve.servers.errors import ModelLoadError, ModelNotFound, ModelNotReady
 from zeroserve.servers.model import Model, maybe_await
@@ -24,6 +31,20 @@ LoadObserver = Callable[[str, float], None]
 
 _log = logging.getLogger(__name__)
 
+_QUANTITY = re.compile(r"^([0-9]+(?:\.[0-9]+)?)([KMGTPE]i?|k)?$")
+
+
+def _memory_bytes(text: str) -> int:
+    """A Kubernetes memory quantity (``256Mi``, ``1G``) in bytes; ``ValueError`` when it is not one."""
+    match = _QUANTITY.match(text.strip())
+    if not match:
+        raise ValueError(f"memory {text!r} is not a quantity (e.g. 256Mi)")
+    unit = match.group(2) or ""
+    power = "kKMGTPE".index(unit[0]) if unit else -1
+    base = 1024 if unit.endswith("i") else 1000
+    factor = 1 if not unit else base ** max(power, 1)
+    return int(float(match.group(1)) * factor)
+
 
 class ModelRepository:
     """The models of one server, by name.
@@ -33,6 +54,7 @@ class ModelRepository:
         model_factory: builds a model for ``load(name)`` when ``name`` is not known yet.
         on_load: called with ``(model_name, seconds)`` after each successful load (metrics).
         clock: monotonic clock in seconds, for load times.
+        memory_budget: bytes the served models' declared memory may add up to (``None``: no limit).
     """
 
     def __init__(
@@ -41,8 +63,15 @@ class ModelRepository:
         model_factory: ModelFactory | None = None,
         on_load: LoadObserver | None = None,
         clock: Callable[[], float] = time.perf_counter,
+        memory_budget: int | None = None,
     ) -> None:
         self.models_dir = models_dir
+        self.memory_budget = memory_budget
+        self._memory: dict[str, int] = {}
+        self._uses = itertools.count()
+        self._last_use: dict[str, int] = {}
+        self._reasons: dict[str, str] = {}
+        self._from_config: set[str] = set()
         self.model_factory = model_factory
         self.on_load = on_load
         self._clock = clock
@@ -60,12 +89,47 @@ class ModelRepository:
             raise ValueError("a model needs a non-empty name")
         self._served[model.name] = model
         self._parked.pop(model.name, None)
+        self._reasons.pop(model.name, None)
+        self._last_use[model.name] = next(self._uses)
         for listener in self._listeners:
             listener(model.name)
 
     def get_model(self, name: str) -> Model | None:
-        """The served model called ``name``, or ``None``."""
-        return self._served.get(name)
+        """The served model called ``name``, or ``None`` (a hit counts as a use, for LRU unloading)."""
+        model = self._served.get(name)
+        if model is not None:
+            self._last_use[name] = next(self._uses)
+        return model
+
+    def set_memory(self, name: str, size: int) -> None:
+        """Declare the bytes model ``name`` needs (a TrainedModel's ``memory``), for the budget."""
+        self._memory[name] = size
+
+    def reason(self, name: str) -> str | None:
+        """Why model ``name`` is not served, when the repository unloaded it itself (or refused it)."""
+        return self._reasons.get(name)
+
+    async def _make_room(self, name: str) -> None:
+        need = self._memory.get(name, 0)
+        budget = self.memory_budget
+        if budget is None or need == 0:
+            return
+        if need > budget:
+            self._reasons[name] = f"needs {need} bytes, more than the memory budget of {budget} bytes"
+            raise ModelLoadError(f"Model {name} {self._reasons[name]}")
+
+        def used() -> int:
+            return sum(self._memory.get(n, 0) for n in self._served if n != name)
+
+        while used() + need > budget:
+            victims = [n for n in self._served if n != name and self._memory.get(n, 0) > 0]
+            victim = min(victims, key=lambda n: self._last_use.get(n, -1))
+            await self.unload(victim)
+            self._reasons[victim] = (
+                f"unloaded as least recently used: loading {name} ({need} bytes) exceeded the memory "
+                f"budget of {budget} bytes"
+            )
+            _log.info("model %s unloaded to make room for %s", victim, name)
 
     def get_models(self) -> list[Model]:
         """Every served model."""
@@ -84,6 +148,7 @@ class ModelRepository:
         Raises:
             ModelLoadError: when ``load()`` raises or leaves the model not ready.
         """
+        await self._make_room(model.name)
         if not model.ready:
             started = self._clock()
             try:
@@ -136,6 +201,53 @@ class ModelRepository:
         finally:
             for listener in self._listeners:
                 listener(name)
+
+    async def sync_model_config(
+        self, entries: list[dict[str, Any]], fetch: Callable[[str, Path], None]
+    ) -> dict[str, str]:
+        """Serve exactly the models of a KServe model config (``modelconfig-<isvc>-0``'s ``models.json``).
+
+        Each entry ``{modelName, modelSpec: {storageUri, framework, memory}}`` not served yet is
+        fetched into ``<models_dir>/<modelName>``, its memory declared, and loaded (which may unload
+        least recently used models, see :meth:`set_memory`); served models the config no longer lists
+        are unloaded (models that were not loaded from a config are left alone).
+
+        Args:
+            entries: the parsed ``models.json``.
+            fetch: ``fetch(storage_uri, folder)`` downloads a model (the storage module's download).
+
+        Returns:
+            model name -> what happened (``loaded``, ``unloaded``, or the error), for the log.
+        """
+        if self.models_dir is None:
+            raise ValueError("a model config needs models_dir")
+        outcome: dict[str, str] = {}
+        wanted: dict[str, dict[str, Any]] = {}
+        for entry in entries:
+            name = str(entry.get("modelName") or "")
+            if name:
+                wanted[name] = dict(entry.get("modelSpec") or {})
+        for name in sorted(self._from_config - set(wanted)):
+            if name in self._served:
+                await self.unload(name)
+                self._reasons[name] = "unloaded: no longer in the model config"
+                outcome[name] = "unloaded"
+            self._from_config.discard(name)
+        for name, spec in wanted.items():
+            if name in self._served:
+                continue
+            try:
+                self.set_memory(name, _memory_bytes(str(spec.get("memory") or "0")))
+                folder = self.models_dir / name
+                if not folder.is_dir():
+                    fetch(str(spec.get("storageUri") or ""), folder)
+                self._from_config.add(name)
+                await self.load(name)
+                outcome[name] = "loaded"
+            except Exception as exc:  # one bad model never stops the others
+                self._reasons.setdefault(name, f"load failed: {exc}")
+                outcome[name] = str(exc)
+        return outcome
 
     def _build(self, name: str) -> Model:
         if self.model_factory is None or self.models_dir is None:

@@ -1,0 +1,76 @@
+"""Multi-model serving in the model server: a KServe model config loads and unloads sklearn models, and
+a memory budget unloads the least recently used, each with its reason in ``/v2/repository/index``."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+from pathlib import Path
+
+import pytest
+
+from zeroserve.servers.dataplane import DataPlane
+from zeroserve.servers.errors import ModelLoadError
+from zeroserve.servers.model import Model
+from zeroserve.servers.repository import ModelRepository
+from zeroserve.servers.runtimes import RuntimeRegistry
+from zeroserve.servers.testing import train_iris_sklearn
+
+ROW = [[6.8, 2.8, 4.8, 1.4]]
+
+
+@pytest.fixture(scope="module")
+def source(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return Path(train_iris_sklearn(tmp_path_factory.mktemp("iris")))
+
+
+def _repository(root: Path, budget: int | None) -> ModelRepository:
+    registry = RuntimeRegistry.builtin()
+
+    def factory(name: str, folder: Path) -> Model:
+        return registry.create("sklearn", name, folder)
+
+    return ModelRepository(models_dir=root, model_factory=factory, memory_budget=budget)
+
+
+def _entry(name: str, memory: str, source: Path) -> dict[str, object]:
+    return {
+        "modelName": name,
+        "modelSpec": {"storageUri": f"file://{source}", "framework": "sklearn", "memory": memory},
+    }
+
+
+def _copy(uri: str, folder: Path) -> None:
+    shutil.copytree(uri.removeprefix("file://"), folder)
+
+
+def test_model_config_loads_unloads_and_lru_respects_the_budget(tmp_path: Path, source: Path) -> None:
+    repo = _repository(tmp_path / "models", budget=300 * 1024**2)
+    plane = DataPlane(repo, enable_model_repository=True)
+
+    async def run() -> None:
+        done = await repo.sync_model_config(
+            [_entry("a", "100Mi", source), _entry("b", "100Mi", source)], _copy
+        )
+        assert done == {"a": "loaded", "b": "loaded"}
+        model = plane.get_model("a")  # a used after b: b is now least recently used
+        assert model.ready and model.name == "a"
+        entries = [_entry(n, "100Mi", source) for n in ("a", "b")] + [_entry("c", "150Mi", source)]
+        done = await repo.sync_model_config(entries, _copy)
+        assert done == {"c": "loaded"}
+        index = {e["name"]: e for e in plane.repository_index()}
+        assert index["a"]["state"] == "READY" and index["c"]["state"] == "READY"
+        assert index["b"]["state"] == "UNAVAILABLE"
+        assert "least recently used" in index["b"]["reason"] and "315621376" not in index["b"]["reason"]
+        done = await repo.sync_model_config([_entry("c", "150Mi", source)], _copy)
+        assert done == {"a": "unloaded"}
+        index = {e["name"]: e for e in plane.repository_index()}
+        assert index["a"]["reason"] == "unloaded: no longer in the model config"
+        big = await repo.sync_model_config(
+            [_entry("c", "150Mi", source), _entry("huge", "1Gi", source)], _copy
+        )
+        assert "more than the memory budget" in big["huge"]
+        with pytest.raises(ModelLoadError, match="memory budget"):
+            await repo.load("huge")
+
+    asyncio.run(run())
