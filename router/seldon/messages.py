@@ -94,5 +94,9 @@ class RequestMeta:
             "requestPath": self.request_path,
         }
         if self.metrics:
-            meta["metrics"] = self.metrics
+            # an empty ``tags`` is left out: engine.oas3.json's Metric has no such field
+            meta["metrics"] = [
+                {k: v for k, v in m.items() if k != "tags" or v} if isinstance(m, dict) else m
+                for m in self.metrics
+            ]
         return meta

@@ -241,3 +241,33 @@ async def test_shadow_gets_a_copy(orchestrate: Any, components: dict[str, int]) 
     reply = await client.post("/api/v1.0/predictions", json={"data": {"ndarray": [[1.0]]}})
     assert reply.json()["data"]["ndarray"] == [[2.0]]  # the live graph's answer
     await wait_until_async(lambda: _doubled(components["Doubler"]) > before, 10, what="the shadow's copy")
+
+
+async def test_answers_follow_the_engine_api(
+    orchestrate: Any, components: dict[str, int], shared_specs: Path
+) -> None:
+    import jsonschema
+
+    engine = json.loads((shared_specs / "seldon" / "engine.oas3.json").read_text())
+
+    def check(doc: Any, name: str) -> None:
+        schema = {"$ref": f"#/components/schemas/{name}", "components": engine["components"]}
+        jsonschema.Draft4Validator(schema).validate(doc)
+
+    graph = unit(
+        "picker",
+        components["Picker"],
+        type="ROUTER",
+        children=[unit("doubler", components["Doubler"]), unit("adder", components["Adder"])],
+    )
+    client, _ = orchestrate(graph)
+    request = {"data": {"names": ["a", "b"], "ndarray": [[0, 1]]}, "meta": {"tags": {"client": "t"}}}
+    check(request, "SeldonMessage")
+    answer = (await client.post("/seldon/ns/d/api/v1.0/predictions", json=request)).json()
+    check(answer, "SeldonMessage")
+    feedback = {"request": request, "response": answer, "reward": 1.0}
+    check(feedback, "Feedback")
+    reply = await client.post("/seldon/ns/d/api/v1.0/feedback", json=feedback)
+    check(reply.json(), "SeldonMessage")
+    failure = (await client.post("/seldon/ns/d/api/v1.0/predictions", content=b"[")).json()
+    check(failure, "SeldonMessage")
