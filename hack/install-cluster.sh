@@ -14,7 +14,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 KUBECTL=${KUBECTL:-kubectl}
 TIMEOUT=${TIMEOUT:-180s}
-CRDS=(config/crd/serving.kserve.io_inferenceservices.yaml config/crd/serving.kserve.io_inferencegraphs.yaml)
+CRDS=(config/crd/serving.kserve.io_inferenceservices.yaml config/crd/serving.kserve.io_inferencegraphs.yaml
+  config/crd/serving.kserve.io_servingruntimes.yaml config/crd/serving.kserve.io_clusterservingruntimes.yaml
+  config/crd/serving.kserve.io_trainedmodels.yaml)
 
 if [[ "${1:-}" == "--render" ]]; then
   for crd in "${CRDS[@]}"; do
@@ -22,6 +24,8 @@ if [[ "${1:-}" == "--render" ]]; then
     echo "---"
   done
   "$KUBECTL" kustomize config/default
+  echo "---"
+  "$KUBECTL" kustomize config/runtimes
   exit 0
 elif [[ $# -gt 0 ]]; then
   echo "usage: $0 [--render]" >&2
@@ -45,14 +49,18 @@ if ! have_crd brokers.eventing.knative.dev; then
   echo "note: Knative Eventing is not installed: payload loggers need another sink than a Broker." >&2
 fi
 
-echo "==> installing the InferenceService and InferenceGraph CRDs"
+echo "==> installing KServe's CRDs (InferenceService, InferenceGraph, (Cluster)ServingRuntime, TrainedModel)"
 crd_args=()
 for crd in "${CRDS[@]}"; do crd_args+=(-f "$crd"); done
 "$KUBECTL" apply --server-side --force-conflicts "${crd_args[@]}"
 "$KUBECTL" wait --for condition=established --timeout="$TIMEOUT" \
-  crd/inferenceservices.serving.kserve.io crd/inferencegraphs.serving.kserve.io
+  crd/inferenceservices.serving.kserve.io crd/inferencegraphs.serving.kserve.io \
+  crd/servingruntimes.serving.kserve.io crd/clusterservingruntimes.serving.kserve.io \
+  crd/trainedmodels.serving.kserve.io
 
 echo "==> installing the controller (config/default)"
 "$KUBECTL" apply -k config/default
 "$KUBECTL" -n zeroserve-system rollout status deployment/zeroserve-controller --timeout="$TIMEOUT"
+echo "==> installing the built-in ClusterServingRuntimes (config/runtimes)"
+"$KUBECTL" apply -k config/runtimes
 echo "==> zeroserve is installed; try: $KUBECTL apply -f config/samples/isvc/"

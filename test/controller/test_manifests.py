@@ -130,4 +130,7 @@ def test_install_script_renders_the_crds_and_the_kustomization() -> None:
     assert ("CustomResourceDefinition", "inferencegraphs.serving.kserve.io") in names
     assert not any(n.endswith("knative.dev") for k, n in names if k == "CustomResourceDefinition")
     assert ("Deployment", "zeroserve-controller") in names
-    assert len(docs) == len(MANIFESTS) + 2
+    from zeroserve.controller.config.cluster_runtimes import builtin_cluster_runtimes
+
+    # KServe's five CRDs, the controller's manifests and the built-in ClusterServingRuntimes
+    assert len(docs) == len(MANIFESTS) + 5 + len(builtin_cluster_runtimes())
