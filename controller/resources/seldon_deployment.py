@@ -12,10 +12,11 @@ routers (:data:`BANDIT_IMAGES`) and the units Seldon's executor runs itself (``R
 The orchestrator ``<sdep>-<predictor>`` runs ``zeroserve router --seldon-json <json>`` on our image
 (:mod:`zeroserve.router.seldon`). Scaling: components and orchestrators scale to zero unless
 ``replicas`` (componentSpec, predictor or spec, first set) gives a floor; ``hpaSpec.minReplicas`` /
-``maxReplicas`` give ``min-scale`` / ``max-scale``; ``autoscaling.knative.dev/*`` annotations of the
-deployment, predictor or componentSpec metadata are kept. A unit's ``logger`` becomes the payload
-logger flags on servers that take them, else a ``logger-agent`` sidecar in front of the component
-(which then listens on ``PREDICTIVE_UNIT_HTTP_SERVICE_PORT`` 9000), as for InferenceServices.
+``maxReplicas`` (or ``kedaSpec.minReplicaCount`` / ``maxReplicaCount``) give ``min-scale`` /
+``max-scale``; ``autoscaling.knative.dev/*`` annotations of the deployment, predictor or
+componentSpec metadata are kept. A unit's ``logger`` becomes the payload logger flags on servers
+that take them, else a ``logger-agent`` sidecar in front of the component (which then listens on
+``PREDICTIVE_UNIT_HTTP_SERVICE_PORT`` 9000), as for InferenceServices.
 """
 
 from __future__ import annotations
@@ -158,13 +159,17 @@ def _annotations(*sources: dict[str, Any] | None) -> dict[str, str]:
 
 
 def _scaling(base: dict[str, str], replicas: int | None, hpa: dict[str, Any] | None) -> dict[str, str]:
+    """Knative's scale bounds from Seldon's: ``replicas``, else ``hpaSpec.minReplicas`` /
+    ``kedaSpec.minReplicaCount`` as the floor (0 otherwise); ``maxReplicas`` / ``maxReplicaCount``."""
     annotations = dict(base)
-    floor = replicas if replicas is not None else (hpa or {}).get("minReplicas")
+    bounds = hpa or {}
+    floor = replicas if replicas is not None else bounds.get("minReplicas", bounds.get("minReplicaCount"))
     annotations.setdefault(_SCALE + "min-scale", str(floor or 0))
     if floor:
         annotations.setdefault(_SCALE + "initial-scale", str(floor))
-    if (hpa or {}).get("maxReplicas") is not None:
-        annotations.setdefault(_SCALE + "max-scale", str(hpa["maxReplicas"]))  # type: ignore[index]
+    ceiling = bounds.get("maxReplicas", bounds.get("maxReplicaCount"))
+    if ceiling is not None:
+        annotations.setdefault(_SCALE + "max-scale", str(ceiling))
     return annotations
 
 
@@ -321,7 +326,7 @@ def build_component_services(
                 (component.metadata or {}).get("annotations") if component else None,
             ),
             replicas,
-            component.hpa_spec if component else None,
+            (component.hpa_spec or component.keda_spec) if component else None,
         )
         services.append(_service(sdep, predictor, name, pod, annotations, unit.name))
     return services

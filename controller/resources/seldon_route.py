@@ -7,8 +7,9 @@ As Seldon's Istio VirtualService, in Gateway API terms:
   ``/seldon/<ns>/<sdep>/api/v1.0/predictions`` reaches the orchestrator's engine API), and a rule
   ``PathPrefix /``;
 - each rule's ``backendRefs`` are the live predictors' orchestrators with their ``traffic`` as
-  ``weight`` (a backend-level ``URLRewrite`` sets the Host Knative routes by), and a
-  ``RequestMirror`` filter per ``shadow`` predictor.
+  ``weight`` (a backend-level ``URLRewrite`` sets the Host Knative routes by). ``shadow`` predictors
+  get no backend: each live orchestrator sends them a copy of every prediction (``shadows`` in its
+  ``--seldon-json``), which works behind any gateway (a ``RequestMirror`` as well would copy twice).
 """
 
 from __future__ import annotations
@@ -56,14 +57,12 @@ def build_seldon_route(sdep: SeldonDeployment, config: ControllerConfig) -> dict
     """
     namespace = sdep.namespace or "default"
     backends: list[dict[str, Any]] = []
-    mirrors: list[dict[str, Any]] = []
     hosts: list[str] = []
     for predictor in sdep.spec.predictors:
         service = orchestrator_name(sdep, predictor)
         host = cluster_local_host(service, namespace, config.cluster_domain)
         ref = {"group": "", "kind": "Service", "name": service, "port": 80}
         if predictor.shadow:
-            mirrors.append({"type": "RequestMirror", "requestMirror": {"backendRef": ref}})
             continue
         hosts.append(host)
         backends.append(
@@ -79,14 +78,13 @@ def build_seldon_route(sdep: SeldonDeployment, config: ControllerConfig) -> dict
     rewrite = {**single, "path": {"type": "ReplacePrefixMatch", "replacePrefixMatch": "/"}}
     path_rule = {
         "matches": [{"path": {"type": "PathPrefix", "value": prefix}}],
-        "filters": [{"type": "URLRewrite", "urlRewrite": rewrite}, *mirrors],
+        "filters": [{"type": "URLRewrite", "urlRewrite": rewrite}],
         "backendRefs": backends,
     }
     root_rule = {
         "matches": [{"path": {"type": "PathPrefix", "value": "/"}}],
         "filters": [
             *([{"type": "URLRewrite", "urlRewrite": dict(single)}] if single else []),
-            *copy.deepcopy(mirrors),
         ],
         "backendRefs": copy.deepcopy(backends),
     }
