@@ -340,3 +340,13 @@ def test_a_cluster_local_service_is_not_served_on_the_external_host(platform: An
             assert inside.json()["predictions"] == samples["sk"].expected
 
     loop.run_until_complete(check())
+
+
+def test_kubectl_explain_lists_kserve_predictor_fields_with_descriptions(platform: Any) -> None:
+    _, _, kubectl, _ = platform
+    out = kubectl("explain", "inferenceservice.spec.predictor").stdout
+    for field in ("model", "sklearn", "containers", "serviceAccountName", "minReplicas", "nodeSelector"):
+        assert f"  {field}\t" in out, (field, out)
+    assert "DESCRIPTION" in out and len(out.splitlines()) > 20
+    out = kubectl("explain", "clusterservingruntime.spec.supportedModelFormats").stdout
+    assert "autoSelect" in out and "highest priority wins" in out
