@@ -1,0 +1,74 @@
+"""The gateway's own gRPC answers, on a started engine's one port (no instances needed): statuses for
+what it cannot route, the repository API refused, HTTP/2 that is not gRPC, and the header codecs."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import grpc
+import httpx
+import pytest
+
+from zeroserve.local.engine.engine import Engine
+from zeroserve.local.engine.grpc_proxy import grpc_message, parse_grpc_timeout
+from zeroserve.local.engine.h2c import H2ClientPool
+from zeroserve.local.engine.routing import RouteEntry, RoutingTable
+
+
+@pytest.fixture
+async def routed(engine: Engine) -> AsyncIterator[str]:
+    """The engine's gateway with one Route (``svc.default``) whose revision is not running."""
+    engine.gateway.table = RoutingTable([RouteEntry("default", "svc", targets=(("svc-00001", 100),))])
+    yield f"127.0.0.1:{engine.gateway_port}"
+
+
+async def _call(address: str, authority: str, method: str, **kwargs: object) -> grpc.aio.AioRpcError:
+    options = [("grpc.default_authority", authority)]
+    async with grpc.aio.insecure_channel(address, options=options) as channel:
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            await channel.unary_unary(method)(b"", timeout=10, **kwargs)
+    return caught.value
+
+
+async def test_statuses_the_gateway_answers(routed: str) -> None:
+    err = await _call(routed, "nothing.example.org", "/inference.GRPCInferenceService/ModelInfer")
+    assert err.code() == grpc.StatusCode.NOT_FOUND
+    assert "no route for host 'nothing.example.org'" in (err.details() or "")
+
+    err = await _call(routed, "svc.default", "/inference.GRPCInferenceService/RepositoryModelLoad")
+    assert err.code() == grpc.StatusCode.UNIMPLEMENTED
+    assert "model repository API is not served through the gateway" in (err.details() or "")
+
+    err = await _call(routed, "svc.default.svc.cluster.local", "/inference.GRPCInferenceService/ModelInfer")
+    assert err.code() == grpc.StatusCode.UNAVAILABLE
+    assert err.details() == "revision default/svc-00001 of default/svc is not running"
+
+
+async def test_http1_and_non_grpc_http2_on_the_same_port(routed: str) -> None:
+    async with httpx.AsyncClient(base_url=f"http://{routed}") as client:
+        assert (await client.get("/healthz")).status_code == 200
+    pool = H2ClientPool()
+    host, _, port = routed.partition(":")
+    conn = await pool.connection(host, int(port))
+    headers = [(b":method", b"GET"), (b":scheme", b"http"), (b":path", b"/"), (b":authority", b"svc.default")]
+    stream = conn.open(headers, end=True)
+    response = dict(await stream.headers)
+    body = b""
+    while (chunk := await stream.read()) is not None:
+        body += chunk
+        stream.ack()
+    stream.release()
+    pool.close()
+    assert response[b":status"] == b"415"
+    assert b"use HTTP/1.1 for REST" in body
+
+
+def test_header_codecs() -> None:
+    assert parse_grpc_timeout(b"250m") == 0.25
+    assert parse_grpc_timeout(b"2S") == 2.0
+    assert parse_grpc_timeout(b"1H") == 3600.0
+    assert parse_grpc_timeout(b"123456789S") is None  # more than 8 digits
+    assert parse_grpc_timeout(b"10x") is None
+    assert parse_grpc_timeout(b"m") is None
+    assert grpc_message("revision a/b: 100% gone\n") == b"revision a/b: 100%25 gone%0A"
+    assert grpc_message("café") == b"caf%C3%A9"
