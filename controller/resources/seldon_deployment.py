@@ -36,6 +36,7 @@ __all__ = [
     "BANDIT_IMAGES",
     "IN_ORCHESTRATOR",
     "PREPACKAGED",
+    "REST_TIMEOUT_ANNOTATION",
     "SELDON_DEPLOYMENT_LABEL",
     "SELDON_PREDICTOR_LABEL",
     "WRAPPER_PORT",
@@ -62,6 +63,8 @@ BANDIT_IMAGES: dict[str, str] = {
 }
 IN_ORCHESTRATOR = ("RANDOM_ABTEST", "AVERAGE_COMBINER", "SIMPLE_MODEL", "SIMPLE_ROUTER")
 _SCALE = "autoscaling.knative.dev/"
+REST_TIMEOUT_ANNOTATION = "seldon.io/rest-timeout"
+"""Milliseconds the orchestrator waits for one component call (Seldon's executor's REST timeout)."""
 WRAPPER_PORT = 9000
 """Where a wrapper component listens behind a payload-logger sidecar (Seldon's default HTTP port)."""
 
@@ -140,6 +143,9 @@ def seldon_json(sdep: SeldonDeployment, predictor: PredictorSpec, config: Contro
         "predictor": predictor.name,
         "graph": unit_json(predictor.graph),
     }
+    timeout = _rest_timeout(sdep, predictor)
+    if timeout is not None:
+        document["timeout"] = timeout
     if not predictor.shadow:
         shadows = [
             f"http://{cluster_local_host(orchestrator_name(sdep, p), namespace, config.cluster_domain)}"
@@ -149,6 +155,19 @@ def seldon_json(sdep: SeldonDeployment, predictor: PredictorSpec, config: Contro
         if shadows:
             document["shadows"] = shadows
     return json.dumps(document, separators=(",", ":"))
+
+
+def _rest_timeout(sdep: SeldonDeployment, predictor: PredictorSpec) -> float | None:
+    """Seldon's ``seldon.io/rest-timeout`` (ms; predictor, spec or metadata annotations) in seconds."""
+    for source in (predictor.annotations, sdep.spec.annotations, sdep.annotations):
+        value = (source or {}).get(REST_TIMEOUT_ANNOTATION)
+        if value is not None:
+            try:
+                milliseconds = float(value)
+            except ValueError:
+                return None
+            return milliseconds / 1000 if milliseconds > 0 else None
+    return None
 
 
 def _annotations(*sources: dict[str, Any] | None) -> dict[str, str]:

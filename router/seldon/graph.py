@@ -6,7 +6,8 @@ HTTP with an ``endpoint.service_host`` / ``service_port`` (the controller fills 
 cluster-local address); a unit with a ``bandit`` object (``strategy`` EpsilonGreedy or
 ThompsonSampling, ``n_branches``, ``epsilon``, ``best_branch``, ``seed``) is a bandit router run here,
 and ``RANDOM_ABTEST`` (``ratioA``), ``SIMPLE_MODEL``, ``SIMPLE_ROUTER`` and ``AVERAGE_COMBINER`` are run
-here too, as Seldon's executor does. ``shadows`` lists URLs that get a copy of every prediction.
+here too, as Seldon's executor does. ``shadows`` lists URLs that get a copy of every prediction;
+``timeout`` (seconds) bounds each component call.
 """
 
 from __future__ import annotations
@@ -81,6 +82,8 @@ class SeldonGraph:
     predictor: str
     root: Unit
     shadows: list[str] = field(default_factory=list)
+    timeout: float | None = None
+    """Seconds one component call may take (Seldon's ``seldon.io/rest-timeout``, in ms there)."""
 
 
 def _bandit(raw: Any, path: str) -> BanditUnit | None:
@@ -160,7 +163,13 @@ def load_seldon_json(text: str) -> SeldonGraph:
     shadows = document.get("shadows") or []
     if not isinstance(shadows, list) or not all(isinstance(s, str) for s in shadows):
         raise SeldonGraphError("shadows must be a list of URLs")
+    timeout = document.get("timeout")
+    if timeout is not None and (
+        isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout <= 0
+    ):
+        raise SeldonGraphError(f"timeout must be a positive number of seconds, got {timeout!r}")
     return SeldonGraph(
+        timeout=None if timeout is None else float(timeout),
         deployment=str(document.get("deployment") or ""),
         namespace=str(document.get("namespace") or "default"),
         predictor=str(document.get("predictor") or "default"),

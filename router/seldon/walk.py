@@ -113,7 +113,12 @@ class GraphWalker:
                 unit.url + path,
                 content=orjson.dumps(body),
                 headers={"content-type": "application/json", **headers},
+                timeout=self.graph.timeout if self.graph.timeout is not None else httpx.USE_CLIENT_DEFAULT,
             )
+        except httpx.TimeoutException:
+            raise SeldonError(
+                504, f"unit {unit.name!r} did not answer within {self.graph.timeout}s", "UNIT_TIMEOUT"
+            ) from None
         except httpx.HTTPError as exc:
             raise SeldonError(
                 503, f"unit {unit.name!r} could not be reached: {exc}", "UNIT_UNREACHABLE"

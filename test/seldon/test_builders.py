@@ -112,7 +112,10 @@ def test_what_the_builders_map() -> None:
     assert pod["containers"][0]["args"][:2] == ["serve", "sklearn"]
     assert "--log-url" in pod["containers"][0]["args"]
     assert sklearn["spec"]["template"]["metadata"]["annotations"]["autoscaling.knative.dev/min-scale"] == "1"
-    model = {o["metadata"]["name"]: o for o in built("router")}["seldon-router-default-adder"]
+    router = {o["metadata"]["name"]: o for o in built("router")}
+    orchestrator = router["seldon-router-default"]["spec"]["template"]["spec"]["containers"][0]["args"][2]
+    assert json.loads(orchestrator)["timeout"] == 30.0  # seldon.io/rest-timeout: "30000"
+    model = router["seldon-router-default-adder"]
     env = {e["name"]: e["value"] for e in model["spec"]["template"]["spec"]["containers"][0]["env"]}
     assert env["PREDICTIVE_UNIT_ID"] == "adder"
     assert json.loads(env["PREDICTIVE_UNIT_PARAMETERS"]) == [{"name": "add", "value": "1", "type": "FLOAT"}]

@@ -43,8 +43,16 @@ async def orchestrate() -> AsyncIterator[Callable[..., tuple[httpx.AsyncClient, 
         seed: int = 1,
         shadows: list[str] | None = None,
         store: BanditStore | None = None,
+        timeout: float | None = None,
     ) -> tuple[httpx.AsyncClient, SeldonOrchestrator]:
-        document = {"deployment": "d", "namespace": "ns", "graph": graph, "shadows": shadows or []}
+        document: dict[str, Any] = {
+            "deployment": "d",
+            "namespace": "ns",
+            "graph": graph,
+            "shadows": shadows or [],
+        }
+        if timeout is not None:
+            document["timeout"] = timeout
         parsed = load_seldon_json(json.dumps(document))
         http = httpx.AsyncClient(trust_env=False)
         app = SeldonOrchestrator(parsed, http, GraphWalker(parsed, http, random.Random(seed), store))
@@ -202,6 +210,15 @@ async def test_bandit_learns_from_feedback(
     restored = again.walker.bandits["bandit"]
     assert restored.best == 1  # type: ignore[union-attr]
     assert [a.feedback for a in restored.arms] == [a.feedback for a in policy.arms]
+
+
+async def test_a_component_past_the_rest_timeout_is_a_504(
+    orchestrate: Any, components: dict[str, int]
+) -> None:
+    client, _ = orchestrate(unit("doubler", components["Doubler"]), timeout=1e-6)
+    reply = await client.post("/api/v1.0/predictions", json={"data": {"ndarray": [[1]]}})
+    assert reply.status_code == 504
+    assert reply.json()["status"]["reason"] == "UNIT_TIMEOUT"
 
 
 async def test_bad_requests_are_seldon_400s(orchestrate: Any, components: dict[str, int]) -> None:

@@ -136,6 +136,14 @@ def test_invalid_deployments_name_the_path(doc: dict[str, Any], expected: str) -
     assert any(e.startswith(expected) for e in found), found
 
 
+def test_rest_timeout_annotation_is_milliseconds() -> None:
+    doc = sdep({"name": "m"}, [{"name": "m", "image": "i"}])
+    doc["metadata"]["annotations"] = {"seldon.io/rest-timeout": "1.5s"}
+    assert errors(doc) == [
+        "metadata.annotations[seldon.io/rest-timeout]: must be a positive number of milliseconds, got '1.5s'"
+    ]
+
+
 def test_two_predictors_split_traffic() -> None:
     doc = sdep({"name": "m", "implementation": "SKLEARN_SERVER", "modelUri": "gs://a"}, traffic=75)
     canary = {

@@ -2,7 +2,8 @@
 
 :func:`validate_seldon_deployment` reports:
 
-- ``metadata.name``: a DNS-1035 label; each component's Knative Service name
+- ``metadata.name``: a DNS-1035 label; ``seldon.io/rest-timeout`` annotations (deployment, spec or
+  predictor) positive milliseconds; each component's Knative Service name
   (``<sdep>-<predictor>-<unit>``) fits 63 characters;
 - ``spec.predictors``: at least one, unique names (DNS-1035 labels), the live (non-shadow)
   predictors' ``traffic`` sums to 100;
@@ -38,6 +39,7 @@ from zeroserve.apis.seldon.types import (
 __all__ = ["MAX_NAME", "component_service_name", "parameter_value", "validate_seldon_deployment"]
 
 MAX_NAME = 63
+REST_TIMEOUT = "seldon.io/rest-timeout"
 
 
 def component_service_name(sdep: str, predictor: str, unit: str) -> str:
@@ -76,6 +78,21 @@ def validate_seldon_deployment(sdep: SeldonDeployment) -> list[FieldError]:
         errors.append(FieldError("metadata.name", "is required"))
     else:
         errors += [FieldError("metadata.name", p) for p in dns1035_label_errors(sdep.name)]
+    for path, source in (
+        ("metadata.annotations", sdep.annotations),
+        ("spec.annotations", sdep.spec.annotations),
+        *(
+            (join_path("spec.predictors", i, "annotations"), p.annotations)
+            for i, p in enumerate(sdep.spec.predictors)
+        ),
+    ):
+        value = (source or {}).get(REST_TIMEOUT)
+        if value is not None and not (value.isdigit() and int(value) > 0):
+            errors.append(
+                FieldError(
+                    f"{path}[{REST_TIMEOUT}]", f"must be a positive number of milliseconds, got {value!r}"
+                )
+            )
     predictors = sdep.spec.predictors
     if not predictors:
         errors.append(FieldError("spec.predictors", "at least one predictor is required"))
