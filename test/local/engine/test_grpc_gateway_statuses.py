@@ -3,15 +3,22 @@ what it cannot route, the repository API refused, HTTP/2 that is not gRPC, and t
 
 from __future__ import annotations
 
+import asyncio
+import socket
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import grpc
 import httpx
 import pytest
 
+from zeroserve.local.engine.activator import Activator
 from zeroserve.local.engine.engine import Engine
+from zeroserve.local.engine.gateway import Gateway
 from zeroserve.local.engine.grpc_proxy import grpc_message, parse_grpc_timeout
-from zeroserve.local.engine.h2c import H2ClientPool
+from zeroserve.local.engine.h2c import H2ClientPool, H2Server
+from zeroserve.local.engine.images import LaunchPlan
+from zeroserve.local.engine.instances import Instance
 from zeroserve.local.engine.routing import RouteEntry, RoutingTable
 
 
@@ -61,6 +68,50 @@ async def test_http1_and_non_grpc_http2_on_the_same_port(routed: str) -> None:
     pool.close()
     assert response[b":status"] == b"415"
     assert b"use HTTP/1.1 for REST" in body
+
+
+class _StoppedRevision:
+    """A revision whose one ready instance names a gRPC port nothing listens on (its server stopped)."""
+
+    def __init__(self, log: Path) -> None:
+        self.activator = Activator("default/svc-00001")
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            closed = sock.getsockname()[1]
+        inst = Instance(LaunchPlan(argv=["(stopped)"], env={}, port=closed), log)
+        inst.grpc_port = closed
+        self.activator.add(inst)
+        self.instance = inst
+
+    timeout_seconds = 30.0
+    unavailable = None
+
+
+async def test_a_stopped_backend_is_unavailable_after_retries(tmp_path: Path) -> None:
+    revision = _StoppedRevision(tmp_path / "log")
+    gateway = Gateway(lambda namespace, name: revision if name == "svc-00001" else None)
+    gateway.table = RoutingTable([RouteEntry("default", "svc", targets=(("svc-00001", 100),))])
+    connections: list[H2Server] = []
+
+    def accept() -> H2Server:
+        connections.append(H2Server(gateway.grpc, lambda _: None))
+        return connections[-1]
+
+    server = await asyncio.get_running_loop().create_server(accept, "127.0.0.1", 0)
+    try:
+        address = f"127.0.0.1:{server.sockets[0].getsockname()[1]}"
+        err = await _call(address, "svc.default.example.com", "/inference.GRPCInferenceService/ModelInfer")
+    finally:
+        for conn in connections:
+            conn.shutdown()
+        server.close()
+        await server.wait_closed()
+        gateway.grpc.close()
+    assert err.code() == grpc.StatusCode.UNAVAILABLE
+    assert "revision svc-00001 failed to answer: cannot connect to its gRPC port" in (err.details() or "")
+    assert revision.instance.in_flight == 0
+    assert revision.activator.traffic.in_flight == 0
+    assert gateway.responses == {("default", "svc-00001", 503): 1}
 
 
 def test_header_codecs() -> None:

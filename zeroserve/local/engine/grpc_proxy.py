@@ -63,6 +63,8 @@ _HTTP_EQUIVALENT = {
 }
 """The status counted in the gateway's response metrics for a call it ended itself."""
 
+_ATTEMPTS = 3
+"""Tries per call when an instance's gRPC port refuses the connection (nothing was sent yet)."""
 _REPOSITORY_METHODS = b"/inference.GRPCInferenceService/Repository"
 _DROP_REQUEST = frozenset({b"host", b"grpc-timeout", b"connection", b"keep-alive", b"proxy-authorization"})
 _TIMEOUT_UNITS = {b"H": 3600.0, b"M": 60.0, b"S": 1.0, b"m": 1e-3, b"u": 1e-6, b"n": 1e-9}
@@ -234,40 +236,50 @@ class GrpcProxy:
         end = deadline if call_deadline is None else min(deadline, call_deadline)
         activator = rev.activator
         revision = (res.revision or "").encode()
-        try:
-            inst = await activator.acquire(min(self.gateway.activator_deadline, max(0.0, end - loop.time())))
-        except ActivatorRejected as err:
-            if call_deadline is not None and loop.time() >= call_deadline:
-                text = f"deadline passed while {res.route} had no instance ready ({err})"
-                self._end(stream, GrpcStatus.DEADLINE_EXCEEDED, text, res)
-            else:
-                self._end(stream, GrpcStatus.UNAVAILABLE, f"{res.route}: {err}", res)
-            return
-        sent = [False]
-        try:
-            port = _grpc_port(inst, rev)
-            if port is None:
-                text = f"revision {res.revision} serves no gRPC port (its server runs without gRPC)"
-                self._end(stream, GrpcStatus.UNIMPLEMENTED, text, res)
-                return
+        failed: Instance | None = None
+        for attempt in range(_ATTEMPTS):
             try:
+                wait = min(self.gateway.activator_deadline, max(0.0, end - loop.time()))
+                inst = await activator.acquire(wait, failed)
+            except ActivatorRejected as err:
+                if call_deadline is not None and loop.time() >= call_deadline:
+                    text = f"deadline passed while {res.route} had no instance ready ({err})"
+                    self._end(stream, GrpcStatus.DEADLINE_EXCEEDED, text, res)
+                else:
+                    self._end(stream, GrpcStatus.UNAVAILABLE, f"{res.route}: {err}", res)
+                return
+            sent = [False]
+            try:
+                port = _grpc_port(inst, rev)
+                if port is None:
+                    text = f"revision {res.revision} serves no gRPC port (its server runs without gRPC)"
+                    self._end(stream, GrpcStatus.UNIMPLEMENTED, text, res)
+                    return
                 async with asyncio.timeout_at(end):
                     await self._relay(stream, res, revision, headers, path, port, call_deadline, sent)
+                return
             except TimeoutError:
                 if call_deadline is not None and call_deadline <= deadline:
                     text = "deadline exceeded (grpc-timeout) at the gateway"
                 else:
                     text = f"revision {res.revision} did not answer within {timeout:g}s (timeoutSeconds)"
                 self._end(stream, GrpcStatus.DEADLINE_EXCEEDED, text, res, trailers=sent[0])
+                return
             except StreamReset as err:
                 if not stream.local_ended and not stream.failed:  # the upstream failed, not the client
                     text = f"revision {res.revision} failed to answer: {err}"
                     self._end(stream, GrpcStatus.UNAVAILABLE, text, res, trailers=sent[0])
+                return
             except OSError as err:
-                text = f"revision {res.revision} failed to answer: cannot connect to its gRPC port: {err}"
-                self._end(stream, GrpcStatus.UNAVAILABLE, text, res)
-        finally:
-            activator.release(inst)
+                # nothing was sent: the instance went away (crash, scale down); another one may serve it
+                if attempt == _ATTEMPTS - 1:
+                    text = f"revision {res.revision} failed to answer: cannot connect to its gRPC port: {err}"
+                    self._end(stream, GrpcStatus.UNAVAILABLE, text, res)
+                    return
+                failed = inst
+            finally:
+                activator.release(inst)
+            await asyncio.sleep(0.005 * (attempt + 1))
 
     async def _relay(
         self,
