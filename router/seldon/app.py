@@ -7,7 +7,9 @@
 - ``POST .../api/v1.0/feedback`` (``/api/v0.1/feedback``): a ``Feedback`` goes to the routers and
   models on the path the request took: ``response.meta.routing`` when the client sends it back, else
   the routing remembered for its ``puid`` (the latest :data:`MEMORY` requests), else every unit;
-- ``GET /ready``, ``/live``, ``/readyz``, ``/healthz``, ``/api/v1.0/health/status``.
+- ``GET /ready``, ``/live``, ``/readyz``, ``/healthz``, ``/api/v1.0/health/status``;
+- any other path, when the graph is one unit: passed through to it (so ``protocol: v2`` or
+  ``kfserving`` clients of a prepackaged server reach its ``/v2/...`` and ``/v1/...`` APIs).
 
 Bad input is a 400 in Seldon's error shape (``status.code/info/reason/status: FAILURE``); a failing
 component's status is passed on.
@@ -97,6 +99,10 @@ class SeldonOrchestrator:
             return
         predict, feedback = _suffix(path, _PREDICT), _suffix(path, _FEEDBACK)
         if not (predict or feedback):
+            root = self.graph.root
+            if root.url and not root.children:
+                await self._pass_through(scope, receive, send)
+                return
             await respond_json(send, 404, error_body(404, f"no such path {path}", "NOT_FOUND"))
             return
         if method != "POST":
@@ -179,6 +185,39 @@ class SeldonOrchestrator:
         routing = dict(routing or {})
         await self.walker.feedback(feedback, routing, headers)
         return {"meta": {"puid": puid or "", "routing": routing}, "data": {"names": [], "ndarray": []}}
+
+    async def _pass_through(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Forward a request the engine API does not know (V1, V2, metadata) to a lone root unit."""
+        try:
+            body = await read_body(receive, BODY_LIMIT)
+        except ClientDisconnected:
+            return
+        except BodyTooLarge:
+            await respond_json(send, 413, error_body(413, "the request body is too large", "BAD_REQUEST"))
+            return
+        path = scope["path"]
+        if scope.get("query_string"):
+            path += "?" + scope["query_string"].decode("latin-1")
+        headers = [
+            (k.decode("latin-1"), v.decode("latin-1"))
+            for k, v in scope["headers"]
+            if k.lower() not in (b"host", b"content-length", b"connection")
+        ]
+        assert self.graph.root.url is not None
+        try:
+            answer = await self.http.request(
+                scope["method"], self.graph.root.url + path, content=body, headers=headers
+            )
+        except httpx.HTTPError as exc:
+            info = f"unit {self.graph.root.name!r} could not be reached: {exc}"
+            await respond_json(send, 503, error_body(503, info, "UNIT_UNREACHABLE"))
+            return
+        passed = [
+            (k.encode("latin-1"), v.encode("latin-1"))
+            for k, v in answer.headers.items()
+            if k.lower() not in ("content-length", "transfer-encoding", "connection", "content-encoding")
+        ]
+        await respond(send, answer.status_code, answer.content, passed)
 
     async def _shadow(self, url: str, message: dict[str, Any], headers: dict[str, str]) -> None:
         try:

@@ -212,6 +212,16 @@ async def test_bandit_learns_from_feedback(
     assert [a.feedback for a in restored.arms] == [a.feedback for a in policy.arms]
 
 
+async def test_other_protocols_pass_through_to_a_lone_unit(
+    orchestrate: Any, components: dict[str, int]
+) -> None:
+    client, _ = orchestrate(unit("doubler", components["Doubler"]))
+    reply = await client.post("/v1/models/doubler:predict", json={"instances": [[1.0, 2.0]]})
+    assert reply.status_code == 200, reply.text
+    assert reply.json()["predictions"] == [[2.0, 4.0]]
+    assert (await client.get("/health/ping")).status_code == 200
+
+
 async def test_a_component_past_the_rest_timeout_is_a_504(
     orchestrate: Any, components: dict[str, int]
 ) -> None:
