@@ -92,6 +92,8 @@ def build_parser(runtime_names: list[str] | None = None) -> argparse.ArgumentPar
         model, "storage-uri", help="storageUri to download the model from (path, file, pvc, http(s), s3, gs)"
     )
     _flag(model, "models-dir", help="model repository root for V2 repository load (<models-dir>/<name>)")
+    _flag(model, "model-config-file", help="KServe model config (models.json) of TrainedModels to serve")
+    _flag(model, "memory-budget", type=int, help="bytes the TrainedModels may use; past it the LRU unload")
 
     rt = parser.add_argument_group("runtime options")
     _flag(rt, "predict-proba", nargs="?", const="true", help="sklearn: answer with predict_proba")
@@ -240,6 +242,10 @@ def _server_fields(args: argparse.Namespace) -> dict[str, Any]:
         ]
     if args.models_dir is not None:
         fields["models_dir"] = Path(args.models_dir)
+    if args.model_config_file is not None:
+        fields["model_config_file"] = Path(args.model_config_file)
+    if args.memory_budget is not None:
+        fields["memory_budget"] = args.memory_budget
     return fields
 
 

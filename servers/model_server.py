@@ -157,7 +157,12 @@ class ModelServer:
         self.registry = registry if registry is not None else CollectorRegistry()
         self.metrics = ServerMetrics(self.registry)
         self.request_id: ContextVar[str | None] = new_request_id_var()
-        self.repository = ModelRepository(self.settings.models_dir, model_factory, self.metrics.observe_load)
+        self.repository = ModelRepository(
+            self.settings.models_dir,
+            model_factory,
+            self.metrics.observe_load,
+            memory_budget=self.settings.memory_budget,
+        )
         self.dataplane = DataPlane(
             self.repository,
             enable_model_repository=self.settings.enable_model_repository,
@@ -265,6 +270,14 @@ class ModelServer:
         """
         s = self.settings
         await self.load_models(models)
+        watcher = None
+        if s.model_config_file is not None:  # multi-model serving: TrainedModels from the model config
+            from zeroserve.servers.storage import ModelStorage
+
+            storage = ModelStorage()
+            watcher = asyncio.create_task(
+                self.repository.watch_model_config(s.model_config_file, storage.download)
+            )
         app = self.create_application()
         sock = bind_socket(s.host, s.http_port, flag="--http_port")
         if s.grpc_port > 0:
@@ -314,6 +327,8 @@ class ModelServer:
             yield handle
         finally:
             self.dataplane.live = False
+            if watcher is not None:
+                watcher.cancel()
             if grpc_server is not None:
                 await grpc_server.stop(s.graceful_shutdown_seconds)
             server.should_exit = True

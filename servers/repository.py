@@ -11,7 +11,9 @@ with a ``memory_budget`` loading one that does not fit unloads the least recentl
 
 from __future__ import annotations
 
+import asyncio
 import itertools
+import json
 import logging
 import re
 import time
@@ -240,7 +242,7 @@ class ModelRepository:
                 self.set_memory(name, _memory_bytes(str(spec.get("memory") or "0")))
                 folder = self.models_dir / name
                 if not folder.is_dir():
-                    fetch(str(spec.get("storageUri") or ""), folder)
+                    await asyncio.to_thread(fetch, str(spec.get("storageUri") or ""), folder)
                 self._from_config.add(name)
                 await self.load(name)
                 outcome[name] = "loaded"
@@ -248,6 +250,40 @@ class ModelRepository:
                 self._reasons.setdefault(name, f"load failed: {exc}")
                 outcome[name] = str(exc)
         return outcome
+
+    async def watch_model_config(
+        self, path: Path, fetch: Callable[[str, Path], None], interval: float = 1.0
+    ) -> None:
+        """Keep the served models equal to the model config file ``path`` (KServe's agent, in-process).
+
+        Reads the file every ``interval`` seconds (a mounted ConfigMap changes in place) and applies it
+        with :meth:`sync_model_config` when its text changed; a missing or malformed file is logged and
+        changes nothing. Runs until cancelled.
+
+        Args:
+            path: the ``models.json`` file (``modelconfig-<isvc>-0`` mounted at ``/mnt/configs``).
+            fetch: downloads a model, ``fetch(storage_uri, folder)``.
+            interval: seconds between reads.
+        """
+        last: str | None = None
+        while True:
+            try:
+                text = await asyncio.to_thread(path.read_text)
+            except OSError:
+                text = None
+            if text is not None and text != last:
+                last = text
+                try:
+                    entries = json.loads(text or "[]")
+                    if not isinstance(entries, list):
+                        raise ValueError("the model config must be a JSON list")
+                except ValueError as exc:
+                    _log.error("model config %s is not valid: %s", path, exc)
+                else:
+                    outcome = await self.sync_model_config(entries, fetch)
+                    if outcome:
+                        _log.info("model config applied: %s", outcome)
+            await asyncio.sleep(interval)
 
     def _build(self, name: str) -> Model:
         if self.model_factory is None or self.models_dir is None:

@@ -93,6 +93,14 @@ class ServerSettings(BaseSettings):
     """Model repository root: ``POST /v2/repository/models/<m>/load`` builds ``<models_dir>/<m>``
     (with ``enable_model_repository``)."""
 
+    model_config_file: Path | None = None
+    """A KServe model config (``models.json`` of the ConfigMap ``modelconfig-<isvc>-0``): the server
+    serves exactly its TrainedModels, fetched into ``models_dir`` (multi-model serving)."""
+
+    memory_budget: int | None = Field(default=None, ge=1)
+    """Bytes the served TrainedModels' declared memory may add up to; loading past it unloads the
+    least recently used."""
+
     log_url: str | None = None
     """Payload logger sink (``--log-url``); when set the app is wrapped with the payload logger."""
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import shutil
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import pytest
@@ -72,5 +73,55 @@ def test_model_config_loads_unloads_and_lru_respects_the_budget(tmp_path: Path, 
         assert "more than the memory budget" in big["huge"]
         with pytest.raises(ModelLoadError, match="memory budget"):
             await repo.load("huge")
+
+    asyncio.run(run())
+
+
+def test_a_running_server_follows_its_model_config_file(tmp_path: Path, source: Path) -> None:
+    import json
+
+    import httpx
+    from support.waiting import wait_until_async
+
+    from zeroserve.servers.model_server import ModelServer
+    from zeroserve.servers.settings import ServerSettings
+
+    registry = RuntimeRegistry.builtin()
+    config = tmp_path / "configs" / "models.json"
+    config.parent.mkdir()
+    settings = ServerSettings(
+        http_port=0,
+        grpc_port=-1,
+        host="127.0.0.1",
+        models_dir=tmp_path / "models",
+        model_config_file=config,
+        memory_budget=200 * 1024**2,
+        enable_model_repository=True,
+        configure_logging=False,
+    )
+    server = ModelServer(
+        settings, model_factory=lambda name, folder: registry.create("sklearn", name, folder)
+    )
+
+    async def run() -> None:
+        async with server.running([]) as handle, httpx.AsyncClient(base_url=handle.url) as client:
+
+            def answer(name: str) -> Callable[[], Awaitable[list[int]]]:
+                async def ask() -> list[int]:  # [] (falsy: poll again) until the model answers
+                    got = await client.post(f"/v1/models/{name}:predict", json={"instances": ROW})
+                    return list(got.json()["predictions"]) if got.status_code == 200 else []
+
+                return ask
+
+            config.write_text(json.dumps([_entry("a", "100Mi", source)]))
+            first: list[int] = await wait_until_async(answer("a"), 30, interval=0.1, retry_on=())
+            assert first == [1]
+            config.write_text(json.dumps([_entry("a", "100Mi", source), _entry("b", "150Mi", source)]))
+            second: list[int] = await wait_until_async(answer("b"), 30, interval=0.1, retry_on=())
+            assert second == [1]
+            assert (await client.post("/v1/models/a:predict", json={"instances": ROW})).status_code == 404
+            index = (await client.post("/v2/repository/index", json={})).json()
+            reasons = {e["name"]: e.get("reason") for e in index}
+            assert "least recently used" in (reasons["a"] or "")
 
     asyncio.run(run())
