@@ -293,7 +293,10 @@ def test_unknown_host_and_unservable_backend_get_clear_statuses(platform: Platfo
 
 def test_enable_auth_over_grpc(platform: PlatformProcess, models: tuple[Path, Path]) -> None:
     auth = {"serving.kserve.io/enable-auth": "true"}
-    _apply(platform, _isvc(f"file://{models[0]}", name="private", annotations=auth))
+    # also a protocolVersion grpc-v2 service (its container port is h2c)
+    private = _isvc(f"file://{models[0]}", name="private", annotations=auth)
+    private["spec"]["predictor"]["sklearn"]["protocolVersion"] = "grpc-v2"
+    _apply(platform, private)
     platform.kubectl("create", "namespace", "elsewhere")
     token = platform.kubectl("create", "token", "default").stdout.strip()
     other = platform.kubectl("create", "token", "default", "-n", "elsewhere").stdout.strip()
