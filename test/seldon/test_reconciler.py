@@ -108,3 +108,14 @@ def test_a_failed_component_fails_the_deployment() -> None:
     status = store.get(SELDON_DEPLOYMENT, "default", "seldon-model")["status"]
     assert status["state"] == "Failed"
     assert status["description"] == "seldon-model-default-doubler: image cannot run locally"
+
+
+def test_the_controller_role_covers_seldon_deployments() -> None:
+    role = yaml.safe_load((SAMPLES.parents[1] / "rbac" / "cluster_role.yaml").read_text())
+    granted: dict[str, set[str]] = {}
+    for rule in role["rules"]:
+        if SELDON_DEPLOYMENT.group in rule["apiGroups"]:
+            for resource in rule["resources"]:
+                granted.setdefault(resource, set()).update(rule["verbs"])
+    assert {"get", "list", "watch"} <= granted["seldondeployments"]
+    assert {"update"} <= granted["seldondeployments/status"]
