@@ -30,6 +30,7 @@ __all__ = [
     "LOGGER_AGENT_CONTAINER",
     "LOGGER_AGENT_PORT",
     "apply_logger",
+    "apply_model_config",
     "batcher_env",
     "component_containers",
     "logger_flags",
@@ -348,3 +349,67 @@ def apply_logger(
     }
     containers.append(sidecar)
     return containers
+
+
+MODEL_CONFIG_VOLUME = "model-config"
+MODEL_CONFIG_DIR = "/mnt/configs"
+
+
+def _memory_bytes(value: str) -> int | None:
+    from zeroserve.apis.serving.v1alpha1.runtime_validation import parse_memory
+
+    try:
+        return parse_memory(value)
+    except ValueError:
+        return None
+
+
+def apply_model_config(
+    pod: dict[str, Any], isvc: InferenceService, main_index: int, config: ControllerConfig
+) -> dict[str, Any]:
+    """Make a multi-model predictor (a ``model`` without ``storageUri``) serve its TrainedModels.
+
+    Mounts the ConfigMap ``modelconfig-<isvc>-0`` (optional, written by the TrainedModel reconciler)
+    at ``/mnt/configs`` and, when the main container runs our image, passes
+    ``--model_config_file=/mnt/configs/models.json --models_dir=/mnt/models`` (an ``emptyDir``) and
+    ``--memory_budget=<its memory limit in bytes>`` (KServe's agent does this beside the server).
+
+    Args:
+        pod: the component's pod spec (not changed; a new one is returned).
+        isvc: the InferenceService.
+        main_index: the main container's index.
+        config: which images take our flags.
+
+    Returns:
+        The pod spec, unchanged unless the predictor is a multi-model server.
+    """
+    model = isvc.spec.predictor.model
+    if model is None or model.storage_uri or model.storage:
+        return pod
+    pod = dict(pod)
+    containers = [dict(c) for c in pod["containers"]]
+    main = containers[main_index]
+    mounts = [m for m in main.get("volumeMounts") or [] if m.get("name") != MODEL_CONFIG_VOLUME]
+    mounts.append({"name": MODEL_CONFIG_VOLUME, "mountPath": MODEL_CONFIG_DIR, "readOnly": True})
+    volumes = [v for v in pod.get("volumes") or [] if v.get("name") != MODEL_CONFIG_VOLUME]
+    volumes.append(
+        {"name": MODEL_CONFIG_VOLUME, "configMap": {"name": f"modelconfig-{isvc.name}-0", "optional": True}}
+    )
+    if config.takes_logger_flags(str(main.get("image", ""))):
+        args = list(main.get("args") or [])
+        if not _has_arg(args, "--model_config_file"):
+            args.append(f"--model_config_file={MODEL_CONFIG_DIR}/models.json")
+        if not _has_arg(args, "--models_dir"):
+            args.append("--models_dir=/mnt/models")
+            mounts.append({"name": "trained-models", "mountPath": "/mnt/models"})
+            volumes.append({"name": "trained-models", "emptyDir": {}})
+        limit = ((main.get("resources") or {}).get("limits") or {}).get("memory")
+        budget = _memory_bytes(str(limit)) if limit else None
+        if budget and not _has_arg(args, "--memory_budget"):
+            args.append(f"--memory_budget={budget}")
+        main["args"] = args
+    main["volumeMounts"] = mounts
+    containers[main_index] = main
+    pod["containers"] = containers
+    pod["volumes"] = volumes
+    return pod

@@ -35,6 +35,7 @@ from zeroserve.controller.resources import constants as c
 from zeroserve.controller.resources.autoscaling import autoscaling_annotations
 from zeroserve.controller.resources.containers import (
     apply_logger,
+    apply_model_config,
     batcher_env,
     component_containers,
     main_container_index,
@@ -165,6 +166,8 @@ def build_component_service(
     pod.update(_pod_fields(spec))
     if runtime is not None and runtime.spec.volumes:
         pod["volumes"] = list(runtime.spec.volumes) + list(pod.get("volumes") or [])
+    if component == "predictor" and builtin is None:
+        pod = apply_model_config(pod, isvc, main_index, config)
     if uri:
         pod = apply_storage_initializer(pod, main_index, uri, config)
 

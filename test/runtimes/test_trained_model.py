@@ -127,3 +127,30 @@ def test_model_config_lists_the_models_that_fit_and_follows_deletes(
     assert [e["modelName"] for e in entries] == ["b"]
     reconciler.reconcile("default", "c")  # with a gone, c fits now
     assert _conditions(store, "c")["Ready"]["status"] == "True"
+
+
+def test_a_multi_model_predictor_mounts_its_model_config() -> None:
+    from zeroserve.apis.serving.v1beta1 import InferenceService
+    from zeroserve.apis.serving.v1beta1.defaults import default_inference_service
+    from zeroserve.controller.config.cluster_runtimes import builtin_cluster_runtimes
+    from zeroserve.controller.config.runtime_source import candidates_from_objects
+    from zeroserve.controller.resources.knative_service import build_component_service
+
+    raw = _isvc("mms", {"modelFormat": {"name": "sklearn"}, "resources": {"limits": {"memory": "1Gi"}}})
+    raw["metadata"]["uid"] = "u1"
+    isvc = default_inference_service(InferenceService.from_dict(raw))
+    runtime = candidates_from_objects("ClusterServingRuntime", builtin_cluster_runtimes("t"))[0]
+    pod = build_component_service(isvc, "predictor", ControllerConfig(version="t"), runtime)["spec"][
+        "template"
+    ]["spec"]
+    main = pod["containers"][0]
+    assert main["args"][-3:] == [
+        "--model_config_file=/mnt/configs/models.json",
+        "--models_dir=/mnt/models",
+        f"--memory_budget={1024**3}",
+    ]
+    assert {"name": "model-config", "mountPath": "/mnt/configs", "readOnly": True} in main["volumeMounts"]
+    assert {"name": "model-config", "configMap": {"name": "modelconfig-mms-0", "optional": True}} in pod[
+        "volumes"
+    ]
+    assert not pod.get("initContainers")  # no storageUri: no storage-initializer
