@@ -78,7 +78,9 @@ def _up_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--port", type=int, default=None, help="API server port (default 8001; 0 = free port)"
     )
-    parser.add_argument("--gateway-port", type=int, default=None, help="serving gateway port (default 8080)")
+    parser.add_argument(
+        "--gateway-port", type=int, default=None, help="serving gateway port, HTTP and gRPC (default 8080)"
+    )
     parser.add_argument("--domain", default=None, help="domain of external URLs (default example.com)")
     _state_dir_option(parser)
     parser.add_argument(
