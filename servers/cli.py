@@ -191,6 +191,17 @@ def build_parser(runtime_names: list[str] | None = None) -> argparse.ArgumentPar
     return parser
 
 
+def _has_model_files(model_dir: str | Path | None) -> bool:
+    """Whether ``model_dir`` is a storage URI or a folder holding any file."""
+    if model_dir is None:
+        return False
+    text = str(model_dir)
+    if "://" in text and not text.startswith("file://"):
+        return True
+    folder = Path(text.removeprefix("file://"))
+    return folder.is_file() or (folder.is_dir() and any(p.is_file() for p in folder.rglob("*")))
+
+
 def _server_fields(args: argparse.Namespace) -> dict[str, Any]:
     fields: dict[str, Any] = {}
     direct = (
@@ -458,6 +469,18 @@ def run_serve(command: ServeCommand, registry: RuntimeRegistry | None = None) ->
             ", ".join(command.unknown_flags),
             extra={"flags": command.unknown_flags},
         )
+    if settings.model_config_file is not None and not _has_model_files(command.model_dir):
+        # a multi-model predictor without a model of its own (KServe's sklearnserver then serves only
+        # its model repository): start empty and serve the TrainedModels of the model config
+        _log.info(
+            "no model in %s: serving the TrainedModels of %s", command.model_dir, settings.model_config_file
+        )
+        try:
+            server.start([])
+        except PortInUse as exc:
+            print(f"zeroserve serve: {exc}", file=sys.stderr)
+            return 1
+        return 0
     try:
         model = registry.create(
             command.runtime, command.model_name, command.model_dir, command.options, storage

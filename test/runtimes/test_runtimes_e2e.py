@@ -153,6 +153,16 @@ def _isvc(name: str, predictor: dict[str, Any], uri: str, namespace: str = "defa
     }
 
 
+def _trained_model(name: str, isvc: str, uri: str, framework: str = "sklearn") -> dict[str, Any]:
+    model = {"storageUri": uri, "framework": framework, "memory": "100Mi"}
+    return {
+        "apiVersion": "serving.kserve.io/v1alpha1",
+        "kind": "TrainedModel",
+        "metadata": {"name": name, "namespace": "default"},
+        "spec": {"inferenceService": isvc, "model": model},
+    }
+
+
 def _close(got: Any, want: Any, tolerance: float) -> bool:
     if isinstance(want, dict):
         return isinstance(got, dict) and all(_close(got.get(k), v, tolerance) for k, v in want.items())
@@ -214,6 +224,13 @@ def platform(tmp_path_factory: pytest.TempPathFactory) -> Any:
     private = _isvc("private", {"sklearn": {"storageUri": "{uri}"}}, f"file://{samples['sk'].model_dir}")
     private["metadata"]["labels"] = {"networking.knative.dev/visibility": "cluster-local"}
     docs.append(private)
+    mms = {"model": {"modelFormat": {"name": "sklearn"}, "resources": {"limits": {"memory": "1Gi"}}}}
+    docs.append(_isvc("mms", mms, ""))
+    docs += [_trained_model("tm-iris", "mms", f"file://{samples['sk'].model_dir}")]
+    docs += [
+        _trained_model("tm-single", "sk", "file:///x"),
+        _trained_model("tm-tf", "mms", "file:///x", "tensorflow"),
+    ]
     applied = kubectl("apply", "-f", "-", input=yaml.safe_dump_all(docs), check=False)
     assert applied.returncode == 0, applied.stderr
     try:
@@ -350,3 +367,36 @@ def test_kubectl_explain_lists_kserve_predictor_fields_with_descriptions(platfor
     assert "DESCRIPTION" in out and len(out.splitlines()) > 20
     out = kubectl("explain", "clusterservingruntime.spec.supportedModelFormats").stdout
     assert "autoSelect" in out and "highest priority wins" in out
+
+
+def test_trained_models_on_a_running_multi_model_predictor(platform: Any) -> None:
+    loop, _, kubectl, _ = platform
+
+    def conditions(name: str) -> dict[str, dict[str, Any]]:
+        status = kubectl.json("get", "trainedmodel", name).get("status") or {}
+        return {c["type"]: c for c in status.get("conditions") or []}
+
+    def settled(name: str, kind: str, value: str) -> dict[str, dict[str, Any]] | None:
+        found = conditions(name)
+        return found if (found.get(kind) or {}).get("status") == value else None
+
+    ready = loop.run_until_complete(
+        wait_until_async(lambda: settled("tm-iris", "Ready", "True"), 90, interval=0.3, retry_on=())
+    )
+    assert ready is not None and all(c["status"] == "True" for c in ready.values())
+    tm = kubectl.json("get", "tm", "tm-iris")
+    assert tm["status"]["url"] == "http://mms.default.example.com/v1/models/tm-iris:predict"
+    config = kubectl.json("get", "configmap", "modelconfig-mms-0")
+    assert [e["modelName"] for e in json.loads(config["data"]["models.json"])] == ["tm-iris"]
+    single = loop.run_until_complete(
+        wait_until_async(
+            lambda: settled("tm-single", "IsMMSPredictor", "False"), 30, interval=0.3, retry_on=()
+        )
+    )
+    assert single is not None and single["IsMMSPredictor"]["reason"] == "NotMMSPredictor"
+    wrong = loop.run_until_complete(
+        wait_until_async(
+            lambda: settled("tm-tf", "FrameworkSupported", "False"), 30, interval=0.3, retry_on=()
+        )
+    )
+    assert wrong is not None and "spec.model.framework" in wrong["FrameworkSupported"]["message"]
