@@ -13,6 +13,7 @@ import logging
 import os
 import socket
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -65,8 +66,12 @@ def run(
         print(f"zeroserve router: {exc}", file=sys.stderr)
         return 1
     configure_logging(log_level)
-    with contextlib.closing(sock), contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(_serve(graph, sock, ready_file, _state_dir(graph, state_dir)))
+    with (
+        contextlib.closing(sock),
+        contextlib.suppress(KeyboardInterrupt),
+        asyncio.Runner(loop_factory=_loop_factory()) as runner,
+    ):
+        runner.run(_serve(graph, sock, ready_file, _state_dir(graph, state_dir)))
     return 0
 
 
@@ -83,6 +88,15 @@ class _Server(uvicorn.Server):
             self.listening.set()
 
 
+def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """uvloop when installed, as for the graph router (asyncio's loop answers late on pre-bound sockets)."""
+    try:
+        import uvloop
+    except ImportError:
+        return None
+    return uvloop.new_event_loop
+
+
 def _state_dir(graph: SeldonGraph, state_dir: Path | None) -> Path | None:
     if state_dir is not None or not any(u.bandit for u in graph.root.walk()):
         return state_dir
@@ -97,7 +111,9 @@ async def _serve(
     async with httpx.AsyncClient(timeout=httpx.Timeout(None), limits=limits, trust_env=True) as http:
         store = BanditStore(state_dir) if state_dir is not None else None
         app = SeldonOrchestrator(graph, http, GraphWalker(graph, http, store=store))
-        config = uvicorn.Config(app, lifespan="on", access_log=False, log_config=None, ws="none")
+        config = uvicorn.Config(
+            app, http="httptools", lifespan="on", access_log=False, log_config=None, ws="none"
+        )
         server = _Server(config)
         serving = asyncio.create_task(server.serve(sockets=[sock]))
         listening = asyncio.create_task(server.listening.wait())
