@@ -298,3 +298,18 @@ async def test_answers_follow_the_engine_api(
     check(reply.json(), "SeldonMessage")
     failure = (await client.post("/seldon/ns/d/api/v1.0/predictions", content=b"[")).json()
     check(failure, "SeldonMessage")
+
+
+def test_cli_refuses_a_bad_graph_with_one_line() -> None:
+    import subprocess
+    import sys
+
+    bad = json.dumps({"graph": {"name": "m"}})
+    done = subprocess.run(
+        [sys.executable, "-m", "zeroserve", "router", "--seldon-json", bad],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2
+    assert done.stderr.strip() == "invalid seldon graph: graph: unit 'm' has no endpoint.service_host"
