@@ -205,7 +205,7 @@ class ModelRepository:
                 listener(name)
 
     async def sync_model_config(
-        self, entries: list[dict[str, Any]], fetch: Callable[[str, Path], None]
+        self, entries: list[dict[str, Any]], fetch: Callable[[str, Path], object]
     ) -> dict[str, str]:
         """Serve exactly the models of a KServe model config (``modelconfig-<isvc>-0``'s ``models.json``).
 
@@ -252,7 +252,7 @@ class ModelRepository:
         return outcome
 
     async def watch_model_config(
-        self, path: Path, fetch: Callable[[str, Path], None], interval: float = 1.0
+        self, path: Path, fetch: Callable[[str, Path], object], interval: float = 1.0
     ) -> None:
         """Keep the served models equal to the model config file ``path`` (KServe's agent, in-process).
 
