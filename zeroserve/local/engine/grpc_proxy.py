@@ -309,7 +309,11 @@ class GrpcProxy:
         ]
         conn = await self.pool.connection("127.0.0.1", port)
         upstream = conn.open(out)
-        pump = loop.create_task(_pump(stream, upstream))
+        pump: asyncio.Task[None] | None = None
+        if stream.remote_ended:  # a unary call's request is usually whole by now: send it in one go
+            await _pump(stream, upstream)
+        else:
+            pump = loop.create_task(_pump(stream, upstream))
         try:
             response = await upstream.headers
             response = [*response, (b"zeroserve-revision", revision)]
@@ -329,9 +333,9 @@ class GrpcProxy:
             else:
                 stream.end()
         finally:
-            if not pump.done():
+            if pump is not None and not pump.done():
                 pump.cancel()
-            elif not pump.cancelled():
+            elif pump is not None and not pump.cancelled():
                 pump.exception()  # retrieved: the relay's own outcome is the one reported
             upstream.release()
 
@@ -364,6 +368,10 @@ async def _pump(source: H2Stream, sink: H2Stream) -> None:
         data = await source.read()
         if data is None:
             sink.end()
+            return
+        if source.remote_ended and not source.pending:  # the last piece: send it with END_STREAM
+            await sink.write(data, end=True)
+            source.ack()
             return
         await sink.write(data)
         source.ack()

@@ -114,6 +114,16 @@ class H2Stream:
         """Whether the stream was reset or its connection lost."""
         return self._error is not None
 
+    @property
+    def remote_ended(self) -> bool:
+        """Whether the peer ended its side (all its data is in hand or already read)."""
+        return self._ended
+
+    @property
+    def pending(self) -> int:
+        """Received chunks not read yet."""
+        return len(self._inbound)
+
     # --- reading
     async def read(self) -> bytes | None:
         """The next body chunk; ``None`` at the end of the peer's side.
