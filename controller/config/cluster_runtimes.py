@@ -22,7 +22,14 @@ import yaml
 
 from zeroserve import __version__
 
-__all__ = ["BUILTIN_RUNTIMES", "IMAGE", "BuiltinRuntime", "builtin_cluster_runtimes", "runtime_files"]
+__all__ = [
+    "BUILTIN_RUNTIMES",
+    "IMAGE",
+    "LEGACY_RUNTIME_NAMES",
+    "BuiltinRuntime",
+    "builtin_cluster_runtimes",
+    "runtime_files",
+]
 
 IMAGE = "ghcr.io/zeroserve/zeroserve"
 
@@ -137,6 +144,15 @@ BUILTIN_RUNTIMES: tuple[BuiltinRuntime, ...] = (
     BuiltinRuntime("zeroserve-kernelshap", "kernelshap", (("kernelshap", "1", True, 1),), ("v1",)),
 )
 """The rows of docs/contracts.md's "Runtimes" table (explainers included, as runtimes of their format)."""
+
+
+LEGACY_RUNTIME_NAMES: dict[str, str] = {
+    "zeroserve-sklearn": "kserve-sklearnserver",
+    "zeroserve-xgboost": "kserve-xgbserver",
+    "zeroserve-pytorch": "zeroserve-torchscript",
+}
+"""Runtime names of the earlier runtime table (``model.runtime: zeroserve-sklearn``) -> the
+ClusterServingRuntime now serving them; used only when no runtime of the old name exists."""
 
 
 def _object(row: BuiltinRuntime, version: str) -> dict[str, Any]:

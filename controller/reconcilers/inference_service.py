@@ -33,6 +33,7 @@ from zeroserve.apis.serving.v1beta1.lifecycle import (
 )
 from zeroserve.apis.serving.v1beta1.validation import ignored_fields, validate_inference_service
 from zeroserve.controller.config import ControllerConfig
+from zeroserve.controller.config.cluster_runtimes import LEGACY_RUNTIME_NAMES
 from zeroserve.controller.config.runtime_source import runtime_candidates
 from zeroserve.controller.errors import BuildError, NotFound
 from zeroserve.controller.events import NORMAL, WARNING, EventRecorder
@@ -198,12 +199,17 @@ class InferenceServiceReconciler:
             return None
         namespace = isvc.namespace or "default"
         namespaced, cluster = runtime_candidates(self._store, namespace, self._config.version)
+        runtime_name = model.runtime
+        if runtime_name in LEGACY_RUNTIME_NAMES and not any(
+            c.name == runtime_name for c in namespaced + cluster
+        ):
+            runtime_name = LEGACY_RUNTIME_NAMES[runtime_name]  # the earlier runtime table's name
         try:
             chosen = select_runtime(
                 model_format=model.model_format.name if model.model_format else "",
                 model_version=model.model_format.version if model.model_format else None,
                 protocol=model.protocol_version or "v1",
-                runtime_name=model.runtime,
+                runtime_name=runtime_name,
                 namespace_runtimes=namespaced,
                 cluster_runtimes=cluster,
             )

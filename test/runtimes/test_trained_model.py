@@ -154,3 +154,29 @@ def test_a_multi_model_predictor_mounts_its_model_config() -> None:
         "volumes"
     ]
     assert not pod.get("initContainers")  # no storageUri: no storage-initializer
+
+
+@pytest.mark.parametrize(
+    ("runtime", "expected", "serve"),
+    [
+        ("zeroserve-sklearn", "kserve-sklearnserver", "sklearn"),
+        ("kserve-sklearnserver", "kserve-sklearnserver", "sklearn"),
+    ],
+)
+def test_the_reconciler_records_the_runtime_and_accepts_the_earlier_table_names(
+    runtime: str, expected: str, serve: str
+) -> None:
+    from zeroserve.controller.kinds import KNATIVE_SERVICE
+    from zeroserve.controller.reconcilers import InferenceServiceReconciler
+
+    store = MemStore()
+    isvc = _isvc("iris", {"modelFormat": {"name": "sklearn"}, "runtime": runtime, "storageUri": "gs://b/m"})
+    del isvc["status"]
+    store.create(INFERENCE_SERVICE, isvc)
+    InferenceServiceReconciler(store, ControllerConfig(version="t"), EventRecorder(store)).reconcile(
+        "default", "iris"
+    )
+    status = store.get(INFERENCE_SERVICE, "default", "iris")["status"]
+    assert status["clusterServingRuntimeName"] == expected
+    ksvc = store.get(KNATIVE_SERVICE, "default", "iris-predictor")
+    assert ksvc["spec"]["template"]["spec"]["containers"][0]["args"][:2] == ["serve", serve]
