@@ -258,6 +258,9 @@ def test_kubectl_lists_the_builtin_cluster_serving_runtimes(platform: Any) -> No
     _, _, kubectl, _ = platform
     names = {item["metadata"]["name"] for item in kubectl.json("get", "clusterservingruntimes")["items"]}
     assert {"kserve-sklearnserver", "kserve-xgbserver", "kserve-mlserver", "kserve-torchserve"} <= names
+    table = kubectl("get", "clusterservingruntimes").stdout
+    row = next(line.split() for line in table.splitlines() if line.startswith("kserve-tritonserver "))
+    assert row[1:3] == ["tensorflow,tensorflow,onnx,pytorch,triton", "kserve-container"], table
 
 
 @pytest.mark.parametrize(
