@@ -11,6 +11,7 @@ from pathlib import Path
 import grpc
 import httpx
 import pytest
+from support.waiting import wait_until_async
 
 from zeroserve.local.engine.activator import Activator
 from zeroserve.local.engine.engine import Engine
@@ -112,6 +113,50 @@ async def test_a_stopped_backend_is_unavailable_after_retries(tmp_path: Path) ->
     assert revision.instance.in_flight == 0
     assert revision.activator.traffic.in_flight == 0
     assert gateway.responses == {("default", "svc-00001", 503): 1}
+
+
+class _IdleRevision:
+    """A revision at zero that never gets an instance: calls wait at its activator."""
+
+    def __init__(self) -> None:
+        self.demand = 0
+        self.activator = Activator("default/svc-00001", on_demand=self._wake)
+
+    def _wake(self) -> None:
+        self.demand += 1
+
+    timeout_seconds = 30.0
+    unavailable = None
+
+
+async def test_a_call_cancelled_while_held_at_the_activator_leaves_it() -> None:
+    revision = _IdleRevision()
+    gateway = Gateway(lambda namespace, name: revision if name == "svc-00001" else None)
+    gateway.table = RoutingTable([RouteEntry("default", "svc", targets=(("svc-00001", 100),))])
+    connections: list[H2Server] = []
+
+    def accept() -> H2Server:
+        connections.append(H2Server(gateway.grpc, lambda _: None))
+        return connections[-1]
+
+    server = await asyncio.get_running_loop().create_server(accept, "127.0.0.1", 0)
+    address = f"127.0.0.1:{server.sockets[0].getsockname()[1]}"
+    options = [("grpc.default_authority", "svc.default")]
+    try:
+        async with grpc.aio.insecure_channel(address, options=options) as channel:
+            call = channel.unary_unary("/inference.GRPCInferenceService/ModelInfer")(b"", timeout=30)
+            await wait_until_async(lambda: revision.activator.pending == 1, 10, interval=0.01)
+            assert revision.demand == 1  # the scale-from-zero signal, as for HTTP
+            assert revision.activator.traffic.in_flight == 1  # counted for the autoscaler while held
+            call.cancel()
+            await wait_until_async(lambda: revision.activator.pending == 0, 10, interval=0.01)
+            await wait_until_async(lambda: revision.activator.traffic.in_flight == 0, 10, interval=0.01)
+    finally:
+        for conn in connections:
+            conn.shutdown()
+        server.close()
+        await server.wait_closed()
+        gateway.grpc.close()
 
 
 def test_header_codecs() -> None:
