@@ -8,6 +8,7 @@ deployment's ``modelUri`` is a model trained here.
 from __future__ import annotations
 
 import json
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,7 @@ COMPONENTS = [
     "zeroserve.local.controller:ControllerComponent",
     "zeroserve.local.engine.component:EngineComponent",
 ]
+SELDON_VENV = Path(__file__).resolve().parents[2] / ".venv-seldon"
 CLASSES = ("Doubler", "Adder", "Picker", "Summer", "Scaler", "Negator")
 
 
@@ -150,6 +152,38 @@ def test_feedback_reaches_the_router(
         retry_on=(ValueError,),
     )
     assert records[-1] == {"reward": 1, "routing": 0}
+
+
+def test_seldon_client_in_gateway_mode(
+    platform: PlatformProcess, deployed: dict[str, Any], feedback_log: Path
+) -> None:
+    python = SELDON_VENV / "bin" / "python"
+    if not python.exists():
+        pytest.skip(f"{SELDON_VENV} is absent: run hack/clients/seldon.sh")
+    gateway = str(platform.info["extra"]["gateway_url"]).removeprefix("http://").rstrip("/")
+    done = subprocess.run(
+        [str(python), str(Path(__file__).parent / "seldon_gateway_script.py"), gateway, "seldon-router"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    answers = json.loads(done.stdout.strip().splitlines()[-1])
+    assert answers["predict"]["success"], answers
+    response = answers["predict"]["response"]
+    assert response["data"]["ndarray"] == [[0.0, 14.0]]
+    assert response["meta"]["routing"] == {"picker": 0}
+    assert answers["feedback"]["success"], answers
+    records = wait_until(
+        lambda: [
+            json.loads(line) for line in feedback_log.read_text().splitlines() if '"routing": 0' in line
+        ],
+        20,
+        what="the router's send_feedback from SeldonClient",
+        retry_on=(ValueError, OSError),
+    )
+    assert records[-1] == {"reward": 1.0, "routing": 0}
 
 
 def test_bandit_learns_through_the_graph(gateway: httpx.Client, deployed: dict[str, Any]) -> None:

@@ -1,0 +1,49 @@
+"""Runs in .venv-seldon (Seldon Core 1.18.2): SeldonClient in gateway mode against a SeldonDeployment.
+
+Usage: python seldon_gateway_script.py GATEWAY_HOST:PORT DEPLOYMENT
+Prints one JSON object: {"predict": ..., "feedback": ...}, each {"success", "msg", "response"}.
+"""
+
+import json
+import sys
+
+import numpy as np
+from google.protobuf import json_format
+from seldon_core.seldon_client import SeldonClient
+
+
+def as_dict(message):
+    return message if isinstance(message, dict) else json_format.MessageToDict(message)
+
+
+def result(r):
+    response = getattr(r, "response", None)
+    if response is not None and not isinstance(response, dict):
+        response = json_format.MessageToDict(response)
+    return {"success": bool(r.success), "msg": str(r.msg), "response": response}
+
+
+def main():
+    endpoint, deployment = sys.argv[1], sys.argv[2]
+    client = SeldonClient(
+        deployment_name=deployment,
+        namespace="default",
+        gateway_endpoint=endpoint,
+        gateway="istio",
+        transport="rest",
+    )
+    prediction = client.predict(data=np.array([[0.0, 7.0]]), payload_type="ndarray", names=["route", "x"])
+    # its REST gateway predict hands back a request whose ndarray is a plain list, which its own
+    # feedback() cannot put into a proto again: send the Feedback as JSON (raw_request) instead
+    feedback = client.feedback(
+        raw_request={
+            "request": as_dict(prediction.request),
+            "response": as_dict(prediction.response),
+            "reward": 1.0,
+        }
+    )
+    print(json.dumps({"predict": result(prediction), "feedback": result(feedback)}))
+
+
+if __name__ == "__main__":
+    main()
