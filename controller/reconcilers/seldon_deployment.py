@@ -39,9 +39,12 @@ from zeroserve.controller.resources.seldon_deployment import (
 from zeroserve.controller.resources.seldon_route import build_seldon_route, predictions_url
 from zeroserve.controller.store import Obj, Store
 
-__all__ = ["SeldonDeploymentReconciler"]
+__all__ = ["REPLICAS_REFRESH_SECONDS", "SeldonDeploymentReconciler"]
 
 log = logging.getLogger(__name__)
+
+REPLICAS_REFRESH_SECONDS = 30.0
+"""How often ``deploymentStatus`` replicas are read again (revisions scaling does not wake the reconcile)."""
 
 _REVISION = Kind("serving.knative.dev", "v1", "Revision", "revisions")
 
@@ -80,7 +83,8 @@ class SeldonDeploymentReconciler:
             name: its name.
 
         Returns:
-            An empty result (child changes wake the deployment through the watches).
+            A requeue after :data:`REPLICAS_REFRESH_SECONDS` to refresh the replica counts (changes of
+            the Knative Services wake the deployment sooner, through the watches); none when invalid.
         """
         try:
             raw = self._store.get(SELDON_DEPLOYMENT, namespace, name)
@@ -131,7 +135,7 @@ class SeldonDeploymentReconciler:
             write_status(self._store, SELDON_DEPLOYMENT, raw, new)
         except NotFound:
             log.info("SeldonDeployment %s was deleted during reconcile", name)
-        return Result()
+        return Result(requeue_after=REPLICAS_REFRESH_SECONDS)
 
     def _replicas(self, namespace: str, ksvc: Obj) -> int:
         revision = (ksvc.get("status") or {}).get("latestReadyRevisionName")
