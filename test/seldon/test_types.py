@@ -115,6 +115,18 @@ def test_defaults_follow_the_implementation() -> None:
             "spec.predictors[0].graph.name: the container 'm' of componentSpecs[0] has no image",
         ),
         (
+            sdep(
+                {
+                    "name": "r",
+                    "type": "ROUTER",
+                    "parameters": [{"name": "n_branches", "value": "3", "type": "INT"}],
+                    "children": [{"name": "a"}, {"name": "b"}],
+                },
+                [{"name": n, "image": "i"} for n in "rab"],
+            ),
+            "spec.predictors[0].graph.parameters[0].value: n_branches is 3 but the unit has 2 children",
+        ),
+        (
             sdep({"name": "m", "implementation": "SKLEARN_SERVER"}),
             "spec.predictors[0].graph.modelUri: SKLEARN_SERVER needs a modelUri",
         ),

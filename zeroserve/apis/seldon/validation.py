@@ -10,7 +10,8 @@
 - each graph unit (path ``spec.predictors[i].graph.children[j]...``): a name, unique within the
   predictor; no unit is its own ancestor (a cycle); ``type``, ``implementation``, ``methods``,
   ``endpoint.type``, ``logger.mode`` and parameter types among Seldon's values, parameter values that
-  parse as their type; a ROUTER or COMBINER has children; every unit is served by something: a
+  parse as their type, an ``n_branches`` parameter (Seldon's bandit routers) equal to the number of
+  children; a ROUTER or COMBINER has children; every unit is served by something: a
   container of its name with an ``image`` in the predictor's ``componentSpecs``, an
   ``implementation`` (a prepackaged server with a ``modelUri``), or an ``endpoint.service_host``.
 
@@ -205,6 +206,20 @@ def _validate_unit(
             parameter_value(parameter)
         except ValueError as exc:
             errors.append(FieldError(join_path(ppath, "value"), f"does not parse as {parameter.type}: {exc}"))
+    branches = next((p for p in unit.parameters or [] if p.name == "n_branches"), None)
+    children = len(unit.children or [])
+    if (
+        branches is not None
+        and branches.value.isdigit()
+        and unit.children
+        and int(branches.value) != children
+    ):
+        errors.append(
+            FieldError(
+                join_path(path, "parameters", (unit.parameters or []).index(branches), "value"),
+                f"n_branches is {branches.value} but the unit has {children} children",
+            )
+        )
     if unit.type in ("ROUTER", "COMBINER") and not unit.children:
         errors.append(FieldError(join_path(path, "children"), f"a {unit.type} needs at least one child"))
     container = containers.get(unit.name)
