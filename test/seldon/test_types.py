@@ -156,6 +156,23 @@ def test_rest_timeout_annotation_is_milliseconds() -> None:
     ]
 
 
+def test_protocols_and_transports_the_orchestrator_serves() -> None:
+    one = sdep({"name": "m", "implementation": "SKLEARN_SERVER", "modelUri": "gs://a"})
+    one["spec"]["protocol"] = "v2"
+    assert errors(one) == []  # passed through to the lone unit
+    graph = sdep(
+        {"name": "t", "type": "TRANSFORMER", "children": [{"name": "m"}]},
+        [{"name": n, "image": "i"} for n in "tm"],
+    )
+    graph["spec"]["protocol"] = "v2"
+    graph["spec"]["transport"] = "grpc"
+    assert errors(graph) == [
+        "spec.transport: grpc is not served: the orchestrator speaks Seldon's REST engine API",
+        "spec.predictors[0].graph: a graph of several units needs protocol seldon, got 'v2' "
+        "(a one-unit graph passes any protocol through)",
+    ]
+
+
 def test_two_predictors_split_traffic() -> None:
     doc = sdep({"name": "m", "implementation": "SKLEARN_SERVER", "modelUri": "gs://a"}, traffic=75)
     canary = {

@@ -15,6 +15,9 @@
   container of its name with an ``image`` in the predictor's ``componentSpecs``, an
   ``implementation`` (a prepackaged server with a ``modelUri``), or an ``endpoint.service_host``.
 
+``spec.transport: grpc`` is refused (the orchestrator serves REST), and so is a ``protocol`` other
+than ``seldon`` on a graph of several units (a one-unit graph passes every path through to its unit).
+
 A predictor whose ``graph`` is a list (two roots) is refused while parsing
 (:class:`~zeroserve.apis.seldon.types.PredictorSpec`).
 """
@@ -105,6 +108,22 @@ def validate_seldon_deployment(sdep: SeldonDeployment) -> list[FieldError]:
         seen.add(predictor.name)
         errors += [FieldError(join_path(path, "name"), p) for p in dns1035_label_errors(predictor.name)]
         errors += _validate_predictor(path, sdep.name or "", predictor)
+    if sdep.spec.transport == "grpc":
+        errors.append(
+            FieldError(
+                "spec.transport", "grpc is not served: the orchestrator speaks Seldon's REST engine API"
+            )
+        )
+    for index, predictor in enumerate(predictors):
+        protocol = predictor.protocol or sdep.spec.protocol or "seldon"
+        if protocol != "seldon" and len(predictor.graph.walk()) > 1:
+            errors.append(
+                FieldError(
+                    join_path("spec.predictors", index, "graph"),
+                    f"a graph of several units needs protocol seldon, got {protocol!r} (a one-unit graph "
+                    "passes any protocol through)",
+                )
+            )
     live = [p for p in predictors if not p.shadow]
     total = sum(p.traffic or 0 for p in live)
     if live and total != 100:
