@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -77,6 +78,12 @@ def _run_client(address: str, host: str, seconds: float, concurrency: int) -> di
     return result
 
 
+def _cpu_seconds(pid: int) -> float:
+    """User plus system CPU time of a process so far (Linux ``/proc``)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seconds", type=float, default=5.0)
@@ -116,11 +123,17 @@ def main() -> None:
             grpc_port = info["grpc_port"]
             gateway = str(platform.info["extra"]["gateway_url"]).removeprefix("http://").rstrip("/")
             rows: dict[str, list[dict[str, float]]] = {"direct": [], "gateway": []}
+            pid = platform.process.pid
             for _ in range(args.rounds):
                 rows["direct"].append(
                     _run_client(f"127.0.0.1:{grpc_port}", "", args.seconds, args.concurrency)
                 )
-                rows["gateway"].append(_run_client(gateway, HOST, args.seconds, args.concurrency))
+                before = _cpu_seconds(pid)
+                row = _run_client(gateway, HOST, args.seconds, args.concurrency)
+                # the platform process (gateway, controller, API server; instances are other processes),
+                # per call including the client's 50 warm-up calls
+                row["platform_cpu_us_per_req"] = (_cpu_seconds(pid) - before) / (row["n"] + 50) * 1e6
+                rows["gateway"].append(row)
     report = {"concurrency": args.concurrency, "seconds": args.seconds, "rounds": rows}
     text = json.dumps(report, indent=2)
     print(text)
