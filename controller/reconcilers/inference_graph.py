@@ -10,8 +10,6 @@ it through the loop's watches).
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
-from datetime import UTC, datetime
 
 from pydantic import ValidationError
 
@@ -28,11 +26,11 @@ from zeroserve.apis.serving.v1alpha1.lifecycle import (
 )
 from zeroserve.apis.serving.v1alpha1.validation import validate_inference_graph
 from zeroserve.apis.serving.v1beta1 import InferenceService
-from zeroserve.controller.config import ControllerConfig
 from zeroserve.controller.errors import NotFound
-from zeroserve.controller.events import NORMAL, WARNING, EventRecorder
+from zeroserve.controller.events import NORMAL, WARNING
 from zeroserve.controller.kinds import INFERENCE_GRAPH, INFERENCE_SERVICE, KNATIVE_SERVICE
 from zeroserve.controller.reconcilers.apply import NotOwnedError, apply_owned, write_status
+from zeroserve.controller.reconcilers.base import ReconcilerBase
 from zeroserve.controller.reconcilers.invalid import INVALID_SPEC, invalid_status
 from zeroserve.controller.reconcilers.result import Result
 from zeroserve.controller.reconcilers.transitions import keep_transition_times, transitions
@@ -41,17 +39,13 @@ from zeroserve.controller.resources.inference_graph import (
     referenced_services,
     service_step_url,
 )
-from zeroserve.controller.store import Obj, Store
+from zeroserve.controller.store import Obj
 
 __all__ = ["WAIT_REQUEUE_SECONDS", "InferenceGraphReconciler"]
 
 log = logging.getLogger(__name__)
 
 WAIT_REQUEUE_SECONDS = 10.0
-
-
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 def _is_ready(obj: Obj) -> bool:
@@ -61,7 +55,7 @@ def _is_ready(obj: Obj) -> bool:
     )
 
 
-class InferenceGraphReconciler:
+class InferenceGraphReconciler(ReconcilerBase):
     """Reconciles one InferenceGraph at a time.
 
     Args:
@@ -70,18 +64,6 @@ class InferenceGraphReconciler:
         recorder: where user-visible Events go.
         clock: current UTC time, for condition transition times.
     """
-
-    def __init__(
-        self,
-        store: Store,
-        config: ControllerConfig,
-        recorder: EventRecorder,
-        clock: Callable[[], datetime] = _utc_now,
-    ) -> None:
-        self._store = store
-        self._config = config
-        self._recorder = recorder
-        self._clock = clock
 
     def reconcile(self, namespace: str, name: str) -> Result:
         """Bring the router and status of ``namespace/name`` in line with its spec.

@@ -10,8 +10,6 @@ All are owned by the InferenceService, so deleting it deletes them (garbage coll
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
-from datetime import UTC, datetime
 
 from pydantic import ValidationError
 
@@ -32,14 +30,14 @@ from zeroserve.apis.serving.v1beta1.lifecycle import (
     propagate_component_status,
 )
 from zeroserve.apis.serving.v1beta1.validation import ignored_fields, validate_inference_service
-from zeroserve.controller.config import ControllerConfig
 from zeroserve.controller.config.cluster_runtimes import LEGACY_RUNTIME_NAMES
 from zeroserve.controller.config.runtime_source import runtime_candidates
 from zeroserve.controller.errors import BuildError, NotFound
-from zeroserve.controller.events import NORMAL, WARNING, EventRecorder
+from zeroserve.controller.events import NORMAL, WARNING
 from zeroserve.controller.kinds import HTTP_ROUTE, INFERENCE_SERVICE, KNATIVE_SERVICE, Kind
 from zeroserve.controller.names import COMPONENTS, cluster_local_host, component_service_name, external_host
 from zeroserve.controller.reconcilers.apply import NotOwnedError, apply_owned, delete_owned, write_status
+from zeroserve.controller.reconcilers.base import ReconcilerBase
 from zeroserve.controller.reconcilers.invalid import INVALID_SPEC, invalid_status
 from zeroserve.controller.reconcilers.result import Result
 from zeroserve.controller.reconcilers.rollout import track_rollout
@@ -47,18 +45,14 @@ from zeroserve.controller.reconcilers.transitions import keep_transition_times, 
 from zeroserve.controller.resources.http_route import build_http_route, is_cluster_local
 from zeroserve.controller.resources.knative_service import build_component_service
 from zeroserve.controller.resources.storage_credentials import add_storage_env, storage_access
-from zeroserve.controller.store import Obj, Store
+from zeroserve.controller.store import Obj
 
 __all__ = ["InferenceServiceReconciler"]
 
 log = logging.getLogger(__name__)
 
 
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
-class InferenceServiceReconciler:
+class InferenceServiceReconciler(ReconcilerBase):
     """Reconciles one InferenceService at a time.
 
     Args:
@@ -67,18 +61,6 @@ class InferenceServiceReconciler:
         recorder: where user-visible Events go.
         clock: current UTC time, for condition transition times.
     """
-
-    def __init__(
-        self,
-        store: Store,
-        config: ControllerConfig,
-        recorder: EventRecorder,
-        clock: Callable[[], datetime] = _utc_now,
-    ) -> None:
-        self._store = store
-        self._config = config
-        self._recorder = recorder
-        self._clock = clock
 
     def reconcile(self, namespace: str, name: str) -> Result:
         """Bring the children and status of ``namespace/name`` in line with its spec.

@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import ValidationError
@@ -23,11 +21,11 @@ from zeroserve.apis.seldon import SeldonDeployment, SeldonDeploymentStatus
 from zeroserve.apis.seldon.defaults import default_seldon_deployment
 from zeroserve.apis.seldon.lifecycle import FAILED, deployment_status
 from zeroserve.apis.seldon.validation import validate_seldon_deployment
-from zeroserve.controller.config import ControllerConfig
 from zeroserve.controller.errors import NotFound
-from zeroserve.controller.events import NORMAL, WARNING, EventRecorder
+from zeroserve.controller.events import NORMAL, WARNING
 from zeroserve.controller.kinds import HTTP_ROUTE, KNATIVE_SERVICE, SELDON_DEPLOYMENT, Kind
 from zeroserve.controller.reconcilers.apply import NotOwnedError, apply_owned, write_status
+from zeroserve.controller.reconcilers.base import ReconcilerBase
 from zeroserve.controller.reconcilers.invalid import INVALID_SPEC
 from zeroserve.controller.reconcilers.result import Result
 from zeroserve.controller.reconcilers.transitions import keep_transition_times, transitions
@@ -37,7 +35,7 @@ from zeroserve.controller.resources.seldon_deployment import (
     build_orchestrator_service,
 )
 from zeroserve.controller.resources.seldon_route import build_seldon_route, predictions_url
-from zeroserve.controller.store import Obj, Store
+from zeroserve.controller.store import Obj
 
 __all__ = ["REPLICAS_REFRESH_SECONDS", "SeldonDeploymentReconciler"]
 
@@ -49,11 +47,7 @@ REPLICAS_REFRESH_SECONDS = 30.0
 _REVISION = Kind("serving.knative.dev", "v1", "Revision", "revisions")
 
 
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
-class SeldonDeploymentReconciler:
+class SeldonDeploymentReconciler(ReconcilerBase):
     """Reconciles one SeldonDeployment at a time.
 
     Args:
@@ -62,18 +56,6 @@ class SeldonDeploymentReconciler:
         recorder: where user-visible Events go.
         clock: current UTC time, for condition transition times.
     """
-
-    def __init__(
-        self,
-        store: Store,
-        config: ControllerConfig,
-        recorder: EventRecorder,
-        clock: Callable[[], datetime] = _utc_now,
-    ) -> None:
-        self._store = store
-        self._config = config
-        self._recorder = recorder
-        self._clock = clock
 
     def reconcile(self, namespace: str, name: str) -> Result:
         """Bring the children and status of ``namespace/name`` in line with its spec.

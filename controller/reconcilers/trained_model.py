@@ -22,8 +22,6 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import ValidationError
@@ -35,16 +33,16 @@ from zeroserve.apis.serving.v1alpha1.runtime_validation import parse_memory
 from zeroserve.apis.serving.v1alpha1.serving_runtime import TrainedModel, TrainedModelStatus
 from zeroserve.apis.serving.v1beta1 import InferenceService
 from zeroserve.apis.serving.v1beta1.defaults import default_inference_service
-from zeroserve.controller.config import ControllerConfig
 from zeroserve.controller.config.runtime_source import runtime_candidates
 from zeroserve.controller.errors import AlreadyExists, Conflict, NotFound
-from zeroserve.controller.events import WARNING, EventRecorder
+from zeroserve.controller.events import WARNING
 from zeroserve.controller.kinds import CONFIG_MAP, INFERENCE_SERVICE, TRAINED_MODEL
 from zeroserve.controller.reconcilers.apply import write_status
+from zeroserve.controller.reconcilers.base import ReconcilerBase
 from zeroserve.controller.reconcilers.result import Result
 from zeroserve.controller.reconcilers.transitions import keep_transition_times, transitions
 from zeroserve.controller.resources.owner import owner_reference
-from zeroserve.controller.store import Obj, Store
+from zeroserve.controller.store import Obj
 
 __all__ = ["MODEL_CONFIG_KEY", "TrainedModelReconciler", "model_config_name"]
 
@@ -67,15 +65,11 @@ def model_config_name(isvc: str, shard: int = 0) -> str:
     return f"modelconfig-{isvc}-{shard}"
 
 
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
 def _predict_path(name: str, protocol: str) -> str:
     return f"/v2/models/{name}/infer" if protocol.endswith("v2") else f"/v1/models/{name}:predict"
 
 
-class TrainedModelReconciler:
+class TrainedModelReconciler(ReconcilerBase):
     """Reconciles TrainedModels and the ``modelconfig-<isvc>-0`` ConfigMaps.
 
     Args:
@@ -84,18 +78,6 @@ class TrainedModelReconciler:
         recorder: where user-visible Events go.
         clock: current UTC time, for condition transition times.
     """
-
-    def __init__(
-        self,
-        store: Store,
-        config: ControllerConfig,
-        recorder: EventRecorder,
-        clock: Callable[[], datetime] = _utc_now,
-    ) -> None:
-        self._store = store
-        self._config = config
-        self._recorder = recorder
-        self._clock = clock
 
     def reconcile(self, namespace: str, name: str) -> Result:
         """Check one TrainedModel, write its status, and rewrite its InferenceService's model config.
