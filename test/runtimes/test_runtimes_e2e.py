@@ -10,7 +10,6 @@ import contextlib
 import json
 import subprocess
 import sys
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -18,16 +17,10 @@ import httpx
 import numpy as np
 import pytest
 import yaml
+from support.platform import in_thread_platform
 from support.waiting import wait_until_async
 
-from zeroserve.apis.crds import all_crds
-from zeroserve.local.apiserver.server import run_in_thread
-from zeroserve.local.apiserver.settings import ApiServerSettings
 from zeroserve.local.component import PlatformContext
-from zeroserve.local.controller import ControllerComponent
-from zeroserve.local.engine.component import EngineComponent
-from zeroserve.local.engine.settings import EngineSettings
-from zeroserve.local.kubeconfig import write_kubeconfig
 from zeroserve.local.testing import Kubectl
 from zeroserve.servers.samples import Sample
 
@@ -120,27 +113,8 @@ USER_RUNTIME = {
 }
 
 
-@contextlib.asynccontextmanager
-async def _platform(tmp: Path) -> AsyncIterator[tuple[PlatformContext, Kubectl]]:
-    settings = ApiServerSettings(port=0, in_memory=True, state_dir=tmp / "api")
-    with run_in_thread(settings, crds=all_crds()) as server:
-        kubeconfig = write_kubeconfig(tmp / "kubeconfig", server.url, server.token, ca_cert=server.ca_cert)
-        ctx = PlatformContext(
-            state_dir=tmp / "state", kubeconfig=kubeconfig, api_url=server.url, gateway_port=0
-        )
-        engine = EngineComponent(
-            EngineSettings(use_zygote=True, poll_interval=0.2, gpus=[], ready_timeout=60.0)
-        )
-        controller = ControllerComponent()
-        await controller.start(ctx)
-        try:
-            await engine.start(ctx)
-            try:
-                yield ctx, Kubectl(kubeconfig)
-            finally:
-                await engine.stop()
-        finally:
-            await controller.stop()
+def _platform(tmp: Path) -> contextlib.AbstractAsyncContextManager[tuple[PlatformContext, Kubectl]]:
+    return in_thread_platform(tmp, ready_timeout=60.0)
 
 
 def _isvc(name: str, predictor: dict[str, Any], uri: str, namespace: str = "default") -> dict[str, Any]:

@@ -18,16 +18,10 @@ import httpx
 import pytest
 import yaml
 from credentials_support import BUCKET, PREFIX, SecuredS3
+from support.platform import in_thread_platform
 from support.waiting import wait_until_async
 
-from zeroserve.apis.crds import all_crds
-from zeroserve.local.apiserver.server import run_in_thread
-from zeroserve.local.apiserver.settings import ApiServerSettings
 from zeroserve.local.component import PlatformContext
-from zeroserve.local.controller import ControllerComponent
-from zeroserve.local.engine.component import EngineComponent
-from zeroserve.local.engine.settings import EngineSettings
-from zeroserve.local.kubeconfig import write_kubeconfig
 from zeroserve.local.testing import Kubectl
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
@@ -49,28 +43,8 @@ class Platform:
 
 @contextlib.asynccontextmanager
 async def platform(tmp_path: Path) -> AsyncIterator[Platform]:
-    settings = ApiServerSettings(port=0, in_memory=True, state_dir=tmp_path / "api")
-    with run_in_thread(settings, crds=all_crds()) as server:
-        kubeconfig = write_kubeconfig(
-            tmp_path / "kubeconfig", server.url, server.token, ca_cert=server.ca_cert
-        )
-        ctx = PlatformContext(
-            state_dir=tmp_path / "state", kubeconfig=kubeconfig, api_url=server.url, gateway_port=0
-        )
-        engine_settings = EngineSettings(
-            use_zygote=True, poll_interval=0.2, gpus=[], ready_timeout=30.0, restart_backoff_initial=0.2
-        )
-        engine = EngineComponent(engine_settings)
-        controller = ControllerComponent()
-        await controller.start(ctx)
-        try:
-            await engine.start(ctx)
-            try:
-                yield Platform(ctx, Kubectl(kubeconfig))
-            finally:
-                await engine.stop()
-        finally:
-            await controller.stop()
+    async with in_thread_platform(tmp_path, restart_backoff_initial=0.2) as (ctx, kubectl):
+        yield Platform(ctx, kubectl)
 
 
 def _b64(text: str) -> str:
