@@ -170,7 +170,9 @@ def build_parser(runtime_names: list[str] | None = None) -> argparse.ArgumentPar
         help="join concurrent requests' rows into one predict (ZEROSERVE_BATCHER_ENABLED)",
     )
     _flag(batch, "max-batch-size", "--max-batchsize", type=int, help="rows per batch at most (default 32)")
-    _flag(batch, "max-latency-ms", "--max-latency", type=float, help="ms a request waits for its batch (5000)")
+    _flag(
+        batch, "max-latency-ms", "--max-latency", type=float, help="ms a request waits for its batch (5000)"
+    )
     _flag(batch, "batcher-timeout", type=float, help="seconds a batched request waits for its answer")
 
     tr = parser.add_argument_group("transformer")
@@ -230,14 +232,14 @@ def _server_fields(args: argparse.Namespace) -> dict[str, Any]:
         value = getattr(args, name)
         if value is not None:
             fields[name] = value
-    for flag, field in (
+    for flag, setting in (
         ("enable_batching", "batcher_enabled"),
         ("max_batch_size", "batcher_max_batch_size"),
         ("max_latency_ms", "batcher_max_latency_ms"),
         ("batcher_timeout", "batcher_timeout_seconds"),
     ):
         if getattr(args, flag) is not None:
-            fields[field] = getattr(args, flag)
+            fields[setting] = getattr(args, flag)
     if args.enable_grpc is False:
         fields["grpc_port"] = -1
     if args.event_loop is not None:

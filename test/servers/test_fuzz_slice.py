@@ -97,7 +97,8 @@ def test_known_malformed_requests_name_the_field(
     r = httpx.post(iris_server.handle.url + path, content=body, trust_env=False)
     assert r.status_code == status, r.text
     doc = r.json()
-    assert names in (doc["status"]["info"] if path.startswith("/api/") else doc["error"])  # Seldon's error shape
+    # Seldon's paths answer in Seldon's error shape
+    assert names in (doc["status"]["info"] if path.startswith("/api/") else doc["error"])
 
 
 def test_random_bytes_to_model_infer_are_invalid_argument(iris_server: BackgroundServer) -> None:
