@@ -47,4 +47,5 @@ step_done
 pip_install -e compat/kserve  # the `kserve` compatibility package (compat/kserve/README.md)
 bash hack/clients/kserve.sh  # .venv-kserve: the real KServe, for client tests and comparisons
 bash hack/clients/seldon.sh  # .venv-seldon: Seldon Core 1.18.2, for SeldonClient tests and the bench
+bash hack/install-system.sh  # Debian packages some tests use (podman, promtool), where root and apt-get
 echo "==> installed into $VENV in $((SECONDS - BEGAN)) s (activate it with: source $VENV/bin/activate)"
