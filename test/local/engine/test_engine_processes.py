@@ -120,6 +120,8 @@ async def test_crash_restarts_with_backoff_visible(engine: Engine) -> None:
 async def test_image_that_cannot_run_fails_the_revision(engine: Engine) -> None:
     rev = engine.ensure_revision(_spec("bad-00001", image="quay.io/someone/custom:1"))
     engine.set_routes([RouteEntry("default", "bad", (("bad-00001", 100),))])
+    # with a container engine present the image is first looked for (and pulled), so this takes a moment
+    await wait_until_async(lambda: _cond(rev, "Ready").status == "False", 20.0, interval=0.02, retry_on=())
     ready = _cond(rev, "Ready")
     assert ready.status == "False"
     assert ready.reason == "ImageNotRunnableLocally"

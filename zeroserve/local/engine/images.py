@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -18,7 +18,7 @@ from typing import Any
 
 import yaml
 
-__all__ = ["MODEL_MOUNT", "ImageNotRunnable", "ImageTable", "LaunchPlan", "plan_launch"]
+__all__ = ["MODEL_MOUNT", "ContainerPlanner", "ImageNotRunnable", "ImageTable", "LaunchPlan", "plan_launch"]
 
 MODEL_MOUNT = "/mnt/models"
 """Where KServe mounts the storage-initializer's volume; rewritten to the revision's model folder."""
@@ -113,6 +113,11 @@ class ImageTable:
         return list(command)
 
 
+ContainerPlanner = Callable[[Mapping[str, Any], Path, int, Mapping[str, str], bool], LaunchPlan]
+"""Plans a container whose image is not in the table as a real container (``container, model_dir, port,
+env, serve``; see :meth:`zeroserve.local.engine.containers.ContainerRuntime.plan`)."""
+
+
 def _repository(image: str) -> str:
     ref = image.split("@", 1)[0]
     slash = ref.rfind("/")
@@ -160,6 +165,7 @@ def plan_launch(
     python: str = "",
     serve: bool = True,
     host: str = "127.0.0.1",
+    containers: ContainerPlanner | None = None,
 ) -> LaunchPlan:
     """Plan how to run a container locally.
 
@@ -174,6 +180,8 @@ def plan_launch(
         python: the interpreter for ``python`` commands (empty: this one).
         serve: whether the container is a server (an init container gets no ports or ready file).
         host: the address our servers bind (``--host``), loopback so only the gateway reaches them.
+        containers: runs an image the table does not know in a container engine (``None``: such an
+            image cannot run).
 
     Returns:
         The plan.
@@ -184,7 +192,12 @@ def plan_launch(
     image = str(container.get("image") or "")
     if not image:
         raise ImageNotRunnable("container has no image")
-    command = table.command_for(image)
+    try:
+        command = table.command_for(image)
+    except ImageNotRunnable:
+        if containers is None:
+            raise
+        return containers(container, model_dir, port, base_env, serve)
     own_command = [str(c) for c in container.get("command") or []]
     args = [_rewrite_mount(str(a), model_dir) for a in container.get("args") or []]
     if own_command:

@@ -2,8 +2,11 @@
 
 An instance is started from a :class:`~zeroserve.local.engine.images.LaunchPlan`, forked from the
 zygote when the plan is a ``zeroserve`` command (milliseconds) or started as a fresh process
-otherwise. Readiness is the ready file our servers write (which also names the port they bound),
-else an HTTP or TCP probe of the port. Output goes to a per-instance log file in the state folder.
+otherwise; a plan with a container (``extra["container"]``) runs the engine's attached ``run`` client,
+and is stopped, killed and removed through the engine. Readiness is the ready file our servers write
+(which also names the port they bound), else an HTTP or TCP probe of the port. Output goes to a
+per-instance log file in the state folder. An instance with a memory limit is watched: past it, it is
+killed and :attr:`Instance.oom_killed` says so (see :mod:`.limits`).
 """
 
 from __future__ import annotations
@@ -21,7 +24,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol
 
+from zeroserve.local.engine.containers import ContainerHandle
 from zeroserve.local.engine.images import LaunchPlan
+from zeroserve.local.engine.limits import tree_memory_bytes
 from zeroserve.local.engine.processctl import set_parent_death_signal
 from zeroserve.local.engine.zygote import Zygote, ZygoteError
 from zeroserve.process.private import FILE_MODE, private_folder
@@ -176,6 +181,17 @@ class Instance:
         """Called once the process runs, before it is ready (the adoption record is written then)."""
         self.record_path: Path | None = None
         """The adoption record written while it serves (see :mod:`.adoption`)."""
+        self.memory_limit: int | None = None
+        """Bytes of resident memory (its whole process tree) past which it is killed (``None``: no limit)."""
+        self.memory_text = ""
+        """The limit as the revision wrote it (``64Mi``)."""
+        self.memory_interval = 0.5
+        """Seconds between memory checks."""
+        self.oom_killed: str | None = None
+        """Why it was killed for memory (by the watch or, for a container, the kernel), else ``None``."""
+        self._memory_task: asyncio.Task[None] | None = None
+        self._memory_pid: int | None = None
+        self._signalled = False
 
     @classmethod
     def adopt(cls, pid: int, port: int, log_path: Path, ready_file: Path | None) -> Instance:
@@ -207,6 +223,12 @@ class Instance:
         self._exited = asyncio.create_task(self._watch(self._proc))
 
     @property
+    def container(self) -> ContainerHandle | None:
+        """The container it runs in (``None``: a local process)."""
+        handle = self.plan.extra.get("container")
+        return handle if isinstance(handle, ContainerHandle) else None
+
+    @property
     def pid(self) -> int | None:
         """The process id once started."""
         return self._proc.pid if self._proc is not None else None
@@ -235,6 +257,9 @@ class Instance:
             if self._exited.done():
                 raise InstanceFailed(self._exit_message())
             if await self._probe():
+                if await self._enforce_memory():  # past its limit: never declared ready
+                    await asyncio.wait([self._exited], timeout=30.0)
+                    raise InstanceFailed(self._exit_message())
                 break
             if time.monotonic() > deadline:
                 await self.stop(grace=1.0)
@@ -258,6 +283,8 @@ class Instance:
         self.started_at = time.monotonic()
         self._proc = await self._launch()
         self._exited = asyncio.create_task(self._watch(self._proc))
+        if self.memory_limit is not None:
+            self._memory_task = asyncio.create_task(self._watch_memory())
 
     async def _launch(self) -> _Process:
         plan = self.plan
@@ -294,6 +321,14 @@ class Instance:
 
     async def _watch(self, proc: _Process) -> int:
         code = await proc.wait()
+        handle = self.container
+        if handle is not None:
+            oom = await handle.finish()
+            # the engine's cgroup killed it: reported as OOMKilled, or (cgroup v1, where podman may not
+            # see the event) as SIGKILL (137) that nobody here sent to a container with a memory limit
+            oom = oom or (code == 137 and self.memory_limit is not None and not self._signalled)
+            if oom and self.oom_killed is None:
+                self.oom_killed = f"the kernel killed it at its {self.memory_text or 'memory'} limit"
         self.exit_code = code
         previous = self.state
         self.state = InstanceState.EXITED
@@ -304,7 +339,44 @@ class Instance:
     def _exit_message(self) -> str:
         code = self.exit_code
         how = f"killed by signal {-code}" if code is not None and code < 0 else f"exited with code {code}"
+        if self.oom_killed is not None:
+            how = f"was OOMKilled ({self.oom_killed})"
         return f"instance {how} before becoming ready\n{log_tail(self.log_path)}"
+
+    async def _memory_used(self) -> int | None:
+        if self._memory_pid is None:
+            handle = self.container
+            self._memory_pid = await handle.main_pid() if handle is not None else self.pid
+        pid = self._memory_pid
+        # ~0.1 ms: only its tree's statm files (smaps_rollup too, once past the limit)
+        used = tree_memory_bytes(pid, self.memory_limit) if pid is not None else None
+        if used is None:
+            self._memory_pid = None
+        return used
+
+    async def _enforce_memory(self) -> bool:
+        """Kill the instance when its process tree's resident memory is past its limit.
+
+        Returns:
+            Whether it was killed for memory (now or before).
+        """
+        limit = self.memory_limit
+        if limit is None or self.oom_killed is not None:
+            return self.oom_killed is not None
+        used = await self._memory_used()
+        if used is None or used <= limit:
+            return False
+        self.oom_killed = f"it used {used / 2**20:.0f} MiB, over its {self.memory_text} memory limit"
+        await asyncio.to_thread(self.kill)
+        return True
+
+    async def _watch_memory(self) -> None:
+        exited = self._exited
+        assert exited is not None
+        while not exited.done():
+            if await self._enforce_memory():
+                return
+            await asyncio.wait([exited], timeout=self.memory_interval)
 
     async def _probe(self) -> bool:
         plan = self.plan
@@ -346,6 +418,11 @@ class Instance:
         pid = self.pid
         if pid is None or self.exit_code is not None:
             return
+        self._signalled = True
+        handle = self.container
+        if handle is not None:
+            handle.kill(signal.Signals(sig).name.removeprefix("SIG"))
+            return
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(pid, sig)
 
@@ -360,12 +437,23 @@ class Instance:
             return
         if self.state is not InstanceState.EXITED:
             self.state = InstanceState.STOPPING
-        if not self._exited.done():
+        handle = self.container
+        if not self._exited.done() and handle is not None:
+            self._signalled = True
+            await handle.stop(grace)
+            done, _ = await asyncio.wait([self._exited], timeout=30.0)
+            if not done and self.pid is not None:  # the client outlived its container: end it
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.killpg(self.pid, signal.SIGKILL)
+                await asyncio.wait([self._exited], timeout=30.0)
+        elif not self._exited.done():
             self.kill(signal.SIGTERM)
             done, _ = await asyncio.wait([self._exited], timeout=grace)
             if not done:
                 self.kill(signal.SIGKILL)
                 await asyncio.wait([self._exited], timeout=5.0)
+        if self._memory_task is not None:
+            self._memory_task.cancel()
         if self.plan.ready_file is not None:
             with contextlib.suppress(OSError):
                 self.plan.ready_file.unlink()

@@ -120,4 +120,7 @@ def instance_plan(
         grpc_port=ctx.settings.instance_grpc_port,
         base_env=env,
         python=ctx.settings.python,
+        containers=lambda c, folder, port, env, serve: ctx.containers.plan(
+            c, namespace=spec.namespace, revision=spec.name, model_dir=folder, port=port, env=env, serve=serve
+        ),
     )

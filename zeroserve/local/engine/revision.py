@@ -29,6 +29,7 @@ from zeroserve.local.engine.autoscaler import AutoscalingSpec, ScaleDecider, Sca
 from zeroserve.local.engine.gpus import InsufficientGPUs, gpus_requested
 from zeroserve.local.engine.images import ImageNotRunnable, LaunchPlan
 from zeroserve.local.engine.instances import Instance, InstanceFailed, InstanceState
+from zeroserve.local.engine.limits import Limits
 from zeroserve.local.engine.preparation import instance_plan, prepare_model_dir
 from zeroserve.local.engine.procstat import cpu_seconds, parse_cpu, rss_mib
 from zeroserve.local.engine.spec import STORAGE_URI_ANNOTATION, RevisionSpec, RuntimeContext
@@ -108,7 +109,11 @@ class RevisionRuntime:
             self._fatal = Problem("InvalidAutoscaling", str(err))
         if self._fatal is None:
             try:
-                self.ctx.images.command_for(str(self.spec.container.get("image") or ""))
+                image = str(self.spec.container.get("image") or "")
+                try:
+                    self.ctx.images.command_for(image)
+                except ImageNotRunnable:
+                    self.ctx.containers.require(image)  # runs as a container, when an engine works
                 for init in self.spec.init_containers:
                     self.ctx.images.command_for(str(init.get("image") or ""))
             except ImageNotRunnable as err:
@@ -377,10 +382,17 @@ class RevisionRuntime:
             count = gpus_requested(self.spec.container)
             gpus = self.ctx.gpus.allocate(count, owner, f"revision {self.spec.key}") if count else None
             plan = self._plan(model_dir, gpus)
+            container = "container" in plan.extra
+            if container:
+                await self.ctx.containers.ensure_image(str(self.spec.container.get("image") or ""))
             log = self.ctx.log_dir(self.spec) / f"instance-{next(self._log_ids)}.log"
-            # an instance without GPUs outlives a crashed platform, to be adopted when it restarts
-            inst = Instance(plan, log, zygote=self.ctx.zygote, survive=gpus is None)
+            # an instance without GPUs outlives a crashed platform, to be adopted when it restarts (a
+            # container does not: the platform removes its containers when it starts again)
+            inst = Instance(plan, log, zygote=self.ctx.zygote, survive=gpus is None and not container)
             inst.log_max_bytes = self.ctx.settings.log_max_bytes
+            limits = Limits.of(self.spec.container)
+            inst.memory_limit, inst.memory_text = limits.memory_bytes, limits.memory_text
+            inst.memory_interval = self.ctx.settings.memory_check_interval
             inst.gpu_owner = owner
             self.instances.append(inst)
             inst.on_exit = self._on_exit
@@ -404,7 +416,7 @@ class RevisionRuntime:
                 ImageNotRunnable: "ImageNotRunnableLocally",
             }.get(type(err), "ExitCode" if isinstance(err, InstanceFailed) else "StorageInitializerFailed")
             if isinstance(err, InstanceFailed) and inst is not None and inst.exit_code is not None:
-                reason = f"ExitCode{inst.exit_code}"
+                reason = "OOMKilled" if inst.oom_killed else f"ExitCode{inst.exit_code}"
             problem = Problem(reason, self._summary(err, reason))
             _LOG.warning("revision %s: %s", self.spec.key, err, exc_info=not isinstance(err, InstanceFailed))
             if isinstance(err, ImageNotRunnable):
@@ -413,7 +425,8 @@ class RevisionRuntime:
                 self._failure = problem
                 delay = self._backoff()
                 if isinstance(err, InstanceFailed):
-                    self._note_crash(f"instance failed to start: {err}", delay)
+                    oom = inst is not None and inst.oom_killed is not None
+                    self._note_crash(f"instance failed to start: {err}", delay, "OOMKilled" if oom else None)
                 self._reject_if_crash_looping()
             self._notify()
             self._wakeup.set()
@@ -457,9 +470,9 @@ class RevisionRuntime:
         self._next_start = self._last_crash + delay
         return delay
 
-    def _note_crash(self, what: str, delay: float) -> None:
+    def _note_crash(self, what: str, delay: float, reason: str | None = None) -> None:
         self._crash_note = Problem(
-            "CrashLoopBackOff" if self._crashes > 1 else "ContainerRestarted",
+            reason or ("CrashLoopBackOff" if self._crashes > 1 else "ContainerRestarted"),
             f"{one_line(what)}; restart {self._crashes} in {delay:g}s",
         )
 
@@ -472,7 +485,11 @@ class RevisionRuntime:
         if inst.ready_at:
             code = inst.exit_code
             how = f"killed by signal {-code}" if code is not None and code < 0 else f"exited with code {code}"
-            self._note_crash(f"instance {inst.id} {how}", self._backoff())
+            if inst.oom_killed is not None:
+                how = f"was OOMKilled ({inst.oom_killed})"
+            self._note_crash(
+                f"instance {inst.id} {how}", self._backoff(), "OOMKilled" if inst.oom_killed else None
+            )
             self._notify()
             self._wakeup.set()
 

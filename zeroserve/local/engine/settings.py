@@ -8,6 +8,7 @@ tests shrink the windows instead of sleeping through a minute.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -118,5 +119,13 @@ class EngineSettings(BaseSettings):
     """An extra image table (YAML, same shape as the packaged ``images.yaml``) merged over the default."""
     python: str = ""
     """Interpreter for instances not forked from the zygote; empty means this one."""
+    container_engine: str = ""
+    """Runs images the image table does not know: ``""`` uses podman, else docker, when one works;
+    ``none`` turns containers off; else an engine's name or path."""
+    container_network: Literal["bridge", "host"] = "bridge"
+    """``bridge``: a container's port is published on loopback (``PORT`` is its container port);
+    ``host``: it shares this machine's network, listens on ``PORT`` and reaches the gateway."""
+    memory_check_interval: float = 0.5
+    """Seconds between checks of an instance's resident memory against its ``limits.memory``."""
     poll_interval: float = 1.0
     """Seconds between full resyncs of the engine's objects with the API server."""

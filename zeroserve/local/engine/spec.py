@@ -16,6 +16,7 @@ from typing import Any
 
 from zeroserve.apis.knative.serving.v1 import Revision
 from zeroserve.apis.knative.serving.v1.defaults import ServingDefaults, default_revision
+from zeroserve.local.engine.containers import ContainerRuntime
 from zeroserve.local.engine.gpus import GpuAllocator
 from zeroserve.local.engine.images import ImageTable
 from zeroserve.local.engine.settings import EngineSettings
@@ -104,7 +105,7 @@ class RevisionSpec:
 
 @dataclass
 class RuntimeContext:
-    """What every revision shares: settings, the image table, the zygote, GPUs and folders."""
+    """What every revision shares: settings, image table, container engine, zygote, GPUs and folders."""
 
     settings: EngineSettings
     images: ImageTable
@@ -115,6 +116,13 @@ class RuntimeContext:
     resolve_model: Callable[[str], Path] | None = None
     """Resolves a storage URI to a local file or folder (the storage layer); ``None`` disables it."""
     clock: Callable[[], float] = time.monotonic
+    containers: ContainerRuntime = field(init=False)
+    """Runs images the table does not know (made from the settings)."""
+
+    def __post_init__(self) -> None:
+        self.containers = ContainerRuntime(
+            self.settings.container_engine, self.state_dir, network=self.settings.container_network
+        )
 
     def log_dir(self, spec: RevisionSpec) -> Path:
         """Where a revision's instance logs go."""

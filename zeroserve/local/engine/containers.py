@@ -1,0 +1,420 @@
+"""Any OCI image on this machine: revisions whose image is not in the image table run in podman or docker.
+
+:class:`ContainerRuntime` finds a working engine once (podman first, then docker; ``<engine> info``
+must succeed, so a docker client without a daemon does not count), removes containers an earlier run
+of the same platform left behind (by label), and plans ``<engine> run`` for one instance:
+
+- the name ``zeroserve-<namespace>-<revision>-<n>`` and labels naming the platform's state folder and
+  the revision;
+- networking: by default the container keeps its own network namespace and its port is published on
+  loopback only (``-p 127.0.0.1:<free port>:<containerPort>``), with ``PORT`` set to the container port
+  as Knative does. Images that ignore ``PORT`` and listen on a fixed port (most do) work, and two
+  instances of one image never collide. The cost: the container cannot reach the gateway on the host's
+  loopback, so it gets no ``HTTP_PROXY``. ``container_network: host`` gives ``--network host`` instead:
+  ``PORT`` is the free port, and the gateway is its ``HTTP_PROXY`` as for process instances;
+- the model folder mounted at ``/mnt/models`` (read-only), ``env`` (``$(VAR)`` references expanded),
+  ``command`` as the entrypoint, ``args``, ``workingDir``;
+- ``resources.limits``: ``--memory``/``--memory-swap`` (no swap, as on Kubernetes) and ``--cpus``.
+
+The ``run`` client stays attached, so the container's output goes to the instance log that
+``zeroserve logs`` reads, and its exit is the container's. :class:`ContainerHandle` stops, kills,
+inspects (``OOMKilled``) and removes the container.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import itertools
+import logging
+import math
+import os
+import re
+import shutil
+import subprocess
+import threading
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from zeroserve.local.engine.images import MODEL_MOUNT, ImageNotRunnable, LaunchPlan
+from zeroserve.local.engine.limits import Limits
+
+__all__ = [
+    "ENGINES",
+    "INSTALL_HINT",
+    "LABEL_REVISION",
+    "LABEL_STATE",
+    "ContainerEngine",
+    "ContainerHandle",
+    "ContainerRuntime",
+    "detect_engine",
+]
+
+_LOG = logging.getLogger(__name__)
+
+ENGINES = ("podman", "docker")
+INSTALL_HINT = "install podman (apt-get install podman runc) or docker"
+LABEL_STATE = "io.zeroserve.state"
+"""Label naming the platform (a hash of its state folder) that started a container."""
+LABEL_REVISION = "io.zeroserve.revision"
+"""Label naming the revision (``<namespace>/<name>``) a container serves."""
+_DEFAULT_PORT = 8080
+_VAR = re.compile(r"\$(\$?)\(([A-Za-z_][A-Za-z0-9_]*)\)")
+_PROXY_VARS = ("HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy", "NO_PROXY", "no_proxy")
+
+
+class ContainerEngine:
+    """A container engine's command line (``podman`` or ``docker``)."""
+
+    def __init__(self, name: str, path: str) -> None:
+        """Name an engine.
+
+        Args:
+            name: ``podman`` or ``docker``.
+            path: its executable.
+        """
+        self.name = name
+        self.path = path
+
+    def __repr__(self) -> str:
+        return f"ContainerEngine({self.name!r}, {self.path!r})"
+
+
+def _last_line(text: str) -> str:
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    return lines[-1] if lines else ""
+
+
+def detect_engine(choice: str = "", *, timeout: float = 30.0) -> tuple[ContainerEngine | None, str]:
+    """Find a container engine that works (its ``info`` succeeds).
+
+    Args:
+        choice: ``""`` tries podman then docker; ``"none"`` turns containers off; else an engine's
+            name or path.
+        timeout: seconds ``info`` may take.
+
+    Returns:
+        The engine, or ``None`` and why none could be used.
+    """
+    if choice == "none":
+        return None, "container engines are turned off (ZEROSERVE_ENGINE_CONTAINER_ENGINE=none)"
+    notes: list[str] = []
+    for candidate in [choice] if choice else list(ENGINES):
+        path = shutil.which(candidate)
+        if path is None:
+            continue
+        name = "docker" if "docker" in os.path.basename(path) else "podman"
+        try:
+            proc = subprocess.run(
+                [path, "info"], stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=timeout
+            )
+        except (OSError, subprocess.TimeoutExpired) as err:
+            notes.append(f"{candidate} info failed: {err}")
+            continue
+        if proc.returncode == 0:
+            return ContainerEngine(name, path), ""
+        notes.append(f"{candidate} info failed: {_last_line(proc.stderr) or f'exit code {proc.returncode}'}")
+    return None, "; ".join(notes) or "no container engine was found"
+
+
+async def _run(argv: list[str], seconds: float) -> tuple[int, str, str]:
+    proc = await asyncio.create_subprocess_exec(
+        *argv,
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        out, err = await asyncio.wait_for(proc.communicate(), seconds)
+    except TimeoutError:
+        with contextlib.suppress(ProcessLookupError):
+            proc.kill()
+        await proc.wait()
+        return -1, "", f"{argv[1]} took longer than {seconds:g}s"
+    except asyncio.CancelledError:
+        with contextlib.suppress(ProcessLookupError):
+            proc.kill()
+        raise
+    return proc.returncode or 0, out.decode(errors="replace"), err.decode(errors="replace")
+
+
+class ContainerHandle:
+    """One container of an instance: stop, kill, its main process, and its end (inspect, remove)."""
+
+    def __init__(self, engine: ContainerEngine, name: str) -> None:
+        """Name a container.
+
+        Args:
+            engine: the engine that runs it.
+            name: its name.
+        """
+        self.engine = engine
+        self.name = name
+
+    def kill(self, sig: str = "KILL") -> None:
+        """Send a signal to the container (synchronously; the ``run`` client then exits).
+
+        Args:
+            sig: the signal's name.
+        """
+        with contextlib.suppress(OSError, subprocess.TimeoutExpired):
+            subprocess.run(
+                [self.engine.path, "kill", "--signal", sig, self.name],
+                stdin=subprocess.DEVNULL,
+                capture_output=True,
+                timeout=30,
+            )
+
+    async def stop(self, grace: float) -> None:
+        """Stop the container: SIGTERM, SIGKILL after ``grace`` seconds.
+
+        Args:
+            grace: seconds for a clean exit.
+        """
+        seconds = str(max(0, math.ceil(grace)))
+        await _run([self.engine.path, "stop", "-t", seconds, self.name], grace + 30)
+
+    async def main_pid(self) -> int | None:
+        """The container's main process as this machine sees it (``None`` until it runs)."""
+        code, out, _ = await _run([self.engine.path, "inspect", "--format", "{{.State.Pid}}", self.name], 30)
+        with contextlib.suppress(ValueError):
+            pid = int(out.strip() or 0) if code == 0 else 0
+            return pid if pid > 0 else None
+        return None
+
+    async def finish(self) -> bool:
+        """After the container exited: whether the kernel killed it for memory; then remove it.
+
+        Returns:
+            ``True`` when the engine reports ``OOMKilled``.
+        """
+        code, out, _ = await _run(
+            [self.engine.path, "inspect", "--format", "{{.State.OOMKilled}}", self.name], 30
+        )
+        await _run([self.engine.path, "rm", "-f", self.name], 60)
+        return code == 0 and out.strip().lower() == "true"
+
+
+class ContainerRuntime:
+    """The container engine of one platform: found once, cleaned up by label, and planning instances."""
+
+    def __init__(
+        self, choice: str, state_dir: Path, *, network: str = "bridge", engine: ContainerEngine | None = None
+    ) -> None:
+        """Describe the runtime; the engine is looked for on first use.
+
+        Args:
+            choice: the ``container_engine`` setting (``""``: podman, then docker; ``"none"``: off).
+            state_dir: the platform's state folder (its hash labels the platform's containers).
+            network: ``bridge`` (published on loopback) or ``host``.
+            engine: use this engine as it is (no ``info``, no clean-up) instead of looking for one.
+        """
+        self._choice = choice
+        self.network = network
+        self.label = hashlib.sha256(str(Path(state_dir).resolve()).encode()).hexdigest()[:16]
+        self._engine: ContainerEngine | None = engine
+        self._why = ""
+        self._detected = engine is not None
+        self._lock = threading.Lock()
+        self._numbers: dict[str, itertools.count[int]] = {}
+        self._present: set[str] = set()
+
+    @property
+    def engine(self) -> ContainerEngine | None:
+        """The engine (detected on first use, when the platform's leftover containers are removed)."""
+        with self._lock:
+            if not self._detected:
+                self._engine, self._why = detect_engine(self._choice)
+                self._detected = True
+                if self._engine is not None:
+                    removed = self.remove_all()
+                    _LOG.info("container engine %s (%s)", self._engine.name, self._engine.path)
+                    if removed:
+                        _LOG.info("removed %d container(s) an earlier run left behind", removed)
+            return self._engine
+
+    def require(self, image: str) -> ContainerEngine:
+        """The engine that will run ``image``, which is not in the image table.
+
+        Args:
+            image: the image.
+
+        Returns:
+            The engine.
+
+        Raises:
+            ImageNotRunnable: there is none; the message says what to install.
+        """
+        engine = self.engine
+        if engine is None:
+            why = "" if self._why == "no container engine was found" else f" ({self._why})"
+            raise ImageNotRunnable(
+                f"image {image!r} cannot run locally: it is not in the local image table and no container "
+                f"engine was found{why}; {INSTALL_HINT}"
+            )
+        return engine
+
+    def remove_all(self) -> int:
+        """Remove every container of this platform (synchronously: at start and shutdown).
+
+        Returns:
+            How many were removed.
+        """
+        engine = self._engine
+        if engine is None:
+            return 0
+        try:
+            listed = subprocess.run(
+                [engine.path, "ps", "-a", "-q", "--filter", f"label={LABEL_STATE}={self.label}"],
+                stdin=subprocess.DEVNULL,
+                capture_output=True,
+                text=True,
+                timeout=60,
+            )
+            ids = listed.stdout.split()
+            if ids:
+                removing = [engine.path, "rm", "-f", *ids]
+                subprocess.run(removing, stdin=subprocess.DEVNULL, capture_output=True, timeout=120)
+        except (OSError, subprocess.TimeoutExpired) as err:
+            _LOG.warning("cannot remove leftover containers: %s", err)
+            return 0
+        return len(ids)
+
+    async def ensure_image(self, image: str, pull_seconds: float = 600.0) -> None:
+        """Make sure the image is local: pull it when it is not.
+
+        Args:
+            image: the image.
+            pull_seconds: how long a pull may take.
+
+        Raises:
+            ImageNotRunnable: no engine, or the image is not local and cannot be pulled.
+        """
+        engine = self.require(image)
+        if image in self._present:
+            return
+        code, _, _ = await _run([engine.path, "image", "inspect", image], 60)
+        if code != 0:
+            _LOG.info("pulling %s with %s", image, engine.name)
+            code, _, err = await _run([engine.path, "pull", image], pull_seconds)
+            if code != 0:
+                raise ImageNotRunnable(
+                    f"image {image!r} cannot run locally: it is not in the local image table nor among "
+                    f"{engine.name}'s images, and {engine.name} could not pull it: {_last_line(err)}"
+                )
+        self._present.add(image)
+
+    def plan(
+        self,
+        container: Mapping[str, Any],
+        *,
+        namespace: str,
+        revision: str,
+        model_dir: Path,
+        port: int,
+        env: Mapping[str, str],
+        serve: bool = True,
+    ) -> LaunchPlan:
+        """Plan ``<engine> run`` for one instance of a container.
+
+        Args:
+            container: the container spec.
+            namespace: the revision's namespace.
+            revision: the revision's name.
+            model_dir: the folder mounted at ``/mnt/models``.
+            port: a free local port to publish the container's port on (on the host network: its ``PORT``).
+            env: the environment the engine would give a process (``K_*`` and the proxy come from it).
+            serve: whether it serves (an init container gets no port and may write the model folder).
+
+        Returns:
+            The plan; ``extra["container"]`` is its :class:`ContainerHandle`.
+
+        Raises:
+            ImageNotRunnable: no container engine is present.
+        """
+        image = str(container.get("image") or "")
+        engine = self.require(image)
+        key = f"{namespace}-{revision}"
+        number = next(self._numbers.setdefault(key, itertools.count(1)))
+        name = f"zeroserve-{key}-{number}"
+        own_env = {k: v for k, v in env.items() if k.startswith("K_")}
+        ports = container.get("ports") or []
+        container_port = int((ports[0] or {}).get("containerPort") or _DEFAULT_PORT) if ports else 0
+        container_port = container_port or _DEFAULT_PORT
+        argv = [
+            engine.path,
+            "run",
+            "--name",
+            name,
+            "--label",
+            f"{LABEL_STATE}={self.label}",
+            "--label",
+            f"{LABEL_REVISION}={namespace}/{revision}",
+            "--http-proxy=false",
+        ]
+        if engine.name == "docker":
+            argv.pop()  # docker has no --http-proxy; it never forwards the client's proxy
+        argv += _mounts(model_dir, read_only=serve)
+        if serve:
+            if self.network == "host":
+                argv += ["--network", "host"]
+                own_env["PORT"] = str(port)
+                own_env.update({k: v for k, v in env.items() if k in _PROXY_VARS})
+            else:
+                argv += ["-p", f"127.0.0.1:{port}:{container_port}"]
+                own_env["PORT"] = str(container_port)
+        for item in container.get("env") or []:
+            if "value" in item:
+                own_env[str(item["name"])] = _expand(str(item.get("value") or ""), own_env)
+        for key_, value in own_env.items():
+            argv += ["-e", f"{key_}={value}"]
+        limits = Limits.of(container)
+        if limits.memory_bytes is not None:
+            argv += ["--memory", str(limits.memory_bytes), "--memory-swap", str(limits.memory_bytes)]
+        if limits.cpus is not None:
+            argv += ["--cpus", f"{limits.cpus:g}"]
+        if container.get("workingDir"):
+            argv += ["-w", str(container["workingDir"])]
+        command = [_expand(str(c), own_env) for c in container.get("command") or []]
+        args = [_expand(str(a), own_env) for a in container.get("args") or []]
+        if command:
+            argv += ["--entrypoint", command[0]]
+            args = [*command[1:], *args]
+        argv += [image, *args]
+        probe = (container.get("readinessProbe") or {}).get("httpGet")
+        client_env = {k: v for k, v in os.environ.items() if k not in _PROXY_VARS}
+        return LaunchPlan(
+            argv=argv,
+            env=client_env,
+            port=port if serve else 0,
+            probe_path=str(probe.get("path") or "/") if serve and probe else None,
+            extra={"container": ContainerHandle(engine, name)},
+        )
+
+
+def _expand(value: str, env: Mapping[str, str]) -> str:
+    """Kubernetes' ``$(VAR)`` references to the container's environment (``$$(VAR)`` stays literal)."""
+
+    def sub(match: re.Match[str]) -> str:
+        if match.group(1):
+            return match.group(0)[1:]
+        return env.get(match.group(2), match.group(0))
+
+    return _VAR.sub(sub, value)
+
+
+def _mounts(model_dir: Path, *, read_only: bool) -> list[str]:
+    """``-v`` for the model folder at ``/mnt/models``, plus the targets of links inside it (their paths
+    are absolute, so they are mounted where they point)."""
+    mode = ":ro" if read_only else ""
+    folder = Path(model_dir).resolve()
+    out = ["-v", f"{folder}:{MODEL_MOUNT}{mode}"]
+    with contextlib.suppress(OSError):
+        for entry in folder.iterdir():
+            if entry.is_symlink():
+                target = entry.resolve()
+                if target.exists() and not target.is_relative_to(folder):
+                    out += ["-v", f"{target}:{target}:ro"]
+    return out
