@@ -139,3 +139,19 @@ async def test_memory_limit_exceeded_is_oomkilled(tmp_path: Path, podman: str, k
         assert _condition(isvc)["status"] == "False"
         assert _condition(isvc, "PredictorReady")["status"] == "False"
     assert _containers(podman, platform_label) == []
+
+
+def test_a_platform_starting_after_a_crash_removes_its_leftover_containers(
+    tmp_path: Path, podman: str, kv1_image: str
+) -> None:
+    label = f"{LABEL_STATE}={ContainerRuntime('', tmp_path).label}"
+    name = f"zeroserve-default-left-00001-{tmp_path.name}"
+    subprocess.run(
+        [podman, "create", "--name", name, "--label", label, kv1_image], capture_output=True, check=True
+    )
+    (tmp_path / "engine" / "run").mkdir(parents=True)
+    (tmp_path / "engine" / "run" / "containers").touch()  # written while containers ran
+    assert _containers(podman, label) == [name]
+    ContainerRuntime("", tmp_path)
+    assert _containers(podman, label) == []
+    assert not (tmp_path / "engine" / "run" / "containers").exists()

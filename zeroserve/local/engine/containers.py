@@ -2,7 +2,8 @@
 
 :class:`ContainerRuntime` finds a working engine once (podman first, then docker; ``<engine> info``
 must succeed, so a docker client without a daemon does not count), removes containers an earlier run
-of the same platform left behind (by label), and plans ``<engine> run`` for one instance:
+of the same platform left behind (by label: at the platform's next start after a crash, else when
+first used), and plans ``<engine> run`` for one instance:
 
 - the name ``zeroserve-<namespace>-<revision>-<n>`` and labels naming the platform's state folder and
   the revision;
@@ -220,6 +221,11 @@ class ContainerRuntime:
         self._lock = threading.Lock()
         self._numbers: dict[str, itertools.count[int]] = {}
         self._present: set[str] = set()
+        self._marker = Path(state_dir) / "engine" / "run" / "containers"
+        """Exists while this platform may have containers: the next start removes what a crash left."""
+        if engine is None and self._marker.exists():
+            self.engine  # noqa: B018 - looks for the engine, which removes the leftovers
+            self._marker.unlink(missing_ok=True)
 
     @property
     def engine(self) -> ContainerEngine | None:
@@ -336,6 +342,9 @@ class ContainerRuntime:
         """
         image = str(container.get("image") or "")
         engine = self.require(image)
+        with contextlib.suppress(OSError):
+            self._marker.parent.mkdir(parents=True, exist_ok=True)
+            self._marker.touch()
         key = f"{namespace}-{revision}"
         number = next(self._numbers.setdefault(key, itertools.count(1)))
         name = f"zeroserve-{key}-{number}"

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from zeroserve.local.engine.images import LaunchPlan, plan_launch
+from zeroserve.local.engine.images import ContainerPlanner, LaunchPlan, plan_launch
 from zeroserve.local.engine.instances import Instance, InstanceFailed, free_port, log_tail
 from zeroserve.local.engine.spec import RevisionSpec, RuntimeContext
 from zeroserve.process.private import private_folder
@@ -77,6 +77,7 @@ async def run_init_container(
         base_env=ctx.base_env,
         python=ctx.settings.python,
         serve=False,
+        containers=_containers(spec, ctx),
     )
     log = ctx.log_dir(spec) / f"init-{name}.log"
     inst = Instance(plan, log, zygote=ctx.zygote)
@@ -120,7 +121,24 @@ def instance_plan(
         grpc_port=ctx.settings.instance_grpc_port,
         base_env=env,
         python=ctx.settings.python,
-        containers=lambda c, folder, port, env, serve: ctx.containers.plan(
-            c, namespace=spec.namespace, revision=spec.name, model_dir=folder, port=port, env=env, serve=serve
-        ),
+        containers=_containers(spec, ctx),
     )
+
+
+def _containers(spec: RevisionSpec, ctx: RuntimeContext) -> ContainerPlanner:
+    """Plans the revision's containers whose image is not in the table (see :mod:`.containers`)."""
+
+    def plan(
+        container: Mapping[str, Any], folder: Path, port: int, env: Mapping[str, str], serve: bool
+    ) -> LaunchPlan:
+        return ctx.containers.plan(
+            container,
+            namespace=spec.namespace,
+            revision=spec.name,
+            model_dir=folder,
+            port=port,
+            env=env,
+            serve=serve,
+        )
+
+    return plan

@@ -109,13 +109,12 @@ class RevisionRuntime:
             self._fatal = Problem("InvalidAutoscaling", str(err))
         if self._fatal is None:
             try:
-                image = str(self.spec.container.get("image") or "")
-                try:
-                    self.ctx.images.command_for(image)
-                except ImageNotRunnable:
-                    self.ctx.containers.require(image)  # runs as a container, when an engine works
-                for init in self.spec.init_containers:
-                    self.ctx.images.command_for(str(init.get("image") or ""))
+                for container in [self.spec.container, *self.spec.init_containers]:
+                    image = str(container.get("image") or "")
+                    try:
+                        self.ctx.images.command_for(image)
+                    except ImageNotRunnable:
+                        self.ctx.containers.require(image)  # runs as a container, when an engine works
             except ImageNotRunnable as err:
                 self._fatal = Problem("ImageNotRunnableLocally", str(err))
         if self._fatal is None and self._autoscaling is not None:
