@@ -14,9 +14,12 @@ import pytest
 from support.waiting import wait_until
 
 from zeroserve.local.engine.containers import INSTALL_HINT, ContainerEngine, ContainerHandle, ContainerRuntime
+from zeroserve.local.engine.engine import Engine
 from zeroserve.local.engine.images import ImageNotRunnable, ImageTable, LaunchPlan, plan_launch
 from zeroserve.local.engine.instances import Instance, InstanceFailed, free_port
 from zeroserve.local.engine.limits import Limits, tree_memory_bytes
+from zeroserve.local.engine.settings import EngineSettings
+from zeroserve.local.engine.spec import RevisionSpec
 
 PODMAN = ContainerEngine("podman", "/usr/bin/podman")
 CONTAINER = {
@@ -153,3 +156,17 @@ async def test_a_process_instance_past_its_memory_limit_is_oomkilled(tmp_path: P
     with pytest.raises(InstanceFailed, match=r"OOMKilled \(it used \d+ MiB, over its 64Mi memory limit\)"):
         await inst.start(ready_timeout=20.0, probe_interval=0.02)
     assert inst.oom_killed is not None and inst.exit_code == -9
+
+
+async def test_without_an_engine_the_revision_says_what_to_install(tmp_path: Path) -> None:
+    settings = EngineSettings(use_zygote=False, gpus=[], container_engine="none")
+    engine = Engine(settings, tmp_path, resolve_model=lambda uri: Path(uri))
+    await engine.start("127.0.0.1", 0)
+    try:
+        spec = RevisionSpec(namespace="ns", name="c-00001", service="c", container={"image": "acme/srv:1"})
+        runtime = engine.ensure_revision(spec)
+        ready = next(c for c in runtime.conditions() if c.type == "Ready")
+        assert (ready.status, ready.reason) == ("False", "ImageNotRunnableLocally")
+        assert ready.message is not None and ready.message.endswith(INSTALL_HINT)
+    finally:
+        await engine.stop()
