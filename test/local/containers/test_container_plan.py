@@ -9,9 +9,10 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
-from support.waiting import wait_until
+from support.waiting import wait_until, wait_until_async
 
 from zeroserve.local.engine.containers import INSTALL_HINT, ContainerEngine, ContainerHandle, ContainerRuntime
 from zeroserve.local.engine.engine import Engine
@@ -168,5 +169,29 @@ async def test_without_an_engine_the_revision_says_what_to_install(tmp_path: Pat
         ready = next(c for c in runtime.conditions() if c.type == "Ready")
         assert (ready.status, ready.reason) == ("False", "ImageNotRunnableLocally")
         assert ready.message is not None and ready.message.endswith(INSTALL_HINT)
+    finally:
+        await engine.stop()
+
+
+async def test_a_process_revision_past_its_memory_limit_says_oomkilled(tmp_path: Path) -> None:
+    hog = "import time; b = bytearray(200 << 20); b[::4096] = b'x' * len(b[::4096]); time.sleep(60)"
+    images = ImageTable.load()
+    images.add("test.local/hog", ["python", "-c", hog])
+    settings = EngineSettings(
+        use_zygote=False, gpus=[], memory_check_interval=0.05, restart_backoff_initial=0.1, ready_timeout=20
+    )
+    engine = Engine(settings, tmp_path, images=images, resolve_model=lambda uri: Path(uri))
+    await engine.start("127.0.0.1", 0)
+    try:
+        container = {"image": "test.local/hog", "resources": {"limits": {"memory": "64Mi"}}}
+        spec = RevisionSpec(namespace="ns", name="h-00001", service="h", container=container)
+        runtime = engine.ensure_revision(spec)
+
+        def ready() -> Any:
+            cond = next(c for c in runtime.conditions() if c.type == "Ready")
+            return cond if cond.reason == "OOMKilled" else None
+
+        cond = await wait_until_async(ready, 20.0, interval=0.02, what="Ready False OOMKilled")
+        assert cond.status == "False" and "over its 64Mi memory limit" in (cond.message or "")
     finally:
         await engine.stop()
