@@ -79,6 +79,15 @@ def test_plan_on_the_host_network_listens_on_port_and_keeps_the_gateway_proxy(tm
     assert "--http-proxy=false" not in argv  # docker has no such flag
 
 
+def test_an_engine_without_cgroup_controllers_gets_no_limit_flags(tmp_path: Path) -> None:
+    rootless_v1 = ContainerEngine("podman", "/usr/bin/podman", controllers=frozenset())
+    argv = _plan(tmp_path, engine=rootless_v1).argv
+    assert "--memory" not in argv and "--cpus" not in argv
+    only_cpu = ContainerEngine("podman", "/usr/bin/podman", controllers=frozenset({"cpu"}))
+    argv = _plan(tmp_path, engine=only_cpu).argv
+    assert "--memory" not in argv and _pairs(argv, "--cpus") == ["0.5"]
+
+
 def test_links_in_the_model_folder_are_mounted_where_they_point(tmp_path: Path) -> None:
     model = tmp_path / "store" / "model.joblib"
     model.parent.mkdir()

@@ -28,6 +28,7 @@ import asyncio
 import contextlib
 import hashlib
 import itertools
+import json
 import logging
 import math
 import os
@@ -69,15 +70,22 @@ _PROXY_VARS = ("HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy", "NO_PRO
 class ContainerEngine:
     """A container engine's command line (``podman`` or ``docker``)."""
 
-    def __init__(self, name: str, path: str) -> None:
+    def __init__(self, name: str, path: str, controllers: frozenset[str] | None = None) -> None:
         """Name an engine.
 
         Args:
             name: ``podman`` or ``docker``.
             path: its executable.
+            controllers: the cgroup controllers its containers can use (``None``: not known, assume all);
+                rootless podman on cgroup v1 has none and refuses ``--memory``/``--cpus``.
         """
         self.name = name
         self.path = path
+        self.controllers = controllers
+
+    def limits(self, controller: str) -> bool:
+        """Whether containers can be limited through a cgroup controller (``memory``, ``cpu``)."""
+        return self.controllers is None or controller in self.controllers
 
     def __repr__(self) -> str:
         return f"ContainerEngine({self.name!r}, {self.path!r})"
@@ -107,17 +115,26 @@ def detect_engine(choice: str = "", *, timeout: float = 30.0) -> tuple[Container
         if path is None:
             continue
         name = "docker" if "docker" in os.path.basename(path) else "podman"
+        argv = [path, "info", *(["--format", "json"] if name == "podman" else [])]
         try:
             proc = subprocess.run(
-                [path, "info"], stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=timeout
+                argv, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=timeout
             )
         except (OSError, subprocess.TimeoutExpired) as err:
             notes.append(f"{candidate} info failed: {err}")
             continue
         if proc.returncode == 0:
-            return ContainerEngine(name, path), ""
+            return ContainerEngine(name, path, _controllers(proc.stdout) if name == "podman" else None), ""
         notes.append(f"{candidate} info failed: {_last_line(proc.stderr) or f'exit code {proc.returncode}'}")
     return None, "; ".join(notes) or "no container engine was found"
+
+
+def _controllers(info: str) -> frozenset[str] | None:
+    try:
+        listed = json.loads(info)["host"]["cgroupControllers"]
+    except (ValueError, KeyError, TypeError):
+        return None
+    return frozenset(str(c) for c in listed or ())
 
 
 async def _run(argv: list[str], seconds: float) -> tuple[int, str, str]:
@@ -380,9 +397,10 @@ class ContainerRuntime:
         for key_, value in own_env.items():
             argv += ["-e", f"{key_}={value}"]
         limits = Limits.of(container)
-        if limits.memory_bytes is not None:
+        # where the engine cannot limit (rootless on cgroup v1) memory is still watched (see .limits)
+        if limits.memory_bytes is not None and engine.limits("memory"):
             argv += ["--memory", str(limits.memory_bytes), "--memory-swap", str(limits.memory_bytes)]
-        if limits.cpus is not None:
+        if limits.cpus is not None and engine.limits("cpu"):
             argv += ["--cpus", f"{limits.cpus:g}"]
         if container.get("workingDir"):
             argv += ["-w", str(container["workingDir"])]
