@@ -16,6 +16,7 @@ import contextlib
 import enum
 import itertools
 import json
+import logging
 import os
 import signal
 import socket
@@ -34,6 +35,7 @@ from zeroserve.process.private import FILE_MODE, private_folder
 __all__ = ["Instance", "InstanceFailed", "InstanceState", "free_port", "log_tail", "rotate_log"]
 
 _IDS = itertools.count(1)
+_LOG = logging.getLogger(__name__)
 
 
 class InstanceFailed(Exception):
@@ -218,9 +220,11 @@ class Instance:
         return inst
 
     def watch(self) -> None:
-        """Start watching an adopted instance's process for its exit."""
+        """Start watching an adopted instance's process for its exit (and its memory, given a limit)."""
         assert self._proc is not None
         self._exited = asyncio.create_task(self._watch(self._proc))
+        if self.memory_limit is not None:
+            self._memory_task = asyncio.create_task(self._watch_memory())
 
     @property
     def container(self) -> ContainerHandle | None:
@@ -373,10 +377,13 @@ class Instance:
     async def _watch_memory(self) -> None:
         exited = self._exited
         assert exited is not None
-        while not exited.done():
-            if await self._enforce_memory():
-                return
-            await asyncio.wait([exited], timeout=self.memory_interval)
+        try:
+            while not exited.done():
+                if await self._enforce_memory():
+                    return
+                await asyncio.wait([exited], timeout=self.memory_interval)
+        except OSError as err:  # the engine's client vanished: the instance's own exit still counts
+            _LOG.warning("instance %d: memory no longer watched: %s", self.id, err)
 
     async def _probe(self) -> bool:
         plan = self.plan

@@ -138,6 +138,7 @@ class RevisionRuntime:
                 continue
             ready_file = Path(record.ready_file) if record.ready_file else None
             inst = Instance.adopt(record.pid, record.port, Path(record.log), ready_file)
+            self._limit(inst)
             inst.record_path = record.path(run_dir)
             inst.on_exit = self._on_exit
             self.instances.append(inst)
@@ -163,6 +164,12 @@ class RevisionRuntime:
             ready_file=str(ready_file) if ready_file is not None else None,
         )
         inst.record_path = record.write(self.ctx.run_dir())
+
+    def _limit(self, inst: Instance) -> None:
+        """Give an instance the revision's memory limit, which it is then watched against."""
+        limits = Limits.of(self.spec.container)
+        inst.memory_limit, inst.memory_text = limits.memory_bytes, limits.memory_text
+        inst.memory_interval = self.ctx.settings.memory_check_interval
 
     @staticmethod
     def _forget(inst: Instance) -> None:
@@ -389,9 +396,7 @@ class RevisionRuntime:
             # container does not: the platform removes its containers when it starts again)
             inst = Instance(plan, log, zygote=self.ctx.zygote, survive=gpus is None and not container)
             inst.log_max_bytes = self.ctx.settings.log_max_bytes
-            limits = Limits.of(self.spec.container)
-            inst.memory_limit, inst.memory_text = limits.memory_bytes, limits.memory_text
-            inst.memory_interval = self.ctx.settings.memory_check_interval
+            self._limit(inst)
             inst.gpu_owner = owner
             self.instances.append(inst)
             inst.on_exit = self._on_exit
