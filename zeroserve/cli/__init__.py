@@ -39,6 +39,7 @@ COMMANDS: dict[str, Command] = {
     "get": Command("zeroserve.local.cli:get", "list or show resources"),
     "delete": Command("zeroserve.local.cli:delete", "delete resources by file or name"),
     "logs": Command("zeroserve.local.cli:logs", "show an InferenceService's or Knative Service's logs"),
+    "traces": Command("zeroserve.local.traces.cli:traces", "show traces that 'up --trace' collected"),
     "apiserver": Command("zeroserve.local.cli:apiserver", "run the embedded API server alone"),
     "serve": Command("zeroserve.servers.cli:main", "run a model server (sklearn, xgboost, pytorch, custom)"),
     "storage-initializer": Command(
@@ -81,6 +82,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if command is None:
         print(f"zeroserve: unknown command {args[0]!r}\n\n{_usage()}", file=sys.stderr)
         return 2
+    from zeroserve.process import tracing
+
+    tracing.configure(f"zeroserve-{args[0]}")  # on only when OTEL_EXPORTER_OTLP_*ENDPOINT is set
     try:
         return command.load()(args[1:])
     except KeyboardInterrupt:
