@@ -95,6 +95,11 @@ def _up_parser() -> argparse.ArgumentParser:
         "--detach", action="store_true", help="run in the background ('zeroserve down' stops it)"
     )
     parser.add_argument("--log-level", default="info")
+    parser.add_argument(
+        "--trace",
+        action="store_true",
+        help="run a local trace collector and send every instance's spans to it ('zeroserve traces')",
+    )
     return parser
 
 
@@ -139,7 +144,7 @@ def up(argv: list[str]) -> int:
     if args.detach:
         return _up_detached(argv, home)
     configure_logging(args.log_level)
-    return asyncio.run(_run_up(platform, home))
+    return asyncio.run(_run_up(platform, home, trace=args.trace))
 
 
 def _settings(args: argparse.Namespace, home: Path) -> Any:
@@ -159,9 +164,10 @@ def _settings(args: argparse.Namespace, home: Path) -> Any:
     return PlatformSettings(**overrides)
 
 
-async def _run_up(platform: Platform, home: Path) -> int:
+async def _run_up(platform: Platform, home: Path, *, trace: bool = False) -> int:
     from zeroserve.local.platform import platform_info_path
 
+    receiver = await _start_trace_receiver() if trace else None
     try:
         await platform.start()
     except Exception as exc:
@@ -169,6 +175,8 @@ async def _run_up(platform: Platform, home: Path) -> int:
         print(f"zeroserve up: {exc}", file=sys.stderr)
         return 1
     info = platform.describe()
+    if receiver is not None:
+        info.setdefault("extra", {})["traces"] = receiver.url
     info_path = platform_info_path(home)
     _write_json(info_path, info)
     print(_summary(info) + "\n\nPress Ctrl-C to stop.", flush=True)
@@ -176,12 +184,29 @@ async def _run_up(platform: Platform, home: Path) -> int:
     async def stop() -> None:
         print("zeroserve: stopping", flush=True)
         await platform.stop()
+        if receiver is not None:
+            await receiver.stop()
         with contextlib.suppress(OSError, ValueError):
             if json.loads(info_path.read_text()).get("pid") == os.getpid():
                 info_path.unlink()
 
     await _until_stopped(stop)
     return 0
+
+
+async def _start_trace_receiver() -> Any:
+    """Start the local collector; this process and every instance it starts (they inherit the
+    environment) send their spans there."""
+    from zeroserve.local.traces.receiver import TraceReceiver
+    from zeroserve.process import tracing
+
+    receiver = TraceReceiver()
+    url = await receiver.start()
+    os.environ["OTEL_EXPORTER_OTLP_ENDPOINT"] = url
+    os.environ.pop("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", None)
+    os.environ.setdefault("OTEL_BSP_SCHEDULE_DELAY", "500")  # a laptop user looks right after a request
+    tracing.configure("zeroserve-platform")
+    return receiver
 
 
 def _up_detached(argv: list[str], home: Path, timeout: float = 180.0) -> int:
