@@ -38,6 +38,7 @@ from zeroserve.local.engine.grpc_proxy import GrpcProxy
 from zeroserve.local.engine.instances import Instance
 from zeroserve.local.engine.routing import PATH_PREFIX, Resolution, RoutingTable
 from zeroserve.local.engine.upstream import UpstreamError, UpstreamPool, UpstreamResponse
+from zeroserve.process import tracing
 from zeroserve.process.asgi import (
     BodyTooLarge,
     ClientDisconnected,
@@ -208,7 +209,42 @@ class Gateway:
         if res.upstream is not None:
             await self._proxy(send, res.upstream, scope["method"], target, headers, body, res.host)
             return
+        if tracing.enabled():
+            await self._serve_traced(scope, send, res, target, headers, body)
+            return
         await self._serve_revision(scope, send, res, target, headers, body)
+
+    async def _serve_traced(
+        self,
+        scope: Scope,
+        send: Send,
+        res: Resolution,
+        target: bytes,
+        headers: list[tuple[bytes, bytes]],
+        body: bytes | _RequestBody,
+    ) -> None:
+        """:meth:`_serve_revision` in a server span; the instance gets this span as its parent."""
+        attributes = {
+            "http.request.method": scope["method"],
+            "url.path": res.path,
+            "server.address": res.host,
+            "zeroserve.route": res.route,
+            "zeroserve.revision": res.revision or "",
+            "k8s.namespace.name": res.namespace,
+        }
+        parent = tracing.extract(headers)
+        with tracing.span("gateway", kind="server", attributes=attributes, parent=parent) as span:
+            carrier: dict[str, str] = {}
+            tracing.inject(carrier)
+            traced = [(k, v) for k, v in headers if k not in (b"traceparent", b"tracestate")]
+            traced += [(k.encode(), v.encode("latin-1")) for k, v in carrier.items()]
+
+            async def send_status(message: Message) -> None:
+                if message["type"] == "http.response.start" and span is not None:
+                    span.set_attribute("http.response.status_code", message["status"])
+                await send(message)
+
+            await self._serve_revision(scope, send_status, res, target, traced, body)
 
     async def _authorized(self, send: Send, headers: list[tuple[bytes, bytes]], namespace: str) -> bool:
         """Whether the caller may reach a route with authentication on; answers 401/403/503 if not."""
@@ -343,7 +379,9 @@ class Gateway:
         failed: Instance | None = None
         for attempt in range(_ATTEMPTS):
             try:
-                inst = await activator.acquire(min(self._deadline, max(0.0, deadline - loop.time())), failed)
+                with tracing.span("activator", attributes={"zeroserve.cold_start": not activator.ready}):
+                    wait = min(self._deadline, max(0.0, deadline - loop.time()))
+                    inst = await activator.acquire(wait, failed)
             except ActivatorRejected as err:
                 self._count(res, 503)
                 await respond_json(send, 503, {"error": str(err)})
