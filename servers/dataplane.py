@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from zeroserve import __version__
+from zeroserve.process import tracing
 from zeroserve.servers.batching import BatchConfig, Batcher, Failed, batch_key, join, split
 from zeroserve.servers.errors import InvalidInput, ModelNotFound, ModelNotReady
 from zeroserve.servers.metrics import InferenceStatistics
@@ -354,7 +355,8 @@ class DataPlane:
             batcher = hooks.batcher
             keyed = batch_key(payload, batcher.config.max_batch_size) if batcher is not None else None
             if keyed is not None:
-                result = await batcher.submit(keyed[0], payload, keyed[1], headers, response_headers)  # type: ignore[union-attr]
+                with tracing.span("batch", attributes={"zeroserve.model": model_name}):
+                    result = await batcher.submit(keyed[0], payload, keyed[1], headers, response_headers)  # type: ignore[union-attr]
             else:
                 result = await self._pipeline(model, hooks, payload, headers, response_headers, 1)
         except Exception:
@@ -373,23 +375,26 @@ class DataPlane:
         rows: int,
     ) -> Any:
         t0 = time.perf_counter_ns()
-        value = model.preprocess(payload, headers)
-        if inspect.isawaitable(value):
-            value = await value
+        with tracing.span("preprocess"):
+            value = model.preprocess(payload, headers)
+            if inspect.isawaitable(value):
+                value = await value
         t1 = time.perf_counter_ns()
-        if hooks.predict_rh:
-            value = model.predict(value, headers, response_headers=response_headers)  # type: ignore[call-arg]
-        else:
-            value = model.predict(value, headers)
-        if inspect.isawaitable(value):
-            value = await value
+        with tracing.span("predict", attributes={"zeroserve.model": model.name}):
+            if hooks.predict_rh:
+                value = model.predict(value, headers, response_headers=response_headers)  # type: ignore[call-arg]
+            else:
+                value = model.predict(value, headers)
+            if inspect.isawaitable(value):
+                value = await value
         t2 = time.perf_counter_ns()
-        if hooks.post_rh:
-            value = model.postprocess(value, headers, response_headers=response_headers)  # type: ignore[call-arg]
-        else:
-            value = model.postprocess(value, headers)
-        if inspect.isawaitable(value):
-            value = await value
+        with tracing.span("postprocess"):
+            if hooks.post_rh:
+                value = model.postprocess(value, headers, response_headers=response_headers)  # type: ignore[call-arg]
+            else:
+                value = model.postprocess(value, headers)
+            if inspect.isawaitable(value):
+                value = await value
         hooks.stats.record_execution(rows, t1 - t0, t2 - t1, time.perf_counter_ns() - t2)
         return value
 

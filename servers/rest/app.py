@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 
 import orjson
 
+from zeroserve.process import tracing
 from zeroserve.process.asgi import (
     BodyTooLarge,
     ClientDisconnected,
@@ -189,7 +190,10 @@ class RestApp:
                         body = await self._read_body(receive, headers)
                     else:  # a Seldon GET carries its request in the query (?json=...)
                         body = scope.get("query_string", b"") if route.protocol == "seldon" else b""
-                    reply = await self._handlers[route.action](route, body, headers)
+                    if tracing.enabled() and route.action in _INFERENCE_ACTIONS:
+                        reply = await self._traced(scope, route, body, headers)
+                    else:
+                        reply = await self._handlers[route.action](route, body, headers)
             except ClientDisconnected:
                 return
             except Exception as exc:
@@ -210,6 +214,22 @@ class RestApp:
                 )
         finally:
             self._request_id.reset(token)
+
+    async def _traced(self, scope: Scope, route: Route, body: bytes, headers: dict[str, str]) -> Reply:
+        """An inference handler in a server span whose parent is the caller's ``traceparent``."""
+        attributes = {
+            "http.request.method": scope["method"],
+            "url.path": scope["path"],
+            "zeroserve.model": route.model,
+            "rpc.system": f"kserve-{route.protocol}",
+        }
+        name = f"{scope['method']} {scope['path']}"
+        parent = tracing.extract(headers)
+        with tracing.span(name, kind="server", attributes=attributes, parent=parent) as span:
+            reply = await self._handlers[route.action](route, body, headers)  # errors: recorded on the span
+            if span is not None:
+                span.set_attribute("http.response.status_code", reply.status)
+            return reply
 
     def _error(self, exc: Exception, method: str, path: str) -> Reply:
         status, _, message = status_of(exc)
@@ -249,9 +269,10 @@ class RestApp:
     async def _decode(self, what: str, body: bytes, decode: Callable[[], T]) -> T:
         """Run a codec's ``decode``: in a worker thread for a large body; a codec bug is a 400, not a 500."""
         try:
-            if len(body) >= self.limits.offload_size:
-                return await asyncio.to_thread(decode)
-            return decode()
+            with tracing.span("decode"):
+                if len(body) >= self.limits.offload_size:
+                    return await asyncio.to_thread(decode)
+                return decode()
         except ServingError:
             raise
         except (ValueError, TypeError, AttributeError, KeyError, IndexError, OverflowError, RecursionError):
@@ -303,10 +324,11 @@ class RestApp:
             payload = await self._decode("V1 request", body, lambda: v1.decode_request(body, depth))
         response_headers: dict[str, str] = {}
         result = await self.dataplane.infer(route.model, payload, headers, response_headers)
-        if len(body) >= self.limits.offload_size:  # a large answer is likely: encode it off the loop too
-            data = await asyncio.to_thread(v1.encode_response, result)
-        else:
-            data = v1.encode_response(result)
+        with tracing.span("encode"):
+            if len(body) >= self.limits.offload_size:  # a large answer is likely: encode it off the loop too
+                data = await asyncio.to_thread(v1.encode_response, result)
+            else:
+                data = v1.encode_response(result)
         return Reply(200, data, _JSON, _extra(response_headers))
 
     async def _explain_v1(self, route: Route, body: bytes, headers: dict[str, str]) -> Reply:
@@ -373,7 +395,8 @@ class RestApp:
             result = result_to_infer_response(result, route.model, request)
         if result.model_version is None and route.version:
             result.model_version = route.version
-        data, json_length = v2_rest.encode_infer_response(result, request)
+        with tracing.span("encode"):
+            data, json_length = v2_rest.encode_infer_response(result, request)
         extra = _extra(response_headers)
         if json_length is None:
             return Reply(200, data, _JSON, extra)
