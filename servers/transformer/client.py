@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 import orjson
 
+from zeroserve.process import tracing
 from zeroserve.servers.errors import InvalidInput, PredictorError
 from zeroserve.servers.model import PredictorClient
 from zeroserve.servers.protocols import v2_rest
@@ -116,6 +117,22 @@ class RestPredictorClient:
         return (await self._send(url, body, headers, what)).content
 
     async def _send(self, url: str, body: bytes, headers: dict[str, str], what: str) -> httpx.Response:
+        if tracing.enabled():
+            return await self._send_traced(url, body, headers, what)
+        return await self._send_once(url, body, headers, what)
+
+    async def _send_traced(self, url: str, body: bytes, headers: dict[str, str], what: str) -> httpx.Response:
+        """The call in a client span; the predictor's spans become its children."""
+        attributes = {"http.request.method": "POST", "url.full": url, "zeroserve.operation": what}
+        with tracing.span(f"predictor {what}", kind="client", attributes=attributes) as span:
+            headers = {k: v for k, v in headers.items() if k.lower() not in ("traceparent", "tracestate")}
+            tracing.inject(headers)
+            response = await self._send_once(url, body, headers, what)
+            if span is not None:
+                span.set_attribute("http.response.status_code", response.status_code)
+            return response
+
+    async def _send_once(self, url: str, body: bytes, headers: dict[str, str], what: str) -> httpx.Response:
         try:
             response = await self._post_with_retries(url, body, headers)
         except httpx.TimeoutException as exc:
