@@ -48,6 +48,7 @@ from zeroserve.logger.config import LoggerConfig
 from zeroserve.logger.encoding import TYPES, EventTemplate
 from zeroserve.logger.http1 import Http1Client, env_proxy_for
 from zeroserve.logger.metrics import LoggerMetrics
+from zeroserve.process import tracing
 
 __all__ = ["RETRYABLE_STATUS", "PayloadLogger", "retry_delay"]
 
@@ -223,6 +224,13 @@ class PayloadLogger:
         if not self._admits(size):
             return False
         template = self._template
+        if tracing.enabled():  # the event carries the emit span as its traceparent extension
+            attributes = {"cloudevents.event_type": TYPES[kind], "cloudevents.event_id": event_id}
+            with tracing.span("payload-logger emit", kind="producer", attributes=attributes):
+                event = template.event(kind, event_id, time_ns, status, body, content_type, metadata)
+                tracing.inject(event.attributes)
+                self._enqueue(TYPES[kind], event_id, size, self._encode(event))
+            return True
         if self._fast is not None:
             request: Any = template.request(kind, event_id, time_ns, status, body, content_type, metadata)
         else:

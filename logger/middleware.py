@@ -26,6 +26,7 @@ from zeroserve.logger.config import LoggerConfig
 from zeroserve.logger.emitter import PayloadLogger
 from zeroserve.logger.encoding import KIND_REQUEST, KIND_RESPONSE
 from zeroserve.logger.events import metadata_attribute
+from zeroserve.process import tracing
 from zeroserve.process.asgi import Message, Receive, Scope, Send
 
 __all__ = ["EventIds", "PayloadLoggerMiddleware"]
@@ -236,13 +237,15 @@ class PayloadLoggerMiddleware:
         exchange = _Exchange(
             self, receive, send, event_id or self._new_id(), content_type or "application/json", metadata
         )
-        try:
-            await self.app(scope, exchange.receive, exchange.send)
-        except BaseException:
-            exchange.status = 500
+        # with tracing on, the request and response events' emit spans hang under this one
+        with tracing.span("payload logger", parent=tracing.extract(scope.get("headers", ()))):
+            try:
+                await self.app(scope, exchange.receive, exchange.send)
+            except BaseException:
+                exchange.status = 500
+                exchange.log_response()
+                raise
             exchange.log_response()
-            raise
-        exchange.log_response()
 
     def _logged(self, scope: Scope) -> bool:
         if scope.get("method") != "POST":
