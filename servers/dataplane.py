@@ -18,7 +18,7 @@ from zeroserve import __version__
 from zeroserve.process import tracing
 from zeroserve.servers.batching import BatchConfig, Batcher, Failed, batch_key, join, split
 from zeroserve.servers.errors import InvalidInput, ModelNotFound, ModelNotReady
-from zeroserve.servers.metrics import InferenceStatistics
+from zeroserve.servers.metrics import InferenceStatistics, PhaseTimers
 from zeroserve.servers.model import Model, maybe_await
 from zeroserve.servers.repository import ModelRepository
 from zeroserve.servers.types import InferRequest
@@ -114,6 +114,7 @@ class DataPlane:
         batching: the server's batching settings for models with ``batchable = True``; ``None``:
             only models with their own ``batching`` settings are batched.
         observe_batch: ``(model, rows, waits)``, told of every batch flushed (metrics).
+        phase_timers: gives a model's KServe phase histograms (metrics), fed by its statistics.
     """
 
     def __init__(
@@ -125,10 +126,12 @@ class DataPlane:
         enable_model_repository: bool = False,
         batching: BatchConfig | None = None,
         observe_batch: Callable[[str, int, Sequence[float]], None] | None = None,
+        phase_timers: Callable[[str], PhaseTimers] | None = None,
     ) -> None:
         self.repository = repository
         self.batching = batching
         self._observe_batch = observe_batch
+        self._phase_timers = phase_timers
         extensions = ["binary_tensor_data"]
         if enable_model_repository:
             extensions.insert(0, "model_repository_extension")
@@ -277,6 +280,8 @@ class DataPlane:
 
     def _resolve_hooks(self, model: Model) -> _Hooks:
         hooks = _Hooks(model)
+        if self._phase_timers is not None:
+            hooks.stats.timers = self._phase_timers(model.name)
         config = batch_config_of(model, self.batching)
         if config is not None:
             report, name, queue = self._observe_batch, model.name, hooks.stats.queue
@@ -400,9 +405,11 @@ class DataPlane:
 
     async def explain(self, model_name: str, payload: Any, headers: Headers) -> Any:
         """Run ``preprocess -> explain -> postprocess`` of the model (V1 ``:explain``)."""
-        model, _ = self._ready_model(model_name, None)
+        model, hooks = self._ready_model(model_name, None)
         value = await maybe_await(model.preprocess(payload, headers))
+        started = time.perf_counter_ns()
         value = await maybe_await(model.explain(value, headers))
+        hooks.stats.record_explain(time.perf_counter_ns() - started)
         return await maybe_await(model.postprocess(value, headers))
 
     @staticmethod

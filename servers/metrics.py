@@ -1,18 +1,24 @@
 """Prometheus metrics of the data plane, on an injected ``CollectorRegistry`` (never the global one).
 
 Label children are cached per ``(model, protocol, status)`` so recording a request costs two
-dictionary look-ups and two increments.
+dictionary look-ups and two increments. KServe's per-model phase histograms
+(``request_preprocess_seconds``, ``request_predict_seconds``, ``request_postprocess_seconds``,
+``request_explain_seconds``, label ``model_name``, Prometheus' default buckets, as KServe's Python
+server registers them) are plain bucket lists a model's statistics own and a collector reads at
+scrape time, so a request pays one ``bisect`` and two additions per phase.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from bisect import bisect_left
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client.core import HistogramMetricFamily, Metric
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 
-__all__ = ["CONTENT_TYPE", "InferenceStatistics", "ServerMetrics"]
+__all__ = ["CONTENT_TYPE", "InferenceStatistics", "PhaseTimers", "ServerMetrics"]
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 
@@ -78,6 +84,15 @@ class ServerMetrics:
             registry=registry,
         )
         self._children: dict[tuple[str, str, str], tuple[Counter, Histogram]] = {}
+        self._phases: dict[str, PhaseTimers] = {}
+        registry.register(_PhaseCollector(self._phases))
+
+    def phase_timers(self, model: str) -> PhaseTimers:
+        """The KServe phase histograms of ``model`` (made on first use, kept while the server runs)."""
+        timers = self._phases.get(model)
+        if timers is None:
+            timers = self._phases[model] = PhaseTimers()
+        return timers
 
     def observe_request(self, model: str, protocol: str, status: str, seconds: float) -> None:
         """Count one answered request and record its latency."""
@@ -104,6 +119,71 @@ class ServerMetrics:
         return generate_latest(self.registry)
 
 
+# Prometheus' default buckets, the ones KServe's Python server histograms use.
+_KSERVE_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0)
+_KSERVE_PHASES = (
+    ("preprocess", "request_preprocess_seconds", "pre-process request latency"),
+    ("predict", "request_predict_seconds", "predict request latency"),
+    ("postprocess", "request_postprocess_seconds", "post-process request latency"),
+    ("explain", "request_explain_seconds", "explain request latency"),
+)
+# Bucket bounds in nanoseconds, so observing needs no division.
+_KSERVE_BOUNDS_NS = tuple(int(bound * 1e9) for bound in _KSERVE_BUCKETS)
+
+
+class _NsHistogram:
+    """A histogram over nanosecond durations: per-bucket counts (not cumulative) and a sum."""
+
+    __slots__ = ("counts", "sum_ns")
+
+    def __init__(self) -> None:
+        self.counts = [0] * (len(_KSERVE_BOUNDS_NS) + 1)
+        self.sum_ns = 0
+
+    def observe(self, ns: int) -> None:
+        self.counts[bisect_left(_KSERVE_BOUNDS_NS, ns)] += 1
+        self.sum_ns += ns
+
+    def buckets(self) -> list[tuple[str, float]]:
+        total = 0
+        out = []
+        for bound, count in zip((*_KSERVE_BUCKETS, float("inf")), self.counts, strict=True):
+            total += count
+            out.append((str(bound) if bound != float("inf") else "+Inf", float(total)))
+        return out
+
+
+class PhaseTimers:
+    """One model's KServe phase histograms: ``preprocess``, ``predict``, ``postprocess``, ``explain``."""
+
+    __slots__ = ("explain", "postprocess", "predict", "preprocess")
+
+    def __init__(self) -> None:
+        self.preprocess = _NsHistogram()
+        self.predict = _NsHistogram()
+        self.postprocess = _NsHistogram()
+        self.explain = _NsHistogram()
+
+
+class _PhaseCollector:
+    """Reports every model's :class:`PhaseTimers` as KServe's four histogram families."""
+
+    def __init__(self, phases: dict[str, PhaseTimers]) -> None:
+        self._phases = phases
+
+    def collect(self) -> Iterator[Metric]:
+        for attribute, name, documentation in _KSERVE_PHASES:
+            family = HistogramMetricFamily(name, documentation, labels=["model_name"])
+            for model, timers in list(self._phases.items()):
+                histogram: _NsHistogram = getattr(timers, attribute)
+                family.add_metric([model], histogram.buckets(), histogram.sum_ns / 1e9)
+            yield family
+
+    def describe(self) -> Iterator[Metric]:
+        for _, name, documentation in _KSERVE_PHASES:
+            yield HistogramMetricFamily(name, documentation, labels=["model_name"])
+
+
 class _Duration:
     __slots__ = ("count", "ns")
 
@@ -126,6 +206,9 @@ class InferenceStatistics:
     ``queue``; each model execution (one ``predict``, batched or not) as ``execution_count``, its
     rows as ``inference_count``, and ``preprocess`` / ``predict`` / ``postprocess`` as
     ``compute_input`` / ``compute_infer`` / ``compute_output``, per batch size too.
+
+    Args:
+        timers: the model's KServe phase histograms, observed with each execution's phases.
     """
 
     __slots__ = (
@@ -139,9 +222,12 @@ class InferenceStatistics:
         "last_inference_ms",
         "queue",
         "success",
+        "timers",
     )
 
-    def __init__(self) -> None:
+    def __init__(self, timers: PhaseTimers | None = None) -> None:
+        self.timers = timers
+        """KServe's phase histograms of the model, fed by :meth:`record_execution` when set."""
         self.success = _Duration()
         self.fail = _Duration()
         self.queue = _Duration()
@@ -171,6 +257,16 @@ class InferenceStatistics:
         batch[0].add(input_ns)
         batch[1].add(infer_ns)
         batch[2].add(output_ns)
+        timers = self.timers
+        if timers is not None:
+            timers.preprocess.observe(input_ns)
+            timers.predict.observe(infer_ns)
+            timers.postprocess.observe(output_ns)
+
+    def record_explain(self, ns: int) -> None:
+        """Record one ``explain`` call that took ``ns`` nanoseconds (KServe's explain histogram)."""
+        if self.timers is not None:
+            self.timers.explain.observe(ns)
 
     def to_json(self, name: str, version: str = "") -> dict[str, Any]:
         """The model's entry of Triton's ``model_stats`` list."""

@@ -168,6 +168,7 @@ class ModelServer:
             enable_model_repository=self.settings.enable_model_repository,
             batching=self.settings.batch_config(),
             observe_batch=self.metrics.observe_batch,
+            phase_timers=self.metrics.phase_timers,
         )
         self._predictor_client_factory = predictor_client_factory
         self._clients: list[PredictorClient] = []
