@@ -1,10 +1,12 @@
 """The one log format of every zeroserve process: JSON lines on stderr, or plain text for a terminal.
 
-Each line is ``{"ts", "level", "logger", "msg", "request_id"?, ...extra}``: ``ts`` is UTC ISO 8601
-with milliseconds (``2026-12-04T23:38:06.123Z``), ``level`` upper case (``INFO``), ``logger`` the
-module's name (every module logs through ``logging.getLogger(__name__)``). The request id lives in a
-``ContextVar`` the data plane sets per request, so any line written while a request is handled (a
-model's own too) carries it.
+Each line is ``{"ts", "level", "logger", "msg", "request_id"?, "trace_id"?, ...extra}``: ``ts`` is
+UTC ISO 8601 with milliseconds (``2026-12-04T23:38:06.123Z``), ``level`` upper case (``INFO``),
+``logger`` the module's name (every module logs through ``logging.getLogger(__name__)``). The
+request id lives in a ``ContextVar`` the data plane sets per request, so any line written while a
+request is handled (a model's own too) carries it. ``trace_id`` is the current OpenTelemetry span's
+trace id (32 hex digits, :func:`zeroserve.process.tracing.current_trace_id`) when tracing is on
+and a span is current, or a ``trace_id`` given as ``extra``.
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ from contextvars import ContextVar
 from typing import IO, Any, Literal
 
 import orjson
+
+from zeroserve.process import tracing
 
 __all__ = ["JsonFormatter", "PlainFormatter", "configure_logging", "new_request_id_var"]
 
@@ -59,6 +63,9 @@ class JsonFormatter(logging.Formatter):
             rid = self._request_id.get()
         if rid is not None:
             entry["request_id"] = rid
+        tid = getattr(record, "trace_id", None) or tracing.current_trace_id()
+        if tid is not None:
+            entry["trace_id"] = tid
         for key, value in record.__dict__.items():
             if key not in _RESERVED and key not in entry:
                 entry[key] = value
