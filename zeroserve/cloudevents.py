@@ -30,6 +30,7 @@ __all__ = [
     "encode_structured",
     "header_value",
     "is_cloudevent_request",
+    "trace_context",
 ]
 
 STRUCTURED_CONTENT_TYPE = "application/cloudevents+json"
@@ -92,6 +93,15 @@ class CloudEvent:
             return orjson.loads(self.data)
         except orjson.JSONDecodeError as exc:
             raise CloudEventError(f"event data is not JSON: {exc}") from None
+
+
+def trace_context(event: CloudEvent) -> dict[str, str]:
+    """The event's distributed-tracing extension (``traceparent``, ``tracestate``) as W3C headers.
+
+    CloudEvents' distributed tracing extension carries the W3C Trace Context of the hop that
+    produced the event; a consumer passes these to its tracer as the parent of its own span.
+    """
+    return {k: v for k in ("traceparent", "tracestate") if (v := event.attributes.get(k))}
 
 
 def is_cloudevent_request(headers: Mapping[str, str]) -> bool:

@@ -31,11 +31,12 @@ from collections.abc import Callable
 import httpx
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
-from zeroserve.cloudevents import CloudEvent, CloudEventError, decode_http, encode_binary
+from zeroserve.cloudevents import CloudEvent, CloudEventError, decode_http, encode_binary, trace_context
 from zeroserve.local.eventing.delivery import is_retryable
 from zeroserve.local.eventing.ingress import TTL_ATTRIBUTE, BrokerIngress, IngestError
 from zeroserve.local.eventing.store import Delivery, EventStore
 from zeroserve.local.eventing.triggers import TriggerTable
+from zeroserve.process import tracing
 
 __all__ = ["Dispatcher"]
 
@@ -184,17 +185,27 @@ class Dispatcher:
             ).decode()
         else:
             uri = rule.subscriber_uri
-        headers, body = encode_binary(event)
-        headers.append(("prefer", "reply"))
         status = 0
         error = ""
         reply: httpx.Response | None = None
-        try:
-            reply = await self.client.post(uri, headers=headers, content=body, timeout=policy.timeout)
-            status = reply.status_code
-            error = reply.text[:1024] if status >= 300 else ""
-        except httpx.HTTPError as exc:
-            error = f"{type(exc).__name__}: {exc}"
+        attributes = {
+            "messaging.system": "knative",
+            "messaging.destination.name": str(delivery.trigger),
+            "url.full": uri,
+            "cloudevents.event_type": event.type,
+            "cloudevents.event_id": event.id,
+        }
+        parent = tracing.extract(trace_context(event))
+        with tracing.span("broker deliver", kind="producer", attributes=attributes, parent=parent):
+            tracing.inject(event.attributes)  # the subscriber continues this delivery's span
+            headers, body = encode_binary(event)
+            headers.append(("prefer", "reply"))
+            try:
+                reply = await self.client.post(uri, headers=headers, content=body, timeout=policy.timeout)
+                status = reply.status_code
+                error = reply.text[:1024] if status >= 300 else ""
+            except httpx.HTTPError as exc:
+                error = f"{type(exc).__name__}: {exc}"
         if 200 <= status < 300:
             if delivery.target == "subscriber" and reply is not None and reply.content:
                 await self._reingest(delivery, reply, ttl - 1)
