@@ -25,12 +25,20 @@ import numpy as np
 import orjson
 from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
 
-from zeroserve.cloudevents import CloudEvent, CloudEventError, decode_http, encode_binary, lower_headers
+from zeroserve.cloudevents import (
+    CloudEvent,
+    CloudEventError,
+    decode_http,
+    encode_binary,
+    lower_headers,
+    trace_context,
+)
 from zeroserve.monitoring.drift import DriftResult, KSDriftDetector
 from zeroserve.monitoring.mmd import MMDDriftDetector
 from zeroserve.monitoring.outlier import OutlierDetector, OutlierResult
 from zeroserve.monitoring.payload import PayloadError, instances_from_payload
 from zeroserve.monitoring.sender import ResultSender
+from zeroserve.process import tracing
 from zeroserve.process.asgi import (
     BodyTooLarge,
     ClientDisconnected,
@@ -197,6 +205,13 @@ class DetectorService:
             event = decode_http(headers, body)
         except CloudEventError as exc:
             raise _DetectorError(400, str(exc)) from None
+        attributes = {"zeroserve.detector": self.name, "cloudevents.event_type": event.type}
+        parent = tracing.extract(trace_context(event))
+        with tracing.span(f"detector {self.kind}", kind="consumer", attributes=attributes, parent=parent):
+            return self._score(event)
+
+    def _score(self, event: CloudEvent) -> CloudEvent | None:
+        """:meth:`handle` once the event is decoded."""
         if self.accept_types and event.type not in self.accept_types:
             raise _DetectorError(
                 400, f"event type {event.type!r} not handled; expected {list(self.accept_types)}"
@@ -280,6 +295,7 @@ class DetectorService:
         for name in ("inferenceservicename", "namespace"):
             if request.attributes.get(name):
                 attributes[name] = request.attributes[name]
+        tracing.inject(attributes)  # the result continues the detector's span (tracing extension)
         meta: dict[str, object] = {"name": self.name, "detector_type": self.kind, "request_id": request.id}
         if isinstance(result, DriftResult):
             meta["window_size"] = result.window_size
