@@ -32,6 +32,7 @@ import httpx
 import orjson
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
+from zeroserve.process import tracing
 from zeroserve.process.asgi import (
     ClientDisconnected,
     Receive,
@@ -161,7 +162,15 @@ class RouterApp:
     async def _route(self, scope: Scope, body: bytes, send: Send) -> None:
         ctx = self._context(scope)
         started = time.perf_counter()
-        status = await self._route_with(ctx, body, send)
+        if tracing.enabled():
+            attributes = {"http.request.method": scope["method"], "url.path": scope["path"]}
+            parent = tracing.extract(scope["headers"])
+            with tracing.span("graph", kind="server", attributes=attributes, parent=parent) as span:
+                status = await self._route_with(ctx, body, send)
+                if span is not None:
+                    span.set_attribute("http.response.status_code", status)
+        else:
+            status = await self._route_with(ctx, body, send)
         self.metrics.requests.labels(str(status)).inc()
         if log.isEnabledFor(logging.DEBUG):
             elapsed_ms = round((time.perf_counter() - started) * 1000, 3)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import random
 import time
 from collections.abc import Callable
@@ -9,6 +10,7 @@ from typing import Protocol
 
 import orjson
 
+from zeroserve.process import tracing
 from zeroserve.router.client import StepCaller
 from zeroserve.router.context import RequestContext, StepResponse
 from zeroserve.router.errors import RoutingFailure
@@ -138,6 +140,25 @@ class GraphRunner:
             self.metrics.node_requests.labels(name, code).inc()
             self.metrics.node_latency.labels(name).observe(self.clock() - started)
 
+    async def _traced_post(self, node: Node, step: Step, body: bytes, ctx: RequestContext) -> StepResponse:
+        """A service step in a client span; the service continues it (its ``traceparent``)."""
+        assert step.url is not None
+        attributes = {
+            "http.request.method": "POST",
+            "url.full": step.url,
+            "zeroserve.graph.node": node.name,
+            "zeroserve.graph.step": step.key,
+        }
+        with tracing.span(f"graph step {node.name}/{step.key}", kind="client", attributes=attributes) as span:
+            carrier: dict[str, str] = {}
+            tracing.inject(carrier)
+            headers = [(k, v) for k, v in ctx.headers if k.lower() not in ("traceparent", "tracestate")]
+            headers += [(k.capitalize(), v) for k, v in carrier.items()]
+            response = await self.client.post(step.url, body, dataclasses.replace(ctx, headers=headers))
+            if span is not None:
+                span.set_attribute("http.response.status_code", response.status)
+            return response
+
     async def run_step(self, node: Node, step: Step, body: bytes, ctx: RequestContext) -> StepResponse:
         """Call one step (a service or a nested node), recording its count, latency and errors.
 
@@ -162,7 +183,10 @@ class GraphRunner:
                 response = await self.run_node(step.node, body, ctx)
             else:
                 assert step.url is not None
-                response = await self.client.post(step.url, body, ctx)
+                if tracing.enabled():
+                    response = await self._traced_post(node, step, body, ctx)
+                else:
+                    response = await self.client.post(step.url, body, ctx)
             code, reason = str(response.status), "" if response.ok else "status"
             return response
         except RoutingFailure as failure:
