@@ -17,10 +17,11 @@ import contextlib
 import logging
 import os
 from collections.abc import Iterable, Iterator, Mapping, MutableMapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 if TYPE_CHECKING:
     from opentelemetry.context import Context
+    from opentelemetry.propagators.textmap import Getter
     from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.trace import Span, Tracer
 
@@ -29,6 +30,7 @@ __all__ = [
     "current_trace_id",
     "enabled",
     "extract",
+    "flush",
     "inject",
     "set_attributes",
     "shutdown",
@@ -114,12 +116,22 @@ def shutdown() -> None:
         provider.shutdown()
 
 
+def flush(timeout_s: float = 10.0) -> bool:
+    """Send the spans not yet sent now (blocking: call it off the event loop that serves a receiver).
+
+    Returns:
+        Whether everything was sent in time (``True`` when tracing is off).
+    """
+    provider = _provider
+    return True if provider is None else provider.force_flush(int(timeout_s * 1000))
+
+
 def enabled() -> bool:
     """Returns: whether tracing is on in this process."""
     return _tracer is not None
 
 
-class _Getter:
+class _Getter:  # duck-types opentelemetry.propagators.textmap.Getter (imported only when on)
     """Reads a carrier that is a mapping or ASGI's list of ``(bytes, bytes)`` header pairs."""
 
     def get(self, carrier: Any, key: str) -> list[str] | None:
@@ -154,7 +166,7 @@ def extract(headers: Mapping[str, str] | Iterable[tuple[bytes, bytes]]) -> Conte
         return None
     from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
-    return TraceContextTextMapPropagator().extract(headers, getter=_GETTER)
+    return TraceContextTextMapPropagator().extract(headers, getter=cast("Getter[Any]", _GETTER))
 
 
 def inject(headers: MutableMapping[str, str]) -> None:

@@ -100,18 +100,21 @@ def decode_protobuf(body: bytes) -> list[SpanRecord]:
     return spans
 
 
-def _json_id(value: Any, where: str) -> str:
-    """OTLP JSON ids are hex; base64 (protobuf's JSON mapping) is accepted too."""
+def _json_id(value: Any, where: str, size: int, optional: bool = False) -> str:
+    """An OTLP JSON id of ``size`` bytes: hex (OTLP's JSON), or base64 (protobuf's JSON mapping)."""
     text = str(value or "")
+    if not text and optional:
+        return ""
     try:
-        bytes.fromhex(text)
-        return text.lower()
+        raw = bytes.fromhex(text)
     except ValueError:
-        pass
-    try:
-        return base64.b64decode(text, validate=True).hex()
-    except ValueError:
-        raise BadPayload(f"{where} is neither hex nor base64: {text!r}") from None
+        try:
+            raw = base64.b64decode(text, validate=True)
+        except ValueError:
+            raise BadPayload(f"{where} is neither hex nor base64: {text!r}") from None
+    if len(raw) != size:
+        raise BadPayload(f"{where} must be {size} bytes ({2 * size} hex digits), got {text!r}")
+    return raw.hex()
 
 
 def decode_json(body: bytes) -> list[SpanRecord]:
@@ -139,9 +142,9 @@ def decode_json(body: bytes) -> list[SpanRecord]:
                     status = (s.get("status") or {}).get("code", 0)
                     spans.append(
                         SpanRecord(
-                            trace_id=_json_id(s.get("traceId"), f"{where}.traceId"),
-                            span_id=_json_id(s.get("spanId"), f"{where}.spanId"),
-                            parent_id=_json_id(s.get("parentSpanId"), f"{where}.parentSpanId"),
+                            trace_id=_json_id(s.get("traceId"), f"{where}.traceId", 16),
+                            span_id=_json_id(s.get("spanId"), f"{where}.spanId", 8),
+                            parent_id=_json_id(s.get("parentSpanId"), f"{where}.parentSpanId", 8, True),
                             name=str(s.get("name", "")),
                             service=service,
                             kind=_KINDS.get(kind, str(kind).lower().removeprefix("span_kind_")),
