@@ -98,7 +98,7 @@ class Engine:
             egress_token=self._egress_token,
             max_body_bytes=settings.max_request_body_bytes,
         )
-        collector = EngineCollector(lambda: self.revisions, self.gateway.responses)
+        collector = EngineCollector(lambda: self.revisions, self.gateway.responses, self.gateway.latencies)
         self.gateway.metrics = lambda: render_metrics(collector)
         self.on_revision_status = on_revision_status
         self._instance_env = dict(instance_env or {})

@@ -36,6 +36,7 @@ from zeroserve.local.engine.auth import TokenReviewer
 from zeroserve.local.engine.egress import EgressPolicy
 from zeroserve.local.engine.grpc_proxy import GrpcProxy
 from zeroserve.local.engine.instances import Instance
+from zeroserve.local.engine.metrics import RequestLatencies
 from zeroserve.local.engine.routing import PATH_PREFIX, Resolution, RoutingTable
 from zeroserve.local.engine.upstream import UpstreamError, UpstreamPool, UpstreamResponse
 from zeroserve.process import tracing
@@ -140,6 +141,8 @@ class Gateway:
         self._random = random.random
         self.responses: dict[tuple[str, str, int], int] = {}
         """``(namespace, revision, status) -> responses sent``, read by the metrics collector."""
+        self.latencies = RequestLatencies()
+        """Time to each revision's response, read by the metrics collector."""
         self.egress = egress
         """Forward requests for hosts outside the platform (instances reach the internet over HTTP)."""
         self._egress_policy = EgressPolicy(egress_token)
@@ -392,6 +395,7 @@ class Gateway:
                         "127.0.0.1", inst.port, method, target, fwd_headers, body, host_header
                     )
                 self._count(res, resp.status)
+                self.latencies.observe(res.namespace, res.revision, loop.time() - deadline + timeout)
                 if resp.stream is None:
                     break
                 # a stream holds its instance (and its concurrency slot) until it ends, within the timeout

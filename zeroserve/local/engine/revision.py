@@ -30,6 +30,7 @@ from zeroserve.local.engine.gpus import InsufficientGPUs, gpus_requested
 from zeroserve.local.engine.images import ImageNotRunnable, LaunchPlan
 from zeroserve.local.engine.instances import Instance, InstanceFailed, InstanceState
 from zeroserve.local.engine.limits import Limits
+from zeroserve.local.engine.metrics import ColdStarts
 from zeroserve.local.engine.preparation import instance_plan, prepare_model_dir
 from zeroserve.local.engine.procstat import cpu_seconds, parse_cpu, rss_mib
 from zeroserve.local.engine.spec import STORAGE_URI_ANNOTATION, RevisionSpec, RuntimeContext
@@ -69,6 +70,8 @@ class RevisionRuntime:
         )
         self.instances: list[Instance] = []
         self.desired = 0
+        self.cold_starts = ColdStarts()
+        """Scale-from-zero start times (``zeroserve_revision_cold_start_seconds``)."""
         self._decider = ScaleDecider()
         self._scaler_state = ScalerState(last_active=ctx.clock())
         self._autoscaling: AutoscalingSpec | None = None
@@ -255,6 +258,8 @@ class RevisionRuntime:
     # ------------------------------------------------------------------ scaling
 
     def _wake(self) -> None:
+        if not self.ready_count:
+            self.cold_starts.begin(self.ctx.clock())
         if self._autoscaling is not None and self.desired < self._autoscaling.activation_scale:
             self.desired = max(self.desired, self._autoscaling.activation_scale)
             self._scaler_state = ScalerState(
@@ -442,6 +447,7 @@ class RevisionRuntime:
         self._failure = None
         self._record(inst)
         self.activator.add(inst)
+        self.cold_starts.ready(self.ctx.clock())
         # Knative: a new revision is Ready once it reached its initial scale (max(initial, min-scale))
         wanted = max(1, min(self._initial, self.desired))
         self._ever_ready = self._ever_ready or self.ready_count >= wanted
