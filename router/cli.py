@@ -95,7 +95,11 @@ def _parser() -> argparse.ArgumentParser:
         "--http-port", "--http_port", dest="http_port", type=int, help="HTTP port (default $PORT or 8080)"
     )
     parser.add_argument(
-        "--grpc-port", "--grpc_port", dest="grpc_port", type=int, help="accepted and ignored (HTTP only)"
+        "--grpc-port",
+        "--grpc_port",
+        dest="grpc_port",
+        type=int,
+        help="Seldon's gRPC engine API port with --seldon-json (0: a free one); else ignored (HTTP only)",
     )
     parser.add_argument("--host", dest="host")
     parser.add_argument("--namespace", dest="namespace", help="namespace for serviceName steps")
@@ -133,6 +137,7 @@ def main(argv: list[str]) -> int:
             ready_file=args.ready_file,
             log_level=args.log_level or "info",
             state_dir=args.state_dir,
+            grpc_port=args.grpc_port,
         )
     overrides = {
         k: v

@@ -25,6 +25,7 @@ from zeroserve.process.ready import write_ready_file
 from zeroserve.router.bandit.store import BanditStore
 from zeroserve.router.seldon.app import SeldonOrchestrator
 from zeroserve.router.seldon.graph import SeldonGraph, SeldonGraphError, load_seldon_json
+from zeroserve.router.seldon.grpc import start_grpc_server
 from zeroserve.router.seldon.walk import GraphWalker
 
 __all__ = ["run"]
@@ -40,6 +41,7 @@ def run(
     ready_file: Path | None = None,
     log_level: str = "info",
     state_dir: Path | None = None,
+    grpc_port: int | None = None,
 ) -> int:
     """Serve the orchestrator until SIGTERM / SIGINT.
 
@@ -51,9 +53,11 @@ def run(
         log_level: the log level.
         state_dir: where bandit units keep their arms; for a graph with bandits, by default
             ``$ZEROSERVE_HOME/router/<namespace>/<deployment>-<predictor>``.
+        grpc_port: the port of Seldon's gRPC engine API (``seldon.protos.Seldon``; 0 picks a free
+            one, reported in the ready file); ``None`` or negative: REST only.
 
     Returns:
-        0 after a clean shutdown, 2 for an invalid graph, 1 when the port is taken.
+        0 after a clean shutdown, 2 for an invalid graph, 1 when a port is taken.
     """
     try:
         graph = load_seldon_json(text)
@@ -71,7 +75,11 @@ def run(
         contextlib.suppress(KeyboardInterrupt),
         asyncio.Runner(loop_factory=_loop_factory()) as runner,
     ):
-        runner.run(_serve(graph, sock, ready_file, _state_dir(graph, state_dir)))
+        try:
+            runner.run(_serve(graph, sock, ready_file, _state_dir(graph, state_dir), host, grpc_port))
+        except PortInUse as exc:
+            print(f"zeroserve router: {exc}", file=sys.stderr)
+            return 1
     return 0
 
 
@@ -105,7 +113,12 @@ def _state_dir(graph: SeldonGraph, state_dir: Path | None) -> Path | None:
 
 
 async def _serve(
-    graph: SeldonGraph, sock: socket.socket, ready_file: Path | None, state_dir: Path | None
+    graph: SeldonGraph,
+    sock: socket.socket,
+    ready_file: Path | None,
+    state_dir: Path | None,
+    host: str = "0.0.0.0",
+    grpc_port: int | None = None,
 ) -> None:
     limits = httpx.Limits(max_connections=256, max_keepalive_connections=256)
     async with httpx.AsyncClient(timeout=httpx.Timeout(None), limits=limits, trust_env=True) as http:
@@ -115,13 +128,23 @@ async def _serve(
             app, http="httptools", lifespan="on", access_log=False, log_config=None, ws="none"
         )
         server = _Server(config)
+        grpc_server, bound_grpc = None, -1
+        if grpc_port is not None and grpc_port >= 0:
+            grpc_server, bound_grpc = await start_grpc_server(app, host, grpc_port)
         serving = asyncio.create_task(server.serve(sockets=[sock]))
         listening = asyncio.create_task(server.listening.wait())
         await asyncio.wait([serving, listening], return_when=asyncio.FIRST_COMPLETED)
         listening.cancel()
         if server.started:
             port = sock.getsockname()[1]
-            log.info("seldon orchestrator listening", extra={"port": port, "deployment": graph.deployment})
+            log.info(
+                "seldon orchestrator listening",
+                extra={"port": port, "grpc_port": bound_grpc, "deployment": graph.deployment},
+            )
             if ready_file is not None:
-                write_ready_file(ready_file, port)
-        await serving
+                write_ready_file(ready_file, port, bound_grpc)
+        try:
+            await serving
+        finally:
+            if grpc_server is not None:
+                await grpc_server.stop(5)

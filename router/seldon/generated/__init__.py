@@ -1,0 +1,1 @@
+"""Generated from servers/seldon/proto (hack/gen-grpc.sh); do not edit."""
