@@ -367,7 +367,8 @@ def build_orchestrator_service(
     container: dict[str, Any] = {
         "name": "seldon-container-engine",
         "image": config.router_image,
-        "args": ["router", "--seldon-json", seldon_json(sdep, predictor, config)],
+        # gRPC engine API on a free port, named in the ready file (the local gateway relays to it)
+        "args": ["router", "--seldon-json", seldon_json(sdep, predictor, config), "--grpc-port", "0"],
         "ports": [{"name": "http1", "containerPort": 8080, "protocol": "TCP"}],
     }
     if predictor.engine_resources:

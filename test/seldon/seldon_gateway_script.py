@@ -1,7 +1,8 @@
 """Runs in .venv-seldon (Seldon Core 1.18.2): SeldonClient in gateway mode against a SeldonDeployment.
 
-Usage: python seldon_gateway_script.py GATEWAY_HOST:PORT DEPLOYMENT
+Usage: python seldon_gateway_script.py GATEWAY_HOST:PORT DEPLOYMENT [rest|grpc]
 Prints one JSON object: {"predict": ..., "feedback": ...}, each {"success", "msg", "response"}.
+Over gRPC the client sends the ``seldon`` and ``namespace`` metadata (its Ambassador gateway mode).
 """
 
 import json
@@ -25,13 +26,23 @@ def result(r):
 
 def main():
     endpoint, deployment = sys.argv[1], sys.argv[2]
+    transport = sys.argv[3] if len(sys.argv) > 3 else "rest"
     client = SeldonClient(
         deployment_name=deployment,
         namespace="default",
         gateway_endpoint=endpoint,
-        gateway="istio",
-        transport="rest",
+        gateway="istio" if transport == "rest" else "ambassador",
+        transport=transport,
+        # protobuf answers over gRPC: its feedback() puts the prediction's request/response back into a proto
+        client_return_type="proto" if transport == "grpc" else "dict",
     )
+    if transport == "grpc":
+        prediction = client.predict(data=np.array([[0.0, 7.0]]), payload_type="ndarray", names=["route", "x"])
+        feedback = client.feedback(
+            prediction_request=prediction.request, prediction_response=prediction.response, reward=1.0
+        )
+        print(json.dumps({"predict": result(prediction), "feedback": result(feedback)}))
+        return
     prediction = client.predict(data=np.array([[0.0, 7.0]]), payload_type="ndarray", names=["route", "x"])
     # its REST gateway predict hands back a request whose ndarray is a plain list, which its own
     # feedback() cannot put into a proto again: send the Feedback as JSON (raw_request) instead

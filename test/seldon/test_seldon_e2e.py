@@ -186,6 +186,72 @@ def test_seldon_client_in_gateway_mode(
     assert records[-1] == {"reward": 1.0, "routing": 0}
 
 
+def test_seldon_client_in_gateway_mode_over_grpc(
+    platform: PlatformProcess, deployed: dict[str, Any], feedback_log: Path
+) -> None:
+    python = SELDON_VENV / "bin" / "python"
+    if not python.exists():
+        pytest.skip(f"{SELDON_VENV} is absent: run hack/clients/seldon.sh")
+    gateway = str(platform.info["extra"]["gateway_url"]).removeprefix("http://").rstrip("/")
+    script = str(Path(__file__).parent / "seldon_gateway_script.py")
+    done = subprocess.run(
+        [str(python), script, gateway, "seldon-router", "grpc"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    answers = json.loads(done.stdout.strip().splitlines()[-1])
+    assert answers["predict"]["success"], answers
+    response = answers["predict"]["response"]
+    assert response["data"]["ndarray"] == [[0.0, 14.0]]
+    assert response["meta"]["routing"] == {"picker": 0}
+    assert set(response["meta"]["requestPath"]) == {"picker", "doubler"}
+    assert len(response["meta"]["puid"]) == 26
+    assert answers["feedback"]["success"], answers
+    assert answers["feedback"]["response"]["meta"]["routing"] == {"picker": 0}
+    puid = response["meta"]["puid"]
+    records = wait_until(
+        lambda: [json.loads(line) for line in feedback_log.read_text().splitlines()],
+        20,
+        what="the router's send_feedback from SeldonClient over gRPC",
+        retry_on=(ValueError, OSError),
+    )
+    assert {"reward": 1.0, "routing": 0} in records, (puid, records[-3:])
+
+
+def test_grpc_through_the_gateway_by_metadata_splits_and_fails_clearly(
+    platform: PlatformProcess, deployed: dict[str, Any]
+) -> None:
+    import grpc
+
+    from zeroserve.router.seldon.generated import seldon_prediction_pb2 as pb
+
+    gateway = str(platform.info["extra"]["gateway_url"]).removeprefix("http://").rstrip("/")
+    with grpc.insecure_channel(gateway) as channel:
+        call = channel.unary_unary(
+            "/seldon.protos.Seldon/Predict",
+            request_serializer=lambda m: m if isinstance(m, bytes) else m.SerializeToString(),
+            response_deserializer=pb.SeldonMessage.FromString,
+        )
+        request = pb.SeldonMessage(data=pb.DefaultData(tensor=pb.Tensor(shape=[1, 1], values=[3.0])))
+        metadata = (("seldon", "seldon-canary"), ("namespace", "default"))
+        values = [call(request, metadata=metadata, timeout=60).data.tensor.values[0] for _ in range(40)]
+        main, canary = values.count(6.0), values.count(4.0)  # the doubler, the adder
+        assert main + canary == 40, values
+        assert 20 <= main <= 39, (main, canary)  # 30 expected: the 75/25 weights, drawn per call
+        with pytest.raises(grpc.RpcError) as caught:
+            call(b"\xff\xff not protobuf", metadata=metadata, timeout=60)
+        assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        trailers = dict(caught.value.trailing_metadata() or ())
+        status = pb.Status.FromString(trailers["seldon-status-bin"])
+        assert (status.code, status.status) == (400, pb.Status.FAILURE)
+        with pytest.raises(grpc.RpcError) as caught:
+            call(request, metadata=(("seldon", "no-such-sdep"),), timeout=60)
+        assert caught.value.code() == grpc.StatusCode.NOT_FOUND
+
+
 def test_bandit_learns_through_the_graph(gateway: httpx.Client, deployed: dict[str, Any]) -> None:
     chosen = []
     for _ in range(30):

@@ -2,7 +2,10 @@
 
 A gRPC call arrives as one HTTP/2 stream (see :mod:`.h2c`). :class:`GrpcProxy` resolves its
 ``:authority`` with the gateway's routing table (the Host rules of HTTP: ``<name>.<ns>``, ``.svc``,
-``.svc.cluster.local``, ``<name>.<ns>.<domain>``, tag hosts; the canary split drawn per call), checks
+``.svc.cluster.local``, ``<name>.<ns>.<domain>``, tag hosts; the canary split drawn per call) or, when
+the call has ``seldon`` (and ``namespace``, default ``default``) metadata as Seldon's clients send in
+gateway mode, as the host ``<seldon>.<namespace>.svc.cluster.local`` (a SeldonDeployment's route, to
+its predictors' orchestrators by their traffic weights), checks
 ``enable-auth`` tokens in the ``authorization`` metadata, and admits the call through the revision's
 activator exactly as an HTTP request (it waits there while the revision scales from zero, and counts
 in the autoscaler's concurrency for as long as it runs). It then opens a stream to the instance's gRPC
@@ -122,9 +125,15 @@ class GrpcProxy:
         authority = path = content_type = b""
         timeout_value: bytes | None = None
         authorization: bytes | None = None
+        seldon: bytes | None = None
+        seldon_namespace = b"default"
         for name, value in headers:
             if name == b":authority" or (name == b"host" and not authority):
                 authority = value
+            elif name == b"seldon":
+                seldon = value
+            elif name == b"namespace":
+                seldon_namespace = value
             elif name == b":path":
                 path = value
             elif name == b"content-type":
@@ -155,6 +164,8 @@ class GrpcProxy:
                 return
             call_deadline = start + seconds
         host = authority.decode("latin-1")
+        if seldon:  # Seldon's clients in gateway mode (Ambassador / Istio style) name the deployment
+            host = f"{seldon.decode('latin-1')}.{seldon_namespace.decode('latin-1')}.svc.cluster.local"
         res = gateway.table.resolve(host, path.decode("latin-1"), gateway.draw())
         if res is None:
             self._end(
