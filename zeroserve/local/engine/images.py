@@ -18,6 +18,8 @@ from typing import Any
 
 import yaml
 
+from zeroserve.build.registry import lookup as lookup_built
+
 __all__ = ["MODEL_MOUNT", "ContainerPlanner", "ImageNotRunnable", "ImageTable", "LaunchPlan", "plan_launch"]
 
 MODEL_MOUNT = "/mnt/models"
@@ -166,6 +168,7 @@ def plan_launch(
     serve: bool = True,
     host: str = "127.0.0.1",
     containers: ContainerPlanner | None = None,
+    state_dir: Path | None = None,
 ) -> LaunchPlan:
     """Plan how to run a container locally.
 
@@ -182,6 +185,9 @@ def plan_launch(
         host: the address our servers bind (``--host``), loopback so only the gateway reaches them.
         containers: runs an image the table does not know in a container engine (``None``: such an
             image cannot run).
+        state_dir: the platform's state folder, whose registry of images built by ``zeroserve build``
+            is consulted before the table (``None``: not consulted). Such an image runs from its folder
+            with its own interpreter, as a fresh process.
 
     Returns:
         The plan.
@@ -192,12 +198,18 @@ def plan_launch(
     image = str(container.get("image") or "")
     if not image:
         raise ImageNotRunnable("container has no image")
-    try:
-        command = table.command_for(image)
-    except ImageNotRunnable:
-        if containers is None:
-            raise
-        return containers(container, model_dir, port, base_env, serve)
+    built = lookup_built(state_dir, image) if state_dir is not None else None
+    if built is not None:
+        python_args = built.args[:1] == ["python"]
+        command = ["python", *built.args[1:]] if python_args else [*_ZEROSERVE_PREFIX, *built.args]
+        python = built.python
+    else:
+        try:
+            command = table.command_for(image)
+        except ImageNotRunnable:
+            if containers is None:
+                raise
+            return containers(container, model_dir, port, base_env, serve)
     own_command = [str(c) for c in container.get("command") or []]
     args = [_rewrite_mount(str(a), model_dir) for a in container.get("args") or []]
     if own_command:
@@ -213,6 +225,8 @@ def plan_launch(
             )
         command = [_rewrite_mount(c, model_dir) for c in command]
     env = dict(base_env)
+    if built is not None:
+        env.update(built.env)
     for item in container.get("env") or []:
         if "value" in item:
             env[str(item["name"])] = _rewrite_mount(str(item.get("value") or ""), model_dir)
@@ -244,9 +258,9 @@ def plan_launch(
     return LaunchPlan(
         argv=argv,
         env=env,
-        cli_args=cli_args,
+        cli_args=cli_args if built is None else None,  # the zygote's interpreter is not the image's
         ready_file=plan_ready,
         port=port,
         probe_path=probe_path,
-        cwd=str(container.get("workingDir")) if container.get("workingDir") else None,
+        cwd=str(container.get("workingDir") or "") or (str(built.folder) if built is not None else None),
     )

@@ -78,6 +78,7 @@ async def run_init_container(
         python=ctx.settings.python,
         serve=False,
         containers=_containers(spec, ctx),
+        state_dir=ctx.state_dir,
     )
     log = ctx.log_dir(spec) / f"init-{name}.log"
     inst = Instance(plan, log, zygote=ctx.zygote)
@@ -122,6 +123,7 @@ def instance_plan(
         base_env=env,
         python=ctx.settings.python,
         containers=_containers(spec, ctx),
+        state_dir=ctx.state_dir,
     )
 
 
