@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from zeroserve import __version__
 from zeroserve.controller.config.runtimes import Runtime, RuntimeTable, default_runtime_table, render_template
+from zeroserve.images import REPOSITORY, platform_image
 
 __all__ = [
     "CONFIGMAP_NAME",
@@ -28,7 +29,7 @@ __all__ = [
 CONFIGMAP_NAME = "inferenceservice-config"
 """The ConfigMap KServe reads its configuration from; we read the same keys."""
 
-_IMAGE = "ghcr.io/zeroserve/zeroserve"
+_IMAGE = REPOSITORY
 
 
 class ControllerConfig(BaseModel):
@@ -44,7 +45,7 @@ class ControllerConfig(BaseModel):
     """Suffix of cluster-local hosts."""
     version: str = __version__
     """Tag of our image, ``{{.Version}}`` in the runtime table."""
-    storage_initializer_image: str = f"{_IMAGE}:{__version__}"
+    storage_initializer_image: str = platform_image(__version__)
     """Image of the ``storage-initializer`` init container (args ``storage-initializer <uri> <dir>``)."""
     storage_initializer_resources: dict[str, Any] = Field(
         default_factory=lambda: {
@@ -52,7 +53,7 @@ class ControllerConfig(BaseModel):
             "limits": {"cpu": "1", "memory": "1Gi"},
         }
     )
-    router_image: str = f"{_IMAGE}:{__version__}"
+    router_image: str = platform_image(__version__)
     """Image of the InferenceGraph router (args ``router --graph-json <json>``)."""
     router_propagate_headers: list[str] = Field(default_factory=list)
     """``router.headers.propagate``: header name patterns the router forwards (``PROPAGATE_HEADERS``)."""

@@ -21,6 +21,7 @@ from typing import Any
 import yaml
 
 from zeroserve import __version__
+from zeroserve.images import REPOSITORY, runtime_image
 
 __all__ = [
     "BUILTIN_RUNTIMES",
@@ -31,7 +32,8 @@ __all__ = [
     "runtime_files",
 ]
 
-IMAGE = "ghcr.io/zeroserve/zeroserve"
+IMAGE = REPOSITORY
+"""Our images' repository; each row's tag is :func:`zeroserve.images.runtime_image` of its ``serve``."""
 
 _FormatRow = tuple[str, str, bool, int | None]
 """(name, version, autoSelect, priority)."""
@@ -160,7 +162,8 @@ def _object(row: BuiltinRuntime, version: str) -> dict[str, Any]:
     if row.model_args:
         args += ["--model_name={{.Name}}", "--model_dir=/mnt/models"]
     args += [*row.extra_args, "--http_port=8080"]
-    container: dict[str, Any] = {"name": "kserve-container", "image": f"{IMAGE}:{version}", "args": args}
+    image = runtime_image(row.serve, version)
+    container: dict[str, Any] = {"name": "kserve-container", "image": image, "args": args}
     if row.env:
         container["env"] = [{"name": k, "value": v} for k, v in row.env]
     container["resources"] = row.resources
@@ -192,7 +195,8 @@ def builtin_cluster_runtimes(version: str = __version__) -> list[dict[str, Any]]
     """The built-in ClusterServingRuntime objects.
 
     Args:
-        version: the image tag (this package's version by default).
+        version: the images' version (this package's by default; runtimes whose framework is not in
+            the platform image get that family's tag, e.g. ``<version>-torch``).
 
     Returns:
         One object per row of :data:`BUILTIN_RUNTIMES`.

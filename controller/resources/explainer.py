@@ -17,11 +17,13 @@ from zeroserve.controller.config import ControllerConfig
 from zeroserve.controller.errors import BuildError
 from zeroserve.controller.names import component_service_name
 from zeroserve.controller.resources.constants import MODEL_CONTAINER, MODEL_DIR
+from zeroserve.images import REPOSITORY, runtime_image
 
 __all__ = ["BUILTIN_EXPLAINERS", "EXPLAINER_IMAGE", "builtin_explainer_containers", "explainer_kind"]
 
-EXPLAINER_IMAGE = "ghcr.io/zeroserve/zeroserve"
-"""The image the built-in explainers run (``zeroserve serve art|kernelshap``), tagged with our version."""
+EXPLAINER_IMAGE = REPOSITORY
+"""The repository of the image the built-in explainers run (``zeroserve serve art|kernelshap``), tagged
+with our version (:func:`zeroserve.images.runtime_image`); ``runtimeVersion`` replaces the tag."""
 
 BUILTIN_EXPLAINERS = ("art", "kernelshap")
 """Explainers the controller builds itself."""
@@ -70,7 +72,8 @@ def _container(
     container: dict[str, Any] = {
         "name": MODEL_CONTAINER,
         "image": user.pop("image", None)
-        or f"{EXPLAINER_IMAGE}:{spec.get('runtimeVersion') or config.version}",
+        or (f"{EXPLAINER_IMAGE}:{spec['runtimeVersion']}" if spec.get("runtimeVersion") else None)
+        or runtime_image(args[1], config.version),
         "args": args + list(user.pop("args", [])),
         "ports": user.pop("ports", None) or [{"containerPort": 8080, "protocol": "TCP"}],
     }
