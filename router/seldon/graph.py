@@ -3,11 +3,12 @@
 ``--seldon-json`` is ``{"deployment", "namespace", "predictor", "graph", "shadows"?}``: ``graph`` is the
 predictor's (defaulted) ``PredictiveUnit`` tree as in the SeldonDeployment, each unit served over
 HTTP with an ``endpoint.service_host`` / ``service_port`` (the controller fills in the component's
-cluster-local address); a unit with a ``bandit`` object (``strategy`` EpsilonGreedy or
-ThompsonSampling, ``n_branches``, ``epsilon``, ``best_branch``, ``seed``) is a bandit router run here,
-and ``RANDOM_ABTEST`` (``ratioA``), ``SIMPLE_MODEL``, ``SIMPLE_ROUTER`` and ``AVERAGE_COMBINER`` are run
-here too, as Seldon's executor does. ``shadows`` lists URLs that get a copy of every prediction;
-``timeout`` (seconds) bounds each component call.
+cluster-local address), or over gRPC when its ``endpoint.type`` is ``GRPC``; a unit with a
+``bandit`` object (``strategy`` EpsilonGreedy or ThompsonSampling, ``n_branches``, ``epsilon``,
+``best_branch``, ``seed``) is a bandit router run here, and ``RANDOM_ABTEST`` (``ratioA``),
+``SIMPLE_MODEL``, ``SIMPLE_ROUTER`` and ``AVERAGE_COMBINER`` are run here too, as Seldon's executor
+does. ``shadows`` lists URLs that get a copy of every prediction; ``timeout`` (seconds) bounds each
+component call.
 """
 
 from __future__ import annotations
@@ -48,6 +49,9 @@ class Unit:
     methods: tuple[str, ...] = ()
     url: str | None = None
     """``http://host:port`` of the component; ``None`` for units run here."""
+    grpc: tuple[str, int] | None = None
+    """``(host, port)`` of the component's gRPC endpoint when its ``endpoint.type`` is ``GRPC``: the
+    walk calls it over gRPC then (``endpoint.grpcPort``, else ``service_port``)."""
     image: str = ""
     """What ``meta.requestPath`` names the unit with (its image, else its implementation or name)."""
     parameters: dict[str, str] = field(default_factory=dict)
@@ -115,6 +119,9 @@ def _unit(raw: dict[str, Any], path: str) -> Unit:
     url = None
     if endpoint is not None and endpoint.service_host:
         url = f"http://{endpoint.service_host}:{endpoint.service_port or 80}"
+    grpc = None
+    if url is not None and endpoint is not None and (endpoint.type or "").upper() == "GRPC":
+        grpc = (str(endpoint.service_host), endpoint.grpc_port or endpoint.service_port or 80)
     bandit = _bandit(raw.get("bandit"), path)
     if url is None and bandit is None and typed.implementation not in IN_PROCESS:
         raise SeldonGraphError(f"{path}: unit {typed.name!r} has no endpoint.service_host")
@@ -129,6 +136,7 @@ def _unit(raw: dict[str, Any], path: str) -> Unit:
         implementation=typed.implementation,
         methods=tuple(typed.methods or ()),
         url=url,
+        grpc=grpc,
         image=str(raw.get("image") or typed.implementation or typed.name),
         parameters={p.name: p.value for p in typed.parameters or []},
         bandit=bandit,

@@ -123,7 +123,8 @@ async def _serve(
     limits = httpx.Limits(max_connections=256, max_keepalive_connections=256)
     async with httpx.AsyncClient(timeout=httpx.Timeout(None), limits=limits, trust_env=True) as http:
         store = BanditStore(state_dir) if state_dir is not None else None
-        app = SeldonOrchestrator(graph, http, GraphWalker(graph, http, store=store))
+        walker = GraphWalker(graph, http, store=store)
+        app = SeldonOrchestrator(graph, http, walker)
         config = uvicorn.Config(
             app, http="httptools", lifespan="on", access_log=False, log_config=None, ws="none"
         )
@@ -148,3 +149,4 @@ async def _serve(
         finally:
             if grpc_server is not None:
                 await grpc_server.stop(5)
+            await walker.close()

@@ -15,6 +15,9 @@
 ``-1``, none for ``-2``) get it first; then a bandit learns the reward for the branch it chose, and a
 component that is a MODEL or ROUTER (or lists ``SEND_FEEDBACK``) is sent the feedback on
 ``/api/v1.0/feedback`` with the full ``response.meta.routing``, so the wrapper hands it its own entry.
+
+Units whose endpoint is ``GRPC`` get the same calls as the ``prediction.proto`` RPCs
+(:mod:`.grpc_calls`).
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ import orjson
 from zeroserve.router.bandit.policy import ArmStats, EpsilonGreedy, ThompsonSampling
 from zeroserve.router.bandit.store import BanditStore
 from zeroserve.router.seldon.graph import SeldonGraph, Unit
+from zeroserve.router.seldon.grpc_calls import GrpcComponents
 from zeroserve.router.seldon.messages import RequestMeta, SeldonError
 
 __all__ = ["GraphWalker"]
@@ -74,6 +78,8 @@ class GraphWalker:
         http: the pooled client components are called with.
         rng: the random source of bandits and RANDOM_ABTEST (seeded per bandit when it has a seed).
         store: where bandits' arms are kept across restarts (and scale to zero); ``None``: memory only.
+        grpc: the channels of units served over gRPC (one of its own when omitted; closed by
+            :meth:`close`).
     """
 
     def __init__(
@@ -82,9 +88,11 @@ class GraphWalker:
         http: httpx.AsyncClient,
         rng: random.Random | None = None,
         store: BanditStore | None = None,
+        grpc: GrpcComponents | None = None,
     ) -> None:
         self.graph = graph
         self.http = http
+        self.grpc = grpc or GrpcComponents()
         self.rng = rng or random.Random()
         self.store = store
         self.bandits: dict[str, EpsilonGreedy | ThompsonSampling] = {}
@@ -107,6 +115,10 @@ class GraphWalker:
     async def _call(
         self, unit: Unit, path: str, body: dict[str, Any], headers: dict[str, str]
     ) -> dict[str, Any]:
+        if unit.grpc is not None:
+            return await self.grpc.call(
+                unit.name, unit.type, unit.grpc, path, body, headers, self.graph.timeout
+            )
         assert unit.url is not None
         try:
             response = await self.http.post(
@@ -226,6 +238,10 @@ class GraphWalker:
         if self.store is not None and any(routing.get(name, -1) >= 0 for name in self.bandits):
             async with self._save_lock:
                 await asyncio.to_thread(self.store.save, self.graph.deployment, self.snapshot())
+
+    async def close(self) -> None:
+        """Close the gRPC channels to components."""
+        await self.grpc.close()
 
     def snapshot(self) -> dict[str, dict[str, Any]]:
         """The bandits' arms, as :class:`~zeroserve.router.bandit.store.BanditStore` saves them."""

@@ -25,6 +25,9 @@ COMPONENTS: dict[str, list[str]] = {
     "Negator": ["--service-type", "OUTPUT_TRANSFORMER"],
 }
 
+GRPC_PORTS: dict[str, int] = {}
+"""Each example's gRPC port, filled by the ``components`` fixture."""
+
 
 def _stop(process: subprocess.Popen[bytes]) -> None:
     if process.poll() is None:
@@ -51,14 +54,14 @@ def feedback_file() -> Iterator[Path]:
 
 @pytest.fixture(scope="session")
 def components(feedback_file: Path) -> Iterator[dict[str, int]]:
-    """Every example served by ``seldon-core-microservice``: class name -> HTTP port."""
+    """Every example served by ``seldon-core-microservice`` (REST and gRPC): class name -> HTTP port."""
     with tempfile.TemporaryDirectory(prefix="zeroserve-sdep-") as tmp:
         folder = Path(tmp)
         started: dict[str, tuple[subprocess.Popen[bytes], Path, Path]] = {}
         try:
             for name, args in COMPONENTS.items():
                 ready, log = folder / f"{name}.ready", folder / f"{name}.log"
-                argv = [str(MICROSERVICE), name, *args, "--http-port", "0", "--grpc-port", "-1"]
+                argv = [str(MICROSERVICE), name, *args, "--http-port", "0", "--grpc-port", "0"]
                 argv += ["--host", "127.0.0.1", "--ready-file", str(ready)]
                 env = {
                     **os.environ,
@@ -82,7 +85,15 @@ def components(feedback_file: Path) -> Iterator[dict[str, int]]:
                 )
                 for name, (process, ready, log) in started.items()
             }
+            for name, (_, ready, _) in started.items():
+                GRPC_PORTS[name] = int(json.loads(ready.read_text())["grpc_port"])
             yield ports
         finally:
             for process, _, _ in started.values():
                 _stop(process)
+
+
+@pytest.fixture(scope="session")
+def grpc_components(components: dict[str, int]) -> dict[str, int]:
+    """Every example's gRPC port (the same processes as ``components``): class name -> port."""
+    return dict(GRPC_PORTS)

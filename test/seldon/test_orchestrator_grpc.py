@@ -1,7 +1,8 @@
 """The orchestrator's gRPC engine API (``seldon.protos.Seldon``) over real Seldon components.
 
 The orchestrator runs in-process with its gRPC server on a free port; its components are the
-``examples/`` served by ``seldon-core-microservice`` (see ``conftest.py``), called over REST.
+``examples/`` served by ``seldon-core-microservice`` (see ``conftest.py``), called over REST, or over
+gRPC for units whose endpoint type is ``GRPC``.
 """
 
 from __future__ import annotations
@@ -27,29 +28,36 @@ from zeroserve.router.seldon.walk import GraphWalker
 Call = Callable[..., Any]
 
 
-def _unit(name: str, port: int, **fields: Any) -> dict[str, Any]:
-    endpoint = {"service_host": "127.0.0.1", "service_port": port, "type": "REST"}
+def _unit(name: str, port: int, kind: str = "REST", **fields: Any) -> dict[str, Any]:
+    endpoint = {"service_host": "127.0.0.1", "service_port": port, "type": kind}
     return {"name": name, "endpoint": endpoint, **fields}
 
 
-@pytest.fixture
-async def engine(components: dict[str, int]) -> AsyncIterator[grpc.aio.Channel]:
-    """A router graph (picker -> doubler | adder) behind the gRPC engine API: a channel to it."""
+@pytest.fixture(params=["REST", "GRPC"])
+async def engine(
+    request: pytest.FixtureRequest, components: dict[str, int], grpc_components: dict[str, int]
+) -> AsyncIterator[grpc.aio.Channel]:
+    """A router graph (picker -> doubler | adder) behind the gRPC engine API, its components called
+    over REST or over gRPC: a channel to the orchestrator."""
+    kind = request.param
+    ports = grpc_components if kind == "GRPC" else components
     graph = _unit(
         "picker",
-        components["Picker"],
+        ports["Picker"],
+        kind,
         type="ROUTER",
-        children=[_unit("doubler", components["Doubler"]), _unit("adder", components["Adder"])],
+        children=[_unit("doubler", ports["Doubler"], kind), _unit("adder", ports["Adder"], kind)],
     )
     parsed = load_seldon_json(json.dumps({"deployment": "d", "namespace": "ns", "graph": graph}))
     async with httpx.AsyncClient(trust_env=False) as http:
-        app = SeldonOrchestrator(parsed, http, GraphWalker(parsed, http, random.Random(1)))
-        server, port = await start_grpc_server(app, "127.0.0.1", 0)
+        walker = GraphWalker(parsed, http, random.Random(1))
+        server, port = await start_grpc_server(SeldonOrchestrator(parsed, http, walker), "127.0.0.1", 0)
         try:
             async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
                 yield channel
         finally:
             await server.stop(None)
+            await walker.close()
 
 
 def _rpc(channel: grpc.aio.Channel, method: str) -> Call:
