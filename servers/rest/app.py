@@ -30,6 +30,7 @@ from zeroserve.process.asgi import (
     respond,
     serve_lifespan,
 )
+from zeroserve.process.logs import TRACE_ID, trace_id_of
 from zeroserve.servers.dataplane import DataPlane
 from zeroserve.servers.errors import (
     InvalidInput,
@@ -167,6 +168,7 @@ class RestApp:
         headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
         rid = headers.get("x-request-id") or new_request_id()
         token = self._request_id.set(rid)
+        trace_token = TRACE_ID.set(trace_id_of(headers.get("traceparent")))
         method = scope["method"]
         route = match(method, scope["path"])
         if route.action in _REPOSITORY_ACTIONS and not self.enable_model_repository:
@@ -214,6 +216,7 @@ class RestApp:
                 )
         finally:
             self._request_id.reset(token)
+            TRACE_ID.reset(trace_token)
 
     async def _traced(self, scope: Scope, route: Route, body: bytes, headers: dict[str, str]) -> Reply:
         """An inference handler in a server span whose parent is the caller's ``traceparent``."""

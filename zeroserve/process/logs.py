@@ -6,7 +6,9 @@ UTC ISO 8601 with milliseconds (``2026-12-04T23:38:06.123Z``), ``level`` upper c
 request id lives in a ``ContextVar`` the data plane sets per request, so any line written while a
 request is handled (a model's own too) carries it. ``trace_id`` is the current OpenTelemetry span's
 trace id (32 hex digits, :func:`zeroserve.process.tracing.current_trace_id`) when tracing is on
-and a span is current, or a ``trace_id`` given as ``extra``.
+and a span is current; else the trace id of the request's ``traceparent`` header, which the data
+plane puts in :data:`TRACE_ID` per request (so lines carry the caller's trace id with tracing off
+too); a ``trace_id`` given as ``extra`` wins over both.
 """
 
 from __future__ import annotations
@@ -21,7 +23,17 @@ import orjson
 
 from zeroserve.process import tracing
 
-__all__ = ["JsonFormatter", "PlainFormatter", "configure_logging", "new_request_id_var"]
+__all__ = [
+    "TRACE_ID",
+    "JsonFormatter",
+    "PlainFormatter",
+    "configure_logging",
+    "new_request_id_var",
+    "trace_id_of",
+]
+
+TRACE_ID: ContextVar[str | None] = ContextVar("zeroserve_trace_id", default=None)
+"""The trace id of the request being handled (from its ``traceparent``), set by the data plane."""
 
 _RESERVED = frozenset(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {
     "message",
@@ -33,6 +45,23 @@ _RESERVED = frozenset(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) 
 def new_request_id_var() -> ContextVar[str | None]:
     """A fresh context variable for the request id (one per server, no module global)."""
     return ContextVar("zeroserve_request_id", default=None)
+
+
+def trace_id_of(traceparent: str | None) -> str | None:
+    """The trace id of a W3C ``traceparent`` value (``00-<32 hex>-<16 hex>-<2 hex>``), or ``None``.
+
+    Args:
+        traceparent: the header's value, if the request had one.
+
+    Returns:
+        The 32 lower-case hex digits, or ``None`` when absent, malformed or all zeros.
+    """
+    if traceparent is None or len(traceparent) < 55 or traceparent[2] != "-" or traceparent[35] != "-":
+        return None
+    trace_id = traceparent[3:35].lower()
+    if trace_id == "0" * 32 or trace_id.strip("0123456789abcdef"):
+        return None
+    return trace_id
 
 
 def _timestamp(record: logging.LogRecord) -> str:
@@ -63,7 +92,7 @@ class JsonFormatter(logging.Formatter):
             rid = self._request_id.get()
         if rid is not None:
             entry["request_id"] = rid
-        tid = getattr(record, "trace_id", None) or tracing.current_trace_id()
+        tid = getattr(record, "trace_id", None) or tracing.current_trace_id() or TRACE_ID.get()
         if tid is not None:
             entry["trace_id"] = tid
         for key, value in record.__dict__.items():
