@@ -16,7 +16,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-from collections.abc import Iterable, Iterator, Mapping, MutableMapping
+from collections.abc import Iterable, Mapping, MutableMapping
 from typing import TYPE_CHECKING, Any, cast
 
 if TYPE_CHECKING:
@@ -42,6 +42,8 @@ _log = logging.getLogger(__name__)
 
 _tracer: Tracer | None = None
 _provider: TracerProvider | None = None
+_kinds: dict[str, Any] = {}
+_propagator: Any = None
 
 
 def traces_endpoint(env: Mapping[str, str] | None = None) -> str | None:
@@ -84,7 +86,7 @@ def configure(
     Returns:
         Whether tracing is on.
     """
-    global _tracer, _provider
+    global _tracer, _provider, _propagator
     env = os.environ if env is None else env
     url = endpoint or traces_endpoint(env)
     shutdown()
@@ -94,6 +96,8 @@ def configure(
     from opentelemetry.sdk.resources import Resource
     from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.sdk.trace.export import BatchSpanProcessor
+    from opentelemetry.trace import SpanKind
+    from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
     service = env.get("OTEL_SERVICE_NAME") or env.get("K_SERVICE") or default_service
     attributes: dict[str, Any] = {"service.name": service}
@@ -102,6 +106,8 @@ def configure(
     # the sampler comes from OTEL_TRACES_SAMPLER / OTEL_TRACES_SAMPLER_ARG (parentbased_always_on)
     provider = TracerProvider(resource=Resource.create(attributes), shutdown_on_exit=True)
     provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=url, timeout=5)))
+    _kinds.update({kind.name.lower(): kind for kind in SpanKind})
+    _propagator = TraceContextTextMapPropagator()
     _provider = provider
     _tracer = provider.get_tracer("zeroserve")
     _log.info("tracing on: spans of %s go to %s", service, url)
@@ -164,18 +170,14 @@ def extract(headers: Mapping[str, str] | Iterable[tuple[bytes, bytes]]) -> Conte
     """
     if _tracer is None:
         return None
-    from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
-
-    return TraceContextTextMapPropagator().extract(headers, getter=cast("Getter[Any]", _GETTER))
+    return _propagator.extract(headers, getter=cast("Getter[Any]", _GETTER))  # type: ignore[no-any-return]
 
 
 def inject(headers: MutableMapping[str, str]) -> None:
     """Add ``traceparent`` (and ``tracestate``) of the current span to outgoing headers; no-op when off."""
     if _tracer is None:
         return
-    from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
-
-    TraceContextTextMapPropagator().inject(headers)
+    _propagator.inject(headers)
 
 
 def current_trace_id() -> str | None:
@@ -195,18 +197,6 @@ def set_attributes(attributes: Mapping[str, Any]) -> None:
     from opentelemetry import trace
 
     trace.get_current_span().set_attributes(dict(attributes))
-
-
-@contextlib.contextmanager
-def _span(
-    tracer: Tracer, name: str, kind: str, attributes: Mapping[str, Any] | None, parent: Context | None
-) -> Iterator[Span]:
-    from opentelemetry.trace import SpanKind
-
-    with tracer.start_as_current_span(
-        name, context=parent, kind=SpanKind[kind.upper()], attributes=dict(attributes or {})
-    ) as current:
-        yield current
 
 
 _NOOP: contextlib.nullcontext[None] = contextlib.nullcontext()
@@ -235,4 +225,4 @@ def span(
     tracer = _tracer
     if tracer is None:
         return _NOOP
-    return _span(tracer, name, kind, attributes, parent)
+    return tracer.start_as_current_span(name, context=parent, kind=_kinds[kind], attributes=attributes)
