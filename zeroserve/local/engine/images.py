@@ -227,6 +227,8 @@ def plan_launch(
     env = dict(base_env)
     if built is not None:
         env.update(built.env)
+        if python_args:  # a kserve module: no gRPC port of its own locally (8081 would collide)
+            env["ZEROSERVE_GRPC_PORT"] = "-1"
     for item in container.get("env") or []:
         if "value" in item:
             env[str(item["name"])] = _rewrite_mount(str(item.get("value") or ""), model_dir)
