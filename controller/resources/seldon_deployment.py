@@ -134,6 +134,8 @@ def seldon_json(sdep: SeldonDeployment, predictor: PredictorSpec, config: Contro
                 "service_host": cluster_local_host(service, namespace, config.cluster_domain),
                 "service_port": 80,
             }
+            if sdep.spec.transport == "grpc":  # as Seldon's operator: the transport sets endpoint.type
+                raw["endpoint"]["type"] = "GRPC"
         raw["image"] = str(container[1].get("image")) if container else (unit.implementation or unit.name)
         return raw
 

@@ -151,3 +151,18 @@ def test_the_local_gateway_splits_the_canary_by_weight() -> None:
     by_path = table.resolve("127.0.0.1", "/seldon/default/seldon-canary/api/v1.0/predictions", 0.1)
     assert by_path is not None and by_path.route == "default/seldon-canary-main"
     assert by_path.path == "/api/v1.0/predictions"
+
+
+def test_transport_grpc_makes_every_served_unit_a_grpc_endpoint() -> None:
+    document = yaml.safe_load((SAMPLES / "router.yaml").read_text())
+    document["spec"]["transport"] = "grpc"
+    sdep = default_seldon_deployment(SeldonDeployment.from_dict(document))
+    sdep.metadata.namespace = "default"
+    orchestrator = build_orchestrator_service(sdep, sdep.spec.predictors[0], CONFIG)
+    args = orchestrator["spec"]["template"]["spec"]["containers"][0]["args"]
+    assert args[3:] == ["--grpc-port", "0"]  # the engine API over gRPC too, on a port its ready file names
+    graph = load_seldon_json(args[2])
+    assert {u.name: u.grpc for u in graph.root.walk()} == {
+        name: (f"seldon-router-default-{name}.default.svc.cluster.local", 80)
+        for name in ("picker", "doubler", "adder")
+    }

@@ -252,6 +252,57 @@ def test_grpc_through_the_gateway_by_metadata_splits_and_fails_clearly(
         assert caught.value.code() == grpc.StatusCode.NOT_FOUND
 
 
+def test_transport_grpc_calls_components_over_grpc(
+    platform: PlatformProcess, gateway: httpx.Client, deployed: dict[str, Any], feedback_log: Path
+) -> None:
+    import grpc
+
+    from zeroserve.router.seldon.generated import seldon_prediction_pb2 as pb
+
+    sdep = yaml.safe_load((SAMPLES / "router.yaml").read_text())
+    sdep["metadata"]["name"] = "router-grpc"
+    sdep["spec"]["transport"] = "grpc"
+    platform.kubectl("apply", "-f", "-", input=yaml.safe_dump(sdep))
+    wait_until(
+        lambda: (
+            platform.kubectl.json("get", "sdep", "router-grpc").get("status", {}).get("state") == "Available"
+        ),
+        120,
+        what="router-grpc to be Available",
+        interval=0.5,
+        retry_on=(),
+    )
+    reply = predict(gateway, "router-grpc", {"data": {"ndarray": [[1, 5]]}})  # REST in, gRPC inside
+    assert reply.status_code == 200, reply.text
+    assert reply.json()["data"]["ndarray"] == [[2.0, 6.0]]
+    target = str(platform.info["extra"]["gateway_url"]).removeprefix("http://").rstrip("/")
+    metadata = (("seldon", "router-grpc"), ("namespace", "default"))
+    with grpc.insecure_channel(target) as channel:
+        predict_rpc = channel.unary_unary(
+            "/seldon.protos.Seldon/Predict",
+            request_serializer=pb.SeldonMessage.SerializeToString,
+            response_deserializer=pb.SeldonMessage.FromString,
+        )
+        feedback_rpc = channel.unary_unary(
+            "/seldon.protos.Seldon/SendFeedback",
+            request_serializer=pb.Feedback.SerializeToString,
+            response_deserializer=pb.SeldonMessage.FromString,
+        )
+        request = pb.SeldonMessage(data=pb.DefaultData(tensor=pb.Tensor(shape=[1, 2], values=[0, 4])))
+        answer = predict_rpc(request, metadata=metadata, timeout=60)
+        assert list(answer.data.tensor.values) == [0.0, 8.0]  # the doubler
+        assert dict(answer.meta.routing) == {"picker": 0}
+        sent = pb.Feedback(request=request, response=answer, reward=0.25)
+        feedback_rpc(sent, metadata=metadata, timeout=60)
+    records = wait_until(
+        lambda: [r for r in map(json.loads, feedback_log.read_text().splitlines()) if r["reward"] == 0.25],
+        20,
+        what="the router's send_feedback over gRPC",
+        retry_on=(ValueError, OSError),
+    )
+    assert records == [{"reward": 0.25, "routing": 0}]
+
+
 def test_bandit_learns_through_the_graph(gateway: httpx.Client, deployed: dict[str, Any]) -> None:
     chosen = []
     for _ in range(30):

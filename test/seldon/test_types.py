@@ -166,8 +166,7 @@ def test_protocols_and_transports_the_orchestrator_serves() -> None:
     )
     graph["spec"]["protocol"] = "v2"
     graph["spec"]["transport"] = "grpc"
-    assert errors(graph) == [
-        "spec.transport: grpc is not served: the orchestrator speaks Seldon's REST engine API",
+    assert errors(graph) == [  # transport grpc is served: only the protocol is refused
         "spec.predictors[0].graph: a graph of several units needs protocol seldon, got 'v2' "
         "(a one-unit graph passes any protocol through)",
     ]

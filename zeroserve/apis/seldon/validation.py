@@ -15,8 +15,8 @@
   container of its name with an ``image`` in the predictor's ``componentSpecs``, an
   ``implementation`` (a prepackaged server with a ``modelUri``), or an ``endpoint.service_host``.
 
-``spec.transport: grpc`` is refused (the orchestrator serves REST), and so is a ``protocol`` other
-than ``seldon`` on a graph of several units (a one-unit graph passes every path through to its unit).
+A ``protocol`` other than ``seldon`` on a graph of several units is refused (a one-unit graph passes
+every path through to its unit); ``spec.transport: grpc`` is served (components called over gRPC).
 
 A predictor whose ``graph`` is a list (two roots) is refused while parsing
 (:class:`~zeroserve.apis.seldon.types.PredictorSpec`).
@@ -108,12 +108,6 @@ def validate_seldon_deployment(sdep: SeldonDeployment) -> list[FieldError]:
         seen.add(predictor.name)
         errors += [FieldError(join_path(path, "name"), p) for p in dns1035_label_errors(predictor.name)]
         errors += _validate_predictor(path, sdep.name or "", predictor)
-    if sdep.spec.transport == "grpc":
-        errors.append(
-            FieldError(
-                "spec.transport", "grpc is not served: the orchestrator speaks Seldon's REST engine API"
-            )
-        )
     for index, predictor in enumerate(predictors):
         protocol = predictor.protocol or sdep.spec.protocol or "seldon"
         if protocol != "seldon" and len(predictor.graph.walk()) > 1:
