@@ -4,8 +4,12 @@ Bad input is one line naming the file and line."""
 
 from __future__ import annotations
 
+import json
+import os
+import shutil
 import subprocess
 import sys
+import tarfile
 from pathlib import Path
 
 import pytest
@@ -153,3 +157,65 @@ def test_registered_image_plans_a_fresh_process_with_its_own_interpreter(tmp_pat
     # other images are unchanged: still the table (and the zygote)
     other = plan_launch({"image": "kserve/sklearnserver:v1"}, ImageTable.load(), state_dir=state, **common)  # type: ignore[arg-type]
     assert other.cli_args is not None and other.argv[0] == sys.executable
+
+
+def _podman_problem() -> str | None:
+    podman = shutil.which("podman")
+    if podman is None:
+        return "podman is not installed (hack/install.sh installs it as root with apt-get)"
+    info = subprocess.run([podman, "info"], capture_output=True, text=True, timeout=60, check=False)
+    if info.returncode != 0:
+        return f"podman info fails here: {(info.stderr.strip().splitlines() or ['?'])[-1]}"
+    return None
+
+
+@pytest.mark.slow
+def test_podman_builds_the_context(tmp_path: Path) -> None:
+    problem = _podman_problem()
+    if problem is not None:
+        pytest.skip(problem)
+    folder = _folder(tmp_path, "SERVICE_TYPE=ROUTER\n", **{"Model.py": MODEL})
+    empty = tmp_path / "empty.tar"
+    with tarfile.open(empty, "w"):
+        pass
+    tag = f"localhost/zeroserve-test-build-{os.getpid()}"
+    base = f"{tag}-base:1"
+    subprocess.run(["podman", "import", "-q", str(empty), base], capture_output=True, check=True, timeout=60)
+    try:
+        argv = [
+            sys.executable,
+            "-m",
+            "zeroserve",
+            "build",
+            str(folder),
+            "-t",
+            f"{tag}:1",
+            "--builder",
+            "podman",
+        ]
+        argv += ["--base", base, "--no-register", "--state-dir", str(tmp_path / "state")]
+        done = subprocess.run(
+            argv,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr + done.stdout
+        assert f"building {tag}:1 with podman" in done.stdout and "  | STEP" in done.stdout
+        inspect = ["podman", "image", "inspect", f"{tag}:1", "--format", "{{json .Config.Cmd}}"]
+        cmd = subprocess.run(inspect, capture_output=True, text=True, check=True, timeout=60).stdout
+        assert json.loads(cmd) == [
+            "serve",
+            "seldon",
+            "Model",
+            "--service-type",
+            "ROUTER",
+            "--persistence",
+            "0",
+        ]
+        assert not (tmp_path / "state" / "images").exists()  # --no-register
+    finally:
+        subprocess.run(
+            ["podman", "rmi", "-f", f"{tag}:1", base], capture_output=True, check=False, timeout=60
+        )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import sys
 from pathlib import Path
@@ -15,9 +16,7 @@ from zeroserve.build.source import BuildError, read_source
 __all__ = ["main"]
 
 
-def _default_home() -> Path:
-    import os
-
+def _default_home() -> Path:  # the platform's default (zeroserve.local's), which this layer may not import
     home = os.environ.get("ZEROSERVE_HOME")
     return Path(home).expanduser() if home else Path.home() / ".zeroserve"
 
@@ -104,7 +103,13 @@ def main(argv: list[str]) -> int:
             )
             _say(f"build: no image built ({why}); the context is ready for any OCI builder")
         else:
-            build_image(builder, context, args.tag, _say)
+            try:
+                build_image(builder, context, args.tag, _say)
+            except BuildError as err:
+                registered = (
+                    "" if args.no_register else " (registered with the embedded platform all the same)"
+                )
+                raise BuildError(f"{err}{registered}") from None
             _say(f"build: built {args.tag}")
     except BuildError as err:
         print(f"zeroserve build: {err}", file=sys.stderr)
