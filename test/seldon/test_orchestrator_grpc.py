@@ -118,3 +118,11 @@ async def test_malformed_messages_are_invalid_argument_with_seldons_status(engin
         await _rpc(engine, "SendFeedback")(bad)
     assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert _status(caught.value).reason == "BAD_FEEDBACK"
+
+
+def test_the_routers_stubs_are_the_servers_stubs() -> None:
+    """The router may not import ``servers``: it keeps a copy of the generated prediction.proto stubs."""
+    root = Path(__file__).resolve().parents[2]
+    for name in ("seldon_prediction_pb2.py", "seldon_prediction_pb2.pyi", "seldon_tensor_pb2.py"):
+        mine = (root / "router" / "seldon" / "generated" / name).read_bytes()
+        assert mine == (root / "servers" / "grpc" / "generated" / name).read_bytes(), name
