@@ -151,3 +151,22 @@ def test_cloudevents_trace_context_is_the_distributed_tracing_extension() -> Non
     event = CloudEvent({"id": "1", "source": "s", "specversion": "1.0", "type": "t", "traceparent": "tp"})
     assert trace_context(event) == {"traceparent": "tp"}
     assert trace_context(CloudEvent({"id": "1"})) == {}
+
+
+def test_a_dropped_span_has_no_children_but_still_propagates(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OTEL_TRACES_SAMPLER", "parentbased_traceidratio")
+    monkeypatch.setenv("OTEL_TRACES_SAMPLER_ARG", "0")
+    assert tracing.configure(endpoint="http://127.0.0.1:9/v1/traces")  # nothing is ever exported
+    try:
+        with tracing.span("server", kind="server") as server:
+            assert server is not None and not server.is_recording()
+            assert tracing.span("child") is tracing.span("other")  # the shared no-op
+            carrier: dict[str, str] = {}
+            tracing.inject(carrier)
+        remote = tracing.extract({"traceparent": f"00-{'a' * 32}-{'b' * 16}-00"})
+        with tracing.span("continued", parent=remote):
+            carrier = {}
+            tracing.inject(carrier)
+    finally:
+        tracing.shutdown()
+    assert carrier["traceparent"].startswith(f"00-{'a' * 32}-") and carrier["traceparent"].endswith("-00")

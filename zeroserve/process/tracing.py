@@ -44,6 +44,7 @@ _tracer: Tracer | None = None
 _provider: TracerProvider | None = None
 _kinds: dict[str, Any] = {}
 _propagator: Any = None
+_current_span: Any = None
 
 
 def traces_endpoint(env: Mapping[str, str] | None = None) -> str | None:
@@ -86,7 +87,7 @@ def configure(
     Returns:
         Whether tracing is on.
     """
-    global _tracer, _provider, _propagator
+    global _tracer, _provider, _propagator, _current_span
     env = os.environ if env is None else env
     url = endpoint or traces_endpoint(env)
     shutdown()
@@ -96,7 +97,7 @@ def configure(
     from opentelemetry.sdk.resources import Resource
     from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.sdk.trace.export import BatchSpanProcessor
-    from opentelemetry.trace import SpanKind
+    from opentelemetry.trace import SpanKind, get_current_span
     from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
     service = env.get("OTEL_SERVICE_NAME") or env.get("K_SERVICE") or default_service
@@ -108,6 +109,7 @@ def configure(
     provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=url, timeout=5)))
     _kinds.update({kind.name.lower(): kind for kind in SpanKind})
     _propagator = TraceContextTextMapPropagator()
+    _current_span = get_current_span
     _provider = provider
     _tracer = provider.get_tracer("zeroserve")
     _log.info("tracing on: spans of %s go to %s", service, url)
@@ -225,4 +227,8 @@ def span(
     tracer = _tracer
     if tracer is None:
         return _NOOP
+    if parent is None:  # under a span the sampler dropped, a child would be dropped too: skip making it
+        current = _current_span()
+        if not current.is_recording() and current.get_span_context().is_valid:
+            return _NOOP
     return tracer.start_as_current_span(name, context=parent, kind=_kinds[kind], attributes=attributes)
