@@ -124,9 +124,18 @@ class InferenceServiceReconciler(ReconcilerBase):
             )
         assert isvc.status is not None
         isvc.status.observed_generation = (raw.get("metadata") or {}).get("generation")
+        # KServe's controller words these two Events so, on the transitions only
         if manager.is_happy() and not was_ready:
+            message = f"InferenceService [{isvc.name}] is Ready"
+            self._recorder.event(raw, NORMAL, "InferenceServiceReady", message)
+        elif was_ready and not manager.is_happy():
+            conditions = isvc.status.conditions or []
+            failing = ", ".join(c.type for c in conditions if not c.is_true and c.type != READY)
             self._recorder.event(
-                raw, NORMAL, "InferenceServiceReady", f"InferenceService {isvc.name} is ready"
+                raw,
+                WARNING,
+                "InferenceServiceNotReady",
+                f"InferenceService [{isvc.name}] is no longer Ready because of: {failing or READY}",
             )
         self._write(raw, isvc.status)
 
