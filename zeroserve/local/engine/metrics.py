@@ -29,8 +29,8 @@ if TYPE_CHECKING:
 __all__ = ["ColdStarts", "EngineCollector", "RequestLatencies", "render_metrics"]
 
 # Knative's request latency distribution (milliseconds).
-_LATENCY_MS = (5, 10, 20, 40, 60, 80, 100, 150, 200, 250, 300, 350, 400, 450, 500, 600, 700, 800, 900, 1000)
-_LATENCY_MS += (2000, 5000, 10000, 20000, 50000, 100000)
+_LATENCY_MS: tuple[float, ...] = (5, 10, 20, 40, 60, 80, 100, 150, 200, 250, 300, 350, 400, 450, 500)
+_LATENCY_MS += (600, 700, 800, 900, 1000, 2000, 5000, 10000, 20000, 50000, 100000)
 _COLD_START_S = (0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0)
 
 
