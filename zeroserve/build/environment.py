@@ -30,6 +30,7 @@ __all__ = ["Environment", "ensure_environment", "local_paths", "requirements_has
 
 _PATH_OPTIONS = ("-f", "--find-links", "-r", "--requirement", "-c", "--constraint")
 _MARKER = ".zeroserve-env"
+_ERROR_MARKS = ("ERROR:", "error:", "cause:", "Caused by:", "╰─▶", "\u00d7")
 Progress = Callable[[str], None]
 
 
@@ -123,12 +124,14 @@ def _run(argv: list[str], cwd: Path, progress: Progress) -> tuple[int, list[str]
 
 def _failure(source: ModelSource, lines: list[str]) -> str:
     assert source.requirements is not None
-    errors = [
-        line.removeprefix("ERROR: ").strip()
-        for line in lines
-        if line.startswith(("ERROR:", "error:", "  ╰─▶"))
-    ]
-    reason = (errors[-1] if errors else (lines[-1] if lines else "the installer failed")).strip("╰─▶ ")
+    errors: list[str] = []
+    for raw in lines:
+        text = raw.strip()
+        for mark in _ERROR_MARKS:  # pip's "ERROR:", uv's "error:" and its causes
+            if text.startswith(mark):
+                errors.append(text.removeprefix(mark).strip())
+                break
+    reason = errors[-1] if errors else (lines[-1].strip() if lines else "the installer failed")
     for number, raw in enumerate(source.requirements.read_text().splitlines(), start=1):
         line = _strip(raw)
         if not line or line.startswith("-"):
