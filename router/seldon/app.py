@@ -25,6 +25,7 @@ from typing import Any
 import httpx
 import orjson
 
+from zeroserve.process import tracing
 from zeroserve.process.asgi import (
     BodyTooLarge,
     ClientDisconnected,
@@ -155,7 +156,8 @@ class SeldonOrchestrator:
             task = asyncio.create_task(self._shadow(url, message, headers))
             self._shadow_tasks.add(task)
             task.add_done_callback(self._shadow_tasks.discard)
-        answer = await self.walker.predict(message, meta, headers)
+        with tracing.span("seldon graph", kind="server", parent=tracing.extract(headers)):
+            answer = await self.walker.predict(message, meta, headers)
         self.routings[meta.puid] = dict(meta.routing)
         while len(self.routings) > self.memory:
             self.routings.popitem(last=False)

@@ -29,6 +29,7 @@ from typing import Any
 import httpx
 import orjson
 
+from zeroserve.process import tracing
 from zeroserve.router.bandit.policy import ArmStats, EpsilonGreedy, ThompsonSampling
 from zeroserve.router.bandit.store import BanditStore
 from zeroserve.router.seldon.graph import SeldonGraph, Unit
@@ -113,6 +114,17 @@ class GraphWalker:
                 self.bandits[unit.name] = ThompsonSampling(arms, bandit_rng)
 
     async def _call(
+        self, unit: Unit, path: str, body: dict[str, Any], headers: dict[str, str]
+    ) -> dict[str, Any]:
+        if not tracing.enabled():
+            return await self._call_unit(unit, path, body, headers)
+        attributes = {"zeroserve.graph.unit": unit.name, "url.path": path}
+        with tracing.span(f"seldon {unit.name}{path}", kind="client", attributes=attributes):
+            headers = {k: v for k, v in headers.items() if k.lower() not in ("traceparent", "tracestate")}
+            tracing.inject(headers)  # the unit continues this span
+            return await self._call_unit(unit, path, body, headers)
+
+    async def _call_unit(
         self, unit: Unit, path: str, body: dict[str, Any], headers: dict[str, str]
     ) -> dict[str, Any]:
         if unit.grpc is not None:
