@@ -4,6 +4,7 @@ Bad input is one line naming the file and line."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import shutil
@@ -18,7 +19,7 @@ from zeroserve.build.context import dockerfile, write_context
 from zeroserve.build.registry import BuiltImage, lookup, normalize, register
 from zeroserve.build.source import BuildError, read_source
 from zeroserve.images import model_server_image
-from zeroserve.local.engine.images import ImageTable, plan_launch
+from zeroserve.local.engine.images import ImageNotRunnable, ImageTable, plan_launch
 
 MODEL = "class Model:\n    def predict(self, X, features_names=None):\n        return X\n"
 
@@ -150,8 +151,14 @@ def test_registered_image_plans_a_fresh_process_with_its_own_interpreter(tmp_pat
         "base_env": {"A": "1"},
     }
     container = {"image": "example.com/me/m", "env": [{"name": "MODEL_NAME", "value": "Other"}]}
+    with pytest.raises(ImageNotRunnable, match="environment /env is gone; run 'zeroserve build FOLDER"):
+        plan_launch(container, ImageTable.load(), state_dir=state, **common)  # type: ignore[arg-type]
+    python = tmp_path / "env" / "bin" / "python"
+    python.parent.mkdir(parents=True)
+    python.touch()
+    register(state, dataclasses.replace(image, python=str(python)))
     plan = plan_launch(container, ImageTable.load(), state_dir=state, **common)  # type: ignore[arg-type]
-    assert plan.argv[:6] == ["/env/bin/python", "-m", "zeroserve", "serve", "seldon", "Model"]
+    assert plan.argv[:6] == [str(python), "-m", "zeroserve", "serve", "seldon", "Model"]
     assert plan.cli_args is None and plan.cwd == str(tmp_path) and plan.ready_file == tmp_path / "r"
     assert plan.env["MODEL_NAME"] == "Other" and plan.env["A"] == "1"
     # other images are unchanged: still the table (and the zygote)

@@ -200,6 +200,11 @@ def plan_launch(
         raise ImageNotRunnable("container has no image")
     built = lookup_built(state_dir, image) if state_dir is not None else None
     if built is not None:
+        if not Path(built.python).exists() or not built.folder.is_dir():
+            raise ImageNotRunnable(
+                f"image {image!r} was registered by 'zeroserve build' but its folder {built.folder} or its "
+                f"environment {built.environment} is gone; run 'zeroserve build FOLDER -t {image}' again"
+            )
         python_args = built.args[:1] == ["python"]
         command = ["python", *built.args[1:]] if python_args else [*_ZEROSERVE_PREFIX, *built.args]
         python = built.python
