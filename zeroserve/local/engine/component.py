@@ -24,6 +24,7 @@ from zeroserve.local.engine.images import ImageTable
 from zeroserve.local.engine.logs import log_files
 from zeroserve.local.engine.reconciler import ServingReconciler
 from zeroserve.local.engine.settings import EngineSettings
+from zeroserve.local.engine.volumes import api_reader
 
 __all__ = ["EngineComponent"]
 
@@ -94,6 +95,8 @@ class EngineComponent:
         ctx.gateway_port = await engine.start(ctx.gateway_host, ctx.gateway_port)
         ctx.extra["gateway_url"] = ctx.gateway_url
         api = await asyncio.to_thread(_custom_objects_api, ctx.kubeconfig)
+        # ConfigMap and Secret volumes and env references of revisions are read from the API server
+        engine.ctx.read_object = api_reader(getattr(api, "api_client", None))
         self.reconciler = ServingReconciler(
             api, engine, domain=ctx.domain, interval=self.settings.poll_interval
         )

@@ -5,21 +5,33 @@ the storage layer (a folder is used where it lies, a single file is linked into 
 folder), then any init containers run through the image table against that folder. An instance's
 plan adds Knative's container environment (``K_SERVICE``, ``K_CONFIGURATION``, ``K_REVISION``), its
 GPUs, and a free port or ready file.
+
+Containers are run as kubelet would start them: their ConfigMap and Secret volumes projected into
+folders (and kept in sync while the revision runs, see :mod:`.volumes`), their mount paths rewritten to
+those folders, and ``valueFrom`` / ``envFrom`` references read from the API server.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+from collections.abc import Coroutine, Mapping
 from pathlib import Path
 from typing import Any
 
 from zeroserve.local.engine.images import ContainerPlanner, LaunchPlan, plan_launch
 from zeroserve.local.engine.instances import Instance, InstanceFailed, free_port, log_tail
 from zeroserve.local.engine.spec import RevisionSpec, RuntimeContext
+from zeroserve.local.engine.volumes import (
+    keep_in_sync,
+    mount_table,
+    projections,
+    resolve_env,
+    rewrite_paths,
+    sync_volumes,
+)
 from zeroserve.process.private import private_folder
 
-__all__ = ["instance_plan", "prepare_model_dir", "run_init_container"]
+__all__ = ["instance_plan", "prepare_model_dir", "run_init_container", "serving_container", "volume_sync"]
 
 
 async def prepare_model_dir(spec: RevisionSpec, ctx: RuntimeContext) -> Path:
@@ -35,7 +47,11 @@ async def prepare_model_dir(spec: RevisionSpec, ctx: RuntimeContext) -> Path:
     Raises:
         StorageError: the model could not be resolved (from the storage layer).
         InstanceFailed: an init container failed.
+        ContainerConfigError: a ConfigMap, Secret or key a volume or env needs is missing.
     """
+    found = projections(spec.volumes, ctx.volume_dir(spec))
+    if found:
+        await asyncio.to_thread(sync_volumes, found, _reader(ctx), spec.namespace)
     model_dir = ctx.model_dir(spec)
     private_folder(model_dir)
     if spec.storage_uri and ctx.resolve_model is not None:
@@ -67,6 +83,7 @@ async def run_init_container(
         ImageNotRunnable: its image cannot run locally.
     """
     name = str(container.get("name") or "init")
+    container = await _runnable(spec, ctx, container)
     plan = plan_launch(
         container,
         ctx.images,
@@ -88,8 +105,55 @@ async def run_init_container(
         raise InstanceFailed(f"init container {name} exited with code {code}\n{log_tail(log)}")
 
 
+async def serving_container(spec: RevisionSpec, ctx: RuntimeContext) -> dict[str, Any]:
+    """The serving container as it starts now: env references read, mount paths made local.
+
+    Args:
+        spec: the revision.
+        ctx: the shared engine context.
+
+    Returns:
+        The container for :func:`instance_plan`.
+
+    Raises:
+        ContainerConfigError: a ConfigMap, Secret or key its env needs is missing.
+    """
+    return await _runnable(spec, ctx, spec.container)
+
+
+def volume_sync(spec: RevisionSpec, ctx: RuntimeContext) -> Coroutine[Any, Any, None] | None:
+    """The task that keeps the revision's ConfigMap and Secret folders in sync (``None``: it has none).
+
+    Args:
+        spec: the revision.
+        ctx: the shared engine context.
+
+    Returns:
+        A coroutine that runs until cancelled.
+    """
+    found = {k: p for k, p in projections(spec.volumes, ctx.volume_dir(spec)).items() if p.kind}
+    if not found or ctx.read_object is None:
+        return None
+    return keep_in_sync(found, ctx.read_object, spec.namespace, ctx.settings.poll_interval)
+
+
+def _reader(ctx: RuntimeContext) -> Any:
+    return ctx.read_object or (lambda _kind, _namespace, _name: None)
+
+
+async def _runnable(spec: RevisionSpec, ctx: RuntimeContext, container: Mapping[str, Any]) -> dict[str, Any]:
+    if ctx.read_object is not None and (container.get("env") or container.get("envFrom")):
+        container = await asyncio.to_thread(resolve_env, container, ctx.read_object, spec.namespace)
+    return rewrite_paths(container, mount_table(container, projections(spec.volumes, ctx.volume_dir(spec))))
+
+
 def instance_plan(
-    spec: RevisionSpec, ctx: RuntimeContext, model_dir: Path, gpus: list[str] | None, ready_file: Path
+    spec: RevisionSpec,
+    ctx: RuntimeContext,
+    model_dir: Path,
+    gpus: list[str] | None,
+    ready_file: Path,
+    container: Mapping[str, Any] | None = None,
 ) -> LaunchPlan:
     """The launch plan of one instance of the revision's serving container.
 
@@ -99,6 +163,7 @@ def instance_plan(
         model_dir: the model folder.
         gpus: the GPU ids it holds (``None``: it asked for none, and sees none when the machine has some).
         ready_file: where a zeroserve server reports readiness.
+        container: the serving container from :func:`serving_container` (default: the spec's as is).
 
     Returns:
         The plan.
@@ -114,7 +179,7 @@ def instance_plan(
     elif ctx.gpus.devices:
         env["CUDA_VISIBLE_DEVICES"] = ""
     return plan_launch(
-        spec.container,
+        spec.container if container is None else container,
         ctx.images,
         model_dir=model_dir,
         ready_file=ready_file,

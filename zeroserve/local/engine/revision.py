@@ -31,10 +31,16 @@ from zeroserve.local.engine.images import ImageNotRunnable, LaunchPlan
 from zeroserve.local.engine.instances import Instance, InstanceFailed, InstanceState
 from zeroserve.local.engine.limits import Limits
 from zeroserve.local.engine.metrics import ColdStarts
-from zeroserve.local.engine.preparation import instance_plan, prepare_model_dir
+from zeroserve.local.engine.preparation import (
+    instance_plan,
+    prepare_model_dir,
+    serving_container,
+    volume_sync,
+)
 from zeroserve.local.engine.procstat import cpu_seconds, parse_cpu, rss_mib
 from zeroserve.local.engine.spec import STORAGE_URI_ANNOTATION, RevisionSpec, RuntimeContext
 from zeroserve.local.engine.status import Problem, RevisionObservation, mark_revision_status, one_line
+from zeroserve.local.engine.volumes import ContainerConfigError
 from zeroserve.process.private import private_folder
 
 __all__ = ["STORAGE_URI_ANNOTATION", "RevisionRuntime", "RevisionSpec", "RuntimeContext"]
@@ -376,13 +382,18 @@ class RevisionRuntime:
         async with self._prepare_lock:
             if self._model_dir is None:
                 self._model_dir = await prepare_model_dir(self.spec, self.ctx)
+                sync = volume_sync(self.spec, self.ctx)
+                if sync is not None:  # ConfigMaps and Secrets change under a running revision
+                    self._spawn(sync)
             return self._model_dir
 
-    def _plan(self, model_dir: Path, gpus: list[str] | None) -> LaunchPlan:
+    def _plan(
+        self, model_dir: Path, gpus: list[str] | None, container: dict[str, Any] | None = None
+    ) -> LaunchPlan:
         run_dir = self.ctx.run_dir()
         private_folder(run_dir)
         ready_file = run_dir / f"{self.spec.namespace}.{self.spec.name}.{os.getpid()}.{next(self._ids)}.ready"
-        return instance_plan(self.spec, self.ctx, model_dir, gpus, ready_file)
+        return instance_plan(self.spec, self.ctx, model_dir, gpus, ready_file, container)
 
     async def _start_instance(self) -> None:
         settings = self.ctx.settings
@@ -390,9 +401,10 @@ class RevisionRuntime:
         inst: Instance | None = None
         try:
             model_dir = await self._prepare()
+            container_spec = await serving_container(self.spec, self.ctx)
             count = gpus_requested(self.spec.container)
             gpus = self.ctx.gpus.allocate(count, owner, f"revision {self.spec.key}") if count else None
-            plan = self._plan(model_dir, gpus)
+            plan = self._plan(model_dir, gpus, container_spec)
             container = "container" in plan.extra
             if container:
                 await self.ctx.containers.ensure_image(str(self.spec.container.get("image") or ""))
@@ -423,6 +435,7 @@ class RevisionRuntime:
             reason = {
                 InsufficientGPUs: "InsufficientGPU",
                 ImageNotRunnable: "ImageNotRunnableLocally",
+                ContainerConfigError: "CreateContainerConfigError",
             }.get(type(err), "ExitCode" if isinstance(err, InstanceFailed) else "StorageInitializerFailed")
             if isinstance(err, InstanceFailed) and inst is not None and inst.exit_code is not None:
                 reason = "OOMKilled" if inst.oom_killed else f"ExitCode{inst.exit_code}"

@@ -46,6 +46,8 @@ class RevisionSpec:
     container_concurrency: int = 0
     timeout_seconds: float = 300.0
     storage_uri: str | None = None
+    volumes: list[dict[str, Any]] = field(default_factory=list)
+    """The pod's ``volumes`` (ConfigMap, Secret and emptyDir ones become folders, see :mod:`.volumes`)."""
     previously_ready: bool = False
     """The Revision's stored status says Ready (it served before the platform restarted, or before it
     was forgotten at zero): it stays Ready while its first instance starts, as at scale from zero."""
@@ -99,6 +101,7 @@ class RevisionSpec:
             container_concurrency=int(spec.container_concurrency or 0),
             timeout_seconds=min(timeout, settings.max_revision_timeout_seconds),
             storage_uri=storage_uri,
+            volumes=list(spec.volumes or []),
             previously_ready=revision.status is not None and revision.status.is_ready(),
         )
 
@@ -116,6 +119,9 @@ class RuntimeContext:
     resolve_model: Callable[[str], Path] | None = None
     """Resolves a storage URI to a local file or folder (the storage layer); ``None`` disables it."""
     clock: Callable[[], float] = time.monotonic
+    read_object: Callable[[str, str, str], dict[str, Any] | None] | None = None
+    """Reads a ConfigMap or Secret from the API server (``kind, namespace, name``; ``None``: missing),
+    for volumes and ``valueFrom`` env; ``None``: no API (such references are then missing)."""
     containers: ContainerRuntime = field(init=False)
     """Runs images the table does not know (made from the settings)."""
 
@@ -131,6 +137,10 @@ class RuntimeContext:
     def model_dir(self, spec: RevisionSpec) -> Path:
         """A revision's own model folder (``/mnt/models``)."""
         return self.state_dir / "engine" / "models" / spec.namespace / spec.name
+
+    def volume_dir(self, spec: RevisionSpec) -> Path:
+        """Where a revision's ConfigMap, Secret and emptyDir volumes are projected."""
+        return self.state_dir / "engine" / "volumes" / spec.namespace / spec.name
 
     def run_dir(self) -> Path:
         """Ready files and other runtime scratch."""
