@@ -58,7 +58,8 @@ def ready_port(path: Path, proc: subprocess.Popen[str] | None = None) -> int:
             raise AssertionError(f"{proc.args} exited {proc.returncode}: {proc.communicate()[1]}")
         return path.exists() and json.loads(path.read_text() or "{}")
 
-    return int(wait_until(written, 30, what=f"{path.name} is written", retry_on=(ValueError,))["http_port"])
+    written_ready = wait_until(written, 30, what=f"{path.name} is written", retry_on=(ValueError,))
+    return int(written_ready.get("http_port", written_ready.get("port")))
 
 
 def test_model_server_request_lines_carry_request_and_trace_ids(tmp_path: Path) -> None:
@@ -111,6 +112,7 @@ def test_every_entry_point_logs_the_same_shape(tmp_path: Path) -> None:
             [*agent, "--log-url", "http://127.0.0.1:9/", "--http-port", "0"],
             True,
         ),
+        ("apiserver", [zeroserve, "apiserver", "--port", "0", "--in-memory", "--state-dir", "api"], True),
         ("detector", [zeroserve, "detector", "drift", "--fit-first", "2", "--http-port", "0"], True),
     ]
     procs = []
