@@ -377,3 +377,26 @@ def test_trained_models_on_a_running_multi_model_predictor(platform: Any) -> Non
         )
     )
     assert wrong is not None and "spec.model.framework" in wrong["FrameworkSupported"]["message"]
+
+
+def test_a_trained_model_is_loaded_from_its_config_map_and_unloaded_on_delete(platform: Any) -> None:
+    """The engine projects ``modelconfig-mms-0`` at ``/mnt/configs``; the server's watcher loads it."""
+    loop, ctx, kubectl, samples = platform
+    sample: Sample = samples["sk"]
+
+    async def check() -> None:
+        host = {"Host": "mms.default.example.com"}
+        async with httpx.AsyncClient(base_url=ctx.gateway_url, timeout=30, headers=host) as client:
+
+            async def predict(code: int) -> httpx.Response | None:
+                got = await client.post("/v1/models/tm-iris:predict", json=sample.v1_request)
+                return got if got.status_code == code else None
+
+            got = await wait_until_async(lambda: predict(200), 90, interval=0.3, retry_on=(), what="loaded")
+            assert got is not None
+            assert _close(got.json()["predictions"], sample.expected, sample.tolerance), got.text
+            await asyncio.to_thread(kubectl, "delete", "trainedmodel", "tm-iris")
+            gone = await wait_until_async(lambda: predict(404), 30, interval=0.3, retry_on=(), what="gone")
+            assert gone is not None and "tm-iris" in gone.text
+
+    loop.run_until_complete(check())
