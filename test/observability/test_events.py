@@ -66,8 +66,18 @@ async def test_events_and_conditions_read_as_one_line(tmp_path: Path) -> None:
             )
 
         await wait_until_async(settled, 90, what="good Ready and bad not Ready with a message")
-        events = json.loads(await run("get", "events", "-o", "json"))["items"]
         good, bad = await conditions("good"), await conditions("bad")
+        # the good one's next revision cannot load its model: no longer Ready
+        patch = {"spec": {"predictor": {"model": {"storageUri": f"file://{tmp_path / 'gone'}"}}}}
+        await run("patch", "inferenceservice", "good", "--type", "merge", "-p", json.dumps(patch))
+
+        async def events_of_good() -> list[dict[str, Any]]:
+            items = json.loads(await run("get", "events", "-o", "json"))["items"]
+            if any(e["reason"] == "InferenceServiceNotReady" for e in items):
+                return list(items)
+            return []
+
+        events = await wait_until_async(events_of_good, 60, what="InferenceServiceNotReady on good")
 
     by_object: dict[str, list[dict[str, Any]]] = {}
     for event in events:
@@ -76,6 +86,11 @@ async def test_events_and_conditions_read_as_one_line(tmp_path: Path) -> None:
         readable(event["message"], f"Event {event['reason']}")
     ready = [e for e in by_object.get("good", []) if e["reason"] == "InferenceServiceReady"]
     assert [(e["type"], e["message"]) for e in ready] == [("Normal", "InferenceService [good] is Ready")]
+    not_ready = [e for e in by_object["good"] if e["reason"] == "InferenceServiceNotReady"]
+    assert not_ready[0]["type"] == "Warning"
+    assert not_ready[0]["message"].startswith("InferenceService [good] is no longer Ready because of: "), (
+        not_ready
+    )
     for name, status in (("good", good), ("bad", bad)):
         for condition in status.values():
             if condition.get("reason"):
