@@ -125,3 +125,14 @@ def test_check_passes_hadolint() -> None:
     assert done.returncode == 0, done.stdout + done.stderr
     assert f"hadolint: {DOCKERFILE} ok" in done.stdout
     assert "builds skipped: --builder none" in done.stdout
+
+
+def test_every_source_folder_is_a_package_so_the_wheel_holds_it() -> None:
+    """setup.py finds packages by ``__init__.py``; a folder without one is missing from the images."""
+    missing = []
+    for folder in ("zeroserve", "servers", "controller", "router", "logger", "monitoring"):
+        for path in sorted((ROOT / folder).rglob("*.py")):
+            if "__pycache__" not in path.parts and not (path.parent / "__init__.py").exists():
+                missing.append(str(path.parent.relative_to(ROOT)))
+    missing = sorted(set(missing))
+    assert not missing, "folders without __init__.py (left out of the wheel): " + ", ".join(missing)
