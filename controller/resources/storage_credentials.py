@@ -11,9 +11,12 @@
   ``AWS_REGION``, ``S3_VERIFY_SSL``, ``awsAnonymousCredential``, ``AWS_CA_BUNDLE``; one with
   ``gcloud-application-credentials.json`` a GCS service account; one with ``AZURE_*`` keys Azure's.
 
-KServe references the Secrets' values with ``secretKeyRef``; here the values are copied onto the
-storage-initializer container, because the embedded platform's engine runs that container without a
-kubelet to resolve references.
+As KServe, the Secrets' values are referenced with ``valueFrom.secretKeyRef`` (the S3 keys, the
+``storage-config`` entry as ``STORAGE_CONFIG``, Azure's keys), never copied into the Knative Service:
+kubelet resolves them on a cluster, the embedded platform's engine from its API server when it starts
+the initializer. Only settings that are not secret (the S3 annotations, ``STORAGE_OVERRIDE_CONFIG``)
+are plain values; a GCS service account is passed as a ``STORAGE_CONFIG`` value (the JSON our
+initializer reads), where KServe mounts the Secret as a file.
 """
 
 from __future__ import annotations
@@ -71,8 +74,13 @@ class StorageAccess:
 
     uri: str | None = None
     """The ``storageUri`` a storage spec names (``None``: the model's own ``storageUri``)."""
-    env: list[dict[str, str]] = field(default_factory=list)
-    """Environment of the storage-initializer (credentials, endpoint)."""
+    env: list[dict[str, Any]] = field(default_factory=list)
+    """Environment of the storage-initializer (credentials as ``secretKeyRef``, endpoint as values)."""
+
+
+def _secret_ref(name: str, secret: str, key: str) -> dict[str, Any]:
+    """``name`` from ``key`` of Secret ``secret`` (``valueFrom.secretKeyRef``), as KServe writes it."""
+    return {"name": name, "valueFrom": {"secretKeyRef": {"name": secret, "key": key}}}
 
 
 def _data(secret: dict[str, Any], where: str) -> dict[str, str]:
@@ -149,14 +157,15 @@ def _storage_spec(isvc: InferenceService, get: Getter, ns: str) -> StorageAccess
     parameters = {str(k): v for k, v in (raw.get("parameters") or {}).items()}
     config = _entry(entries[key], f"secret {ns}/{STORAGE_CONFIG_SECRET} key {key}")
     uri = _uri_for({**config, **parameters}, str(raw.get("path") or ""))
-    env = [{"name": "STORAGE_CONFIG", "value": json.dumps(config, sort_keys=True)}]
+    env: list[dict[str, Any]] = [_secret_ref("STORAGE_CONFIG", STORAGE_CONFIG_SECRET, key)]
     if parameters:
         env.append({"name": "STORAGE_OVERRIDE_CONFIG", "value": json.dumps(parameters, sort_keys=True)})
     return StorageAccess(uri, env)
 
 
-def _s3_env(data: dict[str, str], annotations: dict[str, str]) -> list[dict[str, str]]:
-    env = [{"name": k, "value": data[k]} for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY") if k in data]
+def _s3_env(data: dict[str, str], annotations: dict[str, str], secret: str) -> list[dict[str, Any]]:
+    keys = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")
+    env: list[dict[str, Any]] = [_secret_ref(k, secret, k) for k in keys if k in data]
     for annotation, name in _S3_ANNOTATIONS.items():
         if annotations.get(annotation):
             env.append({"name": name, "value": annotations[annotation]})
@@ -182,7 +191,7 @@ def _store_of(uri: str) -> str:
     return ""
 
 
-def _service_account(isvc: InferenceService, get: Getter, ns: str, store: str) -> list[dict[str, str]]:
+def _service_account(isvc: InferenceService, get: Getter, ns: str, store: str) -> list[dict[str, Any]]:
     explicit = isvc.spec.predictor.service_account_name
     name = explicit or "default"
     account = get(SERVICE_ACCOUNT, ns, name)
@@ -193,7 +202,7 @@ def _service_account(isvc: InferenceService, get: Getter, ns: str, store: str) -
                 f"spec.predictor.serviceAccountName: service account {ns}/{name} does not exist",
             )
         return []
-    env: list[dict[str, str]] = []
+    env: list[dict[str, Any]] = []
     for ref in account.get("secrets") or []:
         secret_name = str(ref.get("name") or "")
         secret = get(SECRET, ns, secret_name) if secret_name else None
@@ -202,13 +211,13 @@ def _service_account(isvc: InferenceService, get: Getter, ns: str, store: str) -
         data = _data(secret, f"secret {ns}/{secret_name} (service account {name})")
         annotations = (secret.get("metadata") or {}).get("annotations") or {}
         if "AWS_ACCESS_KEY_ID" in data or any(a in annotations for a in _S3_ANNOTATIONS):
-            env += _s3_env(data, annotations) if store == "s3" else []
+            env += _s3_env(data, annotations, secret_name) if store == "s3" else []
         elif _GCS_KEY in data and store == "gs":
             encoded = base64.b64encode(data[_GCS_KEY].encode()).decode()
             config = {"type": "gs", "base64_service_account": encoded}
             env.append({"name": "STORAGE_CONFIG", "value": json.dumps(config)})
         elif any(k in data for k in _AZURE_KEYS) and store == "azure":
-            env += [{"name": k, "value": data[k]} for k in _AZURE_KEYS if k in data]
+            env += [_secret_ref(k, secret_name, k) for k in _AZURE_KEYS if k in data]
     return env
 
 
@@ -238,7 +247,7 @@ def storage_access(isvc: InferenceService, get: Getter) -> StorageAccess:
     return access
 
 
-def add_storage_env(ksvc: dict[str, Any], env: list[dict[str, str]]) -> dict[str, Any]:
+def add_storage_env(ksvc: dict[str, Any], env: list[dict[str, Any]]) -> dict[str, Any]:
     """Put ``env`` on the storage-initializer of a built Knative Service (in place; returned)."""
     if not env:
         return ksvc

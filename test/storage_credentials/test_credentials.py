@@ -20,6 +20,7 @@ from zeroserve.apis.serving.v1beta1.defaults import default_inference_service
 from zeroserve.controller.errors import BuildError
 from zeroserve.controller.kinds import Kind
 from zeroserve.controller.resources.storage_credentials import SECRET, SERVICE_ACCOUNT, storage_access
+from zeroserve.local.engine.volumes import resolve_env
 from zeroserve.servers.storage import ModelStorage, StorageNotFoundError
 from zeroserve.servers.storage.credentials import (
     StorageConfigError,
@@ -74,6 +75,12 @@ def _getter(objects: dict[tuple[str, str], dict[str, Any]]) -> Any:
     return get
 
 
+def _resolved(env: list[dict[str, Any]], objects: dict[tuple[str, str], dict[str, Any]]) -> dict[str, str]:
+    """The values the engine (or kubelet) gives the initializer for ``env``'s secretKeyRefs."""
+    resolved = resolve_env({"env": env}, lambda kind, _ns, name: objects.get((kind, name)), "ml")
+    return {e["name"]: e["value"] for e in resolved["env"]}
+
+
 def test_controller_reads_the_storage_spec_and_service_account_secrets() -> None:
     entry = {"type": "s3", "access_key_id": "AK", "secret_access_key": "SK", "bucket": "models"}
     objects = {
@@ -96,7 +103,11 @@ def test_controller_reads_the_storage_spec_and_service_account_secrets() -> None
     }
     access = storage_access(_isvc({"model": model}), _getter(objects))
     assert access.uri == "s3://models/iris"
-    env = {e["name"]: e["value"] for e in access.env}
+    assert access.env[0] == {
+        "name": "STORAGE_CONFIG",
+        "valueFrom": {"secretKeyRef": {"name": "storage-config", "key": "local"}},
+    }
+    env = _resolved(access.env, objects)
     assert json.loads(env["STORAGE_CONFIG"]) == entry and json.loads(env["STORAGE_OVERRIDE_CONFIG"]) == {
         "region": "r"
     }
@@ -110,7 +121,9 @@ def test_controller_reads_the_storage_spec_and_service_account_secrets() -> None
         _getter(objects),
     )
     assert account.uri is None
-    assert {e["name"]: e["value"] for e in account.env} == {
+    key_ref = {"secretKeyRef": {"name": "s3creds", "key": "AWS_SECRET_ACCESS_KEY"}}
+    assert {"name": "AWS_SECRET_ACCESS_KEY", "valueFrom": key_ref} in account.env  # never the value
+    assert _resolved(account.env, objects) == {
         "AWS_ACCESS_KEY_ID": "SA-AK",
         "AWS_SECRET_ACCESS_KEY": "SA-SK",
         "S3_ENDPOINT": "minio.ml:9000",
@@ -212,5 +225,8 @@ def test_storage_spec_without_key_uses_kserves_default_keys() -> None:
     typed = {
         "model": {"modelFormat": {"name": "sklearn"}, "storage": {"path": "m", "parameters": {"type": "s3"}}}
     }
-    env = {e["name"]: e["value"] for e in storage_access(_isvc(typed), _getter(secret)).env}
+    env = {
+        e["name"]: e.get("value") or e["valueFrom"] for e in storage_access(_isvc(typed), _getter(secret)).env
+    }
     assert json.loads(env["STORAGE_OVERRIDE_CONFIG"]) == {"type": "s3"}
+    assert env["STORAGE_CONFIG"] == {"secretKeyRef": {"name": "storage-config", "key": "default_s3"}}
