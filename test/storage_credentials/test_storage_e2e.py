@@ -143,7 +143,10 @@ async def test_models_behind_credentials_serve_and_wrong_keys_say_why(
         ksvc = await p.get("ksvc", "iris-spec-predictor")
         (init,) = ksvc["spec"]["template"]["spec"]["initContainers"]
         assert init["args"] == ["storage-initializer", f"s3://{BUCKET}/{PREFIX}", "/mnt/models"]
-        assert {e["name"] for e in init["env"]} == {"STORAGE_CONFIG"}
+        ref = {"secretKeyRef": {"name": "storage-config", "key": "localS3"}}
+        assert init["env"] == [{"name": "STORAGE_CONFIG", "valueFrom": ref}]  # as KServe: a reference
+        by_account = await p.get("ksvc", "iris-sa-predictor")
+        assert secured_s3.secret not in json.dumps(by_account), "a key's value is never copied"
 
         async def refused() -> dict[str, Any] | None:
             cond = _condition(await p.get("isvc", "iris-bad"), "PredictorReady")
