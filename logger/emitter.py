@@ -224,7 +224,7 @@ class PayloadLogger:
         if not self._admits(size):
             return False
         template = self._template
-        if tracing.enabled():  # the event carries the emit span as its traceparent extension
+        if tracing.on:  # the event carries the emit span as its traceparent extension
             attributes = {"cloudevents.event_type": TYPES[kind], "cloudevents.event_id": event_id}
             with tracing.span("payload-logger emit", kind="producer", attributes=attributes):
                 event = template.event(kind, event_id, time_ns, status, body, content_type, metadata)

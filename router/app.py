@@ -162,7 +162,7 @@ class RouterApp:
     async def _route(self, scope: Scope, body: bytes, send: Send) -> None:
         ctx = self._context(scope)
         started = time.perf_counter()
-        if tracing.enabled():
+        if tracing.on:
             attributes = {"http.request.method": scope["method"], "url.path": scope["path"]}
             parent = tracing.extract(scope["headers"])
             with tracing.span("graph", kind="server", attributes=attributes, parent=parent) as span:

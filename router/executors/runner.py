@@ -183,7 +183,7 @@ class GraphRunner:
                 response = await self.run_node(step.node, body, ctx)
             else:
                 assert step.url is not None
-                if tracing.enabled():
+                if tracing.on:
                     response = await self._traced_post(node, step, body, ctx)
                 else:
                     response = await self.client.post(step.url, body, ctx)

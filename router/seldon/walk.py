@@ -116,7 +116,7 @@ class GraphWalker:
     async def _call(
         self, unit: Unit, path: str, body: dict[str, Any], headers: dict[str, str]
     ) -> dict[str, Any]:
-        if not tracing.enabled():
+        if not tracing.on:
             return await self._call_unit(unit, path, body, headers)
         attributes = {"zeroserve.graph.unit": unit.name, "url.path": path}
         with tracing.span(f"seldon {unit.name}{path}", kind="client", attributes=attributes):

@@ -192,7 +192,7 @@ class RestApp:
                         body = await self._read_body(receive, headers)
                     else:  # a Seldon GET carries its request in the query (?json=...)
                         body = scope.get("query_string", b"") if route.protocol == "seldon" else b""
-                    if tracing.enabled() and route.action in _INFERENCE_ACTIONS:
+                    if tracing.on and route.action in _INFERENCE_ACTIONS:
                         reply = await self._traced(scope, route, body, headers)
                     else:
                         reply = await self._handlers[route.action](route, body, headers)
@@ -272,10 +272,14 @@ class RestApp:
     async def _decode(self, what: str, body: bytes, decode: Callable[[], T]) -> T:
         """Run a codec's ``decode``: in a worker thread for a large body; a codec bug is a 400, not a 500."""
         try:
-            with tracing.span("decode"):
-                if len(body) >= self.limits.offload_size:
-                    return await asyncio.to_thread(decode)
-                return decode()
+            if tracing.on:
+                with tracing.span("decode"):
+                    if len(body) >= self.limits.offload_size:
+                        return await asyncio.to_thread(decode)
+                    return decode()
+            if len(body) >= self.limits.offload_size:
+                return await asyncio.to_thread(decode)
+            return decode()
         except ServingError:
             raise
         except (ValueError, TypeError, AttributeError, KeyError, IndexError, OverflowError, RecursionError):
@@ -327,11 +331,13 @@ class RestApp:
             payload = await self._decode("V1 request", body, lambda: v1.decode_request(body, depth))
         response_headers: dict[str, str] = {}
         result = await self.dataplane.infer(route.model, payload, headers, response_headers)
-        with tracing.span("encode"):
-            if len(body) >= self.limits.offload_size:  # a large answer is likely: encode it off the loop too
-                data = await asyncio.to_thread(v1.encode_response, result)
-            else:
+        if len(body) >= self.limits.offload_size:  # a large answer is likely: encode it off the loop too
+            data = await asyncio.to_thread(v1.encode_response, result)
+        elif tracing.on:
+            with tracing.span("encode"):
                 data = v1.encode_response(result)
+        else:
+            data = v1.encode_response(result)
         return Reply(200, data, _JSON, _extra(response_headers))
 
     async def _explain_v1(self, route: Route, body: bytes, headers: dict[str, str]) -> Reply:
@@ -398,7 +404,10 @@ class RestApp:
             result = result_to_infer_response(result, route.model, request)
         if result.model_version is None and route.version:
             result.model_version = route.version
-        with tracing.span("encode"):
+        if tracing.on:
+            with tracing.span("encode"):
+                data, json_length = v2_rest.encode_infer_response(result, request)
+        else:
             data, json_length = v2_rest.encode_infer_response(result, request)
         extra = _extra(response_headers)
         if json_length is None:

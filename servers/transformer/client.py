@@ -117,7 +117,7 @@ class RestPredictorClient:
         return (await self._send(url, body, headers, what)).content
 
     async def _send(self, url: str, body: bytes, headers: dict[str, str], what: str) -> httpx.Response:
-        if tracing.enabled():
+        if tracing.on:
             return await self._send_traced(url, body, headers, what)
         return await self._send_once(url, body, headers, what)
 

@@ -26,12 +26,14 @@ if TYPE_CHECKING:
     from opentelemetry.trace import Span, Tracer
 
 __all__ = [
+    "NOOP",
     "configure",
     "current_trace_id",
     "enabled",
     "extract",
     "flush",
     "inject",
+    "on",
     "set_attributes",
     "shutdown",
     "span",
@@ -40,6 +42,8 @@ __all__ = [
 
 _log = logging.getLogger(__name__)
 
+on = False
+"""Whether tracing is on: a plain module attribute, the cheapest check for a hot path (``tracing.on``)."""
 _tracer: Tracer | None = None
 _provider: TracerProvider | None = None
 _kinds: dict[str, Any] = {}
@@ -87,7 +91,7 @@ def configure(
     Returns:
         Whether tracing is on.
     """
-    global _tracer, _provider, _propagator, _current_span
+    global _tracer, _provider, _propagator, _current_span, on
     env = os.environ if env is None else env
     url = endpoint or traces_endpoint(env)
     shutdown()
@@ -112,14 +116,15 @@ def configure(
     _current_span = get_current_span
     _provider = provider
     _tracer = provider.get_tracer("zeroserve")
+    on = True
     _log.info("tracing on: spans of %s go to %s", service, url)
     return True
 
 
 def shutdown() -> None:
     """Flush the spans not yet sent and turn tracing off (a no-op when it is off)."""
-    global _tracer, _provider
-    provider, _provider, _tracer = _provider, None, None
+    global _tracer, _provider, on
+    provider, _provider, _tracer, on = _provider, None, None, False
     if provider is not None:
         provider.shutdown()
 
@@ -201,7 +206,8 @@ def set_attributes(attributes: Mapping[str, Any]) -> None:
     trace.get_current_span().set_attributes(dict(attributes))
 
 
-_NOOP: contextlib.nullcontext[None] = contextlib.nullcontext()
+NOOP: contextlib.nullcontext[None] = contextlib.nullcontext()
+"""The shared no-op context manager :func:`span` returns when tracing is off."""
 
 
 def span(
@@ -226,9 +232,9 @@ def span(
     """
     tracer = _tracer
     if tracer is None:
-        return _NOOP
+        return NOOP
     if parent is None:  # under a span the sampler dropped, a child would be dropped too: skip making it
         current = _current_span()
         if not current.is_recording() and current.get_span_context().is_valid:
-            return _NOOP
+            return NOOP
     return tracer.start_as_current_span(name, context=parent, kind=_kinds[kind], attributes=attributes)

@@ -212,7 +212,7 @@ class Gateway:
         if res.upstream is not None:
             await self._proxy(send, res.upstream, scope["method"], target, headers, body, res.host)
             return
-        if tracing.enabled():
+        if tracing.on:
             await self._serve_traced(scope, send, res, target, headers, body)
             return
         await self._serve_revision(scope, send, res, target, headers, body)
@@ -382,8 +382,11 @@ class Gateway:
         failed: Instance | None = None
         for attempt in range(_ATTEMPTS):
             try:
-                with tracing.span("activator", attributes={"zeroserve.cold_start": not activator.ready}):
-                    wait = min(self._deadline, max(0.0, deadline - loop.time()))
+                wait = min(self._deadline, max(0.0, deadline - loop.time()))
+                if tracing.on:
+                    with tracing.span("activator", attributes={"zeroserve.cold_start": not activator.ready}):
+                        inst = await activator.acquire(wait, failed)
+                else:
                     inst = await activator.acquire(wait, failed)
             except ActivatorRejected as err:
                 self._count(res, 503)
