@@ -6,9 +6,11 @@ Run from the repository root with the project venv::
 
 Arms, each a ``zeroserve serve sklearn`` process serving the same iris model (gRPC off):
 
-- ``baseline``: ``--base`` (default: the commit before the server's span call sites), exported with
-  ``git archive`` and laid out as the installed package (``servers/`` etc. inside ``zeroserve/``);
-- ``off``: ``--traced`` (default: the commit that added them), no OTLP endpoint;
+- ``baseline``: ``--base`` (default ``HEAD``) exported with ``git archive``, laid out as the installed
+  package (``servers/`` etc. inside ``zeroserve/``), with the commits that put spans into the model
+  server (``--revert``) reverse-applied to ``servers/dataplane.py`` and ``servers/rest/app.py``: the
+  same code with the tracing code path removed;
+- ``off``: ``--traced`` (default ``HEAD``), no OTLP endpoint;
 - ``on``: the same, ``OTEL_EXPORTER_OTLP_ENDPOINT`` set, every request sampled (a root trace of
   six spans each: server, decode, preprocess, predict, postprocess, encode);
 - ``on 10%``: the same with ``OTEL_TRACES_SAMPLER=traceidratio`` and ``_ARG=0.1``.
@@ -40,13 +42,13 @@ PATH = "/v2/models/iris/infer"
 BODY = '{"inputs": [{"name": "input-0", "shape": [1, 4], "datatype": "FP32", "data": [6.8, 2.8, 4.8, 1.4]}]}'
 
 
-def export(revision: str, work: Path) -> Path:
+def export(revision: str, work: Path, label: str) -> Path:
     """``revision`` as an importable ``zeroserve`` package folder (the PYTHONPATH to use)."""
-    tree = work / f"tree-{revision}"
+    tree = work / f"tree-{label}"
     tree.mkdir()
     archive = subprocess.run(["git", "archive", revision], cwd=ROOT, check=True, capture_output=True).stdout
     subprocess.run(["tar", "-x", "-C", str(tree)], input=archive, check=True)
-    package = work / f"pkg-{revision}" / "zeroserve"
+    package = work / f"pkg-{label}" / "zeroserve"
     shutil.copytree(tree / "zeroserve", package)
     for name in MAPPED:
         if (tree / name).is_dir():
@@ -125,9 +127,14 @@ def wrk(port: int, script: Path, concurrency: int, duration: int) -> tuple[float
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--base", default="86216a9", help="revision without the server's span call sites")
-    parser.add_argument("--traced", default="f4084c8", help="revision with them")
-    parser.add_argument("--tracing-module", default="HEAD", help="revision of zeroserve/process/tracing.py")
+    parser.add_argument("--base", default="HEAD", help="revision of the baseline, before --revert")
+    parser.add_argument(
+        "--revert",
+        default="b810aa8,f4084c8",
+        help="commits whose changes to servers/dataplane.py and servers/rest/app.py (the span call sites) "
+        "are reverse-applied to the baseline, newest first",
+    )
+    parser.add_argument("--traced", default="HEAD", help="revision with the span call sites")
     parser.add_argument("--arms", default="baseline,off,on,on 10%", help="comma-separated arms to run")
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--duration", type=int, default=3, help="seconds per wrk run")
@@ -142,16 +149,18 @@ def main(argv: list[str] | None = None) -> int:
     model_dir = train_iris_sklearn(work / "iris")
     sink = NullSink()
     clean = {k: v for k, v in os.environ.items() if not k.startswith("OTEL_")}
-    base_env = dict(clean, PYTHONPATH=str(export(args.base, work)))
-    traced = export(args.traced, work)
-    # the server's call sites as of --traced, the tracing module as committed now
-    module = subprocess.run(
-        ["git", "show", f"{args.tracing_module}:zeroserve/process/tracing.py"],
-        cwd=ROOT,
-        check=True,
-        capture_output=True,
-    ).stdout
-    (traced / "zeroserve" / "process" / "tracing.py").write_bytes(module)
+    base = export(args.base, work, "baseline")
+    for commit in filter(None, args.revert.split(",")):  # the model server's span call sites, taken out
+        diff = subprocess.run(
+            ["git", "show", commit, "--", "servers/dataplane.py", "servers/rest/app.py"],
+            cwd=ROOT,
+            check=True,
+            capture_output=True,
+        ).stdout
+        revert = ["git", "apply", "-R", "-C1", "--directory=zeroserve"]
+        subprocess.run(revert, cwd=base, input=diff, check=True)
+    base_env = dict(clean, PYTHONPATH=str(base))
+    traced = export(args.traced, work, "traced")
     traced_env = dict(clean, PYTHONPATH=str(traced))
     on_env = dict(traced_env, OTEL_EXPORTER_OTLP_ENDPOINT=f"http://127.0.0.1:{sink.port}")
     sampled_env = dict(on_env, OTEL_TRACES_SAMPLER="traceidratio", OTEL_TRACES_SAMPLER_ARG="0.1")
