@@ -48,7 +48,7 @@ from zeroserve.local.engine.resources import (
     revision_name,
 )
 from zeroserve.local.engine.revision import RevisionSpec
-from zeroserve.local.engine.routing import HTTPRouteRule, RouteEntry, http_route_rules
+from zeroserve.local.engine.routing import HTTPRouteRule, RouteEntry, http_route_rules, is_cluster_local
 from zeroserve.local.engine.status import RevisionObservation, mark_revision_status, mark_revision_unobserved
 
 __all__ = ["ServingReconciler"]
@@ -242,14 +242,20 @@ class ServingReconciler:
                 {k[1]: v for k, v in revisions.items() if k[0] == ns},
                 self.domain,
             )
-            before = self._status_of(route)
-            mark_route_status(route, resolved, self.domain, now)
-            self._write_status("routes", route, before)
             ksvc = services.get(key)
+            private = is_cluster_local(
+                route.metadata.labels, *((ksvc.metadata.labels, ksvc.metadata.annotations) if ksvc else ())
+            )
+            before = self._status_of(route)
+            mark_route_status(route, resolved, self.domain, now, cluster_local=private)
+            self._write_status("routes", route, before)
             auth = auth_enabled(route.metadata.annotations) or (
                 ksvc is not None and auth_enabled(ksvc.metadata.annotations)
             )
-            plan.routes.append(RouteEntry(ns, key[1], tuple(resolved.targets), dict(resolved.tags), auth))
+            targets = tuple(resolved.targets)
+            plan.routes.append(
+                RouteEntry(ns, key[1], targets, dict(resolved.tags), auth, cluster_local=private)
+            )
             routed.update((ns, name) for name, _ in resolved.targets)
             routed.update((ns, name) for name in resolved.tags.values())
 

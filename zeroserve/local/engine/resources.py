@@ -265,7 +265,9 @@ def resolve_traffic(
     return out
 
 
-def mark_route_status(route: Route, resolved: ResolvedTraffic, domain: str, now: Clock = None) -> None:
+def mark_route_status(
+    route: Route, resolved: ResolvedTraffic, domain: str, now: Clock = None, cluster_local: bool = False
+) -> None:
     """Mark a Route's status: ``url``, ``address``, ``traffic`` and its conditions.
 
     Args:
@@ -273,6 +275,7 @@ def mark_route_status(route: Route, resolved: ResolvedTraffic, domain: str, now:
         resolved: its resolved traffic.
         domain: the external domain.
         now: the clock for transition times.
+        cluster_local: the Route is private (Knative's visibility): its URL is the cluster-local one.
     """
     lifecycle.route_conditions(route, now)
     status = route.status
@@ -281,6 +284,8 @@ def mark_route_status(route: Route, resolved: ResolvedTraffic, domain: str, now:
     status.traffic = list(resolved.status_traffic)
     url = f"http://{route.name}.{route.namespace}.{domain}"
     address = f"http://{route.name}.{route.namespace}.svc.cluster.local"
+    if cluster_local:
+        url = address
     if resolved.missing is None:
         lifecycle.mark_route_traffic_assigned(route, now)
     elif resolved.missing[0] == "NotReady":

@@ -25,17 +25,21 @@ from zeroserve.local.engine.auth import auth_enabled
 
 __all__ = [
     "PATH_PREFIX",
+    "VISIBILITY",
     "HTTPRouteRule",
     "Resolution",
     "RouteEntry",
     "RoutingTable",
     "http_route_rules",
+    "is_cluster_local",
     "route_hosts",
 ]
 
 PATH_PREFIX = "/serving/"
 SELDON_PREFIX = "/seldon/"
 """Seldon's ingress paths ``/seldon/<ns>/<sdep>/...`` resolve as ``/serving/`` ones do."""
+VISIBILITY = "networking.knative.dev/visibility"
+"""Knative's label (or annotation) that makes a Service's Route ``cluster-local``."""
 
 
 @dataclass(frozen=True)
@@ -50,6 +54,8 @@ class RouteEntry:
     """tag -> revision name."""
     auth: bool = False
     """Callers must present a token the API server vouches for (``serving.kserve.io/enable-auth``)."""
+    cluster_local: bool = False
+    """``networking.knative.dev/visibility: cluster-local``: served on the cluster hosts only."""
 
     def pick(self, rand: float) -> str | None:
         """Draw a revision by the percents.
@@ -146,6 +152,11 @@ def route_hosts(name: str, namespace: str, domain: str) -> list[str]:
     return [base, f"{base}.svc", f"{base}.svc.cluster.local", f"{base}.{domain.lower()}"]
 
 
+def is_cluster_local(*metadata: Mapping[str, str] | None) -> bool:
+    """Whether any of these label or annotation maps says :data:`VISIBILITY` ``cluster-local``."""
+    return any(str((m or {}).get(VISIBILITY, "")).strip().lower() == "cluster-local" for m in metadata)
+
+
 def _sort_rules(rules: Sequence[HTTPRouteRule]) -> list[HTTPRouteRule]:
     exact = [r for r in rules if r.match_type == "Exact"]
     regex = [r for r in rules if r.match_type == "RegularExpression"]
@@ -177,10 +188,12 @@ class RoutingTable:
         """Namespaces with routes: ``<name>.<namespace>`` in one of them is a cluster name."""
         self._hosts: dict[str, tuple[RouteEntry, str | None]] = {}
         for entry in routes:
-            for host in route_hosts(entry.name, entry.namespace, domain):
+            # a private route has no external host (<name>.<namespace>.<domain>), as in Knative
+            external = 0 if entry.cluster_local else 1
+            for host in route_hosts(entry.name, entry.namespace, domain)[: 3 + external]:
                 self._hosts[host] = (entry, None)
             for tag in entry.tags:
-                for host in route_hosts(f"{tag}-{entry.name}", entry.namespace, domain):
+                for host in route_hosts(f"{tag}-{entry.name}", entry.namespace, domain)[: 3 + external]:
                     self._hosts.setdefault(host, (entry, tag))
         self.http_route_source: dict[str, list[HTTPRouteRule]] = {
             h: list(r) for h, r in (http_routes or {}).items()
@@ -204,8 +217,9 @@ class RoutingTable:
         """Why an external host has no route when its service is private, else ``None``.
 
         A cluster-local InferenceService's HTTPRoute lists only ``<name>.<ns>.svc.cluster.local``
-        (``networking.knative.dev/visibility: cluster-local``), so ``<name>.<ns>.<domain>`` resolves
-        to nothing; this says so, and where it is served.
+        (``networking.knative.dev/visibility: cluster-local``), and a cluster-local Knative Route (an
+        InferenceGraph's router) has no external host, so ``<name>.<ns>.<domain>`` resolves to
+        nothing; this says so, and where it is served.
 
         Args:
             host: the Host header (a port is ignored).
@@ -219,7 +233,9 @@ class RoutingTable:
             return None
         short = host[: -len(suffix)]
         local = f"{short}.svc.cluster.local"
-        if short.count(".") != 1 or local not in self._http_routes or host in self._http_routes:
+        if short.count(".") != 1 or host in self._http_routes or host in self._hosts:
+            return None
+        if local not in self._http_routes and local not in self._hosts:
             return None
         return (
             f"{short.replace('.', ' in namespace ', 1)} is cluster-local "
