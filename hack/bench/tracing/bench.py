@@ -201,6 +201,11 @@ def main(argv: list[str] | None = None) -> int:
     for name in arms:
         r, c = statistics.median(rps[name]), statistics.median(cpu[name])
         print(f"| {name} | {r:.0f} | {r / base_rps - 1:+.1%} | {c:.1f} | {c / base_cpu - 1:+.1%} |")
+    print("\nper-round ratios to the anchor (the arms of a round run back to back), median:")
+    for name in arms:
+        rps_ratio = statistics.median(a / b for a, b in zip(rps[name], rps[anchor], strict=True))
+        cpu_ratio = statistics.median(a / b for a, b in zip(cpu[name], cpu[anchor], strict=True))
+        print(f"  {name:>8}: req/s {rps_ratio - 1:+.1%}  CPU/req {cpu_ratio - 1:+.1%}")
     print(f"\nOTLP exports received by the sink: {sink.requests}")
     return 0
 
