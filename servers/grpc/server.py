@@ -22,6 +22,7 @@ from typing import Any
 import grpc
 from google.protobuf.message import DecodeError
 
+from zeroserve.process import tracing
 from zeroserve.process.listen import PortInUse
 from zeroserve.servers.dataplane import DataPlane
 from zeroserve.servers.errors import ModelNotReady, NotImplementedYet, status_of
@@ -205,7 +206,14 @@ class InferenceServicer(pb_grpc.GRPCInferenceServiceServicer):
             internal = convert.infer_request_from_grpc(request)
             if internal.id is None:
                 internal.id = rid
-            result = await self.dataplane.infer(model, internal, headers, None, internal.model_version)
+            if tracing.on:  # a server span continuing the caller's traceparent metadata
+                attributes = {"rpc.system": "grpc", "rpc.method": "ModelInfer", "zeroserve.model": model}
+                name, parent = "inference.GRPCInferenceService/ModelInfer", tracing.extract(headers)
+                version = internal.model_version
+                with tracing.span(name, kind="server", attributes=attributes, parent=parent):
+                    result = await self.dataplane.infer(model, internal, headers, None, version)
+            else:
+                result = await self.dataplane.infer(model, internal, headers, None, internal.model_version)
             if not isinstance(result, InferResponse):
                 if isinstance(result, dict):  # a ModelInferResponse as a dict, as KServe accepts
                     return pb.ModelInferResponse(**{"id": rid, "model_name": model, **result})
