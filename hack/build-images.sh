@@ -11,6 +11,8 @@
 #   --base IMAGE         CPU base (build-arg BASE; default python:3.12-slim-bookworm)
 #   --cuda-base IMAGE    GPU base (build-arg CUDA_BASE; default nvidia/cuda:12.6.3-cudnn-runtime-ubuntu24.04)
 #   --version V          tag version (default: the package's)
+#   --wheelhouse DIR     wheels to use before the indexes (e.g. torch's CPU wheel where its index is
+#                        unreachable); podman and buildah only (mounted into RUN steps)
 # Environment: ZEROSERVE_BUILD_NETWORK (default host) is the network RUN steps use under podman/buildah.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -19,7 +21,7 @@ if [ -z "$PY" ]; then
   if [ -x .venv/bin/python ]; then PY=.venv/bin/python; else PY=python3; fi
 fi
 DOCKERFILES=(images/Dockerfile)
-CHECK=0 LIST=0 ARCHIVE_DIR="" BUILDER="" BASE="" CUDA_BASE="" VERSION="" TARGETS=()
+CHECK=0 LIST=0 ARCHIVE_DIR="" BUILDER="" BASE="" CUDA_BASE="" VERSION="" WHEELHOUSE="" TARGETS=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --check) CHECK=1 ;;
@@ -29,7 +31,8 @@ while [ $# -gt 0 ]; do
     --base) BASE=$2; shift ;;
     --cuda-base) CUDA_BASE=$2; shift ;;
     --version) VERSION=$2; shift ;;
-    -h|--help) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --wheelhouse) WHEELHOUSE=$(cd "$2" && pwd); shift ;;
+    -h|--help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     -*) echo "build-images: unknown option $1 (see --help)" >&2; exit 2 ;;
     *) TARGETS+=("$1") ;;
   esac
@@ -119,6 +122,10 @@ for target in "${TARGETS[@]}"; do
   began=$SECONDS
   args=(-f images/Dockerfile --target "$target" -t "$tag"
         --build-arg "BASE=$base" --build-arg "CUDA_BASE=$CUDA_BASE" --build-arg "VERSION=$version")
+  if [ -n "$WHEELHOUSE" ]; then
+    [ "$BUILDER" = docker ] && { echo "build-images: --wheelhouse needs podman or buildah" >&2; exit 2; }
+    args+=(-v "$WHEELHOUSE:/wheelhouse:ro" --build-arg PIP_FIND_LINKS=/wheelhouse)
+  fi
   case "$BUILDER" in
     docker) DOCKER_BUILDKIT=1 docker build "${args[@]}" . ;;
     podman) podman build --network "$NETWORK" --ignorefile images/Dockerfile.dockerignore "${args[@]}" . ;;
