@@ -198,6 +198,19 @@ def platform(tmp_path_factory: pytest.TempPathFactory) -> Any:
     private = _isvc("private", {"sklearn": {"storageUri": "{uri}"}}, f"file://{samples['sk'].model_dir}")
     private["metadata"]["labels"] = {"networking.knative.dev/visibility": "cluster-local"}
     docs.append(private)
+    private_graph = {
+        "apiVersion": "serving.kserve.io/v1alpha1",
+        "kind": "InferenceGraph",
+        "metadata": {
+            "name": "private-graph",
+            "namespace": "default",
+            "labels": {"networking.knative.dev/visibility": "cluster-local"},
+        },
+        "spec": {
+            "nodes": {"root": {"routerType": "Sequence", "steps": [{"serviceName": "sk", "name": "sk"}]}}
+        },
+    }
+    docs.append(private_graph)
     mms = {"model": {"modelFormat": {"name": "sklearn"}, "resources": {"limits": {"memory": "1Gi"}}}}
     docs.append(_isvc("mms", mms, ""))
     docs += [_trained_model("tm-iris", "mms", f"file://{samples['sk'].model_dir}")]
@@ -336,6 +349,30 @@ def test_a_cluster_local_service_is_not_served_on_the_external_host(platform: An
     loop.run_until_complete(check())
 
 
+def test_a_cluster_local_inference_graph_has_only_its_cluster_url(platform: Any) -> None:
+    loop, ctx, kubectl, samples = platform
+
+    def ready_graph() -> dict[str, Any] | None:
+        status = kubectl.json("get", "inferencegraph", "private-graph").get("status") or {}
+        return status if _ready(status) else None
+
+    async def check() -> None:
+        status = await wait_until_async(ready_graph, 90, interval=0.3, retry_on=(), what="graph Ready")
+        assert status is not None and status["url"] == "http://private-graph.default.svc.cluster.local"
+        body = samples["sk"].v1_request
+        async with httpx.AsyncClient(base_url=ctx.gateway_url, timeout=30) as client:
+            outside = await client.post("/", json=body, headers={"Host": "private-graph.default.example.com"})
+            assert outside.status_code == 404
+            assert "cluster-local" in outside.json()["error"], outside.text
+            inside = await client.post(
+                "/", json=body, headers={"Host": "private-graph.default.svc.cluster.local"}
+            )
+            assert inside.status_code == 200, inside.text
+            assert _close(inside.json()["predictions"], samples["sk"].expected, samples["sk"].tolerance)
+
+    loop.run_until_complete(check())
+
+
 def test_kubectl_explain_lists_kserve_predictor_fields_with_descriptions(platform: Any) -> None:
     _, _, kubectl, _ = platform
     out = kubectl("explain", "inferenceservice.spec.predictor").stdout
@@ -400,3 +437,53 @@ def test_a_trained_model_is_loaded_from_its_config_map_and_unloaded_on_delete(pl
             assert gone is not None and "tm-iris" in gone.text
 
     loop.run_until_complete(check())
+
+
+def _grpc_inputs(request: dict[str, Any]) -> list[Any]:
+    """The V2 REST request's inputs as tritonclient gRPC tensors."""
+    import tritonclient.grpc as triton
+
+    tensors = []
+    for item in request["inputs"]:
+        datatype = str(item["datatype"])
+        if datatype == "BYTES":
+            values = [v.encode() if isinstance(v, str) else v for v in np.ravel(item["data"]).tolist()]
+            array = np.array(values, dtype=np.object_).reshape(item["shape"])
+        else:
+            array = np.asarray(item["data"], dtype=triton.triton_to_np_dtype(datatype)).reshape(item["shape"])
+        tensor = triton.InferInput(str(item["name"]), list(item["shape"]), datatype)
+        tensor.set_data_from_numpy(array)
+        tensors.append(tensor)
+    return tensors
+
+
+@pytest.mark.parametrize(
+    ("name", "v2_model"), [(row[0], row[3]) for row in ROWS if row[3] is not None], ids=lambda v: str(v)
+)
+def test_runtime_answers_v2_grpc_through_the_gateway(platform: Any, name: str, v2_model: str) -> None:
+    """tritonclient gRPC by ``:authority`` through the gateway answers as V2 REST does."""
+    import tritonclient.grpc as triton
+
+    loop, ctx, kubectl, samples = platform
+    sample: Sample = samples[name]
+    if sample.v2_request is None:
+        pytest.skip(f"{name}: the sample has no V2 request")
+    status = loop.run_until_complete(
+        wait_until_async(lambda: _ready_status(kubectl, name), 120, interval=0.3, retry_on=(), what=name)
+    )
+    assert status is not None
+    address = ctx.gateway_url.removeprefix("http://").rstrip("/")
+    authority = [("grpc.default_authority", f"{name}.default.example.com")]
+    client = triton.InferenceServerClient(address, channel_args=authority)
+    try:
+        # the platform runs on this loop: the blocking client waits in a worker thread meanwhile
+        call = asyncio.to_thread(client.infer, v2_model, _grpc_inputs(sample.v2_request), client_timeout=60)
+        result = loop.run_until_complete(call)
+        outputs = []
+        for out in result.get_response(as_json=True)["outputs"]:
+            data = result.as_numpy(out["name"])
+            values = [v.decode() if isinstance(v, bytes) else v for v in np.ravel(data).tolist()]
+            outputs.append({"name": out["name"], "shape": list(data.shape), "data": values})
+        assert _v2_matches(outputs, sample), outputs
+    finally:
+        client.close()
