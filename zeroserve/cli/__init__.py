@@ -41,7 +41,7 @@ COMMANDS: dict[str, Command] = {
     "logs": Command("zeroserve.local.cli:logs", "show an InferenceService's or Knative Service's logs"),
     "traces": Command("zeroserve.local.traces.cli:traces", "show traces that 'up --trace' collected"),
     "apiserver": Command("zeroserve.local.cli:apiserver", "run the embedded API server alone"),
-    "build": Command("zeroserve.build.cli:main", "package a model folder as an image and register it locally"),
+    "build": Command("zeroserve.build.cli:main", "package a model folder as an image, registered locally"),
     "serve": Command("zeroserve.servers.cli:main", "run a model server (sklearn, xgboost, pytorch, custom)"),
     "storage-initializer": Command(
         "zeroserve.servers.storage.cli:main", "download a storageUri into a folder (init container)"
