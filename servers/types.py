@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import random
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -92,6 +92,11 @@ class Tensor:
     @data.setter
     def data(self, value: Any) -> None:
         self._data, self._array, self._raw = value, None, None
+
+    @property
+    def holds_list(self) -> bool:
+        """Whether the data was given as a list (not a numpy array or raw bytes)."""
+        return self._array is None and self._raw is None and isinstance(self._data, list)
 
     @property
     def raw_data(self) -> bytes | memoryview | None:
@@ -342,6 +347,13 @@ class InferResponse:
         "requested_outputs",
         "use_binary_outputs",
     )
+
+    kserve_encoding: ClassVar[bool] = False
+    """Encode as KServe's Python server does (the ``kserve`` compatibility package's subclass sets it):
+    over gRPC an output holding list data travels in typed ``contents`` (arrays and raw data stay in
+    ``raw_output_contents``), and V2 REST writes ``model_version`` and ``parameters`` as ``null`` when
+    unset. zeroserve's own answers always use ``raw_output_contents`` (all tritonclient reads) and
+    leave unset fields out."""
 
     def __init__(
         self,

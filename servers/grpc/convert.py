@@ -1,8 +1,9 @@
 """gRPC messages <-> the internal types, in one place (both directions, requests and responses).
 
 Tensors arrive either as ``raw_input_contents`` (little-endian bytes) or as typed ``contents``;
-responses always use ``raw_output_contents``, which every V2 client reads and which needs no
-per-element conversion.
+responses use ``raw_output_contents``, which every V2 client reads and which needs no per-element
+conversion (responses of the ``kserve`` compatibility package follow KServe: list data in typed
+``contents``).
 """
 
 from __future__ import annotations
@@ -138,15 +139,36 @@ def infer_response_to_grpc(response: InferResponse, request: InferRequest | None
     if response.parameters:
         _set_parameters(msg.parameters, response.parameters)
     raws = []
+    # KServe's rule (InferResponse.kserve_encoding): list data as typed contents unless any output is
+    # FP16/BF16 or binary outputs were asked for
+    typed = (
+        response.kserve_encoding
+        and not response.use_binary_outputs
+        and all(o.datatype in _CONTENTS_FIELD for o in outputs)
+    )
     for out in outputs:
         entry = msg.outputs.add(name=out.name, datatype=out.datatype, shape=out.shape)
         params = {k: v for k, v in out.parameters.items() if k not in ("binary_data", "binary_data_size")}
         if params:
             _set_parameters(entry.parameters, params)
+        if typed and out.holds_list:
+            _set_contents(entry.contents, out)
+            continue
         raw = out.raw_data
         raws.append(bytes(raw) if raw is not None else to_raw(out.as_numpy(), out.datatype))
     msg.raw_output_contents.extend(raws)
     return msg
+
+
+def _set_contents(contents: Any, out: InferOutput) -> None:
+    field = _CONTENTS_FIELD[out.datatype]
+    if out.datatype == "BYTES":
+        values = [
+            v.encode() if isinstance(v, str) else bytes(v) for v in np.asarray(out.data, dtype=object).ravel()
+        ]
+    else:
+        values = out.as_numpy().ravel().tolist()
+    getattr(contents, field).extend(values)
 
 
 def infer_request_to_grpc(request: InferRequest) -> Any:
@@ -174,12 +196,14 @@ def infer_response_from_grpc(msg: Any) -> InferResponse:
     """Decode a ``ModelInferResponse`` (raw or typed contents) (predictor client)."""
     raw = msg.raw_output_contents
     outputs = []
-    for i, item in enumerate(msg.outputs):
+    next_raw = 0  # KServe mixes: typed contents for list outputs, raw contents for the others
+    for item in msg.outputs:
         tensor = InferOutput(
             item.name, list(item.shape), item.datatype, None, parameters_from_grpc(item.parameters)
         )
-        if raw:
-            tensor.set_raw_data(raw[i])
+        if next_raw < len(raw) and not item.contents.ListFields():
+            tensor.set_raw_data(raw[next_raw])
+            next_raw += 1
         else:
             _tensor_from_contents(tensor, item.contents, tensor.where)
         outputs.append(tensor)

@@ -184,12 +184,14 @@ def _bytes_as_text(tensor: Tensor) -> list[Any] | None:
 
 
 def _encode(
-    head: dict[str, Any], tensors: list[Tensor], key: str, binary_flags: list[bool]
+    head: dict[str, Any], tensors: list[Tensor], key: str, binary_flags: list[bool], nulls: bool = False
 ) -> tuple[bytes, int | None]:
     items = []
     chunks: list[bytes] = []
     for tensor, binary in zip(tensors, binary_flags, strict=True):
         entry: dict[str, Any] = {"name": tensor.name, "shape": tensor.shape, "datatype": tensor.datatype}
+        if nulls:  # KServe's field order, with "parameters": null when there are none
+            entry["parameters"] = None
         params = {k: v for k, v in tensor.parameters.items() if k not in ("binary_data", "binary_data_size")}
         text = None
         if not binary and tensor.datatype == "BYTES":
@@ -210,8 +212,8 @@ def _encode(
                 entry["data"] = [x.decode() if isinstance(x, bytes) else x for x in arr.ravel().tolist()]
             else:
                 entry["data"] = arr.ravel()
-        if params:
-            entry["parameters"] = params
+        if params or nulls:
+            entry["parameters"] = params or None
         items.append(entry)
     head[key] = items
     try:
@@ -261,13 +263,14 @@ def encode_infer_response(response: InferResponse, request: InferRequest | None)
         outputs = chosen
     else:
         flags = [bool(o.parameters.get("binary_data", default_binary)) for o in outputs]
+    nulls = response.kserve_encoding
     head: dict[str, Any] = {"model_name": response.model_name}
-    if response.model_version is not None:
+    if response.model_version is not None or nulls:
         head["model_version"] = response.model_version
     head["id"] = response.id if response.id is not None else (request.id if request is not None else None)
-    if response.parameters:
-        head["parameters"] = response.parameters
-    return _encode(head, list(outputs), "outputs", flags)
+    if response.parameters or nulls:
+        head["parameters"] = response.parameters or None
+    return _encode(head, list(outputs), "outputs", flags, nulls)
 
 
 def encode_infer_request(request: InferRequest, binary: bool = False) -> tuple[bytes, int | None]:

@@ -3,9 +3,9 @@ KServe 0.21 (``.venv-kserve``) and with zeroserve's ``kserve`` package, answer t
 and V2 gRPC (binary ``BYTES`` too), errors, CORS, the user's extra route, Swagger UI and response
 headers; KServe's clients (the real ones and zeroserve's) get the same answers from both.
 
-Left out of the comparison: ids and timings; ``null`` fields and an empty ``model_version``, which
-KServe writes and zeroserve omits; how a gRPC output's values travel (KServe: typed ``contents`` for
-list data; zeroserve: ``raw_output_contents``), compared as decoded values.
+Left out of the comparison: ids and timings. ``null`` fields, an empty ``model_version`` and how a
+gRPC output's values travel (typed ``contents`` for list data, ``raw_output_contents`` for arrays)
+are compared too: responses of the ``kserve`` package are encoded as KServe encodes them.
 """
 
 from __future__ import annotations
@@ -77,11 +77,7 @@ def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[tuple[str
 def _clean(doc: Any) -> Any:
     """``doc`` without ids, ``null`` fields and an empty ``model_version``."""
     if isinstance(doc, dict):
-        return {
-            k: _clean(v)
-            for k, v in doc.items()
-            if v is not None and k != "id" and (k, v) != ("model_version", "")
-        }
+        return {k: _clean(v) for k, v in doc.items() if k != "id"}
     if isinstance(doc, list):
         return [_clean(v) for v in doc]
     return doc
@@ -125,23 +121,28 @@ def _grpc_infer(server: Server, request: pb.ModelInferRequest) -> tuple[str, Any
 
 
 def _decoded(reply: pb.ModelInferResponse) -> dict[str, Any]:
-    """The response as a dict whose outputs carry their values as ``data``, however they were encoded.
-
-    KServe 0.21 encodes an output given as a list in typed ``contents`` and one given as an array in
-    ``raw_output_contents``; zeroserve always uses ``raw_output_contents`` (what tritonclient reads).
+    """The response as a dict whose outputs carry their values as ``data``, and ``wire``: how each
+    output travelled (KServe 0.21 sends an output given as a list in typed ``contents`` and one given
+    as an array in ``raw_output_contents``; the ``kserve`` package must do the same).
     """
     doc = MessageToDict(reply, preserving_proto_field_name=True)
     raws = list(reply.raw_output_contents)
-    for index, out in enumerate(doc.get("outputs", [])):
+    wire = []
+    for out in doc.get("outputs", []):
         contents = out.pop("contents", None)
         if contents:
             (values,) = contents.values()
             out["data"] = [float(v) if out["datatype"].startswith("FP") else v for v in values]
-        elif index < len(raws):
+            wire.append("contents")
+        else:
             shape = [int(d) for d in out["shape"]]
-            array = raw_to_numpy(raws[index], out["datatype"], shape, out["name"])
+            array = raw_to_numpy(
+                raws[len([w for w in wire if w == "raw"])], out["datatype"], shape, out["name"]
+            )
             out["data"] = array.ravel().tolist()
+            wire.append("raw")
     doc.pop("raw_output_contents", None)
+    doc["wire"] = wire
     return doc
 
 
@@ -174,7 +175,11 @@ def test_custom_model_v1_and_v2_rest(servers: dict[tuple[str, str], Server]) -> 
     assert status == 200
     assert doc == {
         "model_name": "m",
-        "outputs": [{"name": "output-0", "shape": [1, 5], "datatype": "FP32", "data": TOP5}],
+        "model_version": None,
+        "parameters": None,
+        "outputs": [
+            {"name": "output-0", "shape": [1, 5], "datatype": "FP32", "parameters": None, "data": TOP5}
+        ],
     }
     fp32 = {"inputs": [{"name": "x", "shape": [1, 16], "datatype": "FP32", "data": [v / 2 for v in IMAGE]}]}
     assert _both(servers, "model", "POST", "/v2/models/m/infer", fp32)[1] == doc

@@ -15,9 +15,11 @@ from collections.abc import Mapping
 from typing import Any
 
 from kserve.predictor_config import PredictorConfig, get_predictor_config
+from kserve.protocol.infer_type import InferResponse
 from zeroserve.servers.model import Model as _ZeroserveModel
 from zeroserve.servers.model import maybe_await
 from zeroserve.servers.transformer.config import PredictorConfig as _ZeroserveConfig
+from zeroserve.servers.types import InferResponse as _ZeroserveInferResponse
 
 __all__ = ["BaseKServeModel", "InferenceVerb", "Model", "PredictorConfig", "PredictorProtocol"]
 
@@ -109,7 +111,15 @@ class Model(_ZeroserveModel):
             raise NotImplementedError(
                 f"Model {self.name} does not implement predict and has no predictor_host"
             )
-        return await self.predictor_client.predict(self.name, payload, _forwardable(headers))
+        result = await self.predictor_client.predict(self.name, payload, _forwardable(headers))
+        if type(result) is _ZeroserveInferResponse:  # the predictor's answer, encoded as KServe would
+            result.__class__ = InferResponse
+            if result.from_grpc and result.model_version is None:
+                result.model_version = ""  # what KServe's from_grpc keeps of an unset version
+            for output in result.outputs:
+                if output.raw_data is None:  # typed contents: KServe keeps them as a list
+                    output.data = output.data
+        return result
 
     async def explain(self, payload: Any, headers: Mapping[str, str] | None = None) -> Any:
         """Forward ``payload`` to the predictor's ``:explain``, with KServe's forwardable headers.
