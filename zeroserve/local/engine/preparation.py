@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Coroutine, Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +51,8 @@ async def prepare_model_dir(spec: RevisionSpec, ctx: RuntimeContext) -> Path:
         ContainerConfigError: a ConfigMap, Secret or key a volume or env needs is missing.
     """
     found = projections(spec.volumes, ctx.volume_dir(spec))
+    if ctx.read_object is None:  # an engine without an API server: the volumes stay empty folders
+        found = {name: replace(p, optional=True) for name, p in found.items()}
     if found:
         await asyncio.to_thread(sync_volumes, found, _reader(ctx), spec.namespace)
     model_dir = ctx.model_dir(spec)
