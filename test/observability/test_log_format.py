@@ -136,3 +136,24 @@ def test_every_entry_point_logs_the_same_shape(tmp_path: Path) -> None:
                 proc.wait()
     for what, stderr in outputs.items():
         log_lines(stderr, what)
+
+
+def test_zeroserve_up_logs_the_same_shape(tmp_path: Path) -> None:
+    """``zeroserve up`` (API server, controller, engine, broker in one process) writes the same lines."""
+    state = tmp_path / "state"
+    command = [str(BIN / "zeroserve"), "up", "--port", "0", "--gateway-port", "0", "--state-dir", str(state)]
+    proc = subprocess.Popen(
+        command, cwd=tmp_path, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True
+    )
+    try:
+        wait_until(lambda: proc.poll() is not None or (state / "platform.json").exists(), 60, what="up is up")
+        assert proc.poll() is None, proc.communicate()[1]
+        proc.send_signal(signal.SIGTERM)
+        stderr = proc.communicate(timeout=60)[1]
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    entries = log_lines(stderr, "up")
+    loggers = {e["logger"] for e in entries}
+    assert {"zeroserve.local.apiserver.server", "zeroserve.local.platform"} <= loggers, loggers
