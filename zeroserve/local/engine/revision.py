@@ -42,10 +42,13 @@ from zeroserve.local.engine.spec import STORAGE_URI_ANNOTATION, RevisionSpec, Ru
 from zeroserve.local.engine.status import Problem, RevisionObservation, mark_revision_status, one_line
 from zeroserve.local.engine.volumes import ContainerConfigError
 from zeroserve.process.private import private_folder
+from zeroserve.servers.storage.errors import StorageError
 
 __all__ = ["STORAGE_URI_ANNOTATION", "RevisionRuntime", "RevisionSpec", "RuntimeContext"]
 
 _LOG = logging.getLogger(__name__)
+_EXPLAINED_FAILURES = (InstanceFailed, InsufficientGPUs, ImageNotRunnable, ContainerConfigError, StorageError)
+"""Failures the revision's status explains in one line: logged without a traceback."""
 
 _CRASH_LOOP = 3
 """Consecutive failures to start after which waiting requests are answered instead of held."""
@@ -440,7 +443,8 @@ class RevisionRuntime:
             if isinstance(err, InstanceFailed) and inst is not None and inst.exit_code is not None:
                 reason = "OOMKilled" if inst.oom_killed else f"ExitCode{inst.exit_code}"
             problem = Problem(reason, self._summary(err, reason))
-            _LOG.warning("revision %s: %s", self.spec.key, err, exc_info=not isinstance(err, InstanceFailed))
+            explained = isinstance(err, _EXPLAINED_FAILURES)
+            _LOG.warning("revision %s: %s", self.spec.key, err, exc_info=not explained)
             if isinstance(err, ImageNotRunnable):
                 self._fatal = problem
             else:
