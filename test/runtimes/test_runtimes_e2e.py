@@ -17,8 +17,9 @@ import httpx
 import numpy as np
 import pytest
 import yaml
+from support.crd_schema import crd_file_validator
 from support.platform import in_thread_platform
-from support.waiting import wait_until_async
+from support.waiting import wait_until, wait_until_async
 
 from zeroserve.local.component import PlatformContext
 from zeroserve.local.testing import Kubectl
@@ -283,6 +284,24 @@ def test_runtime_serves_kserve_yaml(
                 assert _v2_matches(got.json()["outputs"], sample), got.text
 
     loop.run_until_complete(check())
+
+
+def test_every_runtime_yaml_makes_a_knative_service_knative_accepts(
+    platform: Any, shared_specs: Path
+) -> None:
+    """The Knative Service each runtime's InferenceService became validates against Knative's own CRD."""
+    _, _, kubectl, _ = platform
+    validate = crd_file_validator(shared_specs / "knative-serving" / "service.yaml", "Service", "v1")
+    wanted = {f"{name}-predictor" for name, *_ in ROWS}
+
+    def built() -> dict[str, Any] | None:
+        items = kubectl.json("get", "ksvc", "-n", "default")["items"]
+        services = {item["metadata"]["name"]: item for item in items}
+        return services if wanted <= services.keys() else None
+
+    services = wait_until(built, 60, what="every runtime's Knative Service")
+    for name in sorted(wanted):
+        assert validate(services[name]) == [], name
 
 
 def test_a_user_serving_runtime_is_chosen_before_cluster_runtimes(platform: Any) -> None:
