@@ -23,8 +23,8 @@ from google.protobuf import json_format
 from google.protobuf.message import DecodeError, Message
 
 from zeroserve.process.listen import PortInUse
+from zeroserve.protos import seldon_prediction_pb2 as pb
 from zeroserve.router.seldon.app import SeldonOrchestrator
-from zeroserve.router.seldon.generated import seldon_prediction_pb2 as pb
 from zeroserve.router.seldon.messages import SeldonError
 
 __all__ = ["STATUS_TRAILER", "grpc_code", "start_grpc_server"]

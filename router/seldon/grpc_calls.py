@@ -25,7 +25,7 @@ from typing import Any
 import grpc
 from google.protobuf import json_format
 
-from zeroserve.router.seldon.generated import seldon_prediction_pb2 as pb
+from zeroserve.protos import seldon_prediction_pb2 as pb
 from zeroserve.router.seldon.messages import SeldonError
 
 __all__ = ["GrpcComponents", "method_of"]

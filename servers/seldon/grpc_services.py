@@ -19,8 +19,8 @@ import grpc
 from google.protobuf import json_format
 from google.protobuf.message import DecodeError
 
+from zeroserve.protos import seldon_prediction_pb2 as pb
 from zeroserve.servers.dataplane import DataPlane
-from zeroserve.servers.grpc.generated import seldon_prediction_pb2 as pb
 from zeroserve.servers.seldon.errors import SeldonError, from_exception
 from zeroserve.servers.seldon.service import SeldonService
 

@@ -19,8 +19,8 @@ import pytest
 from google.protobuf import json_format
 from support.waiting import wait_until
 
+from zeroserve.protos import seldon_prediction_pb2 as pb
 from zeroserve.router.seldon.app import SeldonOrchestrator
-from zeroserve.router.seldon.generated import seldon_prediction_pb2 as pb
 from zeroserve.router.seldon.graph import load_seldon_json
 from zeroserve.router.seldon.grpc import STATUS_TRAILER, start_grpc_server
 from zeroserve.router.seldon.walk import GraphWalker
@@ -118,11 +118,3 @@ async def test_malformed_messages_are_invalid_argument_with_seldons_status(engin
         await _rpc(engine, "SendFeedback")(bad)
     assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert _status(caught.value).reason == "BAD_FEEDBACK"
-
-
-def test_the_routers_stubs_are_the_servers_stubs() -> None:
-    """The router may not import ``servers``: it keeps a copy of the generated prediction.proto stubs."""
-    root = Path(__file__).resolve().parents[2]
-    for name in ("seldon_prediction_pb2.py", "seldon_prediction_pb2.pyi", "seldon_tensor_pb2.py"):
-        mine = (root / "router" / "seldon" / "generated" / name).read_bytes()
-        assert mine == (root / "servers" / "grpc" / "generated" / name).read_bytes(), name

@@ -226,7 +226,7 @@ def test_grpc_through_the_gateway_by_metadata_splits_and_fails_clearly(
 ) -> None:
     import grpc
 
-    from zeroserve.router.seldon.generated import seldon_prediction_pb2 as pb
+    from zeroserve.protos import seldon_prediction_pb2 as pb
 
     gateway = str(platform.info["extra"]["gateway_url"]).removeprefix("http://").rstrip("/")
     with grpc.insecure_channel(gateway) as channel:
@@ -257,7 +257,7 @@ def test_transport_grpc_calls_components_over_grpc(
 ) -> None:
     import grpc
 
-    from zeroserve.router.seldon.generated import seldon_prediction_pb2 as pb
+    from zeroserve.protos import seldon_prediction_pb2 as pb
 
     sdep = yaml.safe_load((SAMPLES / "router.yaml").read_text())
     sdep["metadata"]["name"] = "router-grpc"

@@ -9,14 +9,16 @@ from pathlib import Path
 
 
 def test_generated_stubs_are_fresh(project_root: Path, tmp_path: Path) -> None:
-    committed = project_root / "servers" / "grpc" / "generated"
     env = dict(os.environ, PYTHONPATH="", PYTHON=sys.executable)
-    subprocess.run(["bash", str(project_root / "hack" / "gen-grpc.sh"), str(tmp_path)], check=True, env=env)
-    fresh = {p.name: p.read_bytes() for p in tmp_path.iterdir() if p.is_file()}
-    current = {p.name: p.read_bytes() for p in committed.iterdir() if p.is_file()}
-    assert sorted(fresh) == sorted(current), "generated file set differs: run hack/gen-grpc.sh"
-    stale = [name for name in fresh if fresh[name] != current[name]]
-    assert not stale, f"stale generated gRPC stubs {stale}: run hack/gen-grpc.sh"
+    outs = {"servers/grpc/generated": tmp_path / "v2", "zeroserve/protos": tmp_path / "seldon"}
+    script = str(project_root / "hack" / "gen-grpc.sh")
+    subprocess.run(["bash", script, *map(str, outs.values())], check=True, env=env)
+    for folder, out in outs.items():
+        fresh = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()}
+        current = {p.name: p.read_bytes() for p in (project_root / folder).iterdir() if p.is_file()}
+        assert sorted(fresh) == sorted(current), f"{folder}: generated file set differs: run hack/gen-grpc.sh"
+        stale = [name for name in fresh if fresh[name] != current[name]]
+        assert not stale, f"{folder}: stale generated gRPC stubs {stale}: run hack/gen-grpc.sh"
 
 
 def test_proto_copy_is_the_reference_proto_plus_repository_rpcs(

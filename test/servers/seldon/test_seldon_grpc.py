@@ -10,8 +10,8 @@ import pytest
 from google.protobuf import empty_pb2, json_format
 from seldon_support import Component
 
-from zeroserve.servers.grpc.generated import seldon_prediction_pb2 as pb
-from zeroserve.servers.grpc.generated import seldon_prediction_pb2_grpc as pb_grpc
+from zeroserve.protos import seldon_prediction_pb2 as pb
+from zeroserve.protos import seldon_prediction_pb2_grpc as pb_grpc
 
 
 @pytest.fixture(scope="module")

@@ -11,8 +11,8 @@ import httpx
 import pytest
 from google.protobuf import json_format
 
-from zeroserve.servers.grpc.generated import seldon_prediction_pb2 as pb
-from zeroserve.servers.grpc.generated import seldon_prediction_pb2_grpc as pb_grpc
+from zeroserve.protos import seldon_prediction_pb2 as pb
+from zeroserve.protos import seldon_prediction_pb2_grpc as pb_grpc
 from zeroserve.servers.testing import ServedProcess, serve_in_subprocess, train_iris_sklearn
 
 ROWS = [[6.8, 2.8, 4.8, 1.4], [5.1, 3.5, 1.4, 0.2]]

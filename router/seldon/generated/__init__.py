@@ -1,1 +1,0 @@
-"""Generated from servers/seldon/proto (hack/gen-grpc.sh); do not edit."""
