@@ -7,12 +7,20 @@ folders need lives here: the project root, the reference material (``shared_spec
 
 from __future__ import annotations
 
+import signal
 from pathlib import Path
 
 import pytest
 from support.reference import ROOT, SKIP_REASON, specs_dir
 from support.seeding import seed_for, seed_global_generators
 from support.skips import SkipBudget, max_share_from_env
+
+# A suite started as a background job of a non-interactive shell (`bash .ci/run &`) inherits SIGINT
+# ignored, and so would every process it starts: the tests that press Ctrl-C on `zeroserve up` or
+# `zeroserve logs -f` would wait for nothing. A handler (unlike an ignore) is reset to the default in
+# children, so they get Ctrl-C as a terminal gives it.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture(scope="session")
