@@ -173,6 +173,9 @@ class Engine:
             log_level="warning",
             timeout_keep_alive=75,
             backlog=2048,
+            # at stop the revisions are gone: a connection still open (a client's keep-alive, a
+            # request to a killed instance) must not hold the platform's stop for ever
+            timeout_graceful_shutdown=5,
         )
         server = uvicorn.Server(config)
         self._server = server

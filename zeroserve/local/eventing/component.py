@@ -194,7 +194,9 @@ class BrokerComponent:
         sock = bind_socket(self.host, self.port, flag="BrokerComponent(port=...)")
         self._sock = sock
         port = sock.getsockname()[1]
-        config = uvicorn.Config(self.ingress, lifespan="off", log_level="warning", access_log=False)
+        config = uvicorn.Config(
+            self.ingress, lifespan="off", log_level="warning", access_log=False, timeout_graceful_shutdown=5
+        )
         self._server = uvicorn.Server(config)
         task = asyncio.create_task(self._server.serve(sockets=[sock]), name="broker-ingress")
         self._tasks.append(task)
