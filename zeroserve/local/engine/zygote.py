@@ -18,6 +18,7 @@ import contextlib
 import gc
 import importlib
 import json
+import logging
 import os
 import signal
 import sys
@@ -31,6 +32,8 @@ from zeroserve.local.engine.processctl import set_parent_death_signal, set_proce
 from zeroserve.process.private import private_folder
 
 __all__ = ["Zygote", "ZygoteError", "main"]
+
+_LOG = logging.getLogger(__name__)
 
 
 class ZygoteError(Exception):
@@ -187,8 +190,11 @@ class Zygote:
             with contextlib.suppress(ProcessLookupError):
                 proc.kill()
             await proc.wait()
-        if self._reader is not None:
-            await self._reader
+        if self._reader is not None:  # a child that still holds the pipe must not hold the stop
+            done, _ = await asyncio.wait([self._reader], timeout=5.0)
+            if not done:
+                _LOG.warning("the zygote's output stayed open after it exited; stopped reading it")
+                self._reader.cancel()
 
 
 # ----------------------------------------------------------------------------- the zygote process
