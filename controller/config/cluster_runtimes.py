@@ -3,7 +3,9 @@
 One place: :data:`BUILTIN_RUNTIMES` (a row of docs/contracts.md's "Runtimes" table each) renders the
 ClusterServingRuntime objects that ``zeroserve up`` creates and that ``config/runtimes/`` holds for a
 cluster install (a test keeps those files equal to :func:`runtime_files`). The controller also
-falls back to them when the API server serves no ClusterServingRuntimes.
+falls back to them when the API server serves no ClusterServingRuntimes, and a build without a
+runtime (the builders' own callers) selects from them. No other table of runtime facts exists: the
+ports a model server listens on (:func:`protocol_ports`) are here too.
 
 Formats, versions, ``autoSelect``/``priority`` and protocols are KServe's own
 (``config/runtimes/*.yaml`` in kserve/kserve), except where our server serves more (gRPC v2 on the
@@ -25,15 +27,41 @@ from zeroserve.images import REPOSITORY, runtime_image
 
 __all__ = [
     "BUILTIN_RUNTIMES",
+    "GRPC_PORT",
+    "HTTP_PORT",
     "IMAGE",
     "LEGACY_RUNTIME_NAMES",
     "BuiltinRuntime",
     "builtin_cluster_runtimes",
+    "protocol_ports",
     "runtime_files",
 ]
 
 IMAGE = REPOSITORY
 """Our images' repository; each row's tag is :func:`zeroserve.images.runtime_image` of its ``serve``."""
+
+HTTP_PORT = 8080
+"""Where our model servers (and KServe's) serve REST: ``--http_port`` and the Prometheus port."""
+GRPC_PORT = 8081
+"""Where they serve gRPC (KServe's ``--grpc_port`` default)."""
+
+
+def protocol_ports(protocol: str) -> list[dict[str, Any]]:
+    """The container ``ports`` of a model server whose runtime's container declares none.
+
+    Knative routes a revision's traffic to its one port: ``http1`` on :data:`HTTP_PORT` for REST
+    protocols (``v1``, ``v2``), ``h2c`` on :data:`GRPC_PORT` for ``grpc-v1``/``grpc-v2``.
+
+    Args:
+        protocol: the model's ``protocolVersion``.
+
+    Returns:
+        A new list with one port.
+    """
+    if protocol.startswith("grpc"):
+        return [{"name": "h2c", "containerPort": GRPC_PORT, "protocol": "TCP"}]
+    return [{"name": "http1", "containerPort": HTTP_PORT, "protocol": "TCP"}]
+
 
 _FormatRow = tuple[str, str, bool, int | None]
 """(name, version, autoSelect, priority)."""
@@ -161,7 +189,7 @@ def _object(row: BuiltinRuntime, version: str) -> dict[str, Any]:
     args = ["serve", row.serve]
     if row.model_args:
         args += ["--model_name={{.Name}}", "--model_dir=/mnt/models"]
-    args += [*row.extra_args, "--http_port=8080"]
+    args += [*row.extra_args, f"--http_port={HTTP_PORT}"]
     image = runtime_image(row.serve, version)
     container: dict[str, Any] = {"name": "kserve-container", "image": image, "args": args}
     if row.env:
@@ -183,7 +211,10 @@ def _object(row: BuiltinRuntime, version: str) -> dict[str, Any]:
         "kind": "ClusterServingRuntime",
         "metadata": metadata,
         "spec": {
-            "annotations": {"prometheus.kserve.io/port": "8080", "prometheus.kserve.io/path": "/metrics"},
+            "annotations": {
+                "prometheus.kserve.io/port": str(HTTP_PORT),
+                "prometheus.kserve.io/path": "/metrics",
+            },
             "supportedModelFormats": formats,
             "protocolVersions": list(row.protocols),
             "containers": [container],
