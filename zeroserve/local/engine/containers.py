@@ -10,11 +10,14 @@ first used), and plans ``<engine> run`` for one instance:
 - networking: by default the container keeps its own network namespace and its port is published on
   loopback only (``-p 127.0.0.1:<free port>:<containerPort>``), with ``PORT`` set to the container port
   as Knative does. Images that ignore ``PORT`` and listen on a fixed port (most do) work, and two
-  instances of one image never collide. The cost: the container cannot reach the gateway on the host's
-  loopback, so it gets no ``HTTP_PROXY``. ``container_network: host`` gives ``--network host`` instead:
-  ``PORT`` is the free port, and the gateway is its ``HTTP_PROXY`` as for process instances;
-- the model folder mounted at ``/mnt/models`` (read-only), ``env`` (``$(VAR)`` references expanded),
-  ``command`` as the entrypoint, ``args``, ``workingDir``;
+  instances of one image never collide. The gateway's loopback is out of its reach, so its
+  ``HTTP_PROXY`` is the gateway's listener on the engine's bridge (:attr:`ContainerRuntime.reach_platform`,
+  see :mod:`.bridge`); Knative names (``<svc>.<ns>``, ``*.svc.cluster.local``, the external domain)
+  and the broker ingress go through it. ``container_network: host`` gives ``--network host`` instead:
+  ``PORT`` is the free port, and the gateway on loopback is its ``HTTP_PROXY`` as for process instances;
+- the model folder mounted at ``/mnt/models`` (read-only), the revision's ConfigMap, Secret and emptyDir
+  folders at their ``mountPath`` (:func:`~zeroserve.local.engine.volumes.bind_mounts`), ``env``
+  (``$(VAR)`` references expanded), ``command`` as the entrypoint, ``args``, ``workingDir``;
 - ``resources.limits``: ``--memory``/``--memory-swap`` (no swap, as on Kubernetes) and ``--cpus``.
 
 The ``run`` client stays attached, so the container's output goes to the instance log that
@@ -36,12 +39,13 @@ import re
 import shutil
 import subprocess
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from zeroserve.local.engine.images import MODEL_MOUNT, ImageNotRunnable, LaunchPlan
 from zeroserve.local.engine.limits import Limits
+from zeroserve.local.engine.volumes import BindMount
 
 __all__ = [
     "ENGINES",
@@ -65,6 +69,7 @@ LABEL_REVISION = "io.zeroserve.revision"
 _DEFAULT_PORT = 8080
 _VAR = re.compile(r"\$(\$?)\(([A-Za-z_][A-Za-z0-9_]*)\)")
 _PROXY_VARS = ("HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy", "NO_PROXY", "no_proxy")
+_NO_PROXY = "127.0.0.1,localhost"
 
 
 class ContainerEngine:
@@ -240,6 +245,11 @@ class ContainerRuntime:
         self._present: set[str] = set()
         self._marker = Path(state_dir) / "engine" / "run" / "containers"
         """Exists while this platform may have containers: the next start removes what a crash left."""
+        self.reach_platform: Callable[[ContainerEngine], str] | None = None
+        """Opens (the engine calls it once) a way into the gateway from the engine's bridge network and
+        returns the ``HTTP_PROXY`` URL for containers there; ``None`` or an error: they get no proxy."""
+        self._proxy: str | None = None
+        self._proxy_tried = False
         if engine is None and self._marker.exists():
             self.engine  # noqa: B018 - looks for the engine, which removes the leftovers
             self._marker.unlink(missing_ok=True)
@@ -339,6 +349,7 @@ class ContainerRuntime:
         port: int,
         env: Mapping[str, str],
         serve: bool = True,
+        volumes: Sequence[BindMount] = (),
     ) -> LaunchPlan:
         """Plan ``<engine> run`` for one instance of a container.
 
@@ -350,6 +361,7 @@ class ContainerRuntime:
             port: a free local port to publish the container's port on (on the host network: its ``PORT``).
             env: the environment the engine would give a process (``K_*`` and the proxy come from it).
             serve: whether it serves (an init container gets no port and may write the model folder).
+            volumes: the revision's projected volumes to mount (:func:`~.volumes.bind_mounts`).
 
         Returns:
             The plan; ``extra["container"]`` is its :class:`ContainerHandle`.
@@ -383,11 +395,19 @@ class ContainerRuntime:
         if engine.name == "docker":
             argv.pop()  # docker has no --http-proxy; it never forwards the client's proxy
         argv += _mounts(model_dir, read_only=serve)
+        for mount in volumes:
+            argv += ["-v", f"{mount.source}:{mount.target}{':ro' if mount.read_only else ''}"]
+        if self.network == "host":
+            argv += ["--network", "host"]
+            own_env.update({k: v for k, v in env.items() if k in _PROXY_VARS})
+        else:
+            proxy = self._platform_proxy(engine)
+            if proxy is not None:
+                own_env.update({"HTTP_PROXY": proxy, "http_proxy": proxy})
+                own_env.update({"NO_PROXY": _NO_PROXY, "no_proxy": _NO_PROXY})
         if serve:
             if self.network == "host":
-                argv += ["--network", "host"]
                 own_env["PORT"] = str(port)
-                own_env.update({k: v for k, v in env.items() if k in _PROXY_VARS})
             else:
                 argv += ["-p", f"127.0.0.1:{port}:{container_port}"]
                 own_env["PORT"] = str(container_port)
@@ -419,6 +439,20 @@ class ContainerRuntime:
             probe_path=str(probe.get("path") or "/") if serve and probe else None,
             extra={"container": ContainerHandle(engine, name)},
         )
+
+    def _platform_proxy(self, engine: ContainerEngine) -> str | None:
+        """The ``HTTP_PROXY`` of containers on the bridge network (asked for once; ``None``: none)."""
+        if not self._proxy_tried and self.reach_platform is not None:
+            self._proxy_tried = True
+            try:
+                self._proxy = self.reach_platform(engine)
+            except Exception as err:  # containers still run; they just cannot call the platform
+                _LOG.warning(
+                    "containers cannot reach the platform (no HTTP_PROXY for them): %s; "
+                    "ZEROSERVE_ENGINE_CONTAINER_NETWORK=host runs them on the host's network",
+                    err,
+                )
+        return self._proxy
 
 
 def _expand(value: str, env: Mapping[str, str]) -> str:

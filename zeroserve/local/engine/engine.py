@@ -23,6 +23,8 @@ from urllib.parse import urlsplit
 import uvicorn
 
 from zeroserve.local.engine.adoption import read_records, reap
+from zeroserve.local.engine.bridge import BridgeListener, discover_bridge
+from zeroserve.local.engine.containers import ContainerEngine
 from zeroserve.local.engine.egress import egress_proxy_url
 from zeroserve.local.engine.gateway import Gateway
 from zeroserve.local.engine.gpus import GpuAllocator, discover_gpus
@@ -135,6 +137,8 @@ class Engine:
         self._zygote_task: asyncio.Task[None] | None = None
         self._socket: socket.socket | None = None
         self._warm = asyncio.Event()
+        self._bridge = BridgeListener(self._server_config)
+        self.ctx.containers.reach_platform = self._reach_from_containers
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -187,20 +191,7 @@ class Engine:
         env.pop("HTTPS_PROXY", None)
         env.pop("https_proxy", None)
         self.ctx.base_env = env
-        config = uvicorn.Config(
-            self.gateway,
-            # HTTP/1.1 to the ASGI gateway, HTTP/2 prior knowledge (gRPC) to its gRPC proxy, one port
-            http=sniffing_protocol(self.gateway.grpc),
-            loop="none",
-            lifespan="off",
-            access_log=False,
-            log_level="warning",
-            timeout_keep_alive=75,
-            backlog=2048,
-            # at stop the revisions are gone: a connection still open (a client's keep-alive, a
-            # request to a killed instance) must not hold the platform's stop for ever
-            timeout_graceful_shutdown=5,
-        )
+        config = self._server_config(sniffing_protocol(self.gateway.grpc))
         server = uvicorn.Server(config)
         self._server = server
         # _serve, not serve: the platform owns the process's signal handlers
@@ -213,6 +204,29 @@ class Engine:
         if self.settings.use_zygote:
             self._zygote_task = asyncio.create_task(self._keep_zygote(), name="zeroserve-zygote")
         return self.gateway_port
+
+    def _server_config(self, http: type[asyncio.Protocol]) -> uvicorn.Config:
+        return uvicorn.Config(
+            self.gateway,
+            # HTTP/1.1 to the ASGI gateway, HTTP/2 prior knowledge (gRPC) to its gRPC proxy, one port
+            http=http,
+            loop="none",
+            lifespan="off",
+            access_log=False,
+            log_level="warning",
+            timeout_keep_alive=75,
+            backlog=2048,
+            # at stop the revisions are gone: a connection still open (a client's keep-alive, a
+            # request to a killed instance) must not hold the platform's stop for ever
+            timeout_graceful_shutdown=5,
+        )
+
+    def _reach_from_containers(self, engine: ContainerEngine) -> str:
+        """The ``HTTP_PROXY`` of containers in a network of their own: the gateway on their bridge."""
+        network = discover_bridge(engine)
+        port = self._bridge.open(network, sniffing_protocol(self.gateway.grpc))
+        host = f"[{network.gateway}]" if ":" in network.gateway else network.gateway
+        return egress_proxy_url(host, port, self._egress_token)
 
     async def _keep_zygote(self) -> None:
         """Keep a warm zygote: start it, and start a fresh one whenever it dies."""
@@ -267,6 +281,7 @@ class Engine:
         if self._socket is not None:
             self._socket.close()
             self._socket = None
+        await self._bridge.close(_STOP_SLACK)
         self.gateway.pool.close()
         self.gateway.grpc.close()
 
