@@ -8,7 +8,8 @@ GPUs, and a free port or ready file.
 
 Containers are run as kubelet would start them: their ConfigMap and Secret volumes projected into
 folders (and kept in sync while the revision runs, see :mod:`.volumes`), their mount paths rewritten to
-those folders, and ``valueFrom`` / ``envFrom`` references read from the API server.
+those folders (a process) or the folders mounted there (an image run in a container engine), and
+``valueFrom`` / ``envFrom`` references read from the API server.
 """
 
 from __future__ import annotations
@@ -19,10 +20,12 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from zeroserve.local.engine.images import ContainerPlanner, LaunchPlan, plan_launch
+from zeroserve.build.registry import lookup as lookup_built
+from zeroserve.local.engine.images import ContainerPlanner, ImageNotRunnable, LaunchPlan, plan_launch
 from zeroserve.local.engine.instances import Instance, InstanceFailed, free_port, log_tail
 from zeroserve.local.engine.spec import RevisionSpec, RuntimeContext
 from zeroserve.local.engine.volumes import (
+    bind_mounts,
     keep_in_sync,
     mount_table,
     projections,
@@ -147,7 +150,21 @@ def _reader(ctx: RuntimeContext) -> Any:
 async def _runnable(spec: RevisionSpec, ctx: RuntimeContext, container: Mapping[str, Any]) -> dict[str, Any]:
     if ctx.read_object is not None and (container.get("env") or container.get("envFrom")):
         container = await asyncio.to_thread(resolve_env, container, ctx.read_object, spec.namespace)
+    if _in_container_engine(ctx, container):  # its volumes are mounted where it expects them
+        return dict(container)
     return rewrite_paths(container, mount_table(container, projections(spec.volumes, ctx.volume_dir(spec))))
+
+
+def _in_container_engine(ctx: RuntimeContext, container: Mapping[str, Any]) -> bool:
+    """Whether the container's image runs in podman/docker (neither built here nor in the table)."""
+    image = str(container.get("image") or "")
+    if lookup_built(ctx.state_dir, image) is not None:
+        return False
+    try:
+        ctx.images.command_for(image)
+    except ImageNotRunnable:
+        return True
+    return False
 
 
 def instance_plan(
@@ -209,6 +226,7 @@ def _containers(spec: RevisionSpec, ctx: RuntimeContext) -> ContainerPlanner:
             port=port,
             env=env,
             serve=serve,
+            volumes=bind_mounts(container, projections(spec.volumes, ctx.volume_dir(spec))),
         )
 
     return plan

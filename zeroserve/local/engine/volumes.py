@@ -4,9 +4,12 @@ KServe mounts ``modelconfig-<isvc>-0`` at ``/mnt/configs`` in a multi-model pred
 and users mount their own ConfigMaps and Secrets. Instances here are processes, so each such volume
 becomes a folder under ``<state>/engine/volumes/<namespace>/<revision>/<volume>``: one file per key
 (or per ``items`` entry), rewritten atomically (a temporary file renamed over it) when the object
-changes, so a server polling the file sees either the old or the new text, never half of it. The
-container's mount paths in ``command``, ``args`` and ``env`` are rewritten to those folders, as
-``/mnt/models`` is to the model folder.
+changes, so a server polling the file sees either the old or the new text, never half of it. For a
+process, the container's mount paths in ``command``, ``args`` and ``env`` are rewritten to those
+folders, as ``/mnt/models`` is to the model folder. A container (an image run by podman or docker)
+gets the folders bind-mounted at their ``mountPath`` instead (:func:`bind_mounts`): the folder, not
+its files, so the renames of a later sync show inside it, as kubelet's symlink swap does. A
+``subPath`` mounts that one entry, and like kubelet's ``subPath`` it does not follow later changes.
 
 Environment from the API is resolved here too: ``valueFrom.secretKeyRef`` / ``configMapKeyRef`` and
 ``envFrom``; a missing object or key that is not ``optional`` raises :class:`ContainerConfigError`
@@ -29,11 +32,13 @@ from typing import Any
 from zeroserve.process.private import private_folder
 
 __all__ = [
+    "BindMount",
     "ContainerConfigError",
     "ObjectReader",
     "Projection",
     "VolumeMount",
     "api_reader",
+    "bind_mounts",
     "keep_in_sync",
     "mount_table",
     "resolve_env",
@@ -76,6 +81,15 @@ class VolumeMount:
 
     mount_path: str
     local: Path
+
+
+@dataclass(frozen=True)
+class BindMount:
+    """A projected folder (or a ``subPath`` in it) to mount into a container."""
+
+    source: Path
+    target: str
+    read_only: bool
 
 
 def _projection(volume: Mapping[str, Any], folder: Path) -> Projection | None:
@@ -136,6 +150,45 @@ def mount_table(container: Mapping[str, Any], found: Mapping[str, Projection]) -
         local = projection.folder / str(mount["subPath"]) if mount.get("subPath") else projection.folder
         mounts.append(VolumeMount(path, local))
     mounts.sort(key=lambda m: len(m.mount_path), reverse=True)
+    return mounts
+
+
+def bind_mounts(container: Mapping[str, Any], found: Mapping[str, Projection]) -> list[BindMount]:
+    """The container's mounts of projected volumes as bind mounts (``/mnt/models`` excluded).
+
+    ConfigMap and Secret volumes are read-only, as kubelet mounts them; an ``emptyDir`` is writable
+    unless the mount says ``readOnly``. A ``subPath`` that does not exist becomes an empty folder, as
+    kubelet makes it.
+
+    Args:
+        container: the container (its ``volumeMounts``).
+        found: :func:`projections` (already synced, so a ``subPath`` key is a file).
+
+    Returns:
+        The mounts, in the container's order.
+
+    Raises:
+        ContainerConfigError: a ``subPath`` that leaves its volume (absolute, or with ``..``).
+    """
+    mounts = []
+    for index, mount in enumerate(container.get("volumeMounts") or []):
+        projection = found.get(str(mount.get("name") or ""))
+        path = str(mount.get("mountPath") or "").rstrip("/")
+        if projection is None or not path or path == MODEL_MOUNT:
+            continue
+        source = projection.folder
+        sub_path = str(mount.get("subPath") or "")
+        if sub_path:
+            if Path(sub_path).is_absolute() or ".." in Path(sub_path).parts:
+                raise ContainerConfigError(
+                    f"volumeMounts[{index}].subPath: {sub_path!r} must be a relative path inside volume "
+                    f"{projection.volume!r} (no '..', not absolute)"
+                )
+            source = projection.folder / sub_path
+            if not source.exists():
+                private_folder(source)
+        read_only = bool(mount.get("readOnly")) or projection.kind is not None
+        mounts.append(BindMount(source, path, read_only))
     return mounts
 
 
