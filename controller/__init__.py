@@ -18,7 +18,7 @@ Start it in-process::
     threading.Thread(target=controller.run, args=(stop_event,)).start()
 """
 
-from zeroserve.controller.config import ControllerConfig, RuntimeTable
+from zeroserve.controller.config import ControllerConfig
 from zeroserve.controller.controller import Controller, ControllerOptions
 
-__all__ = ["Controller", "ControllerConfig", "ControllerOptions", "RuntimeTable"]
+__all__ = ["Controller", "ControllerConfig", "ControllerOptions"]

@@ -1,33 +1,39 @@
-"""The controller's configuration: domain, images, defaults and the runtime table.
+"""The controller's configuration: domain, images and defaults.
 
 Defaults are KServe's. On a cluster the ConfigMap ``inferenceservice-config`` (in the controller's
 namespace) overrides them with KServe's own keys, each a JSON document (``ingress``,
-``storageInitializer``, ``logger``, ``batcher``, ``router``), plus ``runtimes`` (YAML of the runtime
-table) — see :meth:`ControllerConfig.from_configmap`.
+``storageInitializer``, ``logger``, ``batcher``, ``router``) — see
+:meth:`ControllerConfig.from_configmap`. Model servers are not configured here: they are
+(Cluster)ServingRuntimes, the built-in ones in :mod:`.cluster_runtimes`.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from zeroserve import __version__
-from zeroserve.controller.config.runtimes import Runtime, RuntimeTable, default_runtime_table, render_template
 from zeroserve.images import REPOSITORY, platform_image
 
-__all__ = [
-    "CONFIGMAP_NAME",
-    "ControllerConfig",
-    "Runtime",
-    "RuntimeTable",
-    "default_runtime_table",
-    "render_template",
-]
+__all__ = ["CONFIGMAP_NAME", "RETIRED_KEYS", "ControllerConfig"]
 
 CONFIGMAP_NAME = "inferenceservice-config"
 """The ConfigMap KServe reads its configuration from; we read the same keys."""
+
+RETIRED_KEYS: dict[str, str] = {
+    "runtimes": (
+        "model servers are ClusterServingRuntimes (serving.kserve.io/v1alpha1), as in KServe: "
+        "'kubectl get clusterservingruntimes' lists them (the built-in ones are config/runtimes/); "
+        "add or edit one, or a namespace's ServingRuntime, instead, and delete this key"
+    ),
+}
+"""Keys zeroserve once read and no longer does (KServe has none of them) -> what to do instead; a
+ConfigMap that sets one is still read, with a warning naming the key."""
+
+log = logging.getLogger(__name__)
 
 _IMAGE = REPOSITORY
 
@@ -44,7 +50,7 @@ class ControllerConfig(BaseModel):
     cluster_domain: str = "svc.cluster.local"
     """Suffix of cluster-local hosts."""
     version: str = __version__
-    """Tag of our image, ``{{.Version}}`` in the runtime table."""
+    """Tag of our images, ``{{.Version}}`` in runtimes' templates."""
     storage_initializer_image: str = platform_image(__version__)
     """Image of the ``storage-initializer`` init container (args ``storage-initializer <uri> <dir>``)."""
     storage_initializer_resources: dict[str, Any] = Field(
@@ -75,7 +81,6 @@ class ControllerConfig(BaseModel):
     """``logger.defaultUrl``: the sink when a component's ``logger.url`` is empty."""
     batcher_max_batch_size: int = 32
     batcher_max_latency_ms: int = 5000
-    runtimes: RuntimeTable = Field(default_factory=default_runtime_table)
 
     def takes_logger_flags(self, image: str) -> bool:
         """Whether a container of ``image`` accepts the payload-logger flags (see ``flag_aware_images``)."""
@@ -95,7 +100,8 @@ class ControllerConfig(BaseModel):
         """Overlay a ConfigMap's ``data`` on ``base`` (the defaults when ``None``).
 
         Args:
-            data: ``ConfigMap.data``; unknown keys (KServe has many we do not use) are ignored.
+            data: ``ConfigMap.data``; unknown keys (KServe has many we do not use) are ignored, and
+                :data:`RETIRED_KEYS` are ignored with a warning saying what replaced them.
             base: the configuration to start from.
 
         Returns:
@@ -144,6 +150,6 @@ class ControllerConfig(BaseModel):
             config.batcher_max_batch_size = int(batcher["maxBatchSize"])
         if "maxLatency" in batcher:
             config.batcher_max_latency_ms = int(batcher["maxLatency"])
-        if data.get("runtimes"):
-            config.runtimes = RuntimeTable.from_yaml(data["runtimes"])
+        for key in sorted(RETIRED_KEYS.keys() & data.keys()):
+            log.warning("%s: key %r is no longer read: %s", CONFIGMAP_NAME, key, RETIRED_KEYS[key])
         return config

@@ -15,7 +15,7 @@ from pydantic import ValidationError
 
 from zeroserve.apis.field_errors import from_pydantic
 from zeroserve.apis.knative.serving.v1 import ServiceStatus
-from zeroserve.apis.serving.v1alpha1.runtime_selection import RuntimeCandidate, SelectionError, select_runtime
+from zeroserve.apis.serving.v1alpha1.runtime_selection import RuntimeCandidate, SelectionError
 from zeroserve.apis.serving.v1beta1 import InferenceService, InferenceServiceStatus
 from zeroserve.apis.serving.v1beta1.defaults import default_inference_service
 from zeroserve.apis.serving.v1beta1.lifecycle import (
@@ -30,8 +30,7 @@ from zeroserve.apis.serving.v1beta1.lifecycle import (
     propagate_component_status,
 )
 from zeroserve.apis.serving.v1beta1.validation import ignored_fields, validate_inference_service
-from zeroserve.controller.config.cluster_runtimes import LEGACY_RUNTIME_NAMES
-from zeroserve.controller.config.runtime_source import runtime_candidates
+from zeroserve.controller.config.runtime_source import runtime_candidates, select_model_runtime
 from zeroserve.controller.errors import BuildError, NotFound
 from zeroserve.controller.events import NORMAL, WARNING
 from zeroserve.controller.kinds import HTTP_ROUTE, INFERENCE_SERVICE, KNATIVE_SERVICE, Kind
@@ -190,20 +189,8 @@ class InferenceServiceReconciler(ReconcilerBase):
             return None
         namespace = isvc.namespace or "default"
         namespaced, cluster = runtime_candidates(self._store, namespace, self._config.version)
-        runtime_name = model.runtime
-        if runtime_name in LEGACY_RUNTIME_NAMES and not any(
-            c.name == runtime_name for c in namespaced + cluster
-        ):
-            runtime_name = LEGACY_RUNTIME_NAMES[runtime_name]  # the earlier runtime table's name
         try:
-            chosen = select_runtime(
-                model_format=model.model_format.name if model.model_format else "",
-                model_version=model.model_format.version if model.model_format else None,
-                protocol=model.protocol_version or "v1",
-                runtime_name=runtime_name,
-                namespace_runtimes=namespaced,
-                cluster_runtimes=cluster,
-            )
+            chosen = select_model_runtime(model, namespaced, cluster)
         except SelectionError as exc:
             raise BuildError(exc.reason, exc.message) from exc
         assert isvc.status is not None

@@ -10,7 +10,7 @@ import json
 import re
 from typing import Any
 
-from zeroserve.apis.serving.v1alpha1.runtime_selection import RuntimeCandidate
+from zeroserve.apis.serving.v1alpha1.runtime_selection import RuntimeCandidate, SelectionError
 from zeroserve.apis.serving.v1beta1 import (
     Batcher,
     ComponentExtensionSpec,
@@ -21,7 +21,9 @@ from zeroserve.apis.serving.v1beta1 import (
     PredictorSpec,
     TransformerSpec,
 )
-from zeroserve.controller.config import ControllerConfig, render_template
+from zeroserve.controller.config import ControllerConfig
+from zeroserve.controller.config.cluster_runtimes import protocol_ports
+from zeroserve.controller.config.runtime_source import builtin_candidates, select_model_runtime
 from zeroserve.controller.errors import BuildError
 from zeroserve.controller.names import component_service_name
 from zeroserve.controller.resources.constants import MODEL_CONTAINER
@@ -32,6 +34,7 @@ __all__ = [
     "apply_logger",
     "apply_model_config",
     "batcher_env",
+    "builtin_runtime",
     "component_containers",
     "logger_flags",
     "main_container_index",
@@ -137,55 +140,40 @@ def merge_runtime_container(
     return rendered
 
 
+def builtin_runtime(model: ModelSpec, config: ControllerConfig) -> RuntimeCandidate:
+    """The built-in ClusterServingRuntime serving ``model``, chosen by KServe's rules.
+
+    For callers that build without the API's runtimes: the same choice the reconciler makes on a
+    cluster that holds only the built-in ones.
+
+    Raises:
+        BuildError: none serves the model (KServe's reason; the message lists the runtimes).
+    """
+    try:
+        return select_model_runtime(model, [], builtin_candidates(config.version))
+    except SelectionError as exc:
+        raise BuildError(exc.reason, exc.message) from exc
+
+
 def _model_container(
     isvc: InferenceService, model: ModelSpec, config: ControllerConfig, runtime: RuntimeCandidate | None
 ) -> dict[str, Any]:
-    protocol = model.protocol_version or "v1"
-    if runtime is not None:
-        values: dict[str, Any] = {
-            **config.image_values(isvc.name, isvc.namespace),
-            "Labels": isvc.metadata.labels or {},
-            "Annotations": isvc.metadata.annotations or {},
-        }
-        containers = [c.to_dict() for c in runtime.spec.containers]
-        if not containers:
-            raise BuildError("InvalidRuntime", f"{runtime.kind} {runtime.name!r}: spec.containers is empty")
-        base = containers[main_container_index(containers)]
-        user = {k: v for k, v in model.to_dict().items() if k not in _MODEL_ONLY}
-        container = merge_runtime_container(base, user, values)
-        if not container.get("ports"):
-            container["ports"] = config.runtimes.ports_for(protocol)
-        return container
-    format_name = model.model_format.name if model.model_format else ""
-    table_runtime = config.runtimes.select(format_name, protocol, model.runtime)
-    if table_runtime is None:
-        wanted = f"runtime {model.runtime!r}" if model.runtime else "a runtime"
-        raise BuildError(
-            "NoSupportingRuntime",
-            f"spec.predictor.model: {wanted} for model format {format_name!r} and protocol "
-            f"{protocol!r} is not configured; known runtimes: "
-            + ", ".join(
-                f"{r.name} ({'/'.join(r.model_formats)}: {'/'.join(r.protocols)})"
-                for r in config.runtimes.runtimes
-            ),
-        )
-    image_values = config.image_values(isvc.name, isvc.namespace)
-    user = {k: v for k, v in model.to_dict().items() if k not in _MODEL_ONLY}
-    result: dict[str, Any] = {
-        "name": MODEL_CONTAINER,
-        "image": user.pop("image", None) or render_template(table_runtime.image, image_values),
-        "args": [render_template(a, image_values) for a in table_runtime.args] + list(user.pop("args", [])),
+    if runtime is None:
+        runtime = builtin_runtime(model, config)
+    values: dict[str, Any] = {
+        **config.image_values(isvc.name, isvc.namespace),
+        "Labels": isvc.metadata.labels or {},
+        "Annotations": isvc.metadata.annotations or {},
     }
-    table_env = _merge_env([dict(e) for e in table_runtime.env], user.pop("env", []))
-    if table_env:
-        result["env"] = table_env
-    result["ports"] = user.pop("ports", None) or config.runtimes.ports_for(protocol)
-    resources = user.pop("resources", None) or table_runtime.resources
-    if resources:
-        result["resources"] = resources
-    user.pop("name", None)
-    result.update(user)
-    return result
+    containers = [c.to_dict() for c in runtime.spec.containers]
+    if not containers:
+        raise BuildError("InvalidRuntime", f"{runtime.kind} {runtime.name!r}: spec.containers is empty")
+    base = containers[main_container_index(containers)]
+    user = {k: v for k, v in model.to_dict().items() if k not in _MODEL_ONLY}
+    container = merge_runtime_container(base, user, values)
+    if not container.get("ports"):
+        container["ports"] = protocol_ports(model.protocol_version or "v1")
+    return container
 
 
 def _predictor_containers(
@@ -237,9 +225,9 @@ def component_containers(
     Args:
         isvc: the defaulted InferenceService.
         component: ``predictor``, ``transformer`` or ``explainer``.
-        config: the controller configuration (runtime table, images).
-        runtime: the predictor model's (Cluster)ServingRuntime, chosen by the reconciler; ``None``
-            uses the configuration's runtime table.
+        config: the controller configuration (images, version).
+        runtime: the predictor model's (Cluster)ServingRuntime, chosen by the reconciler; ``None``:
+            :func:`builtin_runtime` chooses one of the built-in ones.
 
     Returns:
         Container dicts; the main one is :func:`main_container_index`'s.

@@ -37,6 +37,7 @@ from zeroserve.controller.resources.containers import (
     apply_logger,
     apply_model_config,
     batcher_env,
+    builtin_runtime,
     component_containers,
     main_container_index,
 )
@@ -126,7 +127,8 @@ def build_component_service(
         component: ``predictor``, ``transformer`` or ``explainer``.
         config: the controller configuration.
         runtime: the predictor model's (Cluster)ServingRuntime (its container is merged with the
-            model's, its pod annotations and volumes added); ``None``: the configuration's table.
+            model's, its pod annotations and volumes added); ``None``: the built-in
+            ClusterServingRuntime KServe's rules choose (:func:`.containers.builtin_runtime`).
 
     Returns:
         The ``serving.knative.dev/v1`` Service as a dict.
@@ -142,6 +144,8 @@ def build_component_service(
     builtin = builtin_explainer_containers(isvc, config) if component == "explainer" else None
     if component != "predictor":
         runtime = None
+    elif runtime is None and isvc.spec.predictor.model is not None:
+        runtime = builtin_runtime(isvc.spec.predictor.model, config)
     containers = builtin if builtin is not None else component_containers(isvc, component, config, runtime)
     main_index = main_container_index(containers)
     uri = storage_uri(isvc, component, containers[main_index])

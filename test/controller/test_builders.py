@@ -183,11 +183,13 @@ def test_http_route_sends_explain_to_the_explainer_and_the_rest_to_the_transform
 
 def test_no_runtime_for_a_format_is_a_build_error_naming_the_runtimes() -> None:
     data = load("isvc", "sklearn-v2")
-    data["spec"]["predictor"]["model"]["modelFormat"]["name"] = "tensorflow"
+    data["spec"]["predictor"]["model"].pop("runtime", None)
+    data["spec"]["predictor"]["model"]["modelFormat"]["name"] = "caffe"
     with pytest.raises(BuildError) as info:
         build_component_service(isvc_from(data), "predictor", golden_config())
     assert info.value.reason == "NoSupportingRuntime"
-    assert "zeroserve-sklearn" in info.value.message
+    assert info.value.message.startswith("spec.predictor.model: no runtime supports model format 'caffe'")
+    assert "kserve-sklearnserver [sklearn:1; v1/v2/grpc-v2]" in info.value.message
 
 
 @pytest.mark.parametrize(

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from zeroserve import __version__
-from zeroserve.controller.config import ControllerConfig, default_runtime_table, render_template
+from zeroserve.controller.config import ControllerConfig
 from zeroserve.controller.config.cluster_runtimes import builtin_cluster_runtimes
 from zeroserve.images import (
     DOCKERFILE,
@@ -42,10 +42,9 @@ def _stages() -> dict[str, str]:
 
 
 def _config_images() -> dict[str, str]:
-    """Every name of our images in config/ and the controller's runtime table -> where it was found."""
+    """Every name of our images in config/ -> where it was found."""
     found: dict[str, str] = {}
-    files = [*sorted((ROOT / "config").rglob("*.yaml")), ROOT / "controller" / "config" / "runtimes.yaml"]
-    for path in files:
+    for path in sorted((ROOT / "config").rglob("*.yaml")):
         for match in OUR_IMAGE.finditer(path.read_text().replace("{{.Version}}", __version__)):
             found.setdefault(match.group(0), str(path.relative_to(ROOT)))
     return found
@@ -60,8 +59,6 @@ def _controller_images() -> dict[str, str]:
     for obj in builtin_cluster_runtimes():
         for container in obj["spec"]["containers"]:
             found[container["image"]] = f"ClusterServingRuntime {obj['metadata']['name']}"
-    for runtime in default_runtime_table().runtimes:
-        found[render_template(runtime.image, config.image_values("m", "ns"))] = f"runtime {runtime.name}"
     return found
 
 
@@ -81,9 +78,6 @@ def test_each_runtime_names_the_image_that_holds_its_framework() -> None:
     for obj in builtin_cluster_runtimes("9.9"):
         container = obj["spec"]["containers"][0]
         assert container["image"] == runtime_image(container["args"][1], "9.9")
-    for runtime in default_runtime_table().runtimes:
-        rendered = render_template(runtime.image, {"Version": "9.9", "Name": "m", "Namespace": "n"})
-        assert rendered == runtime_image(runtime.args[1], "9.9"), runtime.name
     assert runtime_image("torchserve", "1") == "ghcr.io/zeroserve/zeroserve:1-torch"
     assert runtime_image("sklearn", "1") == platform_image("1") == "ghcr.io/zeroserve/zeroserve:1"
     assert model_server_image("1", "tensorflow") == "ghcr.io/zeroserve/zeroserve:1-tensorflow"
