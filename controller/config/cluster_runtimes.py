@@ -31,10 +31,12 @@ __all__ = [
     "HTTP_PORT",
     "IMAGE",
     "LEGACY_RUNTIME_NAMES",
+    "MODEL_DIR",
     "BuiltinRuntime",
     "builtin_cluster_runtimes",
     "protocol_ports",
     "runtime_files",
+    "server_args",
 ]
 
 IMAGE = REPOSITORY
@@ -44,6 +46,8 @@ HTTP_PORT = 8080
 """Where our model servers (and KServe's) serve REST: ``--http_port`` and the Prometheus port."""
 GRPC_PORT = 8081
 """Where they serve gRPC (KServe's ``--grpc_port`` default)."""
+MODEL_DIR = "/mnt/models"
+"""Where a model server reads its model (the storage-initializer's volume, KServe's path)."""
 
 
 def protocol_ports(protocol: str) -> list[dict[str, Any]]:
@@ -185,11 +189,26 @@ LEGACY_RUNTIME_NAMES: dict[str, str] = {
 ClusterServingRuntime now serving them; used only when no runtime of the old name exists."""
 
 
+def server_args(serve: str, model_name: str | None = "{{.Name}}", extra: tuple[str, ...] = ()) -> list[str]:
+    """A model server's ``args``: ``serve <serve> [--model_name=.. --model_dir=..] [extra] --http_port=..``.
+
+    Args:
+        serve: the ``zeroserve serve`` sub-command.
+        model_name: the model's name (a runtime's template by default); ``None``: no model flags
+            (a server that finds its models itself, e.g. Triton's model store).
+        extra: further flags, before ``--http_port``.
+
+    Returns:
+        The arguments (the image's entrypoint is ``zeroserve``).
+    """
+    args = ["serve", serve]
+    if model_name is not None:
+        args += [f"--model_name={model_name}", f"--model_dir={MODEL_DIR}"]
+    return [*args, *extra, f"--http_port={HTTP_PORT}"]
+
+
 def _object(row: BuiltinRuntime, version: str) -> dict[str, Any]:
-    args = ["serve", row.serve]
-    if row.model_args:
-        args += ["--model_name={{.Name}}", "--model_dir=/mnt/models"]
-    args += [*row.extra_args, f"--http_port={HTTP_PORT}"]
+    args = server_args(row.serve, "{{.Name}}" if row.model_args else None, row.extra_args)
     image = runtime_image(row.serve, version)
     container: dict[str, Any] = {"name": "kserve-container", "image": image, "args": args}
     if row.env:

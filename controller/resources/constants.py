@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from zeroserve.controller.config.cluster_runtimes import MODEL_DIR
+
 __all__ = [
     "AUTOSCALER_CLASS",
     "BATCHER",
@@ -59,7 +61,6 @@ STORAGE_URI_ANNOTATION = "internal.serving.kserve.io/storage-initializer-sourceu
 MODEL_CONTAINER = "kserve-container"
 STORAGE_INITIALIZER = "storage-initializer"
 MODEL_VOLUME = "kserve-provision-location"
-MODEL_DIR = "/mnt/models"
 
 
 def auth_annotations(annotations: dict[str, str]) -> dict[str, str]:

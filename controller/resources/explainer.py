@@ -14,6 +14,7 @@ from typing import Any
 
 from zeroserve.apis.serving.v1beta1 import InferenceService
 from zeroserve.controller.config import ControllerConfig
+from zeroserve.controller.config.cluster_runtimes import HTTP_PORT
 from zeroserve.controller.errors import BuildError
 from zeroserve.controller.names import component_service_name
 from zeroserve.controller.resources.constants import MODEL_CONTAINER, MODEL_DIR
@@ -75,7 +76,7 @@ def _container(
         or (f"{EXPLAINER_IMAGE}:{spec['runtimeVersion']}" if spec.get("runtimeVersion") else None)
         or runtime_image(args[1], config.version),
         "args": args + list(user.pop("args", [])),
-        "ports": user.pop("ports", None) or [{"containerPort": 8080, "protocol": "TCP"}],
+        "ports": user.pop("ports", None) or [{"containerPort": HTTP_PORT, "protocol": "TCP"}],
     }
     env = list(user.pop("env", []) or [])
     uri = spec.get("storageUri")
@@ -108,7 +109,14 @@ def builtin_explainer_containers(
     explainer = isvc.spec.explainer
     if kind is None or explainer is None:
         return None
-    common = ["--model_name", isvc.name, "--http_port", "8080", "--predictor_host", _target_host(isvc)]
+    common = [
+        "--model_name",
+        isvc.name,
+        "--http_port",
+        str(HTTP_PORT),
+        "--predictor_host",
+        _target_host(isvc),
+    ]
     if kind == "art":
         art = dict(explainer.art or {})
         args = ["serve", "art", *common, "--adversary_type", str(art.get("type") or "SquareAttack")]

@@ -27,6 +27,7 @@ from typing import Any
 from zeroserve.apis.seldon import PredictiveUnit, PredictorSpec, SeldonDeployment
 from zeroserve.apis.seldon.validation import component_service_name
 from zeroserve.controller.config import ControllerConfig
+from zeroserve.controller.config.cluster_runtimes import server_args
 from zeroserve.controller.names import cluster_local_host
 from zeroserve.controller.resources.containers import LOGGER_AGENT_CONTAINER, LOGGER_AGENT_PORT
 from zeroserve.controller.resources.owner import owner_reference
@@ -317,13 +318,7 @@ def build_component_services(
             main = {
                 "name": unit.name,
                 "image": image,
-                "args": [
-                    "serve",
-                    runtime,
-                    f"--model_name={unit.name}",
-                    "--model_dir=/mnt/models",
-                    "--http_port=8080",
-                ],
+                "args": server_args(runtime, unit.name),
             }
         env = [
             e
