@@ -11,7 +11,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 VENV=${ZEROSERVE_VENV:-.venv}
 PY=${PYTHON:-python3}
-EXTRAS=${ZEROSERVE_EXTRAS:-sklearn,xgboost,pytorch,s3,monitoring,lightgbm,onnx,tensorflow,pandas,explain,dev}
+EXTRAS=${ZEROSERVE_EXTRAS:-sklearn,xgboost,pytorch,s3,monitoring,lightgbm,onnx,tensorflow,paddle,pandas,explain,dev}
 BEGAN=$SECONDS
 STEP_BEGAN=$SECONDS
 

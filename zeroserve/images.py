@@ -2,7 +2,7 @@
 
 Every image we ship lives in one repository, :data:`REPOSITORY`; the tag says which runtime family it
 holds (``<version>`` the platform image, ``<version>-torch``, ``<version>-tensorflow``,
-``<version>-onnx``, ``<version>-gpu``, ``<version>-slim``). Each tag is one target of
+``<version>-onnx``, ``<version>-paddle``, ``<version>-gpu``, ``<version>-slim``). Each tag is one target of
 ``images/Dockerfile``, built by ``hack/build-images.sh``. The controller's defaults, the built-in
 ClusterServingRuntimes (``config/runtimes/``), the explainers and ``config/`` read their names from
 here; ``test/images/`` checks that every image they name has a build target.
@@ -99,6 +99,13 @@ TARGETS: tuple[ImageTarget, ...] = (
         "the platform image + onnxruntime: onnx",
     ),
     ImageTarget(
+        "server-paddle",
+        "-paddle",
+        (*_PLATFORM_EXTRAS, "paddle"),
+        "cpu",
+        "the platform image + paddlepaddle (CPU): paddle",
+    ),
+    ImageTarget(
         "server-gpu",
         "-gpu",
         ("sklearn", "xgboost-gpu", "lightgbm", "pandas", "pytorch", "onnx", "s3", "gcs"),
@@ -120,6 +127,7 @@ _EXTRA_TARGET = {
     "torch": "server-torch",
     "tensorflow": "server-tensorflow",
     "onnx": "server-onnx",
+    "paddle": "server-paddle",
     "gpu": "server-gpu",
     "cuda": "server-gpu",
     "xgboost-gpu": "server-gpu",
@@ -133,6 +141,7 @@ _RUNTIME_TARGET = {
     "pytorch": "server-torch",
     "triton": "server-torch",
     "onnx": "server-onnx",
+    "paddle": "server-paddle",
 }
 """``zeroserve serve`` runtimes outside the platform image -> the target that serves them."""
 

@@ -159,6 +159,14 @@ BUILTIN_RUNTIMES: tuple[BuiltinRuntime, ...] = (
         ("v1", "v2"),
         server_type="pmmlserver",
     ),
+    # KServe lists paddle "2"; "3" too here: the server also loads Paddle 3's model.json programs
+    BuiltinRuntime(
+        "kserve-paddleserver",
+        "paddle",
+        (("paddle", "2", True, 1), ("paddle", "3", True, 1)),
+        ("v1", "v2"),
+        server_type="paddleserver",
+    ),
     BuiltinRuntime(
         "kserve-mlserver",
         "mlserver",

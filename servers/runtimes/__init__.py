@@ -9,13 +9,14 @@ xgboost    :class:`.xgboost.XGBoostModel`              one ``*.bst|*.json|*.ubj`
 pytorch    :class:`.pytorch.TorchScriptModel`          one TorchScript ``*.pt``
 lightgbm   :class:`.lightgbm.LightGBMModel`            one ``*.bst|*.txt`` (``model.bst``)
 onnx       :class:`.onnx.ONNXModel`                    one ``*.onnx``
+paddle     :class:`.paddle.PaddleModel`                ``<name>.json|.pdmodel`` + ``<name>.pdiparams``
 tensorflow :class:`.tensorflow.TensorFlowModel`        ``<version>/saved_model.pb``
 pmml       :class:`.pmml.PMMLModel`                    one ``*.pmml`` (pure-Python reader)
 mlserver   :class:`.mlserver.MLServerModel`            ``model-settings.json`` (one or many)
 custom     :func:`.custom.build_custom_model`          anything the class reads
 =========  ==========================================  ============================
 
-Tabular runtimes take pandas inputs through :mod:`.frames`; graph runtimes (ONNX, TensorFlow) take
+Tabular runtimes take pandas inputs through :mod:`.frames`; graph runtimes (ONNX, TensorFlow, Paddle) take
 named tensors through :mod:`.named`.
 
 Import the runtime modules themselves for the classes; this package exports only what needs no

@@ -94,6 +94,12 @@ _BUILTIN = (
         ("onnxruntime",),
     ),
     RuntimeEntry(
+        "paddle",
+        "zeroserve.servers.runtimes.paddle:PaddleModel.from_options",
+        "PaddlePaddle program run by paddle.inference (<name>.json or .pdmodel + <name>.pdiparams)",
+        ("paddleserver", "paddlepaddle"),
+    ),
+    RuntimeEntry(
         "triton",
         "zeroserve.servers.runtimes.triton:build_triton",
         "Triton model repository (<model>/config.pbtxt; onnxruntime, pytorch_libtorch, python)",

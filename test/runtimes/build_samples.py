@@ -43,13 +43,23 @@ def _xgboost(folder: Path) -> Sample:
 
 def main(out: Path) -> None:
     """Build every model of the e2e table into ``out`` and write ``out/samples.json``."""
-    from zeroserve.servers.samples import lightgbm, mlserver, onnx, pmml, tensorflow, torchserve, triton
+    from zeroserve.servers.samples import (
+        lightgbm,
+        mlserver,
+        onnx,
+        paddle,
+        pmml,
+        tensorflow,
+        torchserve,
+        triton,
+    )
 
     samples = {
         "sk": _sklearn(out / "sk"),
         "xgb": _xgboost(out / "xgb"),
         "lgb": lightgbm.build(out / "lgb"),
         "onnx": onnx.build(out / "onnx"),
+        "paddle": paddle.build(out / "paddle", legacy=True),
         "pmml": pmml.build(out / "pmml"),
         "tf": tensorflow.build(out / "tf"),
         "ts": torchserve.build(out / "ts"),

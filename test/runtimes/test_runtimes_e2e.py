@@ -53,6 +53,13 @@ ROWS: list[tuple[str, dict[str, Any], str | None, str | None, str]] = [
         "zeroserve-onnx",
     ),
     (
+        "paddle",
+        {"model": {"modelFormat": {"name": "paddle"}, "storageUri": "{uri}"}},
+        "paddle",
+        "paddle",
+        "kserve-paddleserver",
+    ),
+    (
         "pmml",
         {"model": {"modelFormat": {"name": "pmml"}, "storageUri": "{uri}"}},
         "pmml",
@@ -194,7 +201,7 @@ def platform(tmp_path_factory: pytest.TempPathFactory) -> Any:
         )
     )
     docs.append(
-        _isvc("paddle", {"model": {"modelFormat": {"name": "paddle"}, "storageUri": "{uri}"}}, "file:///x")
+        _isvc("mxnet", {"model": {"modelFormat": {"name": "mxnet"}, "storageUri": "{uri}"}}, "file:///x")
     )
     private = _isvc("private", {"sklearn": {"storageUri": "{uri}"}}, f"file://{samples['sk'].model_dir}")
     private["metadata"]["labels"] = {"networking.knative.dev/visibility": "cluster-local"}
@@ -332,12 +339,12 @@ def test_no_supporting_runtime_says_what_the_runtimes_support(platform: Any) -> 
     loop, _, kubectl, _ = platform
 
     def failed() -> dict[str, Any] | None:
-        conditions = _status(kubectl, "paddle").get("conditions") or []
+        conditions = _status(kubectl, "mxnet").get("conditions") or []
         return next((c for c in conditions if c.get("reason") == "NoSupportingRuntime"), None)
 
     condition = loop.run_until_complete(wait_until_async(failed, 30, interval=0.2, retry_on=()))
     assert condition is not None
-    assert "spec.predictor.model: no runtime supports model format 'paddle'" in condition["message"]
+    assert "spec.predictor.model: no runtime supports model format 'mxnet'" in condition["message"]
     assert "kserve-sklearnserver [sklearn:1" in condition["message"]
 
 

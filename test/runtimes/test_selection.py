@@ -171,7 +171,7 @@ CASES: list[tuple[str, str, str | None, str, str | None, list[Any], list[Any], b
 ERRORS: list[tuple[str, str, str | None, str, str | None, list[Any], list[Any], bool, str, str]] = [
     (
         "no runtime for the format",
-        "paddle",
+        "mxnet",
         None,
         "v1",
         None,
@@ -179,7 +179,7 @@ ERRORS: list[tuple[str, str, str | None, str, str | None, list[Any], list[Any], 
         BUILTIN,
         False,
         "NoSupportingRuntime",
-        "no runtime supports model format 'paddle'",
+        "no runtime supports model format 'mxnet'",
     ),
     (
         "protocol mismatch",

@@ -266,8 +266,8 @@ def test_an_unknown_event_loop_is_refused_with_the_choices(capsys: pytest.Captur
 def test_bad_arguments_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
     from zeroserve.servers.cli import main
 
-    assert main(["paddle", "--model-dir", "/m"]) == 2
-    assert "unknown runtime 'paddle'" in capsys.readouterr().err
+    assert main(["mxnet", "--model-dir", "/m"]) == 2
+    assert "unknown runtime 'mxnet'" in capsys.readouterr().err
     assert main(["sklearn", "--model-dir", "/a", "--storage-uri", "s3://b/c"]) == 2
     assert "either --model-dir or --storage-uri" in capsys.readouterr().err
     assert main(["sklearn", "--runtime-option", "novalue"]) == 2

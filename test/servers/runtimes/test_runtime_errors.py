@@ -90,9 +90,9 @@ def test_pickle_of_something_else_says_what_it_holds(registry: RuntimeRegistry, 
 
 def test_unknown_runtime_lists_the_known_ones(registry: RuntimeRegistry) -> None:
     with pytest.raises(
-        UnknownRuntimeError, match="unknown runtime 'paddle'; known runtimes: sklearn, xgboost"
+        UnknownRuntimeError, match="unknown runtime 'mxnet'; known runtimes: sklearn, xgboost"
     ):
-        registry.create("paddle", "m", "/tmp")
+        registry.create("mxnet", "m", "/tmp")
 
 
 def test_kserve_image_names_are_aliases(registry: RuntimeRegistry) -> None:

@@ -1,4 +1,5 @@
-"""The new runtimes and their samples import no framework (lightgbm, onnx, tensorflow, pandas) until used."""
+"""The new runtimes and their samples import no framework (lightgbm, onnx, tensorflow, paddle, pandas)
+until used."""
 
 from __future__ import annotations
 
@@ -6,13 +7,24 @@ import json
 import subprocess
 import sys
 
-FRAMEWORKS = {"lightgbm", "onnx", "onnxruntime", "tensorflow", "keras", "pandas", "sklearn", "xgboost"}
+FRAMEWORKS = {
+    "lightgbm",
+    "onnx",
+    "onnxruntime",
+    "tensorflow",
+    "keras",
+    "pandas",
+    "sklearn",
+    "xgboost",
+    "paddle",
+}
 
 PROBE = """
 import json, sys
 import zeroserve.servers.runtimes.lightgbm, zeroserve.servers.runtimes.onnx
 import zeroserve.servers.runtimes.tensorflow, zeroserve.servers.runtimes.pmml
 import zeroserve.servers.runtimes.mlserver, zeroserve.servers.runtimes.frames
+import zeroserve.servers.runtimes.paddle, zeroserve.servers.samples.paddle
 import zeroserve.servers.samples.lightgbm, zeroserve.servers.samples.onnx, zeroserve.servers.samples.pmml
 import zeroserve.servers.samples.tensorflow, zeroserve.servers.samples.mlserver
 import zeroserve.servers.samples.sklearn_pandas

@@ -7,7 +7,7 @@ import json
 import subprocess
 import sys
 
-FRAMEWORKS = {"sklearn", "joblib", "xgboost", "torch", "boto3", "botocore", "google"}
+FRAMEWORKS = {"sklearn", "joblib", "xgboost", "torch", "boto3", "botocore", "google", "paddle"}
 
 PROBE = """
 import json, sys
