@@ -1,9 +1,9 @@
 """One source of runtime facts: every model server the controller emits traces to ``BUILTIN_RUNTIMES``
 (or to ``zeroserve.images`` and the InferenceService itself), and no second table hides in the code.
 
-The old runtime table (``controller/config/runtimes.yaml``) disagreed with the ClusterServingRuntimes
-for months (``serve pytorch`` vs KServe's TorchServe runtime, no ``--nthread``); these tests fail when
-a table like it comes back, as a data file or as literals in a module.
+The retired runtime table (``controller/config/runtimes.yaml``) disagreed with the ClusterServingRuntimes
+the reconciler used (``serve pytorch`` where KServe's rules pick TorchServe, no ``--nthread``); these
+tests fail when a table like it comes back, as a data file or as literals in a module.
 """
 
 from __future__ import annotations
