@@ -59,6 +59,7 @@ from zeroserve.controller.reconcilers import (
     SeldonDeploymentReconciler,
 )
 from zeroserve.controller.reconcilers.trained_model import TrainedModelReconciler
+from zeroserve.controller.reconcilers.trained_model_state import ModelStateReader
 from zeroserve.controller.store import Obj, Store, Watch
 
 __all__ = ["Controller", "ControllerOptions", "Key"]
@@ -107,6 +108,9 @@ class Controller:
         clock: monotonic seconds for the queue's delays (injected in tests).
         now: UTC time for conditions, events and the Lease.
         metrics: where to count reconciles (none when ``None``).
+        model_states: how TrainedModels' model servers are asked about their models (directly at
+            the predictors' cluster addresses when ``None``; the embedded platform goes through
+            its gateway).
     """
 
     def __init__(
@@ -117,6 +121,7 @@ class Controller:
         clock: Callable[[], float] = time.monotonic,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
         metrics: ControllerMetrics | None = None,
+        model_states: ModelStateReader | None = None,
     ) -> None:
         self.store = store
         self.metrics = metrics
@@ -137,6 +142,7 @@ class Controller:
         self._watches: set[Watch] = set()
         self._watches_lock = threading.Lock()
         self._reconcilers: dict[str, Any] = {}
+        self.model_states = model_states if model_states is not None else ModelStateReader()
         self._build_reconcilers()
 
     # -- public ----------------------------------------------------------------------------------------
@@ -313,6 +319,8 @@ class Controller:
                 self.queue.forget(key)
                 if result.requeue_after is not None:
                     self.queue.add_after(key, result.requeue_after)
+                for other in result.also:
+                    self.queue.add(other)
             finally:
                 self.queue.done(key)
 
@@ -424,7 +432,9 @@ class Controller:
             INFERENCE_GRAPH.kind: InferenceGraphReconciler(
                 self.store, self.config, self._recorder, self._now
             ),
-            TRAINED_MODEL.kind: TrainedModelReconciler(self.store, self.config, self._recorder, self._now),
+            TRAINED_MODEL.kind: TrainedModelReconciler(
+                self.store, self.config, self._recorder, self._now, self.model_states
+            ),
             SELDON_DEPLOYMENT.kind: SeldonDeploymentReconciler(
                 self.store, self.config, self._recorder, self._now
             ),

@@ -17,6 +17,7 @@ __all__ = [
     "INFERENCE_SERVICE",
     "KNATIVE_SERVICE",
     "LEASE",
+    "REVISION",
     "SELDON_DEPLOYMENT",
     "SERVING_RUNTIME",
     "TRAINED_MODEL",
@@ -66,6 +67,7 @@ INFERENCE_SERVICE = Kind("serving.kserve.io", "v1beta1", "InferenceService", "in
 INFERENCE_GRAPH = Kind("serving.kserve.io", "v1alpha1", "InferenceGraph", "inferencegraphs")
 SELDON_DEPLOYMENT = Kind("machinelearning.seldon.io", "v1", "SeldonDeployment", "seldondeployments")
 KNATIVE_SERVICE = Kind("serving.knative.dev", "v1", "Service", "services")
+REVISION = Kind("serving.knative.dev", "v1", "Revision", "revisions")
 HTTP_ROUTE = Kind("gateway.networking.k8s.io", "v1", "HTTPRoute", "httproutes")
 EVENT = Kind("", "v1", "Event", "events")
 LEASE = Kind("coordination.k8s.io", "v1", "Lease", "leases")

@@ -20,7 +20,7 @@ from zeroserve.servers.batching import BatchConfig, Batcher, Failed, batch_key, 
 from zeroserve.servers.errors import InvalidInput, ModelNotFound, ModelNotReady
 from zeroserve.servers.metrics import InferenceStatistics, PhaseTimers
 from zeroserve.servers.model import Model, maybe_await
-from zeroserve.servers.repository import ModelRepository
+from zeroserve.servers.repository import LOADING, ModelRepository
 from zeroserve.servers.types import InferRequest
 
 __all__ = ["DataPlane", "InputSpec", "batch_config_of"]
@@ -174,11 +174,18 @@ class DataPlane:
         """The served model ``name`` (and ``version``, when the model has one).
 
         Raises:
-            ModelNotFound: no such model or version.
+            ModelNotFound: no such model or version, or a known model that is not loaded (the
+                message says why, ``reason_code`` the repository's reason).
+            ModelNotReady: a model of the model config that is loading now.
         """
         model = self.repository.get_model(name)
         if model is None:
-            raise ModelNotFound(name)
+            state = self.repository.unavailable(name)
+            if state is None:
+                raise ModelNotFound(name)
+            if state.reason == LOADING:
+                raise ModelNotReady(name, f"It is {state.message}.", reason_code=state.reason)
+            raise ModelNotFound(name, state.message, reason_code=state.reason)
         if version:
             own = getattr(model, "version", None)
             if own is not None and str(own) != version:
@@ -472,10 +479,16 @@ class DataPlane:
     def repository_index(self) -> list[dict[str, Any]]:
         """Every known model with its state (``POST /v2/repository/index``)."""
         index = []
+        listed = set()
         for model, served in self.repository.known_models():
             state = "READY" if served and model.ready else ("UNAVAILABLE" if not served else "LOADING")
             entry: dict[str, Any] = {"name": model.name, "state": state}
             if not served:
                 entry["reason"] = self.repository.reason(model.name) or "unloaded"
             index.append(entry)
+            listed.add(model.name)
+        for name, why in self.repository.unavailable_models().items():  # loading, or failed to load
+            if name not in listed:
+                state = "LOADING" if why.reason == LOADING else "UNAVAILABLE"
+                index.append({"name": name, "state": state, "reason": why.message})
         return index

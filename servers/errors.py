@@ -53,6 +53,9 @@ class ServingError(Exception):
 
     status_code = 500
     grpc_code = "INTERNAL"
+    reason_code: str | None = None
+    """Why a model is not served, as a CamelCase word (``UnloadedLeastRecentlyUsed``, ``Loading``);
+    REST error bodies carry it as ``reason_code`` next to ``error`` (multi-model serving)."""
 
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
@@ -70,14 +73,25 @@ class InvalidInput(ServingError):
 
 
 class ModelNotFound(ServingError):
-    """No model with the requested name is served here."""
+    """No model with the requested name is served here.
+
+    Args:
+        model_name: the model asked for.
+        detail: why a model the server knows is not served (e.g. the LRU unloaded it); without it
+            the model does not exist.
+        reason_code: ``detail`` as a CamelCase word (see :attr:`ServingError.reason_code`).
+    """
 
     status_code = 404
     grpc_code = "NOT_FOUND"
 
-    def __init__(self, model_name: str) -> None:
-        super().__init__(f"Model with name {model_name} does not exist.")
+    def __init__(self, model_name: str, detail: str | None = None, reason_code: str | None = None) -> None:
+        if detail:
+            super().__init__(f"Model with name {model_name} is not loaded: {detail}.")
+        else:
+            super().__init__(f"Model with name {model_name} does not exist.")
         self.model_name = model_name
+        self.reason_code = reason_code
 
 
 class RequestTimeout(ServingError):
@@ -121,10 +135,11 @@ class ModelNotReady(ServingError):
     status_code = 503
     grpc_code = "UNAVAILABLE"
 
-    def __init__(self, model_name: str, detail: str | None = None) -> None:
+    def __init__(self, model_name: str, detail: str | None = None, reason_code: str | None = None) -> None:
         msg = f"Model with name {model_name} is not ready."
         super().__init__(f"{msg} {detail}" if detail else msg)
         self.model_name = model_name
+        self.reason_code = reason_code
 
 
 class ServerNotReady(ServingError):

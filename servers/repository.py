@@ -6,7 +6,9 @@ back. A ``model_factory`` builds models the server has never seen from ``<models
 
 Multi-model serving (TrainedModels): a model may declare the memory it needs (:meth:`set_memory`);
 with a ``memory_budget`` loading one that does not fit unloads the least recently used served models
-(by request) until it does, and :meth:`reason` says why each was unloaded (``/v2/repository/index``).
+(by request) until it does. :meth:`unavailable` says why a known model is not served, as an
+:class:`Unavailable` (a CamelCase ``reason`` and a ``message``): the data plane answers requests for
+it with that (404, ``reason_code``) and lists it in ``/v2/repository/index``.
 """
 
 from __future__ import annotations
@@ -19,12 +21,45 @@ import re
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from zeroserve.servers.errors import ModelLoadError, ModelNotFound, ModelNotReady
 from zeroserve.servers.model import Model, maybe_await
 
-__all__ = ["ModelFactory", "ModelRepository"]
+__all__ = [
+    "EXCEEDS_MEMORY_BUDGET",
+    "LOADING",
+    "LOAD_FAILED",
+    "REMOVED_FROM_MODEL_CONFIG",
+    "UNLOADED",
+    "UNLOADED_LEAST_RECENTLY_USED",
+    "ModelFactory",
+    "ModelRepository",
+    "Unavailable",
+]
+
+LOADING = "Loading"
+"""A model of the model config being fetched or loaded now."""
+UNLOADED_LEAST_RECENTLY_USED = "UnloadedLeastRecentlyUsed"
+"""Unloaded to make room for another model under the memory budget; loads again when it fits."""
+EXCEEDS_MEMORY_BUDGET = "ExceedsMemoryBudget"
+"""The model alone needs more than the memory budget: it never loads."""
+LOAD_FAILED = "LoadFailed"
+"""Fetching or loading the model failed (tried again when the model config changes)."""
+REMOVED_FROM_MODEL_CONFIG = "RemovedFromModelConfig"
+"""Unloaded because the model config no longer lists it (its TrainedModel was deleted)."""
+UNLOADED = "Unloaded"
+"""Unloaded through the repository API."""
+
+
+class Unavailable(NamedTuple):
+    """Why a known model is not served."""
+
+    reason: str
+    """One CamelCase word: :data:`LOADING`, :data:`UNLOADED_LEAST_RECENTLY_USED`, ..."""
+    message: str
+    """What happened, for people (``/v2/repository/index``'s ``reason``)."""
+
 
 ModelFactory = Callable[[str, Path], Model]
 """Builds the (not yet loaded) model called ``name`` from its folder ``<models_dir>/<name>``."""
@@ -72,7 +107,7 @@ class ModelRepository:
         self._memory: dict[str, int] = {}
         self._uses = itertools.count()
         self._last_use: dict[str, int] = {}
-        self._reasons: dict[str, str] = {}
+        self._reasons: dict[str, Unavailable] = {}
         self._from_config: set[str] = set()
         self.model_factory = model_factory
         self.on_load = on_load
@@ -108,8 +143,30 @@ class ModelRepository:
         self._memory[name] = size
 
     def reason(self, name: str) -> str | None:
-        """Why model ``name`` is not served, when the repository unloaded it itself (or refused it)."""
-        return self._reasons.get(name)
+        """Why model ``name`` is not served (the message), when the repository knows."""
+        state = self.unavailable(name)
+        return state.message if state is not None else None
+
+    def unavailable(self, name: str) -> Unavailable | None:
+        """Why the known model ``name`` is not served; ``None`` when it is served or unknown."""
+        if name in self._served:
+            return None
+        state = self._reasons.get(name)
+        if state is None and name in self._parked:
+            return Unavailable(UNLOADED, "unloaded")
+        return state
+
+    def unavailable_models(self) -> dict[str, Unavailable]:
+        """Every model that is not served and that the repository can say why of (index entries)."""
+        names = [*self._parked, *(n for n in self._reasons if n not in self._parked)]
+        found = {name: self.unavailable(name) for name in names}
+        return {name: state for name, state in found.items() if state is not None}
+
+    def _fits(self, name: str) -> bool:
+        budget, need = self.memory_budget, self._memory.get(name, 0)
+        if budget is None or need == 0:
+            return True
+        return sum(self._memory.get(n, 0) for n in self._served if n != name) + need <= budget
 
     async def _make_room(self, name: str) -> None:
         need = self._memory.get(name, 0)
@@ -117,21 +174,24 @@ class ModelRepository:
         if budget is None or need == 0:
             return
         if need > budget:
-            self._reasons[name] = f"needs {need} bytes, more than the memory budget of {budget} bytes"
-            raise ModelLoadError(f"Model {name} {self._reasons[name]}")
-
-        def used() -> int:
-            return sum(self._memory.get(n, 0) for n in self._served if n != name)
-
-        while used() + need > budget:
+            message = f"needs {need} bytes, more than the memory budget of {budget} bytes"
+            self._reasons[name] = Unavailable(EXCEEDS_MEMORY_BUDGET, message)
+            raise ModelLoadError(f"Model {name} {message}")
+        while not self._fits(name):
             victims = [n for n in self._served if n != name and self._memory.get(n, 0) > 0]
             victim = min(victims, key=lambda n: self._last_use.get(n, -1))
             await self.unload(victim)
-            self._reasons[victim] = (
+            self._reasons[victim] = Unavailable(
+                UNLOADED_LEAST_RECENTLY_USED,
                 f"unloaded as least recently used: loading {name} ({need} bytes) exceeded the memory "
-                f"budget of {budget} bytes"
+                f"budget of {budget} bytes; it loads again when the served models leave room for it",
             )
-            _log.info("model %s unloaded to make room for %s", victim, name)
+            _log.info(
+                "model %s unloaded to make room for %s",
+                victim,
+                name,
+                extra={"model": victim, "reason": UNLOADED_LEAST_RECENTLY_USED},
+            )
 
     def get_models(self) -> list[Model]:
         """Every served model."""
@@ -212,7 +272,9 @@ class ModelRepository:
         Each entry ``{modelName, modelSpec: {storageUri, framework, memory}}`` not served yet is
         fetched into ``<models_dir>/<modelName>``, its memory declared, and loaded (which may unload
         least recently used models, see :meth:`set_memory`); served models the config no longer lists
-        are unloaded (models that were not loaded from a config are left alone).
+        are unloaded (models that were not loaded from a config are left alone). A model the LRU
+        unloaded is loaded again only when it fits beside the served ones without unloading another
+        (so a config change never starts a round of unloads), which is tried first.
 
         Args:
             entries: the parsed ``models.json``.
@@ -232,24 +294,44 @@ class ModelRepository:
         for name in sorted(self._from_config - set(wanted)):
             if name in self._served:
                 await self.unload(name)
-                self._reasons[name] = "unloaded: no longer in the model config"
                 outcome[name] = "unloaded"
+            if name in self._parked:
+                message = "unloaded: no longer in the model config"
+                self._reasons[name] = Unavailable(REMOVED_FROM_MODEL_CONFIG, message)
+            else:  # it never loaded: forget it
+                self._reasons.pop(name, None)
             self._from_config.discard(name)
+
+        def lru_unloaded(name: str) -> bool:
+            state = self._reasons.get(name)
+            return state is not None and state.reason == UNLOADED_LEAST_RECENTLY_USED
+
+        for name in wanted:
+            if name not in self._served and lru_unloaded(name) and self._fits(name):
+                outcome[name] = await self._load_entry(name, wanted[name], fetch)
         for name, spec in wanted.items():
-            if name in self._served:
-                continue
-            try:
-                self.set_memory(name, _memory_bytes(str(spec.get("memory") or "0")))
-                folder = self.models_dir / name
-                if not folder.is_dir():
-                    await asyncio.to_thread(fetch, str(spec.get("storageUri") or ""), folder)
-                self._from_config.add(name)
-                await self.load(name)
-                outcome[name] = "loaded"
-            except Exception as exc:  # one bad model never stops the others
-                self._reasons.setdefault(name, f"load failed: {exc}")
-                outcome[name] = str(exc)
+            if name not in self._served and not lru_unloaded(name):
+                outcome[name] = await self._load_entry(name, spec, fetch)
         return outcome
+
+    async def _load_entry(self, name: str, spec: dict[str, Any], fetch: Callable[[str, Path], object]) -> str:
+        assert self.models_dir is not None
+        self._from_config.add(name)
+        uri = str(spec.get("storageUri") or "")
+        self._reasons[name] = Unavailable(LOADING, f"loading from {uri}")
+        try:
+            self.set_memory(name, _memory_bytes(str(spec.get("memory") or "0")))
+            folder = self.models_dir / name
+            if not folder.is_dir():
+                await asyncio.to_thread(fetch, uri, folder)
+            await self.load(name)
+        except Exception as exc:  # one bad model never stops the others
+            state = self._reasons.get(name)
+            if state is None or state.reason == LOADING:
+                self._reasons[name] = Unavailable(LOAD_FAILED, f"load failed: {exc}")
+            _log.warning("model %s from the model config did not load: %s", name, exc, extra={"model": name})
+            return str(exc)
+        return "loaded"
 
     async def watch_model_config(
         self, path: Path, fetch: Callable[[str, Path], object], interval: float = 1.0

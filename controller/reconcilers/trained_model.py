@@ -6,15 +6,22 @@ For a TrainedModel on InferenceService ``<isvc>`` it sets KServe's conditions:
 - ``IsMMSPredictor``: its predictor is a multi-model server: the model has no ``storageUri`` /
   ``storage`` (KServe's rule: the TrainedModels are its models), or its runtime is ``multiModel``;
 - ``FrameworkSupported``: the predictor's runtime lists ``spec.model.framework``;
-- ``MemoryResourceAvailable``: the memory of the InferenceService's TrainedModels, oldest first, up to
-  and including this one, fits the predictor's memory limit (the model's or its runtime's);
+- ``MemoryResourceAvailable``: the model's ``memory`` fits the predictor's memory limit (the model's
+  or its runtime's). Deviation: KServe adds up every TrainedModel of the InferenceService; here the
+  model server holds what fits its memory budget and unloads the least recently used (LRU), so only a
+  model that could never load is refused;
+- ``ModelLoaded`` (ours): what the predictor's model server says about the model
+  (:mod:`.trained_model_state`): ``True`` when it serves it, ``False`` with the server's reason
+  (``UnloadedLeastRecentlyUsed``, ``ExceedsMemoryBudget``, ``LoadFailed``) and message, ``Unknown``
+  while it loads;
 - ``Ready``: all of them.
 
 and ``status.url`` / ``status.address.url`` (the InferenceService's URLs plus the model's predict
 path). The models that pass are written, as KServe's agent reads them, to the ConfigMap
 ``modelconfig-<isvc>-0`` (key ``models.json``: ``[{modelName, modelSpec: {storageUri, framework,
 memory}}]``), owned by the InferenceService; the predictor's model server loads and unloads what the
-file lists (see docs/contracts.md, "TrainedModel").
+file lists (see docs/contracts.md, "TrainedModel"). A change of that file wakes the sibling
+TrainedModels, which read the server every few seconds until it settled, then every few minutes.
 """
 
 from __future__ import annotations
@@ -22,6 +29,8 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 from pydantic import ValidationError
@@ -33,16 +42,18 @@ from zeroserve.apis.serving.v1alpha1.runtime_validation import parse_memory
 from zeroserve.apis.serving.v1alpha1.serving_runtime import TrainedModel, TrainedModelStatus
 from zeroserve.apis.serving.v1beta1 import InferenceService
 from zeroserve.apis.serving.v1beta1.defaults import default_inference_service
+from zeroserve.controller.config import ControllerConfig
 from zeroserve.controller.config.runtime_source import runtime_candidates
 from zeroserve.controller.errors import AlreadyExists, Conflict, NotFound
-from zeroserve.controller.events import WARNING
+from zeroserve.controller.events import WARNING, EventRecorder
 from zeroserve.controller.kinds import CONFIG_MAP, INFERENCE_SERVICE, TRAINED_MODEL
 from zeroserve.controller.reconcilers.apply import write_status
-from zeroserve.controller.reconcilers.base import ReconcilerBase
+from zeroserve.controller.reconcilers.base import ReconcilerBase, utc_now
 from zeroserve.controller.reconcilers.result import Result
+from zeroserve.controller.reconcilers.trained_model_state import ModelStateReader
 from zeroserve.controller.reconcilers.transitions import keep_transition_times, transitions
 from zeroserve.controller.resources.owner import owner_reference
-from zeroserve.controller.store import Obj
+from zeroserve.controller.store import Obj, Store
 
 __all__ = ["MODEL_CONFIG_KEY", "TrainedModelReconciler", "model_config_name"]
 
@@ -52,12 +63,20 @@ INFERENCE_SERVICE_READY = "InferenceServiceReady"
 IS_MMS_PREDICTOR = "IsMMSPredictor"
 FRAMEWORK_SUPPORTED = "FrameworkSupported"
 MEMORY_AVAILABLE = "MemoryResourceAvailable"
+MODEL_LOADED = "ModelLoaded"
 CONDITIONS = ConditionSet.living(
-    INFERENCE_SERVICE_READY, IS_MMS_PREDICTOR, FRAMEWORK_SUPPORTED, MEMORY_AVAILABLE
+    INFERENCE_SERVICE_READY, IS_MMS_PREDICTOR, FRAMEWORK_SUPPORTED, MEMORY_AVAILABLE, MODEL_LOADED
 )
+IN_MODEL_CONFIG = (IS_MMS_PREDICTOR, FRAMEWORK_SUPPORTED, MEMORY_AVAILABLE)
+"""The conditions that put a TrainedModel in its predictor's model config."""
 MODEL_CONFIG_KEY = "models.json"
 PARENT_LABEL = "serving.kserve.io/inferenceservice"
 NOT_READY_RETRY_S = 5.0
+POLL_S = 2.0
+"""Seconds between reads of the model server while it applies a model config."""
+REFRESH_S = 300.0
+"""Seconds between reads once it settled (rare: a read counts as a request to the predictor, and a
+predictor that may scale to zero must be left idle; changes the controller causes are read at once)."""
 
 
 def model_config_name(isvc: str, shard: int = 0) -> str:
@@ -77,7 +96,19 @@ class TrainedModelReconciler(ReconcilerBase):
         config: the controller configuration.
         recorder: where user-visible Events go.
         clock: current UTC time, for condition transition times.
+        model_states: reads what the predictors' model servers say (a direct one when ``None``).
     """
+
+    def __init__(
+        self,
+        store: Store,
+        config: ControllerConfig,
+        recorder: EventRecorder,
+        clock: Callable[[], datetime] = utc_now,
+        model_states: ModelStateReader | None = None,
+    ) -> None:
+        super().__init__(store, config, recorder, clock)
+        self._states = model_states if model_states is not None else ModelStateReader()
 
     def reconcile(self, namespace: str, name: str) -> Result:
         """Check one TrainedModel, write its status, and rewrite its InferenceService's model config.
@@ -92,15 +123,17 @@ class TrainedModelReconciler(ReconcilerBase):
         try:
             raw = self._store.get(TRAINED_MODEL, namespace, name)
         except NotFound:
-            for isvc in self._isvcs_with_configs(namespace):
-                self._write_model_config(namespace, isvc)
-            return Result()
+            woken: list[tuple[str, str, str]] = []
+            for isvc in sorted(self._isvcs_with_configs(namespace)):
+                woken += self._write_model_config(namespace, isvc)
+            return Result(also=tuple(woken))
         try:
             model = TrainedModel.from_dict(raw)
         except ValidationError as exc:
             log.warning("TrainedModel %s/%s does not parse: %s", namespace, name, exc)
             return Result()
-        status, retry = self._check(namespace, model, self._siblings(namespace, model.spec.inference_service))
+        isvc_name = model.spec.inference_service
+        status, retry = self._check(namespace, model)
         for condition in status.conditions or []:
             if condition.status == "False" and transitions(
                 raw, condition.type, "False", condition.reason, condition.message
@@ -115,8 +148,10 @@ class TrainedModelReconciler(ReconcilerBase):
             )
         except NotFound:
             return Result()
-        self._write_model_config(namespace, model.spec.inference_service)
-        return Result(requeue_after=NOT_READY_RETRY_S if retry else None)
+        woken = self._write_model_config(namespace, isvc_name)
+        if retry is not None and self._states.settling(namespace, isvc_name, self._clock()):
+            retry = min(retry, POLL_S)
+        return Result(requeue_after=retry, also=tuple(k for k in woken if k[2] != name))
 
     # -- checks ------------------------------------------------------------------------------------
     def _siblings(self, namespace: str, isvc: str) -> list[TrainedModel]:
@@ -133,9 +168,7 @@ class TrainedModelReconciler(ReconcilerBase):
         found.sort(key=lambda m: (m.metadata.creation_timestamp or "", m.name))
         return found
 
-    def _check(
-        self, namespace: str, model: TrainedModel, siblings: list[TrainedModel]
-    ) -> tuple[TrainedModelStatus, bool]:
+    def _check(self, namespace: str, model: TrainedModel) -> tuple[TrainedModelStatus, float | None]:
         status = TrainedModelStatus()
         manager = CONDITIONS.manage(status, self._clock)
         manager.initialize()
@@ -148,7 +181,7 @@ class TrainedModelReconciler(ReconcilerBase):
                 f"spec.inferenceService: InferenceService {target!r} not found in namespace {namespace!r}"
             )
             manager.mark_false(INFERENCE_SERVICE_READY, "InferenceServiceNotFound", message)
-            return status, True
+            return status, NOT_READY_RETRY_S
         ready = any(
             c.get("type") == "Ready" and c.get("status") == "True"
             for c in (raw_isvc.get("status") or {}).get("conditions") or []
@@ -194,19 +227,39 @@ class TrainedModelReconciler(ReconcilerBase):
                 f"it supports: {', '.join(formats) or 'nothing yet'}",
             )
         limit = self._memory_limit(isvc, runtime)
-        used = 0
-        for sibling in siblings:
-            used += parse_memory(sibling.spec.model.memory)
-            if sibling.name == model.name:
-                break
-        if limit is None or used <= limit:
+        need = parse_memory(model.spec.model.memory)
+        if limit is None or need <= limit:
             manager.mark_true(MEMORY_AVAILABLE)
         else:
             manager.mark_false(
                 MEMORY_AVAILABLE,
                 "MemoryResourceNotAvailable",
-                f"spec.model.memory: the TrainedModels of {target!r} up to this one need {used} bytes, more "
-                f"than the predictor's memory limit of {limit} bytes",
+                f"spec.model.memory: {model.spec.model.memory} ({need} bytes) is more than the memory limit "
+                f"of {target!r}'s predictor ({limit} bytes); give the predictor more "
+                "(spec.predictor.model.resources.limits.memory) or the model less",
+            )
+        retry: float | None = None if ready else NOT_READY_RETRY_S
+        in_config = all((c := manager.get(t)) is not None and c.status == "True" for t in IN_MODEL_CONFIG)
+        if ready and in_config:
+            state = self._states.ask_predictor(self._store, namespace, target, model.name)
+            if state.status == "True":
+                manager.mark_true(MODEL_LOADED, state.reason, state.message)
+            elif state.status == "False":
+                manager.mark_false(MODEL_LOADED, state.reason or "NotLoaded", state.message or "")
+            else:
+                manager.mark_unknown(MODEL_LOADED, state.reason or "Unknown", state.message or "")
+            retry = REFRESH_S if state.settled else POLL_S
+        elif in_config:
+            manager.mark_unknown(
+                MODEL_LOADED,
+                "InferenceServiceNotReady",
+                "the model server is asked once the InferenceService is ready",
+            )
+        else:
+            manager.mark_unknown(
+                MODEL_LOADED,
+                "NotInModelConfig",
+                "the model is given to the predictor once the other conditions are True",
             )
         protocol = (spec_model.protocol_version if spec_model else None) or "v1"
         isvc_status = raw_isvc.get("status") or {}
@@ -216,7 +269,7 @@ class TrainedModelReconciler(ReconcilerBase):
         address = (isvc_status.get("address") or {}).get("url")
         if address:
             status.address = Addressable(url=str(address) + path)
-        return status, not ready
+        return status, retry
 
     def _memory_limit(self, isvc: InferenceService, runtime: RuntimeCandidate | None) -> int | None:
         model = isvc.spec.predictor.model
@@ -246,21 +299,24 @@ class TrainedModelReconciler(ReconcilerBase):
                 names.add(str(parent))
         return names
 
-    def _write_model_config(self, namespace: str, isvc_name: str) -> None:
+    def _write_model_config(self, namespace: str, isvc_name: str) -> list[tuple[str, str, str]]:
+        """Write ``modelconfig-<isvc>-0``; when it changed, note it and return the models it lists
+        (their state on the server may change: they are woken)."""
         try:
             raw_isvc = self._store.get(INFERENCE_SERVICE, namespace, isvc_name)
             isvc = InferenceService.from_dict(raw_isvc)
         except (NotFound, ValidationError):
-            return
+            return []
         entries: list[dict[str, Any]] = []
-        for model in self._siblings(namespace, isvc_name):
+        siblings = self._siblings(namespace, isvc_name)
+        for model in siblings:
             try:
                 stored = self._store.get(TRAINED_MODEL, namespace, model.name)
             except NotFound:
                 continue
             conditions = (stored.get("status") or {}).get("conditions") or []
             ok = {c.get("type") for c in conditions if c.get("status") == "True"}
-            if {IS_MMS_PREDICTOR, FRAMEWORK_SUPPORTED, MEMORY_AVAILABLE} <= ok:
+            if set(IN_MODEL_CONFIG) <= ok:
                 spec = model.spec.model
                 entries.append(
                     {
@@ -283,9 +339,12 @@ class TrainedModelReconciler(ReconcilerBase):
             },
             "data": {MODEL_CONFIG_KEY: json.dumps(entries, sort_keys=True)},
         }
-        self._apply_config(desired, isvc.metadata.uid or "")
+        if not self._apply_config(desired, isvc.metadata.uid or ""):
+            return []
+        self._states.config_changed(namespace, isvc_name, self._clock())
+        return [(TRAINED_MODEL.kind, namespace, str(e["modelName"])) for e in entries]
 
-    def _apply_config(self, desired: Obj, owner_uid: str) -> None:
+    def _apply_config(self, desired: Obj, owner_uid: str) -> bool:
         # apply_owned compares spec; a ConfigMap carries data, so compare and replace that here
         meta = desired["metadata"]
         try:
@@ -293,7 +352,7 @@ class TrainedModelReconciler(ReconcilerBase):
         except NotFound:
             with contextlib.suppress(AlreadyExists):  # created meanwhile: the next reconcile compares
                 self._store.create(CONFIG_MAP, desired)
-            return
+            return True
         owners = (current.get("metadata") or {}).get("ownerReferences") or []
         if not any(ref.get("controller") and ref.get("uid") == owner_uid for ref in owners):
             log.warning(
@@ -301,9 +360,12 @@ class TrainedModelReconciler(ReconcilerBase):
                 meta["namespace"],
                 meta["name"],
             )
-            return
+            return False
         if current.get("data") == desired["data"]:
-            return
+            return False
         current["data"] = desired["data"]
-        with contextlib.suppress(Conflict):  # changed meanwhile: the next TrainedModel event rewrites it
+        try:
             self._store.update(CONFIG_MAP, current)
+        except Conflict:  # changed meanwhile: the next TrainedModel event rewrites it
+            return False
+        return True

@@ -242,7 +242,10 @@ class RestApp:
             _log.error("%s %s: %s", method, path, message)
         else:
             _log.warning("%s %s: %d %s", method, path, status, message)
-        reply = _json(status, {"error": message})
+        body: dict[str, Any] = {"error": message}
+        if isinstance(exc, ServingError) and exc.reason_code:
+            body["reason_code"] = exc.reason_code
+        reply = _json(status, body)
         if status in (408, 413):
             reply.extra = list(_CLOSE)  # the rest of the body is never read: end the connection
         return reply

@@ -1,19 +1,38 @@
-"""The TrainedModel reconciler over an in-memory API: KServe's conditions, URLs and the model config."""
+"""The TrainedModel reconciler over an in-memory API: KServe's conditions, URLs and the model config,
+and ``ModelLoaded`` read from a real multi-model server (its model config file written by the test,
+in the kubelet's place)."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
+import threading
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from controller.memstore import MemStore
+from support.waiting import wait_until
 
 from zeroserve.controller.config import ControllerConfig
 from zeroserve.controller.events import EventRecorder
-from zeroserve.controller.kinds import CONFIG_MAP, INFERENCE_SERVICE, TRAINED_MODEL
-from zeroserve.controller.reconcilers.trained_model import TrainedModelReconciler
+from zeroserve.controller.kinds import (
+    CONFIG_MAP,
+    EVENT,
+    INFERENCE_SERVICE,
+    KNATIVE_SERVICE,
+    REVISION,
+    TRAINED_MODEL,
+)
+from zeroserve.controller.reconcilers.trained_model import POLL_S, TrainedModelReconciler
+from zeroserve.controller.reconcilers.trained_model_state import ModelStateReader
+from zeroserve.servers.testing import train_iris_sklearn
 
 READY = {"type": "Ready", "status": "True"}
+MiB = 1024**2
 
 
 def _isvc(name: str, model: dict[str, Any], ready: bool = True) -> dict[str, Any]:
@@ -31,20 +50,124 @@ def _isvc(name: str, model: dict[str, Any], ready: bool = True) -> dict[str, Any
     }
 
 
-def _tm(name: str, isvc: str, memory: str, framework: str = "sklearn") -> dict[str, Any]:
+def _tm(name: str, isvc: str, memory: str, framework: str = "sklearn", uri: str = "") -> dict[str, Any]:
     return {
         "apiVersion": "serving.kserve.io/v1alpha1",
         "kind": "TrainedModel",
         "metadata": {"name": name, "namespace": "default"},
         "spec": {
             "inferenceService": isvc,
-            "model": {"storageUri": f"file:///models/{name}", "framework": framework, "memory": memory},
+            "model": {
+                "storageUri": uri or f"file:///models/{name}",
+                "framework": framework,
+                "memory": memory,
+            },
         },
     }
 
 
+class MmsServer:
+    """A real model server following a model config file, with a 300 MiB budget, in a thread."""
+
+    def __init__(self, folder: Path) -> None:
+        self.config = folder / "configs" / "models.json"
+        self.config.parent.mkdir(parents=True)
+        self.url = ""
+        self._folder = folder
+
+    @contextlib.contextmanager
+    def running(self) -> Iterator[MmsServer]:
+        from zeroserve.servers.model_server import ModelServer
+        from zeroserve.servers.runtimes import RuntimeRegistry
+        from zeroserve.servers.settings import ServerSettings
+
+        registry = RuntimeRegistry.builtin()
+        settings = ServerSettings(
+            http_port=0,
+            grpc_port=-1,
+            host="127.0.0.1",
+            models_dir=self._folder / "models",
+            model_config_file=self.config,
+            memory_budget=300 * MiB,
+            enable_model_repository=True,  # the test reads the index to know the config is applied
+            configure_logging=False,
+        )
+        server = ModelServer(
+            settings, model_factory=lambda name, folder: registry.create("sklearn", name, folder)
+        )
+        started, state = threading.Event(), {}
+
+        async def run() -> None:
+            stop = state["stop"] = asyncio.Event()
+            state["loop"] = asyncio.get_running_loop()
+            async with server.running([]) as handle:
+                self.url = handle.url
+                started.set()
+                await stop.wait()
+
+        thread = threading.Thread(target=lambda: asyncio.run(run()), daemon=True)
+        thread.start()
+        assert started.wait(30), "the model server did not start"
+        try:
+            yield self
+        finally:
+            state["loop"].call_soon_threadsafe(state["stop"].set)
+            thread.join(30)
+
+    def project(self, store: MemStore, isvc: str = "mms") -> None:
+        """Write the ConfigMap's models.json where the server reads it (the kubelet's part) and wait
+        until the server has a final state for each model it lists."""
+        text = store.get(CONFIG_MAP, "default", f"modelconfig-{isvc}-0")["data"]["models.json"]
+        names = {e["modelName"] for e in json.loads(text)}
+        before = (
+            {e["modelName"] for e in json.loads(self.config.read_text())} if self.config.exists() else set()
+        )
+        self.config.write_text(text)
+
+        def applied() -> bool:
+            index = httpx.post(f"{self.url}/v2/repository/index", json={}, trust_env=False)
+            states = {e["name"]: e["state"] for e in index.json()} if index.status_code == 200 else {}
+            removed = all(states.get(n) != "READY" for n in before - names)
+            return removed and all(states.get(n) in ("READY", "UNAVAILABLE") for n in names)
+
+        wait_until(applied, 30, interval=0.05, what="the model config applied")
+
+
+@pytest.fixture(scope="module")
+def iris(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return Path(train_iris_sklearn(tmp_path_factory.mktemp("iris")))
+
+
+@pytest.fixture(scope="module")
+def mms_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MmsServer]:
+    with MmsServer(tmp_path_factory.mktemp("mms")).running() as server:
+        yield server
+
+
+def _predictor(store: MemStore, url: str, replicas: int | None = None) -> None:
+    ksvc = {
+        "apiVersion": "serving.knative.dev/v1",
+        "kind": "Service",
+        "metadata": {"name": "mms-predictor", "namespace": "default"},
+        "spec": {"template": {"spec": {"containers": [{"image": "x"}]}}},
+    }
+    created = store.create(KNATIVE_SERVICE, ksvc)
+    created["status"] = {"address": {"url": url}, "latestReadyRevisionName": "mms-predictor-00001"}
+    store.update_status(KNATIVE_SERVICE, created)
+    revision = {
+        "apiVersion": "serving.knative.dev/v1",
+        "kind": "Revision",
+        "metadata": {"name": "mms-predictor-00001", "namespace": "default"},
+        "spec": {"containers": [{"image": "x"}]},
+    }
+    created = store.create(REVISION, revision)
+    if replicas is not None:
+        created["status"] = {"actualReplicas": replicas}
+        store.update_status(REVISION, created)
+
+
 @pytest.fixture
-def world() -> tuple[MemStore, TrainedModelReconciler]:
+def world(mms_server: MmsServer, iris: Path) -> Iterator[tuple[MemStore, TrainedModelReconciler]]:
     store = MemStore()
     mms = {"modelFormat": {"name": "sklearn"}, "resources": {"limits": {"memory": "1Gi"}}}
     store.create(INFERENCE_SERVICE, _isvc("mms", mms))
@@ -52,18 +175,23 @@ def world() -> tuple[MemStore, TrainedModelReconciler]:
         INFERENCE_SERVICE, _isvc("single", {"modelFormat": {"name": "sklearn"}, "storageUri": "gs://m"})
     )
     store.create(INFERENCE_SERVICE, _isvc("starting", {"modelFormat": {"name": "sklearn"}}, ready=False))
+    _predictor(store, mms_server.url)
     for tm in (
-        _tm("a", "mms", "512Mi"),
-        _tm("b", "mms", "512Mi"),
-        _tm("c", "mms", "256Mi"),
+        _tm("a", "mms", "100Mi", uri=f"file://{iris}"),
+        _tm("b", "mms", "100Mi", uri=f"file://{iris}"),
+        _tm("c", "mms", "2Gi"),
         _tm("wrong", "mms", "1Mi", framework="tensorflow"),
         _tm("lonely", "single", "1Mi"),
         _tm("early", "starting", "1Mi"),
         _tm("orphan", "nope", "1Mi"),
     ):
         store.create(TRAINED_MODEL, tm)
-    reconciler = TrainedModelReconciler(store, ControllerConfig(version="t"), EventRecorder(store))
-    return store, reconciler
+    states = ModelStateReader()
+    reconciler = TrainedModelReconciler(
+        store, ControllerConfig(version="t"), EventRecorder(store), model_states=states
+    )
+    yield store, reconciler
+    states.close()
 
 
 def _conditions(store: MemStore, name: str) -> dict[str, dict[str, Any]]:
@@ -76,22 +204,27 @@ def _conditions(store: MemStore, name: str) -> dict[str, dict[str, Any]]:
     [
         ("a", None, None, None),
         ("b", None, None, None),
-        ("c", "MemoryResourceAvailable", "MemoryResourceNotAvailable", "spec.model.memory"),
+        ("c", "MemoryResourceAvailable", "MemoryResourceNotAvailable", "spec.model.memory: 2Gi"),
         ("wrong", "FrameworkSupported", "FrameworkNotSupported", "spec.model.framework"),
-        ("lonely", "IsMMSPredictor", "NotMMSPredictor", "serves its own storageUri"),
+        ("lonely", "IsMMSPredictor", "NotMMSPredictor", "use a predictor model without storageUri"),
         ("early", "InferenceServiceReady", "InferenceServiceNotReady", "needs to be ready"),
         ("orphan", "InferenceServiceReady", "InferenceServiceNotFound", "'nope' not found"),
     ],
 )
 def test_conditions_as_kserve(
     world: tuple[MemStore, TrainedModelReconciler],
+    mms_server: MmsServer,
     name: str,
     failed: str | None,
     reason: str | None,
     fragment: str | None,
 ) -> None:
     store, reconciler = world
-    for tm in ("a", "b", "c", "wrong", "lonely", "early", "orphan"):
+    everything = ("a", "b", "c", "wrong", "lonely", "early", "orphan")
+    for tm in everything:
+        reconciler.reconcile("default", tm)
+    mms_server.project(store)  # the server loads a and b; the others are not in its config
+    for tm in everything:
         reconciler.reconcile("default", tm)
     conditions = _conditions(store, name)
     if failed is None:
@@ -104,6 +237,8 @@ def test_conditions_as_kserve(
     assert conditions[failed]["reason"] == reason
     assert fragment is not None and fragment in conditions[failed]["message"]
     assert conditions["Ready"]["status"] == "False"
+    assert conditions["Ready"]["reason"] == reason  # not taken over by ModelLoaded
+    assert conditions["ModelLoaded"]["status"] == "Unknown"
 
 
 def test_model_config_lists_the_models_that_fit_and_follows_deletes(
@@ -115,18 +250,102 @@ def test_model_config_lists_the_models_that_fit_and_follows_deletes(
     config = store.get(CONFIG_MAP, "default", "modelconfig-mms-0")
     entries = json.loads(config["data"]["models.json"])
     assert [e["modelName"] for e in entries] == ["a", "b"]
-    assert entries[0]["modelSpec"] == {
-        "storageUri": "file:///models/a",
-        "framework": "sklearn",
-        "memory": "512Mi",
-    }
+    assert entries[0]["modelSpec"]["framework"] == "sklearn"
+    assert entries[0]["modelSpec"]["memory"] == "100Mi"
     assert config["metadata"]["ownerReferences"][0]["name"] == "mms"
+    assert reconciler.reconcile("default", "a").also == ()  # nothing changed: nobody woken
     store.delete(TRAINED_MODEL, "default", "a")
-    reconciler.reconcile("default", "a")
+    result = reconciler.reconcile("default", "a")
     entries = json.loads(store.get(CONFIG_MAP, "default", "modelconfig-mms-0")["data"]["models.json"])
     assert [e["modelName"] for e in entries] == ["b"]
-    reconciler.reconcile("default", "c")  # with a gone, c fits now
-    assert _conditions(store, "c")["Ready"]["status"] == "True"
+    # the config changed: the siblings are woken to read what the server did
+    assert ("TrainedModel", "default", "b") in result.also
+
+
+def _settle(store: MemStore, reconciler: TrainedModelReconciler, server: MmsServer, *names: str) -> None:
+    for name in names:
+        reconciler.reconcile("default", name)
+    server.project(store)
+    for name in names:
+        reconciler.reconcile("default", name)
+
+
+def test_model_loaded_shows_the_servers_lru_unload_and_reload(
+    world: tuple[MemStore, TrainedModelReconciler], mms_server: MmsServer, iris: Path
+) -> None:
+    """Budget 300 MiB: a and b (100 MiB each) load; a is used; d (150 MiB) makes the server unload
+    b, the least recently used; deleting a leaves room and b loads again."""
+    store, reconciler = world
+    _settle(store, reconciler, mms_server, "a", "b")
+    assert [_conditions(store, n)["ModelLoaded"]["status"] for n in ("a", "b")] == ["True", "True"]
+    used = httpx.post(
+        f"{mms_server.url}/v1/models/a:predict", json={"instances": [[6.8, 2.8, 4.8, 1.4]]}, trust_env=False
+    )
+    assert used.status_code == 200, used.text
+    store.create(TRAINED_MODEL, _tm("d", "mms", "150Mi", uri=f"file://{iris}"))
+    woken = reconciler.reconcile("default", "d")
+    assert {k[2] for k in woken.also} == {"a", "b"} and woken.requeue_after == POLL_S
+    mms_server.project(store)
+    for name in ("a", "b", "d"):
+        reconciler.reconcile("default", name)
+    b = _conditions(store, "b")
+    assert b["ModelLoaded"]["status"] == "False" and b["ModelLoaded"]["reason"] == "UnloadedLeastRecentlyUsed"
+    assert (
+        "loading d (157286400 bytes) exceeded the memory budget of 314572800 bytes"
+        in b["ModelLoaded"]["message"]
+    )
+    assert b["Ready"]["status"] == "False" and b["Ready"]["reason"] == "UnloadedLeastRecentlyUsed"
+    assert all(_conditions(store, n)["Ready"]["status"] == "True" for n in ("a", "d"))
+    events = [e for e in store.list(EVENT, "default").items if e["involvedObject"]["name"] == "b"]
+    assert any(e["reason"] == "UnloadedLeastRecentlyUsed" and e["type"] == "Warning" for e in events)
+    refused = httpx.post(
+        f"{mms_server.url}/v1/models/b:predict", json={"instances": [[6.8, 2.8, 4.8, 1.4]]}, trust_env=False
+    )
+    assert refused.status_code == 404
+    assert refused.json()["reason_code"] == "UnloadedLeastRecentlyUsed"
+    assert refused.json()["error"].startswith(
+        "Model with name b is not loaded: unloaded as least recently used"
+    )
+    store.delete(TRAINED_MODEL, "default", "a")
+    assert ("TrainedModel", "default", "b") in reconciler.reconcile("default", "a").also
+    mms_server.project(store)
+    reconciler.reconcile("default", "b")
+    assert _conditions(store, "b")["Ready"]["status"] == "True"
+
+
+def test_model_loaded_says_when_the_server_cannot_load_the_model(
+    world: tuple[MemStore, TrainedModelReconciler], mms_server: MmsServer, iris: Path
+) -> None:
+    store, reconciler = world
+    store.create(TRAINED_MODEL, _tm("huge", "mms", "512Mi", uri=f"file://{iris}"))  # fits 1Gi, not 300Mi
+    store.create(TRAINED_MODEL, _tm("broken", "mms", "1Mi", uri=f"file://{iris}/model.joblib/nothing"))
+    _settle(store, reconciler, mms_server, "huge", "broken")
+    huge, broken = _conditions(store, "huge")["ModelLoaded"], _conditions(store, "broken")["ModelLoaded"]
+    assert (huge["status"], huge["reason"]) == ("False", "ExceedsMemoryBudget")
+    assert "needs 536870912 bytes, more than the memory budget of 314572800 bytes" in huge["message"]
+    assert (broken["status"], broken["reason"]) == ("False", "LoadFailed")
+    assert "load failed" in broken["message"] and "Traceback" not in broken["message"]
+
+
+def test_model_loaded_without_asking_a_predictor_at_zero_or_unreachable(mms_server: MmsServer) -> None:
+    for replicas, url, status, reason in (
+        (0, mms_server.url, "True", "PredictorScaledToZero"),
+        (None, "http://127.0.0.1:9", "Unknown", "PredictorUnreachable"),
+    ):
+        store = MemStore()
+        mms = {"modelFormat": {"name": "sklearn"}}
+        store.create(INFERENCE_SERVICE, _isvc("mms", mms))
+        _predictor(store, url, replicas)
+        store.create(TRAINED_MODEL, _tm("m", "mms", "1Mi"))
+        states = ModelStateReader(timeout=1.0)
+        reconciler = TrainedModelReconciler(
+            store, ControllerConfig(version="t"), EventRecorder(store), model_states=states
+        )
+        result = reconciler.reconcile("default", "m")
+        states.close()
+        loaded = _conditions(store, "m")["ModelLoaded"]
+        assert (loaded["status"], loaded["reason"]) == (status, reason), loaded
+        assert result.requeue_after == POLL_S  # the model config was just written: read again soon
 
 
 def test_a_multi_model_predictor_mounts_its_model_config() -> None:

@@ -1,7 +1,9 @@
 """The controller as a part of the embedded platform (``zeroserve up``).
 
 It talks to the platform's API server through the kubernetes client with the platform's kubeconfig,
-like any other client, and runs the same loop as on a cluster in a background thread. Before it
+like any other client, and runs the same loop as on a cluster in a background thread. It asks
+TrainedModels' model servers about their models through the platform's gateway (by Host, as an
+instance reaches a cluster address). Before it
 starts it creates the built-in ClusterServingRuntimes (``config/runtimes``) that are missing; one a
 user changed or added with kubectl is left as it is.
 """
@@ -18,6 +20,7 @@ from zeroserve.controller.config.cluster_runtimes import builtin_cluster_runtime
 from zeroserve.controller.controller import Controller, ControllerOptions
 from zeroserve.controller.errors import AlreadyExists
 from zeroserve.controller.kinds import CLUSTER_SERVING_RUNTIME
+from zeroserve.controller.reconcilers.trained_model_state import ModelStateReader
 from zeroserve.controller.store import Store
 from zeroserve.local.component import PlatformContext
 
@@ -66,6 +69,7 @@ class ControllerComponent:
         self._thread: threading.Thread | None = None
         self.controller: Controller | None = None
         self._store: KubeStore | None = None
+        self._states: ModelStateReader | None = None
 
     async def start(self, ctx: PlatformContext) -> None:
         """Connect with ``ctx.kubeconfig`` and start reconciling; returns once the watches listed."""
@@ -74,7 +78,12 @@ class ControllerComponent:
         store = await asyncio.to_thread(KubeStore.from_kubeconfig, ctx.kubeconfig)
         self._store = store
         await asyncio.to_thread(install_builtin_runtimes, store)
-        self.controller = Controller(store, ControllerConfig(domain=ctx.domain), self._options)
+        # TrainedModels' model servers are asked through the gateway, as instances reach cluster hosts
+        states = ModelStateReader(via=lambda: ctx.gateway_url)
+        self._states = states
+        self.controller = Controller(
+            store, ControllerConfig(domain=ctx.domain), self._options, model_states=states
+        )
         self._stop.clear()
         self._thread = threading.Thread(
             target=self.controller.run, args=(self._stop,), name="controller", daemon=True
@@ -92,3 +101,6 @@ class ControllerComponent:
         store, self._store = self._store, None
         if store is not None:
             store.close()
+        states, self._states = self._states, None
+        if states is not None:
+            states.close()
