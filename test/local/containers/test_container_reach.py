@@ -51,7 +51,12 @@ def _env(argv: list[str]) -> dict[str, str]:
 
 
 def _plan(runtime: ContainerRuntime, tmp_path: Path, **kwargs: Any) -> list[str]:
-    base = {"HTTP_PROXY": "http://127.0.0.1:1", "NO_PROXY": "127.0.0.1,localhost"}
+    base = {
+        "HTTP_PROXY": "http://127.0.0.1:1",
+        "NO_PROXY": "127.0.0.1,localhost",
+        "ZEROSERVE_BROKER_TOKEN": "b",
+    }
+    base["ZEROSERVE_HOME"] = "/var/lib/zeroserve"  # a host path: not for the container
     return runtime.plan(
         {"image": "x"}, namespace="ns", revision="r", model_dir=tmp_path, port=4000, env=base, **kwargs
     ).argv
@@ -70,6 +75,7 @@ def test_a_bridged_container_gets_the_gateways_bridge_listener_as_its_proxy(tmp_
         env = _env(_plan(runtime, tmp_path, serve=serve))
         assert env["HTTP_PROXY"] == env["http_proxy"] == "http://zeroserve:t0k@10.88.0.1:41234"
         assert env["NO_PROXY"] == env["no_proxy"] == "127.0.0.1,localhost"
+        assert env["ZEROSERVE_BROKER_TOKEN"] == "b" and "ZEROSERVE_HOME" not in env  # posts to the broker
     assert asked == [PODMAN]  # the listener is opened once
 
 

@@ -104,11 +104,13 @@ def platform(kv1_image: str, tmp_path_factory: pytest.TempPathFactory) -> Iterat
     tmp = tmp_path_factory.mktemp("reach")
     model_dir = tmp / "model"
     model_dir.mkdir()
-    subprocess.run([sys.executable, "-c", TRAIN, str(model_dir / "model.joblib")], check=True, timeout=120)
+    # trained in a child (sklearn stays out of this process) while the platform starts
+    training = subprocess.Popen([sys.executable, "-c", TRAIN, str(model_dir / "model.joblib")])
     loop = asyncio.new_event_loop()
     manager = in_thread_platform(tmp, ready_timeout=60.0)
     ctx, kubectl = loop.run_until_complete(manager.__aenter__())
     try:
+        assert training.wait(timeout=120) == 0, "training the test's sklearn model failed"
         docs = "\n".join(json.dumps(doc) for doc in _docs(kv1_image, model_dir))
         kubectl("apply", "-f", "-", input=docs)
         yield loop, ctx, kubectl

@@ -166,7 +166,10 @@ def container_only(protocol: type[asyncio.Protocol], network: BridgeNetwork) -> 
             address = str(peer[0]) if isinstance(peer, tuple) and peer else ""
             if not network.allows(address):
                 _LOG.warning("refused a connection from %s on the containers' listener", address or "?")
-                transport.abort()  # type: ignore[attr-defined]
+                if isinstance(transport, asyncio.Transport):
+                    transport.abort()
+                else:
+                    transport.close()
                 return
             transport.set_protocol(self._inner)
             self._inner.connection_made(transport)

@@ -70,6 +70,8 @@ _DEFAULT_PORT = 8080
 _VAR = re.compile(r"\$(\$?)\(([A-Za-z_][A-Za-z0-9_]*)\)")
 _PROXY_VARS = ("HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy", "NO_PROXY", "no_proxy")
 _NO_PROXY = "127.0.0.1,localhost"
+_PLATFORM_VARS = ("ZEROSERVE_BROKER_TOKEN",)
+"""What a container gets of the platform's own instance environment (the broker ingress wants the token)."""
 
 
 class ContainerEngine:
@@ -359,7 +361,8 @@ class ContainerRuntime:
             revision: the revision's name.
             model_dir: the folder mounted at ``/mnt/models``.
             port: a free local port to publish the container's port on (on the host network: its ``PORT``).
-            env: the environment the engine would give a process (``K_*`` and the proxy come from it).
+            env: the environment the engine would give a process (``K_*``, the broker token and, on the
+                host network, the proxy come from it).
             serve: whether it serves (an init container gets no port and may write the model folder).
             volumes: the revision's projected volumes to mount (:func:`~.volumes.bind_mounts`).
 
@@ -377,7 +380,7 @@ class ContainerRuntime:
         key = f"{namespace}-{revision}"
         number = next(self._numbers.setdefault(key, itertools.count(1)))
         name = f"zeroserve-{key}-{number}"
-        own_env = {k: v for k, v in env.items() if k.startswith("K_")}
+        own_env = {k: v for k, v in env.items() if k.startswith("K_") or k in _PLATFORM_VARS}
         ports = container.get("ports") or []
         container_port = int((ports[0] or {}).get("containerPort") or _DEFAULT_PORT) if ports else 0
         container_port = container_port or _DEFAULT_PORT
