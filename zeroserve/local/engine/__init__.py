@@ -9,6 +9,9 @@
   conditions; its model folder (storage layer, init containers) and launch plans.
 - :mod:`.instances` / :mod:`.zygote` / :mod:`.images` / :mod:`.gpus` / :mod:`.processctl` — instances as
   local processes, forked from a pre-warmed interpreter; image -> command table; GPU assignment.
+- :mod:`.containers` / :mod:`.bridge` / :mod:`.volumes` — other images as podman/docker containers, the
+  gateway's listener on their bridge network (their way to the platform), ConfigMap/Secret/emptyDir
+  volumes as folders (rewritten paths for processes, bind mounts for containers).
 - :mod:`.gateway` / :mod:`.routing` / :mod:`.upstream` / :mod:`.activator` / :mod:`.egress` — Host and
   path routing, traffic splits, the ``zeroserve-revision`` response header, pooled upstream
   connections, the activator that holds requests while a revision scales from zero, and who may use
