@@ -32,6 +32,7 @@ from zeroserve.controller.names import cluster_local_host
 from zeroserve.controller.resources.containers import LOGGER_AGENT_CONTAINER, LOGGER_AGENT_PORT
 from zeroserve.controller.resources.owner import owner_reference
 from zeroserve.controller.resources.storage import apply_storage_initializer
+from zeroserve.images import runtime_image, target_of
 
 __all__ = [
     "BANDIT_IMAGES",
@@ -287,6 +288,19 @@ def _with_logger(
     return [*containers, sidecar]
 
 
+def _prepackaged_image(runtime: str, config: ControllerConfig) -> str:
+    """Our image that holds a prepackaged server's framework, in the version of the platform image.
+
+    A platform image replaced by one outside our repository is used as it is: its owner built it.
+    """
+    platform = config.router_image
+    target = target_of(platform)
+    if target is None:
+        return platform
+    version = platform.rpartition(":")[2].removesuffix(target.suffix)
+    return runtime_image(runtime, version)
+
+
 def build_component_services(
     sdep: SeldonDeployment, predictor: PredictorSpec, config: ControllerConfig
 ) -> list[dict[str, Any]]:
@@ -314,7 +328,7 @@ def build_component_services(
             image = str(main.get("image", ""))
         else:
             runtime = PREPACKAGED.get(unit.implementation or "", "sklearn")
-            image = config.router_image
+            image = _prepackaged_image(runtime, config)
             main = {
                 "name": unit.name,
                 "image": image,

@@ -166,3 +166,49 @@ def test_transport_grpc_makes_every_served_unit_a_grpc_endpoint() -> None:
         name: (f"seldon-router-default-{name}.default.svc.cluster.local", 80)
         for name in ("picker", "doubler", "adder")
     }
+
+
+@pytest.mark.parametrize(
+    ("implementation", "router_image", "expected"),
+    [
+        ("SKLEARN_SERVER", "ghcr.io/zeroserve/zeroserve:golden", "ghcr.io/zeroserve/zeroserve:golden"),
+        (
+            "TENSORFLOW_SERVER",
+            "ghcr.io/zeroserve/zeroserve:golden",
+            "ghcr.io/zeroserve/zeroserve:golden-tensorflow",
+        ),
+        ("TRITON_SERVER", "ghcr.io/zeroserve/zeroserve:1.2.3", "ghcr.io/zeroserve/zeroserve:1.2.3-torch"),
+        # a platform image from elsewhere is its owner's: every prepackaged server runs on it
+        ("TENSORFLOW_SERVER", "registry.example.com/ml/zeroserve:7", "registry.example.com/ml/zeroserve:7"),
+    ],
+)
+def test_a_prepackaged_server_runs_on_the_image_that_holds_its_framework(
+    implementation: str, router_image: str, expected: str
+) -> None:
+    sdep = default_seldon_deployment(
+        SeldonDeployment.from_dict(
+            {
+                "apiVersion": "machinelearning.seldon.io/v1",
+                "kind": "SeldonDeployment",
+                "metadata": {"name": "m", "namespace": "default", "uid": "u"},
+                "spec": {
+                    "predictors": [
+                        {
+                            "name": "default",
+                            "graph": {
+                                "name": "model",
+                                "implementation": implementation,
+                                "modelUri": "gs://bucket/model",
+                            },
+                        }
+                    ]
+                },
+            }
+        )
+    )
+    config = ControllerConfig(
+        version="golden", storage_initializer_image=router_image, router_image=router_image
+    )
+    (service,) = build_component_services(sdep, sdep.spec.predictors[0], config)
+    (container,) = [c for c in service["spec"]["template"]["spec"]["containers"] if c["name"] == "model"]
+    assert container["image"] == expected
