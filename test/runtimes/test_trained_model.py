@@ -8,14 +8,14 @@ import asyncio
 import contextlib
 import json
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from controller.memstore import MemStore
-from support.waiting import wait_until
+from support.waiting import wait_until, wait_until_async
 
 from zeroserve.controller.config import ControllerConfig
 from zeroserve.controller.events import EventRecorder
@@ -399,3 +399,131 @@ def test_the_reconciler_records_the_runtime_and_accepts_the_earlier_table_names(
     assert status["clusterServingRuntimeName"] == expected
     ksvc = store.get(KNATIVE_SERVICE, "default", "iris-predictor")
     assert ksvc["spec"]["template"]["spec"]["containers"][0]["args"][:2] == ["serve", serve]
+
+
+# -- end to end: zeroserve up, real kubectl ------------------------------------------------------------
+
+ROW = [[6.8, 2.8, 4.8, 1.4]]
+
+
+def _kserve_tm(name: str, uri: str, memory: str = "400Mi") -> dict[str, Any]:
+    tm = _tm(name, "mms", memory, uri=uri)
+    del tm["metadata"]["namespace"]
+    return tm
+
+
+@pytest.fixture(scope="module")
+def platform(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[tuple[asyncio.AbstractEventLoop, Any, Any]]:
+    from support.platform import in_thread_platform
+
+    loop = asyncio.new_event_loop()
+    manager = in_thread_platform(tmp_path_factory.mktemp("tm-e2e"), ready_timeout=60.0)
+    ctx, kubectl = loop.run_until_complete(manager.__aenter__())
+    try:
+        yield loop, ctx, kubectl
+    finally:
+        loop.run_until_complete(manager.__aexit__(None, None, None))
+        loop.close()
+
+
+@pytest.mark.e2e
+@pytest.mark.slow
+def test_kubectl_shows_the_lru_unloaded_trained_model_and_its_reload(
+    platform: tuple[asyncio.AbstractEventLoop, Any, Any], iris: Path
+) -> None:
+    """An sklearn multi-model predictor with 1Gi (its model server's memory budget) and TrainedModels
+    of 400Mi: a and b load; a is used; c makes the server unload b (least recently used), which
+    ``kubectl get tm`` shows; a and c answer through the gateway, b answers 404 saying why; deleting a
+    leaves room and b loads again."""
+    import yaml
+
+    loop, ctx, kubectl = platform
+    uri = f"file://{iris}"
+    isvc = {
+        "apiVersion": "serving.kserve.io/v1beta1",
+        "kind": "InferenceService",
+        "metadata": {"name": "mms"},
+        "spec": {
+            "predictor": {
+                "model": {"modelFormat": {"name": "sklearn"}, "resources": {"limits": {"memory": "1Gi"}}}
+            }
+        },
+    }
+    kubectl("apply", "-f", "-", input=yaml.safe_dump_all([isvc, _kserve_tm("a", uri), _kserve_tm("b", uri)]))
+
+    def conditions() -> dict[str, dict[str, dict[str, Any]]]:
+        items = kubectl.json("get", "tm")["items"]
+        return {
+            i["metadata"]["name"]: {c["type"]: c for c in (i.get("status") or {}).get("conditions") or []}
+            for i in items
+        }
+
+    def until(
+        predicate: Callable[[dict[str, dict[str, dict[str, Any]]]], bool], what: str, timeout: float = 90
+    ) -> dict[str, dict[str, dict[str, Any]]]:
+        async def check() -> dict[str, dict[str, dict[str, Any]]] | None:
+            found = await asyncio.to_thread(conditions)
+            return found if predicate(found) else None
+
+        return loop.run_until_complete(wait_until_async(check, timeout, interval=0.3, retry_on=(), what=what))
+
+    def ready(found: dict[str, dict[str, dict[str, Any]]], name: str) -> bool:
+        return (found.get(name, {}).get("Ready") or {}).get("status") == "True"
+
+    async def predict(name: str) -> httpx.Response:
+        async with httpx.AsyncClient(base_url=ctx.gateway_url, timeout=30, trust_env=False) as client:
+            return await client.post(
+                f"/v1/models/{name}:predict",
+                json={"instances": ROW},
+                headers={"Host": "mms.default.example.com"},
+            )
+
+    until(lambda f: ready(f, "a") and ready(f, "b"), "a and b Ready")
+    used = loop.run_until_complete(predict("a"))  # a is used after b loaded: b is least recently used
+    assert used.status_code == 200 and used.json() == {"predictions": [1]}, used.text
+    kubectl("apply", "-f", "-", input=yaml.safe_dump(_kserve_tm("c", uri)))
+    found = until(
+        lambda f: (f.get("b", {}).get("ModelLoaded") or {}).get("status") == "False" and ready(f, "c"),
+        "b unloaded and c Ready",
+    )
+    loaded = found["b"]["ModelLoaded"]
+    assert loaded["reason"] == "UnloadedLeastRecentlyUsed", loaded
+    assert "loading c (419430400 bytes) exceeded the memory budget of 1073741824 bytes" in loaded["message"]
+    assert (found["b"]["Ready"]["status"], found["b"]["Ready"]["reason"]) == (
+        "False",
+        "UnloadedLeastRecentlyUsed",
+    )
+    assert ready(found, "a")
+    table = kubectl("get", "tm").stdout.splitlines()
+    assert table[0].split()[:3] == ["NAME", "URL", "READY"], table
+    rows = {line.split()[0]: line.split() for line in table[1:]}
+    assert (rows["a"][2], rows["b"][2], rows["c"][2]) == ("True", "False", "True"), table
+    for name in ("a", "c"):
+        got = loop.run_until_complete(predict(name))
+        assert got.status_code == 200 and got.json() == {"predictions": [1]}, got.text
+    refused = loop.run_until_complete(predict("b"))
+    assert refused.status_code == 404, refused.text
+    assert refused.json()["reason_code"] == "UnloadedLeastRecentlyUsed"
+    assert "Model with name b is not loaded: unloaded as least recently used" in refused.json()["error"]
+    kubectl("delete", "tm", "a")
+    until(lambda f: "a" not in f and ready(f, "b") and ready(f, "c"), "b loaded again after a was deleted")
+    again = loop.run_until_complete(predict("b"))
+    assert again.status_code == 200 and again.json() == {"predictions": [1]}, again.text
+
+
+def test_the_controller_may_read_what_model_loaded_needs(project_root: Path) -> None:
+    """On a cluster the reader needs the predictor's Knative Service and Revision (``actualReplicas``)."""
+    import yaml
+
+    role = yaml.safe_load((project_root / "config" / "rbac" / "cluster_role.yaml").read_text())
+    granted = {
+        (group, resource): set(rule["verbs"])
+        for rule in role["rules"]
+        for group in rule["apiGroups"]
+        for resource in rule["resources"]
+    }
+    for resource in ("services", "revisions"):
+        assert "get" in granted.get((REVISION.group, resource), set()), resource
+    assert {"get", "update"} <= granted[(TRAINED_MODEL.group, "trainedmodels/status")]
