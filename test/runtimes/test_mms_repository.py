@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import asyncio
 import shutil
+import threading
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import pytest
 
 from zeroserve.servers.dataplane import DataPlane
-from zeroserve.servers.errors import ModelLoadError
+from zeroserve.servers.errors import ModelLoadError, ModelNotFound, ModelNotReady
 from zeroserve.servers.model import Model
 from zeroserve.servers.repository import ModelRepository
 from zeroserve.servers.runtimes import RuntimeRegistry
@@ -123,5 +124,71 @@ def test_a_running_server_follows_its_model_config_file(tmp_path: Path, source: 
             index = (await client.post("/v2/repository/index", json={})).json()
             reasons = {e["name"]: e.get("reason") for e in index}
             assert "least recently used" in (reasons["a"] or "")
+
+    asyncio.run(run())
+
+
+def test_an_lru_unloaded_model_comes_back_only_where_it_fits(tmp_path: Path, source: Path) -> None:
+    """No churn: a config change loads an LRU-unloaded model again only without unloading another."""
+    repo = _repository(tmp_path / "models", budget=300 * 1024**2)
+    plane = DataPlane(repo, enable_model_repository=True)
+    a, b, c, d = (
+        _entry("a", "100Mi", source),
+        _entry("b", "100Mi", source),
+        _entry("c", "150Mi", source),
+        _entry("d", "50Mi", source),
+    )
+
+    async def run() -> None:
+        await repo.sync_model_config([a, b], _copy)
+        plane.get_model("a")  # b is now the least recently used
+        assert await repo.sync_model_config([a, b, c], _copy) == {"c": "loaded"}
+        # d fits beside a and c; b does not, and nothing is unloaded for it
+        assert await repo.sync_model_config([a, b, c, d], _copy) == {"d": "loaded"}
+        assert sorted(m.name for m in repo.get_models()) == ["a", "c", "d"]
+        with pytest.raises(ModelNotFound) as info:
+            plane.get_model("b")
+        assert info.value.status_code == 404 and info.value.reason_code == "UnloadedLeastRecentlyUsed"
+        assert str(info.value).startswith("Model with name b is not loaded: unloaded as least recently used")
+        # c's TrainedModel is deleted: its room goes to b first
+        assert await repo.sync_model_config([a, b, d], _copy) == {"c": "unloaded", "b": "loaded"}
+        assert plane.get_model("b").ready
+        assert repo.unavailable("c") == ("RemovedFromModelConfig", "unloaded: no longer in the model config")
+
+    asyncio.run(run())
+
+
+def test_a_loading_or_failed_model_says_so_in_requests_and_the_index(tmp_path: Path, source: Path) -> None:
+    repo = _repository(tmp_path / "models", budget=None)
+    plane = DataPlane(repo, enable_model_repository=True)
+    fetching, gate = threading.Event(), threading.Event()
+
+    def slow_copy(uri: str, folder: Path) -> None:  # the storage download, held until the test lets go
+        fetching.set()
+        gate.wait(30)
+        _copy(uri, folder)
+
+    async def run() -> None:
+        syncing = asyncio.create_task(repo.sync_model_config([_entry("slow", "1Mi", source)], slow_copy))
+        assert await asyncio.to_thread(fetching.wait, 30)
+        with pytest.raises(ModelNotReady) as loading:
+            plane.get_model("slow")
+        assert loading.value.status_code == 503 and loading.value.reason_code == "Loading"
+        assert {"name": "slow", "state": "LOADING", "reason": f"loading from file://{source}"} in (
+            plane.repository_index()
+        )
+        gate.set()
+        assert await syncing == {"slow": "loaded"}
+        missing = _entry("missing", "1Mi", source / "nothing")
+        done = await repo.sync_model_config([_entry("slow", "1Mi", source), missing], _copy)
+        assert list(done) == ["missing"] and "nothing" in done["missing"]
+        entry = next(e for e in plane.repository_index() if e["name"] == "missing")
+        assert entry["state"] == "UNAVAILABLE" and entry["reason"].startswith("load failed: ")
+        with pytest.raises(ModelNotFound) as failed:
+            plane.get_model("missing")
+        assert failed.value.reason_code == "LoadFailed"
+        await repo.sync_model_config([_entry("slow", "1Mi", source)], _copy)  # dropped: forgotten
+        assert repo.unavailable("missing") is None
+        assert all(e["name"] != "missing" for e in plane.repository_index())
 
     asyncio.run(run())
