@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -69,6 +70,47 @@ def test_volumes_are_projected_rewritten_and_kept_in_sync(tmp_path: Path) -> Non
     del api.objects[("Secret", "s3")]
     with pytest.raises(ContainerConfigError, match="secret 's3' not found in namespace 'default'"):
         sync_volumes(found, api, "default")
+
+
+def test_projected_files_get_kubelets_modes_inside_a_folder_only_we_reach(tmp_path: Path) -> None:
+    api = Api()
+    api.objects[("Secret", "s3")] = {"data": {"key": "YQ==", "other": "Yg=="}}
+    api.objects[("ConfigMap", "app")] = {"data": {"a.txt": "a", "b.txt": "b"}}
+    volumes = [
+        {"name": "plain", "configMap": {"name": "app"}},
+        {"name": "narrow", "secret": {"secretName": "s3", "defaultMode": 0o400}},
+        {
+            "name": "picked",
+            "secret": {
+                "secretName": "s3",
+                "defaultMode": 0o440,
+                "items": [
+                    {"key": "key", "path": "deep/key", "mode": 0o600},
+                    {"key": "other", "path": "other"},
+                ],
+            },
+        },
+        {"name": "scratch", "emptyDir": {}},
+    ]
+    revision = tmp_path / "volumes" / "default" / "rev-00001"
+    found = projections(volumes, revision)
+    sync_volumes(found, api, "default")
+
+    def mode(path: Path) -> int:
+        return stat.S_IMODE(path.stat().st_mode)
+
+    # nobody else on the host gets past the revision's folder ...
+    assert mode(revision) == 0o700
+    # ... inside it a container that runs as another user reads what kubelet would let it read
+    assert (mode(revision / "plain"), mode(revision / "plain" / "a.txt")) == (0o755, 0o644)
+    assert mode(revision / "narrow" / "key") == 0o400
+    assert (mode(revision / "picked" / "deep"), mode(revision / "picked" / "deep" / "key")) == (0o755, 0o600)
+    assert mode(revision / "picked" / "other") == 0o440
+    assert mode(revision / "scratch") == 0o777
+    # a mode changed by hand is put back at the next sync, without rewriting the content
+    (revision / "plain" / "a.txt").chmod(0o600)
+    assert sync_volumes(found, api, "default") == []
+    assert mode(revision / "plain" / "a.txt") == 0o644
 
 
 def test_env_references_are_resolved_or_name_what_is_missing() -> None:

@@ -77,6 +77,8 @@ def _docs(image: str, model_dir: Path) -> list[dict[str, Any]]:
                         "image": image,
                         "args": ["--config-file", "/etc/app/greeting"],
                         "readinessProbe": probe,
+                        # not root: the mounted files must be readable the way kubelet writes them
+                        "securityContext": {"runAsUser": 1000, "runAsGroup": 1000},
                         "volumeMounts": [
                             {"name": "app", "mountPath": "/etc/app"},
                             {"name": "creds", "mountPath": "/etc/creds"},
@@ -198,3 +200,10 @@ def test_a_container_sees_its_config_map_change_and_its_secret_read_only(
     )
     by_target = {m["Destination"]: m for m in mounts}
     assert by_target["/etc/creds"]["RW"] is False and by_target["/etc/app"]["RW"] is False, by_target
+    user = subprocess.run(
+        [podman, "inspect", "--format", "{{.Config.User}}", names[0]],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    assert user == "1000:1000"

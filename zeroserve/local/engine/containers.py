@@ -74,6 +74,22 @@ _PLATFORM_VARS = ("ZEROSERVE_BROKER_TOKEN",)
 """What a container gets of the platform's own instance environment (the broker ingress wants the token)."""
 
 
+def _security_flags(context: object) -> list[str]:
+    """A container's ``securityContext`` as run flags: the user and group it runs as, a read-only root."""
+    if not isinstance(context, Mapping):
+        return []
+    flags: list[str] = []
+    user, group = context.get("runAsUser"), context.get("runAsGroup")
+    if isinstance(user, int) and not isinstance(user, bool):
+        flags += [
+            "--user",
+            f"{user}:{group}" if isinstance(group, int) and not isinstance(group, bool) else str(user),
+        ]
+    if context.get("readOnlyRootFilesystem") is True:
+        flags.append("--read-only")
+    return flags
+
+
 class ContainerEngine:
     """A container engine's command line (``podman`` or ``docker``)."""
 
@@ -425,6 +441,7 @@ class ContainerRuntime:
             argv += ["--memory", str(limits.memory_bytes), "--memory-swap", str(limits.memory_bytes)]
         if limits.cpus is not None and engine.limits("cpu"):
             argv += ["--cpus", f"{limits.cpus:g}"]
+        argv += _security_flags(container.get("securityContext"))
         if container.get("workingDir"):
             argv += ["-w", str(container["workingDir"])]
         command = [_expand(str(c), own_env) for c in container.get("command") or []]

@@ -23,6 +23,7 @@ import base64
 import contextlib
 import logging
 import os
+import stat
 import tempfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -54,6 +55,11 @@ ObjectReader = Callable[[str, str, str], dict[str, Any] | None]
 CONFIG_MAP = "ConfigMap"
 SECRET = "Secret"
 MODEL_MOUNT = "/mnt/models"
+DEFAULT_MODE = 0o644
+"""A projected file's mode when the volume gives none (Kubernetes' ``defaultMode`` 420)."""
+FOLDER_MODE = 0o755
+EMPTY_DIR_MODE = 0o777
+"""kubelet makes an ``emptyDir`` writable by every user of the pod."""
 
 
 class ContainerConfigError(Exception):
@@ -69,10 +75,12 @@ class Projection:
     volume: str
     kind: str | None
     name: str
-    items: tuple[tuple[str, str], ...]
-    """``(key, path)`` pairs; empty: every key as a file of its name."""
+    items: tuple[tuple[str, str, int | None], ...]
+    """``(key, path, mode)``; empty: every key as a file of its name."""
     optional: bool
     folder: Path
+    default_mode: int = DEFAULT_MODE
+    """The files' mode (``defaultMode``; an item's ``mode`` wins), as kubelet writes them."""
 
 
 @dataclass(frozen=True)
@@ -92,13 +100,21 @@ class BindMount:
     read_only: bool
 
 
+def _mode(value: object) -> int | None:
+    """A ``mode`` / ``defaultMode`` (decimal in JSON, as the API serves it), limited to permission bits."""
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= 0o777:
+        return value
+    return None
+
+
 def _projection(volume: Mapping[str, Any], folder: Path) -> Projection | None:
     name = str(volume.get("name") or "")
     for kind, field, name_key in ((CONFIG_MAP, "configMap", "name"), (SECRET, "secret", "secretName")):
         source = volume.get(field)
         if isinstance(source, Mapping):
             items = tuple(
-                (str(i.get("key")), str(i.get("path") or i.get("key"))) for i in source.get("items") or []
+                (str(i.get("key")), str(i.get("path") or i.get("key")), _mode(i.get("mode")))
+                for i in source.get("items") or []
             )
             return Projection(
                 name,
@@ -107,6 +123,7 @@ def _projection(volume: Mapping[str, Any], folder: Path) -> Projection | None:
                 items,
                 bool(source.get("optional")),
                 folder / name,
+                _mode(source.get("defaultMode")) or DEFAULT_MODE,
             )
     if "emptyDir" in volume:
         return Projection(name, None, "", (), True, folder / name)
@@ -186,7 +203,7 @@ def bind_mounts(container: Mapping[str, Any], found: Mapping[str, Projection]) -
                 )
             source = projection.folder / sub_path
             if not source.exists():
-                private_folder(source)
+                _shared_folder(source, projection.folder)
         read_only = bool(mount.get("readOnly")) or projection.kind is not None
         mounts.append(BindMount(source, path, read_only))
     return mounts
@@ -244,15 +261,28 @@ def _decoded(obj: Mapping[str, Any], kind: str) -> dict[str, bytes]:
     return data
 
 
-def _write_atomic(path: Path, content: bytes) -> bool:
+def _shared_folder(path: Path, root: Path) -> None:
+    """Create ``path`` (``root`` or a folder under it) and the folders between them ``0755``, as kubelet."""
+    current = root
+    for part in ("", *path.relative_to(root).parts):
+        current = current / part if part else current
+        current.mkdir(exist_ok=True)
+        if stat.S_IMODE(current.stat().st_mode) != FOLDER_MODE:
+            current.chmod(FOLDER_MODE)  # mkdir's mode passes through the umask
+
+
+def _write_atomic(path: Path, content: bytes, mode: int, root: Path) -> bool:
     with contextlib.suppress(OSError):
         if path.read_bytes() == content:
+            if stat.S_IMODE(path.stat().st_mode) != mode:
+                path.chmod(mode)
             return False
-    private_folder(path.parent)
+    _shared_folder(path.parent, root)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(content)
+        os.chmod(tmp, mode)
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):
@@ -262,9 +292,14 @@ def _write_atomic(path: Path, content: bytes) -> bool:
 
 
 def _project(projection: Projection, read: ObjectReader, namespace: str) -> bool:
-    private_folder(projection.folder)
+    # The revision's folder above stays 0700 (nobody else on the host reaches it); inside, files have
+    # the modes kubelet gives them, so a container that runs as another user can read its mounts.
+    private_folder(projection.folder.parent)
     if projection.kind is None:
+        projection.folder.mkdir(exist_ok=True)
+        projection.folder.chmod(EMPTY_DIR_MODE)
         return False
+    _shared_folder(projection.folder, projection.folder)
     obj = read(projection.kind, namespace, projection.name)
     if obj is None and not projection.optional:
         raise ContainerConfigError(
@@ -273,8 +308,9 @@ def _project(projection: Projection, read: ObjectReader, namespace: str) -> bool
         )
     data = _decoded(obj or {}, projection.kind)
     files: dict[str, bytes] = {}
+    modes: dict[str, int] = {}
     if projection.items:
-        for key, path in projection.items:
+        for key, path, mode in projection.items:
             if key not in data:
                 if projection.optional:
                     continue
@@ -283,13 +319,16 @@ def _project(projection: Projection, read: ObjectReader, namespace: str) -> bool
                     f"(volume {projection.volume!r})"
                 )
             files[path] = data[key]
+            if mode is not None:
+                modes[path] = mode
     else:
         files = data
     changed = False
     for path, content in files.items():
         if ".." in Path(path).parts or Path(path).is_absolute():
             continue
-        changed = _write_atomic(projection.folder / path, content) or changed
+        mode = modes.get(path, projection.default_mode)
+        changed = _write_atomic(projection.folder / path, content, mode, projection.folder) or changed
     for existing in projection.folder.rglob("*"):
         relative = existing.relative_to(projection.folder).as_posix()
         if existing.is_file() and relative not in files and not existing.name.startswith(".tmp-"):
