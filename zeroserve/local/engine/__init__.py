@@ -12,8 +12,9 @@
 - :mod:`.containers` / :mod:`.bridge` / :mod:`.volumes` — other images as podman/docker containers, the
   gateway's listener on their bridge network (their way to the platform), ConfigMap/Secret/emptyDir
   volumes as folders (rewritten paths for processes, bind mounts for containers).
-- :mod:`.gateway` / :mod:`.routing` / :mod:`.upstream` / :mod:`.activator` / :mod:`.egress` — Host and
-  path routing, traffic splits, the ``zeroserve-revision`` response header, pooled upstream
+- :mod:`.gateway` / :mod:`.relay` / :mod:`.routing` / :mod:`.upstream` / :mod:`.activator` /
+  :mod:`.egress` — Host and path routing, traffic splits, bodies relayed both ways under the size
+  limit with the ``zeroserve-revision`` response header, pooled upstream
   connections, the activator that holds requests while a revision scales from zero, and who may use
   the gateway as a proxy to outside hosts.
 - :mod:`.autoscaler` / :mod:`.concurrency` / :mod:`.procstat` — the KPA (and HPA-class) decision as a pure

@@ -27,9 +27,8 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from typing import Protocol
-from urllib.parse import unquote
 
 from zeroserve.local.engine.activator import Activator, ActivatorRejected
 from zeroserve.local.engine.auth import TokenReviewer
@@ -37,6 +36,13 @@ from zeroserve.local.engine.egress import EgressPolicy
 from zeroserve.local.engine.grpc_proxy import GrpcProxy
 from zeroserve.local.engine.instances import Instance
 from zeroserve.local.engine.metrics import RequestLatencies
+from zeroserve.local.engine.relay import (
+    REVISION_HEADER,
+    RequestBody,
+    answer_too_large,
+    forward_response,
+    is_repository_path,
+)
 from zeroserve.local.engine.routing import PATH_PREFIX, Resolution, RoutingTable
 from zeroserve.local.engine.upstream import UpstreamError, UpstreamPool, UpstreamResponse
 from zeroserve.process import tracing
@@ -54,16 +60,9 @@ from zeroserve.process.asgi import (
 
 __all__ = ["REVISION_HEADER", "Gateway", "ServedRevision"]
 
-REVISION_HEADER = "zeroserve-revision"
-"""Response header naming the revision that served a request."""
-
 _REVISION_HEADER = REVISION_HEADER.encode()
 _ATTEMPTS = 3
 """Tries per request when an instance drops the connection or refuses it."""
-_SKIP_RESPONSE = frozenset(
-    {b"connection", b"keep-alive", b"transfer-encoding", b"content-length", b"server", b"date"}
-)
-_REPOSITORY = "/v2/repository"
 
 
 class ServedRevision(Protocol):
@@ -76,34 +75,6 @@ class ServedRevision(Protocol):
 
     @property
     def unavailable(self) -> str | None: ...
-
-
-class _RequestBody:
-    """A request body still arriving from the client, with the gateway's size limit applied."""
-
-    def __init__(self, first: Message, receive: Receive, length: int | None, limit: int) -> None:
-        self._first = first
-        self._receive = receive
-        self.length = length
-        self._limit = limit
-        self.started = False
-        """Whether any of it was handed out (then the request cannot be tried again)."""
-
-    async def chunks(self) -> AsyncIterator[bytes]:
-        self.started = True
-        message = self._first
-        size = 0
-        while True:
-            if message["type"] == "http.disconnect":
-                raise ClientDisconnected
-            chunk: bytes = message.get("body", b"")
-            size += len(chunk)
-            if size > self._limit:
-                raise BodyTooLarge(self._limit)
-            yield chunk
-            if not message.get("more_body", False):
-                return
-            message = await self._receive()
 
 
 class Gateway:
@@ -194,7 +165,7 @@ class Gateway:
         if res is None:
             await self._unrouted(scope, receive, send, host.decode("latin-1"), path, raw)
             return
-        if _is_repository(res.path):
+        if is_repository_path(res.path):
             await respond_json(
                 send,
                 404,
@@ -224,7 +195,7 @@ class Gateway:
         res: Resolution,
         target: bytes,
         headers: list[tuple[bytes, bytes]],
-        body: bytes | _RequestBody,
+        body: bytes | RequestBody,
     ) -> None:
         """:meth:`_serve_revision` in a server span; the instance gets this span as its parent."""
         attributes = {
@@ -289,7 +260,7 @@ class Gateway:
 
     async def _body(
         self, receive: Receive, headers: list[tuple[bytes, bytes]], send: Send
-    ) -> bytes | _RequestBody | None:
+    ) -> bytes | RequestBody | None:
         """The body in hand, or a stream of it when it is still arriving; ``None`` once answered."""
         limit = self.max_body_bytes
         length: int | None = None
@@ -303,7 +274,7 @@ class Gateway:
                     )
                     return None
                 if length > limit:
-                    await _too_large(send, limit)
+                    await answer_too_large(send, limit)
                     return None
                 break
         message = await receive()
@@ -312,10 +283,10 @@ class Gateway:
         if not message.get("more_body", False):
             body: bytes = message.get("body", b"")
             if len(body) > limit:
-                await _too_large(send, limit)
+                await answer_too_large(send, limit)
                 return None
             return body
-        return _RequestBody(message, receive, length, limit)
+        return RequestBody(message, receive, length, limit)
 
     async def _proxy(
         self,
@@ -324,7 +295,7 @@ class Gateway:
         method: str,
         target: bytes,
         headers: list[tuple[bytes, bytes]],
-        body: bytes | _RequestBody,
+        body: bytes | RequestBody,
         host: str,
     ) -> None:
         """Forward to a plain upstream (the broker, or an outside host for egress)."""
@@ -336,11 +307,11 @@ class Gateway:
             await respond_json(send, 502, {"error": f"upstream {host} failed: {err}"})
             return
         except BodyTooLarge as err:
-            await _too_large(send, err.limit)
+            await answer_too_large(send, err.limit)
             return
         except ClientDisconnected:
             return
-        await _forward(send, resp, None)
+        await forward_response(send, resp, None)
 
     async def _serve_revision(
         self,
@@ -349,7 +320,7 @@ class Gateway:
         res: Resolution,
         target: bytes,
         headers: list[tuple[bytes, bytes]],
-        body: bytes | _RequestBody,
+        body: bytes | RequestBody,
     ) -> None:
         if res.revision is None:
             await respond_json(
@@ -404,7 +375,7 @@ class Gateway:
                 # a stream holds its instance (and its concurrency slot) until it ends, within the timeout
                 try:
                     async with asyncio.timeout_at(deadline):
-                        await _forward(send, resp, res.revision.encode())
+                        await forward_response(send, resp, res.revision.encode())
                 except TimeoutError:
                     resp.abandon()
                 return
@@ -421,7 +392,7 @@ class Gateway:
                 await asyncio.sleep(0.005 * (attempt + 1))
             except BodyTooLarge as err:
                 self._count(res, 413)
-                await _too_large(send, err.limit)
+                await answer_too_large(send, err.limit)
                 return
             except ClientDisconnected:
                 return
@@ -433,7 +404,7 @@ class Gateway:
             finally:
                 activator.release(inst)
         assert resp is not None
-        await _forward(send, resp, res.revision.encode())
+        await forward_response(send, resp, res.revision.encode())
 
     async def _egress(self, scope: Scope, receive: Receive, send: Send, host: str, raw: bytes) -> None:
         """Forward a request for a host outside the platform (an instance's HTTP_PROXY traffic)."""
@@ -453,56 +424,3 @@ class Gateway:
     def _count(self, res: Resolution, status: int) -> None:
         key = (res.namespace, res.revision or "", status)
         self.responses[key] = self.responses.get(key, 0) + 1
-
-
-def _is_repository(path: str) -> bool:
-    """Whether a path reaches the model repository API (as the instance will read it: decoded, with
-    repeated slashes collapsed)."""
-    if "%" in path:
-        path = unquote(path)
-    if "//" in path:
-        while "//" in path:
-            path = path.replace("//", "/")
-    return path == _REPOSITORY or path.startswith(_REPOSITORY + "/")
-
-
-async def _too_large(send: Send, limit: int) -> None:
-    message = (
-        f"request body larger than the gateway's limit of {limit} bytes "
-        "(raise ZEROSERVE_ENGINE_MAX_REQUEST_BODY_BYTES to allow more)"
-    )
-    # the rest of the body is read and dropped by the server, so the client sees the answer
-    await respond_json(send, 413, {"error": message})
-
-
-async def _forward(send: Send, resp: UpstreamResponse, revision: bytes | None) -> None:
-    out = [(k, v) for k, v in resp.headers if k not in _SKIP_RESPONSE]
-    if revision is not None:
-        out.append((_REVISION_HEADER, revision))
-    if resp.stream is not None:
-        await _forward_stream(send, resp, out)
-        return
-    if resp.body or not any(k == b"content-length" for k, _ in resp.headers):
-        out.append((b"content-length", str(len(resp.body)).encode()))
-    else:  # a HEAD (or empty) response: keep the length the upstream announced
-        out += [(k, v) for k, v in resp.headers if k == b"content-length"]
-    await send({"type": "http.response.start", "status": resp.status, "headers": out})
-    await send({"type": "http.response.body", "body": resp.body})
-
-
-async def _forward_stream(send: Send, resp: UpstreamResponse, headers: list[tuple[bytes, bytes]]) -> None:
-    """Relay a chunked / event-stream response as it arrives."""
-    assert resp.stream is not None
-    finished = False
-    try:
-        await send({"type": "http.response.start", "status": resp.status, "headers": headers})
-        while True:
-            chunk = await resp.stream.get()
-            if chunk is None or isinstance(chunk, UpstreamError):
-                break
-            await send({"type": "http.response.body", "body": chunk, "more_body": True})
-        await send({"type": "http.response.body", "body": b""})
-        finished = chunk is None
-    finally:
-        if not finished:
-            resp.abandon()
