@@ -265,6 +265,7 @@ class Engine:
         ]
         await _bounded(stops, self.ctx.settings.stop_grace_period + _STOP_SLACK)
         self.revisions.clear()
+        self.ctx.cpu_control.close()
         if self._zygote_task is not None:
             self._zygote_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):

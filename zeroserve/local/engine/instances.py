@@ -6,7 +6,8 @@ otherwise; a plan with a container (``extra["container"]``) runs the engine's at
 and is stopped, killed and removed through the engine. Readiness is the ready file our servers write
 (which also names the port they bound), else an HTTP or TCP probe of the port. Output goes to a
 per-instance log file in the state folder. An instance with a memory limit is watched: past it, it is
-killed and :attr:`Instance.oom_killed` says so (see :mod:`.limits`).
+killed and :attr:`Instance.oom_killed` says so (see :mod:`.limits`). A process instance with a CPU
+limit runs in its own cgroup, or under a throttle where no cgroup can be used (see :mod:`.cgroups`).
 """
 
 from __future__ import annotations
@@ -25,10 +26,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol
 
+from zeroserve.local.engine.cgroups import CpuControl, CpuGroup, CpuStat
 from zeroserve.local.engine.containers import ContainerHandle
+from zeroserve.local.engine.cputhrottle import CpuThrottle
 from zeroserve.local.engine.images import LaunchPlan
-from zeroserve.local.engine.limits import tree_memory_bytes
-from zeroserve.local.engine.processctl import set_parent_death_signal
+from zeroserve.local.engine.limits import tree_memory_bytes, tree_pids
+from zeroserve.local.engine.processctl import join_cgroup, set_parent_death_signal
 from zeroserve.local.engine.zygote import Zygote, ZygoteError
 from zeroserve.process.private import FILE_MODE, private_folder
 
@@ -98,6 +101,19 @@ class _FreshProcess:
 
     async def wait(self) -> int:
         return await self._proc.wait()
+
+
+def _preexec(cgroup: str | None, *, die_with_parent: bool) -> Callable[[], None] | None:
+    """What a fresh process runs before ``exec``: join its cgroup; die with the engine unless it survives."""
+    if cgroup is None and not die_with_parent:
+        return None
+
+    def preexec() -> None:
+        join_cgroup(cgroup)
+        if die_with_parent:
+            set_parent_death_signal()
+
+    return preexec
 
 
 def free_port() -> int:
@@ -193,6 +209,14 @@ class Instance:
         """Why it was killed for memory (by the watch or, for a container, the kernel), else ``None``."""
         self._memory_task: asyncio.Task[None] | None = None
         self._memory_pid: int | None = None
+        self.cpu_limit: float | None = None
+        """Cores a process instance may use (``None``: no limit; a container gets the engine's ``--cpus``)."""
+        self.cpu_control: CpuControl | None = None
+        """Makes its cgroup (``None``: the limit is not enforced)."""
+        self.cpu_name = "instance"
+        """What its cgroup is named after (``<namespace>.<revision>``)."""
+        self.cpu_group: CpuGroup | None = None
+        self.cpu_throttle: CpuThrottle | None = None
         self._signalled = False
 
     @classmethod
@@ -222,9 +246,51 @@ class Instance:
     def watch(self) -> None:
         """Start watching an adopted instance's process for its exit (and its memory, given a limit)."""
         assert self._proc is not None
+        control, pid = self.cpu_control, self._proc.pid
+        if self.cpu_limit is not None and control is not None:
+            self.cpu_group = control.group_of(pid, self.cpu_limit)
+            if self.cpu_group is None:  # an earlier run without a cgroup (or another limit): make one
+                self._prepare_cpu()
+                if self.cpu_group is not None:
+                    for member in tree_pids(pid):
+                        self.cpu_group.add(member)
+            if self.cpu_throttle is not None:
+                self.cpu_throttle.start(pid)
         self._exited = asyncio.create_task(self._watch(self._proc))
         if self.memory_limit is not None:
             self._memory_task = asyncio.create_task(self._watch_memory())
+
+    @property
+    def cpu_mechanism(self) -> str | None:
+        """How its CPU limit is enforced (``cgroup1``, ``cgroup2``, ``throttle``), ``None``: it is not."""
+        limiter = self.cpu_group or self.cpu_throttle
+        return limiter.mechanism if limiter is not None else None
+
+    def cpu_stat(self) -> CpuStat | None:
+        """How often and how long its CPU limit held it back (``None``: no limit enforced)."""
+        if self.cpu_group is not None:
+            return self.cpu_group.stat()
+        return self.cpu_throttle.stat() if self.cpu_throttle is not None else None
+
+    def _prepare_cpu(self) -> None:
+        """Make the instance's cgroup, or its throttle, before it starts (a process with a CPU limit)."""
+        control, cpus = self.cpu_control, self.cpu_limit
+        if control is None or cpus is None or self.container is not None:
+            return
+        mechanism = control.mechanism
+        if mechanism == "throttle":
+            self.cpu_throttle = CpuThrottle(cpus)
+        elif mechanism != "none":
+            self.cpu_group = control.group(self.cpu_name, cpus)
+
+    async def _release_cpu(self) -> None:
+        """Remove the instance's cgroup (killing what it left in it) or end its throttle."""
+        group, self.cpu_group = self.cpu_group, None
+        if group is not None:
+            await asyncio.to_thread(group.remove)
+        throttle, self.cpu_throttle = self.cpu_throttle, None
+        if throttle is not None:
+            await throttle.close()
 
     @property
     def container(self) -> ContainerHandle | None:
@@ -285,13 +351,23 @@ class Instance:
             with contextlib.suppress(FileNotFoundError):
                 self.plan.ready_file.unlink()
         self.started_at = time.monotonic()
-        self._proc = await self._launch()
+        self._prepare_cpu()
+        try:
+            self._proc = await self._launch()
+        except BaseException:
+            await self._release_cpu()
+            raise
+        if self.cpu_group is not None:  # it joined first thing; this makes sure (and warns if not)
+            self.cpu_group.add(self._proc.pid)
+        if self.cpu_throttle is not None:
+            self.cpu_throttle.start(self._proc.pid)
         self._exited = asyncio.create_task(self._watch(self._proc))
         if self.memory_limit is not None:
             self._memory_task = asyncio.create_task(self._watch_memory())
 
     async def _launch(self) -> _Process:
         plan = self.plan
+        cgroup = self.cpu_group.procs_file if self.cpu_group is not None else None
         fd = os.open(self.log_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, FILE_MODE)
         try:
             os.write(fd, f"--- instance {self.id} starting: {' '.join(plan.argv)}\n".encode())
@@ -300,7 +376,7 @@ class Instance:
         if plan.cli_args is not None and self._zygote is not None and self._zygote.alive:
             try:
                 pid = await self._zygote.spawn(
-                    plan.cli_args, plan.env, self.log_path, plan.cwd, survive=self.survives
+                    plan.cli_args, plan.env, self.log_path, plan.cwd, survive=self.survives, cgroup=cgroup
                 )
                 return _ForkedProcess(self._zygote, pid)
             except ZygoteError:
@@ -315,7 +391,7 @@ class Instance:
                 env=plan.env,
                 cwd=plan.cwd,
                 start_new_session=True,
-                preexec_fn=None if self.survives else set_parent_death_signal,
+                preexec_fn=_preexec(cgroup, die_with_parent=not self.survives),
             )
         except OSError as err:
             raise InstanceFailed(f"cannot start {plan.argv[0]!r}: {err}") from err
@@ -325,6 +401,7 @@ class Instance:
 
     async def _watch(self, proc: _Process) -> int:
         code = await proc.wait()
+        await self._release_cpu()
         handle = self.container
         if handle is not None:
             oom = await handle.finish()

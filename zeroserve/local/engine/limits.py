@@ -18,9 +18,10 @@ from typing import Any
 
 from zeroserve.local.engine.procstat import parse_cpu, parse_memory_mib
 
-__all__ = ["Limits", "tree_memory_bytes"]
+__all__ = ["Limits", "tree_cpu_seconds", "tree_memory_bytes", "tree_pids"]
 
 _PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
+_CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
 
 @dataclass(frozen=True)
@@ -121,6 +122,18 @@ def _tree(root: int) -> list[int]:
     return order
 
 
+def tree_pids(root: int) -> list[int]:
+    """A process and all its descendants (the process first).
+
+    Args:
+        root: the top process.
+
+    Returns:
+        Their pids (only the root when it has none, or is gone).
+    """
+    return _tree(root)
+
+
 def tree_memory_bytes(root: int, limit: int | None = None) -> int | None:
     """Memory of a process and all its descendants, roughly as a cgroup would charge it.
 
@@ -143,3 +156,29 @@ def tree_memory_bytes(root: int, limit: int | None = None) -> int | None:
     if limit is not None and total > limit:
         total = sum(_pss(pid) for pid in pids)
     return total
+
+
+def _cpu_ticks(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            fields = fh.read().rsplit(b")", 1)[1].split()
+    except OSError:
+        return 0
+    try:  # its own time and that of the children it has reaped
+        return sum(int(f) for f in fields[11:15])
+    except (ValueError, IndexError):
+        return 0
+
+
+def tree_cpu_seconds(root: int) -> float | None:
+    """CPU time (user + system) of a process and all its descendants, reaped ones included.
+
+    Args:
+        root: the top process.
+
+    Returns:
+        Seconds, or ``None`` when the process is gone.
+    """
+    if not os.path.exists(f"/proc/{root}"):
+        return None
+    return sum(_cpu_ticks(pid) for pid in _tree(root)) / _CLOCK_TICKS

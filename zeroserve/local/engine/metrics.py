@@ -11,7 +11,11 @@ with Knative's names and labels (``namespace_name``, ``revision_name``, ``respon
 ``revision_request_latencies`` (milliseconds, Knative's buckets), ``activator_request_concurrency``,
 ``autoscaler_desired_pods`` and ``autoscaler_actual_pods``; and each revision's cold starts
 (``zeroserve_revision_cold_start_seconds``: from the request that woke a revision at zero to its
-first ready instance).
+first ready instance). A process instance with a CPU limit reports how its limit held it back, as
+cAdvisor reports a container's CFS throttling: ``zeroserve_engine_cpu_periods_total``,
+``zeroserve_engine_cpu_throttled_periods_total`` and ``zeroserve_engine_cpu_throttled_seconds_total``
+(its cgroup's ``cpu.stat``, or the throttle's own counts), and its limit with the mechanism that
+enforces it (``zeroserve_engine_cpu_limit_cores``).
 """
 
 from __future__ import annotations
@@ -178,12 +182,50 @@ class EngineCollector:
             starts = rev.cold_starts.histogram
             cold.add_metric([namespace, name], starts.cumulative(), starts.total)
         yield instances
+        yield from self._cpu()
         yield pending
         yield concurrency
         yield activator_concurrency
         yield desired
         yield actual
         yield cold
+
+    def _cpu(self) -> Iterator[Metric]:
+        """Each process instance's CPU limit and throttling (one series per instance, as per pod)."""
+        labels = ["namespace", "revision", "instance"]
+        limit = GaugeMetricFamily(
+            "zeroserve_engine_cpu_limit_cores",
+            "An instance's limits.cpu and how it is enforced (cgroup1, cgroup2, throttle).",
+            labels=[*labels, "mechanism"],
+        )
+        periods = CounterMetricFamily(
+            "zeroserve_engine_cpu_periods", "Enforcement periods of an instance's CPU limit.", labels=labels
+        )
+        throttled = CounterMetricFamily(
+            "zeroserve_engine_cpu_throttled_periods",
+            "Periods in which an instance's CPU limit held it back.",
+            labels=labels,
+        )
+        seconds = CounterMetricFamily(
+            "zeroserve_engine_cpu_throttled_seconds",
+            "Time an instance's CPU limit held it back.",
+            labels=labels,
+        )
+        for (namespace, name), rev in list(self._revisions().items()):
+            for inst in list(rev.instances):
+                mechanism, stat = inst.cpu_mechanism, inst.cpu_stat()
+                if mechanism is None or inst.cpu_limit is None:
+                    continue
+                values = [namespace, name, str(inst.id)]
+                limit.add_metric([*values, mechanism], inst.cpu_limit)
+                if stat is not None:
+                    periods.add_metric(values, stat.periods)
+                    throttled.add_metric(values, stat.throttled_periods)
+                    seconds.add_metric(values, stat.throttled_seconds)
+        yield limit
+        yield periods
+        yield throttled
+        yield seconds
 
 
 def render_metrics(collector: EngineCollector) -> bytes:

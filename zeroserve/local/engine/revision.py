@@ -178,10 +178,12 @@ class RevisionRuntime:
         inst.record_path = record.write(self.ctx.run_dir())
 
     def _limit(self, inst: Instance) -> None:
-        """Give an instance the revision's memory limit, which it is then watched against."""
+        """Give an instance the revision's limits: memory (watched) and CPU (its cgroup's quota)."""
         limits = Limits.of(self.spec.container)
         inst.memory_limit, inst.memory_text = limits.memory_bytes, limits.memory_text
         inst.memory_interval = self.ctx.settings.memory_check_interval
+        inst.cpu_limit, inst.cpu_control = limits.cpus, self.ctx.cpu_control
+        inst.cpu_name = f"{self.spec.namespace}.{self.spec.name}"
 
     @staticmethod
     def _forget(inst: Instance) -> None:

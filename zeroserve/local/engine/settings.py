@@ -127,5 +127,11 @@ class EngineSettings(BaseSettings):
     ``host``: it shares this machine's network, listens on ``PORT`` and reaches the gateway."""
     memory_check_interval: float = 0.5
     """Seconds between checks of an instance's resident memory against its ``limits.memory``."""
+    cgroup_root: Path | None = None
+    """The cgroup folder under which process instances get their CPU-limited groups; ``None``: the
+    engine's own cgroup (v2 with the cpu controller delegated, else v1's ``cpu`` hierarchy)."""
+    cpu_throttle: bool = True
+    """Where no cgroup can be used, hold a process instance to its ``limits.cpu`` with a
+    SIGSTOP/SIGCONT duty cycle; off, such a limit is not enforced (the engine's log says why)."""
     poll_interval: float = 1.0
     """Seconds between full resyncs of the engine's objects with the API server."""

@@ -16,6 +16,7 @@ from typing import Any
 
 from zeroserve.apis.knative.serving.v1 import Revision
 from zeroserve.apis.knative.serving.v1.defaults import ServingDefaults, default_revision
+from zeroserve.local.engine.cgroups import CpuControl
 from zeroserve.local.engine.containers import ContainerRuntime
 from zeroserve.local.engine.gpus import GpuAllocator
 from zeroserve.local.engine.images import ImageTable
@@ -124,11 +125,15 @@ class RuntimeContext:
     for volumes and ``valueFrom`` env; ``None``: no API (such references are then missing)."""
     containers: ContainerRuntime = field(init=False)
     """Runs images the table does not know (made from the settings)."""
+    cpu_control: CpuControl = field(init=False)
+    """Enforces the CPU limits of process instances (cgroups, made from the settings)."""
 
     def __post_init__(self) -> None:
         self.containers = ContainerRuntime(
             self.settings.container_engine, self.state_dir, network=self.settings.container_network
         )
+        settings = self.settings
+        self.cpu_control = CpuControl(self.state_dir, settings.cgroup_root, throttle=settings.cpu_throttle)
 
     def log_dir(self, spec: RevisionSpec) -> Path:
         """Where a revision's instance logs go."""

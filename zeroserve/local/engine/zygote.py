@@ -3,7 +3,8 @@
 Starting Python and importing the model server and its framework takes seconds; forking a process
 that already did takes milliseconds. The engine starts one zygote (``python -m
 zeroserve.local.engine.zygote``), which imports the configured modules and then waits on stdin for
-JSON-line requests ``{"id", "argv", "env", "cwd", "log"}``. For each it forks a child that calls
+JSON-line requests ``{"id", "argv", "env", "cwd", "log", "cgroup"}``. For each it forks a child that
+joins the instance's cgroup (when one is named) before anything else, then calls
 ``zeroserve.cli.main(argv)`` with its own environment, output going to the instance's log file, and
 answers ``{"id", "pid"}``. When a child exits it reports ``{"exit": pid, "code": n}``. The zygote never
 serves anything itself, so it stays fresh for the next fork; it exits when its stdin closes.
@@ -28,7 +29,7 @@ import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from zeroserve.local.engine.processctl import set_parent_death_signal, set_process_name
+from zeroserve.local.engine.processctl import join_cgroup, set_parent_death_signal, set_process_name
 from zeroserve.process.private import private_folder
 
 __all__ = ["Zygote", "ZygoteError", "main"]
@@ -123,6 +124,7 @@ class Zygote:
         cwd: str | None = None,
         *,
         survive: bool = False,
+        cgroup: str | None = None,
     ) -> int:
         """Fork a child that runs ``zeroserve.cli.main(argv)``.
 
@@ -132,6 +134,7 @@ class Zygote:
             log: the file the child's stdout and stderr append to.
             cwd: the child's working directory (default: the zygote's).
             survive: keep running when the zygote (and the platform) dies, to be adopted on restart.
+            cgroup: the ``cgroup.procs`` file of the group the child joins first thing.
 
         Returns:
             The child's pid.
@@ -148,6 +151,7 @@ class Zygote:
         self._pending[req_id] = fut
         msg = {"id": req_id, "argv": list(argv), "env": dict(env), "cwd": cwd, "log": str(log)}
         msg["survive"] = survive
+        msg["cgroup"] = cgroup
         proc.stdin.write(json.dumps(msg).encode() + b"\n")
         await proc.stdin.drain()
         pid = await fut
@@ -219,6 +223,8 @@ def _reap(_signum: int, _frame: object) -> None:
 def _child(request: dict[str, object]) -> None:
     code = 1
     try:
+        cgroup = request.get("cgroup")
+        join_cgroup(cgroup if isinstance(cgroup, str) else None)
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
         signal.signal(signal.SIGINT, signal.SIG_DFL)
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
