@@ -183,10 +183,11 @@ async def engine(tmp_path: Path) -> AsyncIterator[Engine]:
 
 
 async def test_a_cpu_limit_holds_forked_and_fresh_instances_in_their_own_cgroups(
-    engine: Engine, programs: dict[str, Path], tmp_path: Path
+    engine: Engine, programs: dict[str, Path], tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     if not _cgroups_usable(tmp_path):
         pytest.skip("no writable cgroup with the cpu controller on this machine")
+    caplog.set_level(logging.INFO, logger="zeroserve.local.engine.cgroups")
     forked = engine.ensure_revision(_spec("forked-00001", _forked(programs), "200m"))
     fresh = engine.ensure_revision(_spec("fresh-00001", _fresh(programs), "0.2"))
     free = engine.ensure_revision(_spec("free-00001", _fresh(programs), None))
@@ -209,6 +210,8 @@ async def test_a_cpu_limit_holds_forked_and_fresh_instances_in_their_own_cgroups
         quota = group.path / ("cpu.cfs_quota_us" if group.version == 1 else "cpu.max")
         assert quota.read_text().split()[0] == "20000"
     assert free.instances[0].cpu_group is None
+    said = [r.getMessage() for r in caplog.records if "CPU limits of process instances" in r.getMessage()]
+    assert len(said) == 1 and f"groups under {groups['fresh'].parent}" in said[0], said  # once
     assert "zeroserve-" not in _cgroup_line(trees["free"][1])
 
     cpu_lines = [x for x in (await _metrics(engine)).splitlines() if x.startswith("zeroserve_engine_cpu")]
