@@ -295,6 +295,11 @@ class CpuControl:
             if version == 2 and "cpu" not in _read(parent / "cgroup.subtree_control").split():
                 _write(parent / "cgroup.subtree_control", "+cpu")
         except OSError as err:
+            if err.errno == errno.EBUSY:  # cgroup v2: no controller below a group that has processes
+                return (
+                    f"the cpu controller cannot be enabled below {root}: processes run in it (start the "
+                    "platform in a delegated cgroup of its own: systemd-run --user --scope -p Delegate=yes)"
+                )
             return f"the cgroup {root} is not writable here ({err.strerror or err})"
         self.parent, self._version, self._made_under = parent, version, root
         return ""

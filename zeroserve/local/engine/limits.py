@@ -2,7 +2,8 @@
 
 Kubernetes enforces a container's memory limit with its cgroup: past it, the kernel kills the
 container and the pod says ``OOMKilled``. Locally a cgroup is not always there to use (containers get
-the engine's ``--memory``, which a sandbox may not enforce; process instances get no cgroup), so
+the engine's ``--memory``, which a sandbox may not enforce; process instances get no memory cgroup,
+only a CPU one: see :mod:`.cgroups`), so
 the engine also watches: every ``memory_check_interval`` it sums the memory of the instance's process
 tree (the container's processes for a container; see :func:`tree_memory_bytes`), and kills the
 instance when the sum passes the limit. The instance then reports ``OOMKilled`` like a pod would. A
