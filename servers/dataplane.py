@@ -280,6 +280,7 @@ class DataPlane:
             model = self.get_model(name, version)
         if not model.ready:
             raise ModelNotReady(name)
+        self.repository.use(name)
         hooks = self._hooks.get(name)
         if hooks is None:
             hooks = self._hooks[name] = self._resolve_hooks(model)

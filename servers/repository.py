@@ -132,11 +132,14 @@ class ModelRepository:
             listener(model.name)
 
     def get_model(self, name: str) -> Model | None:
-        """The served model called ``name``, or ``None`` (a hit counts as a use, for LRU unloading)."""
-        model = self._served.get(name)
-        if model is not None:
+        """The served model called ``name``, or ``None`` (a lookup: not a use, see :meth:`use`)."""
+        return self._served.get(name)
+
+    def use(self, name: str) -> None:
+        """Count a request to model ``name`` (inference or explanation) as its most recent use, for
+        LRU unloading; readiness, metadata and the controller's status reads are not uses."""
+        if name in self._served:
             self._last_use[name] = next(self._uses)
-        return model
 
     def set_memory(self, name: str, size: int) -> None:
         """Declare the bytes model ``name`` needs (a TrainedModel's ``memory``), for the budget."""

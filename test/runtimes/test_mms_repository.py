@@ -55,8 +55,11 @@ def test_model_config_loads_unloads_and_lru_respects_the_budget(tmp_path: Path, 
             [_entry("a", "100Mi", source), _entry("b", "100Mi", source)], _copy
         )
         assert done == {"a": "loaded", "b": "loaded"}
-        model = plane.get_model("a")  # a used after b: b is now least recently used
-        assert model.ready and model.name == "a"
+        answer = await plane.infer(
+            "a", {"instances": ROW}, {}
+        )  # a used after b: b is now least recently used
+        assert answer == {"predictions": [1]}
+        assert await plane.model_ready("b")  # a lookup (readiness, metadata, status reads) is not a use
         entries = [_entry(n, "100Mi", source) for n in ("a", "b")] + [_entry("c", "150Mi", source)]
         done = await repo.sync_model_config(entries, _copy)
         assert done == {"c": "loaded"}
@@ -141,7 +144,7 @@ def test_an_lru_unloaded_model_comes_back_only_where_it_fits(tmp_path: Path, sou
 
     async def run() -> None:
         await repo.sync_model_config([a, b], _copy)
-        plane.get_model("a")  # b is now the least recently used
+        await plane.infer("a", {"instances": ROW}, {})  # b is now the least recently used
         assert await repo.sync_model_config([a, b, c], _copy) == {"c": "loaded"}
         # d fits beside a and c; b does not, and nothing is unloaded for it
         assert await repo.sync_model_config([a, b, c, d], _copy) == {"d": "loaded"}

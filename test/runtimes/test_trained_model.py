@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 import pytest
 from controller.memstore import MemStore
-from support.waiting import wait_until, wait_until_async
+from support.waiting import WaitTimeout, wait_until, wait_until_async
 
 from zeroserve.controller.config import ControllerConfig
 from zeroserve.controller.events import EventRecorder
@@ -463,11 +463,19 @@ def test_kubectl_shows_the_lru_unloaded_trained_model_and_its_reload(
     def until(
         predicate: Callable[[dict[str, dict[str, dict[str, Any]]]], bool], what: str, timeout: float = 90
     ) -> dict[str, dict[str, dict[str, Any]]]:
+        seen: list[Any] = []
+
         async def check() -> dict[str, dict[str, dict[str, Any]]] | None:
             found = await asyncio.to_thread(conditions)
+            seen[:] = [found]
             return found if predicate(found) else None
 
-        return loop.run_until_complete(wait_until_async(check, timeout, interval=0.3, retry_on=(), what=what))
+        try:
+            return loop.run_until_complete(
+                wait_until_async(check, timeout, interval=0.3, retry_on=(), what=what)
+            )
+        except WaitTimeout:
+            raise AssertionError(f"waiting for {what}; the TrainedModels' conditions: {seen}") from None
 
     def ready(found: dict[str, dict[str, dict[str, Any]]], name: str) -> bool:
         return (found.get(name, {}).get("Ready") or {}).get("status") == "True"
