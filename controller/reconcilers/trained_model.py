@@ -118,7 +118,9 @@ class TrainedModelReconciler(ReconcilerBase):
             name: its name (deleted: every model config of the namespace is rewritten).
 
         Returns:
-            A retry while the InferenceService is not ready yet.
+            When to look again (soon while the InferenceService is not ready, the model server's
+            answer is not final or the model config just changed; every few minutes once settled),
+            and, when the model config changed, the TrainedModels it lists (to be read again now).
         """
         try:
             raw = self._store.get(TRAINED_MODEL, namespace, name)
