@@ -5,6 +5,7 @@ line in the log. CPU time is read from ``/proc`` here, not from the engine."""
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
 import sys
@@ -21,7 +22,7 @@ from zeroserve.local.engine.cgroups import CpuControl
 from zeroserve.local.engine.engine import Engine
 from zeroserve.local.engine.revision import RevisionRuntime, RevisionSpec
 
-from .conftest import fast_settings
+from .conftest import condition_of, fast_settings, serving_platform
 
 pytestmark = pytest.mark.e2e
 
@@ -302,3 +303,45 @@ def test_leftover_groups_of_a_crashed_run_are_removed_but_busy_ones_stay(tmp_pat
         sleeper.kill()
         later.close()
     assert not earlier.parent or not earlier.parent.exists()
+
+
+async def test_a_knative_service_applied_with_kubectl_gets_its_cpu_limit_and_loses_its_group_on_delete(
+    programs: dict[str, Path], tmp_path: Path
+) -> None:
+    if not _cgroups_usable(tmp_path):
+        pytest.skip("no writable cgroup with the cpu controller on this machine")
+    container = {**_fresh(programs), "resources": {"limits": {"cpu": "250m", "memory": "1Gi"}}}
+    service = {
+        "apiVersion": "serving.knative.dev/v1",
+        "kind": "Service",
+        "metadata": {"name": "spin", "namespace": "default"},
+        "spec": {
+            "template": {
+                "metadata": {"annotations": {"autoscaling.knative.dev/min-scale": "1"}},
+                "spec": {"containers": [container]},
+            }
+        },
+    }
+    async with serving_platform(tmp_path, fast_settings(poll_interval=0.2)) as platform:
+        await platform.kubectl_async("apply", "-f", "-", input=json.dumps(service))
+        engine = platform.component.engine
+        assert engine is not None
+        rev = await wait_until_async(lambda: engine.revisions.get(("default", "spin-00001")), 30.0)
+        tree = await _serving(rev)
+
+        async def ready() -> bool:
+            return condition_of(await platform.get("ksvc", "spin"), "Ready").get("status") == "True"
+
+        await wait_until_async(ready, 30.0, interval=0.2, retry_on=())
+        group = rev.instances[0].cpu_group
+        assert group is not None and group.cpus == 0.25
+        assert all(_cgroup_line(pid).rstrip().endswith(group.path.name) for pid in tree)
+
+        async def throttled() -> bool:
+            stat = group.stat()
+            return stat is not None and stat.throttled_periods > 0
+
+        await wait_until_async(throttled, 10.0, interval=0.1, retry_on=())
+        await platform.kubectl_async("delete", "ksvc", "spin", "-n", "default")
+        await wait_until_async(lambda: not group.path.exists(), 30.0, interval=0.1, retry_on=())
+        assert not any(_alive(pid) for pid in tree)
