@@ -248,6 +248,8 @@ class Instance:
         assert self._proc is not None
         control, pid = self.cpu_control, self._proc.pid
         if self.cpu_limit is not None and control is not None:
+            with contextlib.suppress(OSError):  # an earlier run's throttle may have left it stopped
+                os.killpg(pid, signal.SIGCONT)
             self.cpu_group = control.group_of(pid, self.cpu_limit)
             if self.cpu_group is None:  # an earlier run without a cgroup (or another limit): make one
                 self._prepare_cpu()
