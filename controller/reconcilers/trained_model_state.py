@@ -183,7 +183,14 @@ class ModelStateReader:
             target = url
         with self._lock:
             if self._client is None:
-                self._client = httpx.Client(timeout=self._timeout, transport=self._transport, trust_env=False)
+                # no idle connection is kept: reads are seconds or minutes apart, and an open one
+                # would hold up a gateway (or an instance) that stops meanwhile
+                self._client = httpx.Client(
+                    timeout=self._timeout,
+                    transport=self._transport,
+                    trust_env=False,
+                    limits=httpx.Limits(max_keepalive_connections=0),
+                )
             client = self._client
         try:
             response = client.get(target, headers=headers)
