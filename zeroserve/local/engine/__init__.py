@@ -9,6 +9,8 @@
   conditions; its model folder (storage layer, init containers) and launch plans.
 - :mod:`.instances` / :mod:`.zygote` / :mod:`.images` / :mod:`.gpus` / :mod:`.processctl` — instances as
   local processes, forked from a pre-warmed interpreter; image -> command table; GPU assignment.
+- :mod:`.limits` / :mod:`.cgroups` / :mod:`.cputhrottle` — ``resources.limits`` of process instances:
+  memory watched, CPU held by a cgroup per instance (else a SIGSTOP/SIGCONT throttle).
 - :mod:`.containers` / :mod:`.bridge` / :mod:`.volumes` — other images as podman/docker containers, the
   gateway's listener on their bridge network (their way to the platform), ConfigMap/Secret/emptyDir
   volumes as folders (rewritten paths for processes, bind mounts for containers).
