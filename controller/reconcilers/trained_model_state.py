@@ -217,7 +217,9 @@ class ModelStateReader:
             return ServerModelState(
                 "Unknown",
                 PENDING,
-                f"the model server has not loaded the model config that lists {model} yet ({error})",
+                f"the model server has not read the model config that lists {model} yet ({error}); "
+                "if this stays, its image does not follow a model config (ours watches "
+                "--model_config_file=/mnt/configs/models.json)",
                 False,
             )
         return ServerModelState(
