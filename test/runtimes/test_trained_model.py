@@ -285,6 +285,9 @@ def test_model_loaded_shows_the_servers_lru_unload_and_reload(
     store.create(TRAINED_MODEL, _tm("d", "mms", "150Mi", uri=f"file://{iris}"))
     woken = reconciler.reconcile("default", "d")
     assert {k[2] for k in woken.also} == {"a", "b"} and woken.requeue_after == POLL_S
+    pending = _conditions(store, "d")["ModelLoaded"]  # asked before the server read the new config
+    assert (pending["status"], pending["reason"]) == ("Unknown", "ModelConfigPending")
+    assert _conditions(store, "d")["Ready"]["status"] == "Unknown"
     mms_server.project(store)
     for name in ("a", "b", "d"):
         reconciler.reconcile("default", name)
