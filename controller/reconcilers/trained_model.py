@@ -207,7 +207,7 @@ class TrainedModelReconciler(ReconcilerBase):
             why = "has no model" if spec_model is None else "serves its own storageUri"
             manager.mark_false(
                 IS_MMS_PREDICTOR,
-                "NotMMSPredictor",
+                "IsNotMMSPredictor",
                 f"spec.inferenceService: InferenceService {target!r} is not a multi-model server "
                 f"(its predictor {why}); use a predictor model without storageUri, "
                 "or a runtime with multiModel: true",

@@ -206,7 +206,7 @@ def _conditions(store: MemStore, name: str) -> dict[str, dict[str, Any]]:
         ("b", None, None, None),
         ("c", "MemoryResourceAvailable", "MemoryResourceNotAvailable", "spec.model.memory: 2Gi"),
         ("wrong", "FrameworkSupported", "FrameworkNotSupported", "spec.model.framework"),
-        ("lonely", "IsMMSPredictor", "NotMMSPredictor", "use a predictor model without storageUri"),
+        ("lonely", "IsMMSPredictor", "IsNotMMSPredictor", "use a predictor model without storageUri"),
         ("early", "InferenceServiceReady", "InferenceServiceNotReady", "needs to be ready"),
         ("orphan", "InferenceServiceReady", "InferenceServiceNotFound", "'nope' not found"),
     ],
