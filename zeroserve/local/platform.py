@@ -8,6 +8,7 @@ Components meet only through the API server and the addresses in the context.
 
 from __future__ import annotations
 
+import asyncio
 import errno
 import importlib
 import json
@@ -24,6 +25,7 @@ from zeroserve.local.apiserver import ApiServer, ApiServerSettings, default_stat
 from zeroserve.local.component import Component, PlatformContext
 from zeroserve.local.kubeconfig import kubeconfig_path, write_kubeconfig
 from zeroserve.process.listen import PortInUse, bind_socket
+from zeroserve.process.stopping import finish_within
 
 __all__ = [
     "DEFAULT_COMPONENTS",
@@ -39,6 +41,8 @@ __all__ = [
 
 _log = logging.getLogger(__name__)
 
+_COMPONENT_STOP_LIMIT = 120.0
+"""Seconds one component's stop may take (the engine's bounds its own parts well below this)."""
 _ADDRESS_ERRORS = (errno.EADDRINUSE, errno.EACCES, errno.EADDRNOTAVAIL)
 
 
@@ -285,10 +289,8 @@ class Platform:
         """Stop the started components in reverse order; errors are logged, not raised."""
         while self._started:
             component = self._started.pop()
-            try:
-                await component.stop()
-            except Exception:
-                _log.exception("component %s failed to stop cleanly", component.name)
+            stop = asyncio.create_task(component.stop(), name=f"stop of component {component.name}")
+            await finish_within([stop], _COMPONENT_STOP_LIMIT, _log)
 
     def describe(self) -> dict[str, Any]:
         """Returns: where everything is (written to ``platform.json`` and printed by ``zeroserve up``)."""

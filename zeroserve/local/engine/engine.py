@@ -36,6 +36,7 @@ from zeroserve.local.engine.routing import HTTPRouteRule, RouteEntry, RoutingTab
 from zeroserve.local.engine.settings import EngineSettings
 from zeroserve.local.engine.zygote import Zygote
 from zeroserve.process.private import private_folder
+from zeroserve.process.stopping import finish_within
 
 __all__ = ["BROKER_HOST", "INSTANCE_HOST", "Engine"]
 
@@ -43,26 +44,6 @@ _LOG = logging.getLogger(__name__)
 
 # Beyond a revision's grace period: a container's stop may wait 30 s for its client to exit.
 _STOP_SLACK = 40.0
-
-
-async def _bounded(tasks: Sequence[asyncio.Task[None]], limit: float) -> None:
-    """Wait for ``tasks`` at most ``limit`` seconds; cancel the rest, logging where each one waits.
-
-    A stop must end even when something it awaits never finishes; the warning says what it was.
-    """
-    if not tasks:
-        return
-    _, pending = await asyncio.wait(tasks, timeout=limit)
-    for task in pending:
-        frames = task.get_stack()
-        where = "; ".join(f"{f.f_code.co_filename}:{f.f_lineno} in {f.f_code.co_name}" for f in frames)
-        _LOG.warning("%s did not finish within %gs; cancelled (waiting at %s)", task.get_name(), limit, where)
-        task.cancel()
-    if pending:
-        await asyncio.wait(pending, timeout=5.0)
-    for task in tasks:
-        if task.done() and not task.cancelled() and task.exception() is not None:
-            _LOG.warning("%s failed: %s", task.get_name(), task.exception())
 
 
 BROKER_HOST = "broker-ingress.knative-eventing.svc.cluster.local"
@@ -263,7 +244,7 @@ class Engine:
             asyncio.create_task(rev.stop(), name=f"stop of revision {ns}/{name}")
             for (ns, name), rev in self.revisions.items()
         ]
-        await _bounded(stops, self.ctx.settings.stop_grace_period + _STOP_SLACK)
+        await finish_within(stops, self.ctx.settings.stop_grace_period + _STOP_SLACK, _LOG)
         self.revisions.clear()
         self.ctx.cpu_control.close()
         if self._zygote_task is not None:
@@ -276,7 +257,7 @@ class Engine:
             self.ctx.zygote = None
         if self._server is not None and self._server_task is not None:
             self._server.should_exit = True
-            await _bounded([self._server_task], _STOP_SLACK)
+            await finish_within([self._server_task], _STOP_SLACK, _LOG)
             self._server = None
             self._server_task = None
         if self._socket is not None:
