@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -203,6 +204,16 @@ def platform(tmp_path_factory: pytest.TempPathFactory) -> Any:
     docs.append(
         _isvc("mxnet", {"model": {"modelFormat": {"name": "mxnet"}, "storageUri": "{uri}"}}, "file:///x")
     )
+    wrong = tmp / "models" / "paddle-wrong"  # a paddle model folder holding an ONNX file only
+    wrong.mkdir()
+    shutil.copy(samples["onnx"].model_dir / "model.onnx", wrong)
+    docs.append(
+        _isvc(
+            "paddle-wrong",
+            {"model": {"modelFormat": {"name": "paddle"}, "storageUri": "{uri}"}},
+            f"file://{wrong}",
+        )
+    )
     private = _isvc("private", {"sklearn": {"storageUri": "{uri}"}}, f"file://{samples['sk'].model_dir}")
     private["metadata"]["labels"] = {"networking.knative.dev/visibility": "cluster-local"}
     docs.append(private)
@@ -348,6 +359,23 @@ def test_no_supporting_runtime_says_what_the_runtimes_support(platform: Any) -> 
     assert "kserve-sklearnserver [sklearn:1" in condition["message"]
 
 
+def test_a_paddle_folder_without_the_model_files_says_which_files_it_expects(platform: Any) -> None:
+    loop, _, kubectl, _ = platform
+
+    def failed() -> dict[str, Any] | None:
+        conditions = _status(kubectl, "paddle-wrong").get("conditions") or []
+        return next((c for c in conditions if "PaddlePaddle" in (c.get("message") or "")), None)
+
+    condition = loop.run_until_complete(
+        wait_until_async(failed, 90, interval=0.3, retry_on=(), what="the load error in a condition")
+    )
+    assert condition is not None and condition["status"] == "False", condition
+    message = condition["message"]
+    assert "paddle: no PaddlePaddle model in" in message and "it holds model.onnx" in message, message
+    assert "<name>.json (Paddle 3) or <name>.pdmodel with its weights <name>.pdiparams" in message, message
+    assert "Traceback" not in message and "\n" not in message, message
+
+
 def test_a_cluster_local_service_is_not_served_on_the_external_host(platform: Any) -> None:
     loop, ctx, kubectl, samples = platform
 
@@ -433,7 +461,7 @@ def test_trained_models_on_a_running_multi_model_predictor(platform: Any) -> Non
             lambda: settled("tm-single", "IsMMSPredictor", "False"), 30, interval=0.3, retry_on=()
         )
     )
-    assert single is not None and single["IsMMSPredictor"]["reason"] == "NotMMSPredictor"
+    assert single is not None and single["IsMMSPredictor"]["reason"] == "IsNotMMSPredictor"
     wrong = loop.run_until_complete(
         wait_until_async(
             lambda: settled("tm-tf", "FrameworkSupported", "False"), 30, interval=0.3, retry_on=()
