@@ -154,7 +154,8 @@ def _pdmodel_shapes(path: Path) -> tuple[dict[str, tuple[int, ...]], list[tuple[
         from paddle.base.proto import framework_pb2
 
     kind = "a ProgramDesc protobuf, as paddle.jit.save writes it before Paddle 3"
-    desc: Any = framework_pb2.ProgramDesc()
+    protos: Any = framework_pb2  # generated protobuf classes: no attributes mypy can see
+    desc = protos.ProgramDesc()
     try:
         desc.ParseFromString(path.read_bytes())
     except (DecodeError, ValueError, RuntimeError) as exc:
