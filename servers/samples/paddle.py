@@ -72,7 +72,10 @@ def build(folder: Path, *, legacy: bool = False) -> Sample:
     if legacy:
         env = {**os.environ, **_LEGACY_ENV}
         command = [sys.executable, "-m", __name__, "--legacy", str(folder)]
-        subprocess.run(command, env=env, check=True, timeout=300, capture_output=True)
+        done = subprocess.run(command, env=env, timeout=300, capture_output=True, text=True)
+        if done.returncode != 0:
+            tail = "\n".join(done.stderr.strip().splitlines()[-5:])
+            raise RuntimeError(f"saving the legacy paddle sample into {folder} failed: {tail}")
     else:
         _save(folder, "model")
     paddle = _paddle()
