@@ -112,7 +112,12 @@ async def test_custom_container_serves_scales_to_zero_and_logs(
     assert _containers(podman, platform_label) == []
 
 
-async def test_memory_limit_exceeded_is_oomkilled(tmp_path: Path, podman: str, kv1_image: str) -> None:
+async def test_memory_limit_exceeded_is_oomkilled(
+    tmp_path: Path, podman: str, kv1_image: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    workdir = tmp_path / "cwd"
+    workdir.mkdir()
+    monkeypatch.chdir(workdir)  # the container engine must leave nothing where the platform was started
     hog = _isvc(
         "hog",
         kv1_image,
@@ -139,6 +144,7 @@ async def test_memory_limit_exceeded_is_oomkilled(tmp_path: Path, podman: str, k
         assert _condition(isvc)["status"] == "False"
         assert _condition(isvc, "PredictorReady")["status"] == "False"
     assert _containers(podman, platform_label) == []
+    assert list(workdir.iterdir()) == []  # conmon's "oom" marker stays in the state folder
 
 
 def test_a_platform_starting_after_a_crash_removes_its_leftover_containers(

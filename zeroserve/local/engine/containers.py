@@ -457,6 +457,8 @@ class ContainerRuntime:
             env=client_env,
             port=port if serve else 0,
             probe_path=str(probe.get("path") or "/") if serve and probe else None,
+            # conmon writes files such as "oom" into its working directory: keep them in the state folder
+            cwd=str(self._marker.parent),
             extra={"container": ContainerHandle(engine, name)},
         )
 
