@@ -14,6 +14,7 @@ import pytest
 from support.reference import ROOT, SKIP_REASON, specs_dir
 from support.seeding import seed_for, seed_global_generators
 from support.skips import SkipBudget, max_share_from_env
+from support.stuck_stops import StuckStops
 
 # A suite started as a background job of a non-interactive shell (`bash .ci/run &`) inherits SIGINT
 # ignored, and so would every process it starts: the tests that press Ctrl-C on `zeroserve up` or
@@ -57,3 +58,4 @@ def pytest_configure(config: pytest.Config) -> None:
     except ValueError as exc:
         raise pytest.UsageError(str(exc)) from None
     config.pluginmanager.register(SkipBudget(max_share), "zeroserve-skip-budget")
+    config.pluginmanager.register(StuckStops(), "zeroserve-stuck-stops")

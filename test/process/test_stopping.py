@@ -23,7 +23,7 @@ async def test_a_stop_that_never_ends_is_cancelled_and_says_where_it_waited(
     tasks = [asyncio.create_task(stuck(), name="stop of revision default/stuck")]
     tasks.append(asyncio.create_task(quick()))
     started = time.monotonic()
-    log = logging.getLogger("zeroserve.local.engine.engine")
+    log = logging.getLogger("test.stopping")
     with caplog.at_level("WARNING", logger=log.name):
         assert not await finish_within(tasks, 0.3, log)
     assert time.monotonic() - started < 3.0
@@ -40,7 +40,7 @@ async def test_a_failing_stop_is_logged_and_the_others_still_finish(caplog: pyte
     async def fine() -> None:
         await asyncio.sleep(0.01)
 
-    log = logging.getLogger("zeroserve.local.platform")
+    log = logging.getLogger("test.stopping")
     tasks = [asyncio.create_task(broken(), name="stop of component broker"), asyncio.create_task(fine())]
     with caplog.at_level("WARNING", logger=log.name):
         assert await finish_within(tasks, 2.0, log)

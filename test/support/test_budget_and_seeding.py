@@ -66,3 +66,20 @@ def test_each_test_starts_from_its_own_seed(request: pytest.FixtureRequest) -> N
     drawn = (random.random(), float(np.random.random()))
     seed_global_generators(seed_for(request.node.nodeid))
     assert (random.random(), float(np.random.random())) == drawn
+
+
+async def test_a_stop_cut_short_is_kept_for_the_runs_summary(request: pytest.FixtureRequest) -> None:
+    import asyncio
+    import logging
+
+    from zeroserve.process.stopping import finish_within
+
+    plugin = request.config.pluginmanager.get_plugin("zeroserve-stuck-stops")
+    assert plugin is not None
+    before = len(plugin.found)
+    stuck = asyncio.create_task(asyncio.Event().wait(), name="stop of revision default/stuck")
+    assert not await finish_within([stuck], 0.05, logging.getLogger("zeroserve.local.engine.engine"))
+    (nodeid, message) = plugin.found[before]
+    del plugin.found[before:]  # only this test's own stop: the run's summary stays about the others
+    assert nodeid == request.node.nodeid
+    assert message.startswith("stop of revision default/stuck did not finish within 0.05s")
