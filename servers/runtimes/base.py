@@ -115,19 +115,21 @@ class FileModel(Model):
             raise ModelFormatError(f"{cls.runtime}: {needed}")
         return cls(name, model_dir, parse_options(cls.options_class, cls.runtime, options), storage=storage)
 
+    def local_model_dir(self) -> Path:
+        """:attr:`model_dir` as a local path (a storage URI is fetched or found in the cache first)."""
+        where = self.model_dir
+        if isinstance(where, str) and "://" in where:
+            storage = self._storage if self._storage is not None else ModelStorage()
+            return storage.resolve(where)
+        return Path(where)
+
     def resolve_model_file(self) -> Path:
         """Resolve :attr:`model_dir` to a local path and find the single model file in it.
 
         Returns:
             The model file.
         """
-        where = self.model_dir
-        if isinstance(where, str) and "://" in where:
-            storage = self._storage if self._storage is not None else ModelStorage()
-            local = storage.resolve(where)
-        else:
-            local = Path(where)
-        return find_model_file(local, self.patterns, self.runtime)
+        return find_model_file(self.local_model_dir(), self.patterns, self.runtime)
 
     def load(self) -> bool:
         """Find and load the model file; mark the model ready.

@@ -98,13 +98,7 @@ class PaddleModel(FileModel):
         """``output-<i>`` in fetch order, with the program's datatypes and shapes."""
 
     def resolve_model_file(self) -> Path:
-        where = self.model_dir
-        if isinstance(where, str) and "://" in where:
-            storage = self._storage if self._storage is not None else ModelStorage()
-            local = storage.resolve(where)
-        else:
-            local = Path(where)
-        self.files = find_paddle_model(local)
+        self.files = find_paddle_model(self.local_model_dir())
         return self.files.program
 
     def load_file(self, path: Path) -> None:

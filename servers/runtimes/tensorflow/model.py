@@ -131,13 +131,7 @@ class TensorFlowModel(FileModel):
         """Input name -> the graph tensor it feeds (TFServing's metadata ``name``)."""
 
     def resolve_model_file(self) -> Path:
-        where = self.model_dir
-        if isinstance(where, str) and "://" in where:
-            storage = self._storage if self._storage is not None else ModelStorage()
-            local = storage.resolve(where)
-        else:
-            local = Path(where)
-        folder, self.version = find_saved_model(local)
+        folder, self.version = find_saved_model(self.local_model_dir())
         return folder / "saved_model.pb"
 
     def load_file(self, path: Path) -> None:
