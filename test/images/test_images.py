@@ -130,3 +130,24 @@ def test_every_source_folder_is_a_package_so_the_wheel_holds_it() -> None:
                 missing.append(str(path.parent.relative_to(ROOT)))
     missing = sorted(set(missing))
     assert not missing, "folders without __init__.py (left out of the wheel): " + ", ".join(missing)
+
+
+NATIVE_LIBRARIES = {"lightgbm": "libgomp1", "paddle": "libgomp1"}
+"""Extras whose wheels link a system library they do not bundle -> the Debian package that has it."""
+
+
+def test_each_image_has_the_system_libraries_its_frameworks_link() -> None:
+    # Built here, the images failed only when the framework was first imported: lightgbm and
+    # paddlepaddle raise "libgomp.so.1: cannot open shared object file" without the OpenMP runtime.
+    stages = _stages()
+    missing = []
+    for target in TARGETS:
+        base = "cuda-base" if target.base == "cuda" else "cpu-base"
+        installed = re.findall(
+            r"[a-z0-9][a-z0-9.+-]+", " ".join(re.findall(r"(?m)^RUN .*(?:\n .*)*", stages[base]))
+        )
+        for extra in target.extras:
+            package = NATIVE_LIBRARIES.get(extra)
+            if package is not None and package not in installed:
+                missing.append(f"{target.target} ({extra}): {base} does not install {package}")
+    assert not missing, "\n".join(missing)
