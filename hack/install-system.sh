@@ -4,9 +4,11 @@
 #   podman, runc      run OCI images on the embedded platform (issue 14); containers.conf gets
 #                     runtime = "runc" and default_ulimits = [] (sandboxes that refuse RLIMIT_NPROC)
 #   prometheus        for promtool, which checks every /metrics we serve
+#   gcc, libc6-dev    build the container tests' static KServe V1 server (gcc -static)
+#   libgomp1          the OpenMP runtime lightgbm's and paddlepaddle's wheels link (not bundled)
 # Environment: ZEROSERVE_APT_PACKAGES overrides the package list; ZEROSERVE_SKIP_APT=1 skips it.
 set -euo pipefail
-PACKAGES=${ZEROSERVE_APT_PACKAGES:-podman runc prometheus}
+PACKAGES=${ZEROSERVE_APT_PACKAGES:-podman runc prometheus gcc libc6-dev libgomp1}
 BEGAN=$SECONDS
 if [ "${ZEROSERVE_SKIP_APT:-0}" = 1 ]; then
   echo "==> system packages: skipped (ZEROSERVE_SKIP_APT=1)"; exit 0
